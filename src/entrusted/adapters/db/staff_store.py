@@ -1,0 +1,185 @@
+"""SQL repositories for staff, tokens and login failures (P8, P14)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from entrusted.adapters.db import tables as t
+from entrusted.domain.policy import Role
+from entrusted.domain.staff import ApiToken, ServiceName, StaffMember, TokenKind
+
+
+class SqlStaffRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, member: StaffMember, password_hash: str) -> None:
+        self._conn.execute(
+            t.staff.insert().values(
+                id=member.id,
+                username=member.username,
+                display_name=member.display_name,
+                password_hash=password_hash,
+                totp_enabled=member.totp_enabled,
+                created_at=member.created_at,
+                disabled_at=member.disabled_at,
+            )
+        )
+        self._conn.execute(
+            t.staff_role.insert(), [{"staff_id": member.id, "role": r.value} for r in member.roles]
+        )
+
+    def _load(self, where: sa.ColumnElement[bool]) -> list[StaffMember]:
+        rows = self._conn.execute(sa.select(t.staff).where(where).order_by(t.staff.c.username))
+        members = []
+        for row in rows.mappings():
+            roles = self._conn.execute(
+                sa.select(t.staff_role.c.role).where(t.staff_role.c.staff_id == row["id"])
+            ).scalars()
+            members.append(
+                StaffMember(
+                    id=row["id"],
+                    username=row["username"],
+                    display_name=row["display_name"],
+                    roles=frozenset(Role(r) for r in roles),
+                    created_at=row["created_at"],
+                    totp_enabled=bool(row["totp_enabled"]),
+                    disabled_at=row["disabled_at"],
+                )
+            )
+        return members
+
+    def get(self, staff_id: str) -> StaffMember | None:
+        found = self._load(t.staff.c.id == staff_id)
+        return found[0] if found else None
+
+    def by_username(self, username: str) -> StaffMember | None:
+        found = self._load(t.staff.c.username == username)
+        return found[0] if found else None
+
+    def password_hash(self, staff_id: str) -> str | None:
+        value = self._conn.execute(
+            sa.select(t.staff.c.password_hash).where(t.staff.c.id == staff_id)
+        ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def totp_secret(self, staff_id: str) -> str | None:
+        value = self._conn.execute(
+            sa.select(t.staff.c.totp_secret).where(t.staff.c.id == staff_id)
+        ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def all(self) -> list[StaffMember]:
+        return self._load(sa.true())
+
+    def set_disabled(self, staff_id: str, at: datetime) -> None:
+        self._conn.execute(t.staff.update().where(t.staff.c.id == staff_id).values(disabled_at=at))
+
+    def set_totp(self, staff_id: str, secret: str | None, enabled: bool) -> None:
+        self._conn.execute(
+            t.staff.update()
+            .where(t.staff.c.id == staff_id)
+            .values(totp_secret=secret, totp_enabled=enabled)
+        )
+
+
+def _token(row: sa.RowMapping) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        kind=TokenKind(row["kind"]),
+        label=row["label"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        staff_id=row["staff_id"],
+        service=ServiceName(row["service"]) if row["service"] else None,
+        revoked_at=row["revoked_at"],
+    )
+
+
+class SqlTokenRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, token: ApiToken, digest: bytes) -> None:
+        self._conn.execute(
+            t.api_token.insert().values(
+                id=token.id,
+                token_hash=digest,
+                kind=token.kind.value,
+                staff_id=token.staff_id,
+                service=token.service.value if token.service else None,
+                label=token.label,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                revoked_at=token.revoked_at,
+            )
+        )
+
+    def _one(self, where: sa.ColumnElement[bool]) -> ApiToken | None:
+        row = self._conn.execute(sa.select(t.api_token).where(where)).mappings().first()
+        return None if row is None else _token(row)
+
+    def by_digest(self, digest: bytes) -> ApiToken | None:
+        return self._one(t.api_token.c.token_hash == digest)
+
+    def get(self, token_id: str) -> ApiToken | None:
+        return self._one(t.api_token.c.id == token_id)
+
+    def list_for_staff(self, staff_id: str) -> list[ApiToken]:
+        rows = self._conn.execute(
+            sa.select(t.api_token)
+            .where(t.api_token.c.staff_id == staff_id)
+            .order_by(t.api_token.c.created_at)
+        ).mappings()
+        return [_token(r) for r in rows]
+
+    def list_services(self) -> list[ApiToken]:
+        rows = self._conn.execute(
+            sa.select(t.api_token)
+            .where(t.api_token.c.kind == TokenKind.SERVICE.value)
+            .order_by(t.api_token.c.created_at)
+        ).mappings()
+        return [_token(r) for r in rows]
+
+    def revoke(self, token_id: str, at: datetime) -> None:
+        self._conn.execute(
+            t.api_token.update()
+            .where(t.api_token.c.id == token_id, t.api_token.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    def revoke_all_for_staff(self, staff_id: str, at: datetime) -> None:
+        self._conn.execute(
+            t.api_token.update()
+            .where(t.api_token.c.staff_id == staff_id, t.api_token.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+
+class SqlLoginFailureRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def record(self, account: str, address: str, at: datetime) -> None:
+        self._conn.execute(t.login_failure.insert().values(account=account, address=address, at=at))
+
+    def _count(self, where: sa.ColumnElement[bool]) -> int:
+        value = self._conn.execute(
+            sa.select(sa.func.count()).select_from(t.login_failure).where(where)
+        ).scalar_one()
+        return int(value)
+
+    def count_for_account(self, account: str, since: datetime) -> int:
+        return self._count(
+            sa.and_(t.login_failure.c.account == account, t.login_failure.c.at >= since)
+        )
+
+    def count_for_address(self, address: str, since: datetime) -> int:
+        return self._count(
+            sa.and_(t.login_failure.c.address == address, t.login_failure.c.at >= since)
+        )
+
+    def clear_account(self, account: str) -> None:
+        self._conn.execute(t.login_failure.delete().where(t.login_failure.c.account == account))

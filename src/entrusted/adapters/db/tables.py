@@ -1,0 +1,72 @@
+"""Every table, in one MetaData. Alembic migrations create them; a test checks the two agree."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from entrusted.adapters.db.types import UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+staff_role = sa.Table(
+    "staff_role",
+    metadata,
+    sa.Column(
+        "staff_id", sa.String(40), sa.ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("role", sa.String(32), primary_key=True),
+)
+
+api_token = sa.Table(
+    "api_token",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # personal | service
+    sa.Column("staff_id", sa.String(40), sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("service", sa.String(32), nullable=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+login_failure = sa.Table(
+    "login_failure",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False, index=True),
+    sa.Column("address", sa.String(64), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+)
+
+job_state = sa.Table(
+    "job_state",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_started_at", UTCDateTime, nullable=True),
+    sa.Column("last_finished_at", UTCDateTime, nullable=True),
+    sa.Column("last_ok", sa.Boolean, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+)

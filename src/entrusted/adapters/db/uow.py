@@ -1,0 +1,62 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from entrusted.adapters.db.staff_store import (
+    SqlLoginFailureRepository,
+    SqlStaffRepository,
+    SqlTokenRepository,
+)
+from entrusted.errors import Unavailable
+from entrusted.services.ports import LoginFailureRepository, StaffRepository, TokenRepository
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._conn: sa.Connection | None = None
+        self._tx: sa.RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            self._conn = self._engine.connect()
+            self._tx = self._conn.begin()
+        except OperationalError as exc:
+            raise Unavailable(f"database unavailable: {exc.orig.__class__.__name__}") from None
+        self.staff: StaffRepository = SqlStaffRepository(self._conn)
+        self.tokens: TokenRepository = SqlTokenRepository(self._conn)
+        self.login_failures: LoginFailureRepository = SqlLoginFailureRepository(self._conn)
+        return self
+
+    @property
+    def connection(self) -> sa.Connection:
+        assert self._conn is not None, "unit of work used outside `with`"
+        return self._conn
+
+    def commit(self) -> None:
+        assert self._tx is not None
+        try:
+            self._tx.commit()
+        except OperationalError as exc:
+            raise Unavailable(f"commit failed: {exc.orig.__class__.__name__}") from None
+
+    def rollback(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = self._tx = None

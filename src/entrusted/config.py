@@ -1,0 +1,137 @@
+"""Settings: read once, by the composition root, from a TOML file and `ENTRUSTED_*` variables.
+
+Unknown keys are errors rather than silently ignored: a typo in a privacy system's
+configuration (say `rule_file` for `rules_file`) must not quietly fall back to a default.
+Secrets (database passwords, key material) are never part of `repr()` or log output; use
+`Settings.describe()` for anything shown to a person.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from entrusted.errors import InvalidInput
+
+CONFIG_ENV = "ENTRUSTED_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Every knob of an Entrusted installation. Environment variables use the `ENTRUSTED_`
+    prefix (`ENTRUSTED_DATA_DIR=/srv/entrusted`); a TOML file given by `--config` or
+    `ENTRUSTED_CONFIG` holds the same keys without the prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="ENTRUSTED_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the database, keys and exports live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file `entrusted.db` in the data directory.",
+        repr=False,
+    )
+    bind_host: str = Field(default="127.0.0.1", description="Address the API server listens on.")
+    bind_port: int = Field(
+        default=8000, ge=1, le=65535, description="Port the API server listens on."
+    )
+    rules_file: Path | None = Field(
+        default=None, description="Policy rules file (YAML); default is the shipped policy."
+    )
+    ledger_origin: str = Field(
+        default="entrusted.example/ledger",
+        description="Origin line of signed ledger checkpoints (C2SP tlog-checkpoint).",
+    )
+    ledger_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 checkpoint signing key; default `ledger.key` in the data dir.",
+    )
+    checkpoint_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the worker signs a checkpoint while the log grows.",
+    )
+    checkpoint_idle_resign_s: float = Field(
+        default=600.0, gt=0, description="Re-sign an unchanged checkpoint at least this often."
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed logins per account in the window before lock-out."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins per client address in the window before lock-out.",
+    )
+    login_window_s: int = Field(
+        default=900, ge=1, description="Rate-limit window for failed logins."
+    )
+    token_ttl_days: int = Field(
+        default=90, ge=1, le=3650, description="Default API token lifetime."
+    )
+    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'entrusted.db').resolve()}"
+
+    @property
+    def effective_ledger_key_file(self) -> Path:
+        return self.ledger_key_file or self.data_dir / "ledger.key"
+
+    def describe(self) -> dict[str, str]:
+        """What is safe to show a person: every setting, the database password masked."""
+        shown = {name: str(getattr(self, name)) for name in type(self).model_fields}
+        shown["database_url"] = redact_url(self.effective_database_url)
+        return shown
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from (lowest to highest priority) the TOML file, the environment and
+    explicit overrides. Any problem becomes `InvalidInput` naming the key."""
+    path = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput("config", f"file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput("config", f"{path} is not valid TOML: {exc}") from None
+        unknown = sorted(set(file_values) - set(Settings.model_fields))
+        if unknown:
+            raise InvalidInput(f"config {path}", f"unknown key(s): {', '.join(unknown)}")
+    env_set = {name for name in Settings.model_fields if f"ENTRUSTED_{name.upper()}" in os.environ}
+    # The environment beats the file: drop file values the environment sets, and let
+    # pydantic-settings read the environment itself.
+    merged = {k: v for k, v in file_values.items() if k not in env_set}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidInput(field, first["msg"]) from None

@@ -1,0 +1,44 @@
+"""Password hashing (argon2id) and random bearer tokens stored as SHA-256 digests.
+
+Tokens carry 256 bits of randomness, so a fast hash is safe for them (nothing to brute-force)
+and keeps authentication O(1) per request; passwords are low-entropy and get argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" profile
+TOKEN_PREFIX = "ent_"  # noqa: S105 - a public prefix, not a secret
+
+
+def hash_password(password: str) -> str:
+    return str(_HASHER.hash(password))
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return bool(_HASHER.verify(stored_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A fixed hash that verification of an unknown account still spends time on, so response
+# times do not reveal which usernames exist.
+DUMMY_PASSWORD_HASH = hash_password("entrusted-dummy-password")
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"

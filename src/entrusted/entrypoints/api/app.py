@@ -1,0 +1,25 @@
+"""The FastAPI application factory: routers per area, one error table, OpenAPI."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from entrusted import __version__
+from entrusted.bootstrap import Container, build
+from entrusted.config import Settings
+from entrusted.entrypoints.api import health, problems, staff
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    if container is None:
+        container = build(settings or Settings())
+    app = FastAPI(
+        title="Entrusted",
+        version=__version__,
+        description="Enforce and prove a hosting provider's privacy policy.",
+    )
+    app.state.container = container
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(staff.router)
+    return app

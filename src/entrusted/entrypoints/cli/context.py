@@ -1,0 +1,83 @@
+"""What every CLI command shares: settings from `--config`, the container, the error table."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from entrusted import errors
+from entrusted.bootstrap import Container, build
+from entrusted.config import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+# One table: exception class -> exit code. Order matters only for subclasses (none today).
+EXIT_CODES: dict[type[errors.EntrustedError], int] = {
+    errors.InvalidInput: 2,
+    errors.NotFound: 3,
+    errors.Conflict: 4,
+    errors.AuthenticationFailed: 5,
+    errors.RateLimited: 6,
+    errors.Refused: 7,
+    errors.Unavailable: 8,
+    errors.TamperDetected: 9,
+}
+
+
+@dataclass
+class CliState:
+    config_file: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, **more: Any) -> Settings:
+        return load_settings(self.config_file, **{**self.overrides, **more})
+
+
+state = CliState()
+
+
+@contextmanager
+def container(**overrides: Any) -> Iterator[Container]:
+    c = build(state.settings(**overrides))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def fail(exc: errors.EntrustedError) -> typer.Exit:
+    code = next((v for cls, v in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+    err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    return typer.Exit(code)
+
+
+T = TypeVar("T")
+
+
+def guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn Entrusted errors into one red line and an exit code; no tracebacks for users."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except errors.EntrustedError as exc:
+            raise fail(exc) from None
+
+    return wrapper
+
+
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return value

@@ -1,0 +1,91 @@
+"""`entrusted demo`: a fresh installation with fake data, so a newcomer sees the system work
+within a minute. Every capability adds its step here."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from faker import Faker
+
+from entrusted.bootstrap import Container, initialise
+from entrusted.entrypoints.cli.context import console, container, guarded, state
+
+DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
+DEMO_STAFF = [
+    ("support", ["support"]),
+    ("support2", ["support"]),
+    ("sysadmin", ["sysadmin"]),
+    ("legal", ["legal"]),
+    ("comms", ["communications"]),
+    ("office", ["other"]),
+]
+
+# Later areas append (title, step) pairs; each step prints what it shows.
+DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = []
+
+
+def _seed_staff(c: Container, fake: Faker) -> None:
+    for suffix, roles in DEMO_STAFF:
+        username = f"{fake.first_name().lower()}.{suffix}"
+        while any(m.username == username for m in c.staff.list_members()):
+            username = f"{fake.first_name().lower()}.{suffix}"
+        member = c.staff.add(username, fake.name(), roles, DEMO_PASSWORD)
+        console.print(f"  staff {member.username:<24} roles: {', '.join(sorted(member.roles))}")
+
+
+@guarded
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where the demo installation lives (wiped first).")
+    ] = Path("var/demo"),
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Stop after seeding instead of serving.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Faker seed for reproducible fake data.")] = 1,
+) -> None:
+    """Create a demo installation with fake staff and data, walk through every capability,
+    then serve the API on 127.0.0.1 (Ctrl-C to stop)."""
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    state.overrides.update(data_dir=data_dir, database_url=None)
+    for line in initialise(state.settings()):
+        console.print(f"[green]created[/green] {line}")
+    fake = Faker("de_CH")
+    fake.seed_instance(seed)
+    with container() as c:
+        console.rule("staff (P8: only support and sysadmins have technical access)")
+        _seed_staff(c, fake)
+        for title, step in DEMO_STEPS:
+            console.rule(title)
+            step(c, fake)
+        first = c.staff.list_members()[0]
+        console.rule("try it")
+        console.print(f"Every demo staff member's password is [bold]{DEMO_PASSWORD}[/bold]")
+        console.print(
+            f"  curl -s -X POST http://127.0.0.1:{port}/v1/auth/login "
+            "-H 'content-type: application/json' "
+            f'-d \'{{"username": "{first.username}", "password": "{DEMO_PASSWORD}"}}\'',
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(f"  curl -s http://127.0.0.1:{port}/healthz", highlight=False)
+        if no_serve:
+            console.print("demo seeded; not serving (--no-serve)")
+            return
+        import uvicorn
+
+        from entrusted.entrypoints.api.app import create_app
+
+        stop = threading.Event()
+        threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()
+        console.print(f"serving on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        try:
+            uvicorn.run(create_app(container=c), host="127.0.0.1", port=port, log_level="warning")
+        finally:
+            stop.set()

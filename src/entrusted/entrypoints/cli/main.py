@@ -1,0 +1,144 @@
+"""`entrusted`: the command line. Each command parses, calls one service, formats the result."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from entrusted import __version__
+from entrusted.entrypoints.cli import bench, demo, policy, staff
+from entrusted.entrypoints.cli.context import console, container, guarded, state
+
+app = typer.Typer(
+    help=(
+        "Entrusted enforces and proves a hosting provider's privacy policy: every access to "
+        "customer data passes one gate and is recorded in a tamper-evident ledger."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(staff.app, name="staff")
+app.add_typer(policy.app, name="policy")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"entrusted {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="ENTRUSTED_CONFIG",
+            help="TOML settings file (keys as in docs/configuration.md).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (overrides ENTRUSTED_DATA_DIR)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="SQLAlchemy URL (overrides ENTRUSTED_DATABASE_URL)."),
+    ] = None,
+    version: Annotated[  # noqa: ARG001 - handled by its eager callback
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    state.config_file = config
+    state.overrides = {"data_dir": data_dir, "database_url": database_url}
+
+
+@app.command()
+@guarded
+def init(
+    force: Annotated[
+        bool, typer.Option("--force", help="Wipe an existing installation first.")
+    ] = False,
+) -> None:
+    """Create the data directory, the database and the signing keys."""
+    from entrusted.bootstrap import initialise
+
+    for line in initialise(state.settings(), force=force):
+        console.print(f"created {line}")
+
+
+@app.command()
+@guarded
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision."""
+    from entrusted.adapters.db import migrate as m
+
+    with container() as c:
+        m.upgrade(c.engine)
+        console.print(f"database at revision {m.current_revision(c.engine)}")
+
+
+@app.command()
+@guarded
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default from settings).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default from settings).")] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run periodic jobs in this process.")
+    ] = False,
+) -> None:
+    """Run the API (and, unless --no-worker, the periodic jobs) in one process."""
+    import uvicorn
+
+    from entrusted.entrypoints.api.app import create_app
+
+    with container() as c:
+        stop = threading.Event()
+        if not no_worker:
+            threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()
+        try:
+            uvicorn.run(
+                create_app(container=c),
+                host=host or c.settings.bind_host,
+                port=port or c.settings.bind_port,
+                log_level=c.settings.log_level.lower(),
+            )
+        finally:
+            stop.set()
+
+
+@app.command()
+@guarded
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run every job once and exit.")] = False,
+) -> None:
+    """Run the periodic jobs (expiry, retention, checkpoint signing) until interrupted."""
+    with container() as c:
+        w = c.worker()
+        if once:
+            for job in w.jobs:
+                outcome = w.run_job(job)
+                status = "skipped" if not outcome.ran else ("ok" if outcome.ok else "FAILED")
+                console.print(f"{job.name}: {status} {outcome.detail or ''}")
+            return
+        stop = threading.Event()
+        try:
+            w.run_forever(stop)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+app.command("demo")(demo.demo)
+app.command("bench")(bench.bench)
+
+
+def main() -> None:
+    app()

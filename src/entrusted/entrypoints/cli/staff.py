@@ -1,0 +1,151 @@
+"""`entrusted staff ...`: staff members, roles, second factors and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from entrusted.entrypoints.cli.context import console, container, guarded, read_secret
+
+app = typer.Typer(
+    help="Manage staff members, their roles, second factors and API tokens.", no_args_is_help=True
+)
+
+
+@app.command("add")
+@guarded
+def add(
+    username: Annotated[str, typer.Argument(help="Login name: lowercase letters, digits, . _ -")],
+    name: Annotated[
+        str, typer.Option("--name", help="Display name shown in the ledger and console.")
+    ],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="support, sysadmin, legal, communications or other; repeat for several."
+        ),
+    ],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a staff member with one or more roles (prompts for a password)."""
+    password = read_secret("Password", password_stdin)
+    with container() as c:
+        member = c.staff.add(username, name, role, password)
+    console.print(
+        f"added {member.username} ({member.id}) with roles {', '.join(sorted(member.roles))}"
+    )
+
+
+@app.command("list")
+@guarded
+def list_() -> None:
+    """List staff members, their roles and whether they are active."""
+    with container() as c:
+        members = c.staff.list_members()
+    table = Table("username", "id", "name", "roles", "2FA", "status")
+    for m in members:
+        table.add_row(
+            m.username,
+            m.id,
+            m.display_name,
+            ", ".join(sorted(m.roles)),
+            "yes" if m.totp_enabled else "no",
+            "active" if m.active else "disabled",
+        )
+    console.print(table)
+
+
+@app.command("disable")
+@guarded
+def disable(username: Annotated[str, typer.Argument(help="The staff member to disable.")]) -> None:
+    """Disable a staff member and revoke all of their tokens at once."""
+    with container() as c:
+        c.staff.disable(username)
+    console.print(f"disabled {username}; all their tokens are revoked")
+
+
+@app.command("token")
+@guarded
+def token(
+    username: Annotated[str, typer.Argument(help="Whose token.")],
+    label: Annotated[str, typer.Option("--label", help="What the token is for.")] = "cli",
+    ttl_days: Annotated[
+        int | None, typer.Option("--ttl-days", help="Lifetime in days (default from settings).")
+    ] = None,
+) -> None:
+    """Create a personal API token. It is shown once; only its hash is stored."""
+    with container() as c:
+        issued = c.staff.issue_token(username, label, ttl_days)
+    console.print(f"token {issued.token.id} (expires {issued.token.expires_at:%Y-%m-%d}):")
+    console.print(issued.secret, highlight=False, soft_wrap=True)
+
+
+@app.command("service-token")
+@guarded
+def service_token(
+    service: Annotated[str, typer.Argument(help="signup, mail_hook or ftp_server")],
+    label: Annotated[
+        str, typer.Option("--label", help="Which installation uses it.")
+    ] = "integration",
+    ttl_days: Annotated[int | None, typer.Option("--ttl-days", help="Lifetime in days.")] = None,
+) -> None:
+    """Create a scoped token for an integration (signup site, mail hook, FTP server)."""
+    with container() as c:
+        issued = c.staff.issue_service_token(service, label, ttl_days)
+    console.print(f"service token {issued.token.id} for {service}:")
+    console.print(issued.secret, highlight=False, soft_wrap=True)
+
+
+@app.command("revoke")
+@guarded
+def revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (tok_...), as listed by `tokens`.")],
+) -> None:
+    """Revoke one API token."""
+    with container() as c:
+        c.staff.revoke_token(token_id)
+    console.print(f"revoked {token_id}")
+
+
+@app.command("tokens")
+@guarded
+def tokens(username: Annotated[str, typer.Argument(help="Whose tokens.")]) -> None:
+    """List a staff member's tokens (ids and dates, never the secrets)."""
+    with container() as c:
+        found = c.staff.tokens(username)
+    table = Table("id", "label", "created", "expires", "revoked")
+    for t in found:
+        table.add_row(
+            t.id,
+            t.label,
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.expires_at:%Y-%m-%d}",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
+    console.print(table)
+
+
+@app.command("totp-enrol")
+@guarded
+def totp_enrol(username: Annotated[str, typer.Argument(help="Who enrols.")]) -> None:
+    """Start TOTP enrolment: prints the otpauth:// URI to load into an authenticator app."""
+    with container() as c:
+        uri = c.staff.enroll_totp(username)
+    console.print(uri, highlight=False, soft_wrap=True)
+    console.print("confirm with: entrusted staff totp-confirm USERNAME CODE")
+
+
+@app.command("totp-confirm")
+@guarded
+def totp_confirm(
+    username: Annotated[str, typer.Argument(help="Who enrols.")],
+    code: Annotated[str, typer.Argument(help="The 6-digit code the app shows now.")],
+) -> None:
+    """Finish TOTP enrolment; from now on logins need a code."""
+    with container() as c:
+        c.staff.confirm_totp(username, code)
+    console.print(f"TOTP enabled for {username}")
