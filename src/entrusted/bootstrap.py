@@ -12,7 +12,7 @@ from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.config import Settings
-from entrusted.entrypoints.worker import Job, JobLock, Worker
+from entrusted.adapters.scheduler import Job, JobLock, Worker
 from entrusted.services.ports import UnitOfWork
 from entrusted.services.staff import LoginLimits, StaffService
 
