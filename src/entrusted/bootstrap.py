@@ -9,9 +9,13 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from entrusted.adapters.db.engine import is_sqlite, make_engine
+from entrusted.adapters.db.ledger_store import SqlLedgerStore
+from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.config import Settings
+from entrusted.crypto.signing import generate_key_file, load_signer
+from entrusted.services.ledger import CheckpointService
 from entrusted.adapters.scheduler import Job, JobLock, Worker
 from entrusted.services.ports import UnitOfWork
 from entrusted.services.staff import LoginLimits, StaffService
@@ -27,7 +31,23 @@ class Container:
     engine: sa.Engine
     clock: Callable[[], datetime]
     staff: StaffService
+    ledger_store: SqlLedgerStore
+    ledger: GroupCommitLedger
     jobs: list[Job] = field(default_factory=list)
+    _checkpoints: CheckpointService | None = None
+
+    @property
+    def checkpoints(self) -> CheckpointService:
+        """Loaded on first use: commands that never sign need no signing key."""
+        if self._checkpoints is None:
+            signer = load_signer(self.settings.effective_ledger_key_file)
+            self._checkpoints = CheckpointService(
+                self.ledger_store,
+                signer,
+                self.clock,
+                timedelta(seconds=self.settings.checkpoint_idle_resign_s),
+            )
+        return self._checkpoints
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine)
@@ -41,6 +61,7 @@ class Container:
         return Worker(jobs=self.jobs, lock=self.job_lock(), engine=self.engine)
 
     def close(self) -> None:
+        self.ledger.stop()
         self.engine.dispose()
 
 
@@ -60,7 +81,22 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         ),
         default_token_ttl=timedelta(days=settings.token_ttl_days),
     )
-    return Container(settings=settings, engine=engine, clock=clock, staff=staff)
+    store = SqlLedgerStore(engine)
+    c = Container(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        staff=staff,
+        ledger_store=store,
+        ledger=GroupCommitLedger(store),
+    )
+    c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
+    return c
+
+
+def _sign(c: Container) -> str:
+    signed = c.checkpoints.sign()
+    return "unchanged" if signed is None else f"signed checkpoint at size {signed.size}"
 
 
 def database_exists(engine: sa.Engine) -> bool:
@@ -97,5 +133,16 @@ def initialise(settings: Settings, force: bool = False) -> list[str]:
     return created
 
 
+def _ledger_key(settings: Settings, force: bool) -> list[str]:
+    path = settings.effective_ledger_key_file
+    if force:
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".pub").unlink(missing_ok=True)
+    if path.exists():
+        return [f"nothing: ledger signing key {path} exists and is kept"]
+    vkey = generate_key_file(path, settings.ledger_origin)
+    return [f"ledger signing key {path} (verifier key: {vkey})"]
+
+
 # Areas that own key material or files register a function here (settings, force) -> notes.
-INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = []
+INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = [_ledger_key]

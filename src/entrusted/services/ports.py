@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from entrusted.domain.audit import AuditEntry, Receipt
 from entrusted.domain.staff import ApiToken, StaffMember
 
 
@@ -60,3 +61,31 @@ class UnitOfWork(Protocol):
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 Clock = Callable[[], datetime]
+
+
+class Ledger(Protocol):
+    """The append side of the audit log: returns only after the entry is durable."""
+
+    def append(self, entry: AuditEntry) -> Receipt: ...
+    def append_many(self, entries: Sequence[AuditEntry]) -> list[Receipt]: ...
+
+
+class CheckpointRecord(Protocol):
+    size: int
+    root: bytes
+    note: str
+    signed_at: datetime
+
+
+class LedgerLog(Protocol):
+    """The read side of the log plus checkpoint storage (tiles, proofs, entries)."""
+
+    def stored_size(self) -> int: ...
+    def root_at(self, size: int) -> bytes: ...
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]: ...
+    def entries(self, start: int, end: int) -> list[bytes]: ...
+    def entries_for_customer(self, customer_id: str, below: int) -> list[tuple[int, bytes]]: ...
+    def checkpoints(self) -> Sequence[CheckpointRecord]: ...
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+    def add_checkpoint(self, size: int, root: bytes, note: str, signed_at: datetime) -> None: ...

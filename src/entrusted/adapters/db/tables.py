@@ -70,3 +70,49 @@ job_state = sa.Table(
     sa.Column("last_ok", sa.Boolean, nullable=True),
     sa.Column("last_error", sa.String(500), nullable=True),
 )
+
+# --- the ledger (RFC 9162 log stored as C2SP tiles; see domain/ledger.py) ----------------------
+# Triggers created by migration 0002 refuse UPDATE/DELETE of entries, full tiles and
+# checkpoints, and let partial tiles and the tree state only grow.
+
+ledger_entry = sa.Table(
+    "ledger_entry",
+    metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True, index=True),
+)
+
+ledger_full_tile = sa.Table(
+    "ledger_full_tile",
+    metadata,
+    sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hashes", sa.LargeBinary, nullable=False),
+)
+
+ledger_partial_tile = sa.Table(
+    "ledger_partial_tile",
+    metadata,
+    sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, nullable=False),
+    sa.Column("hashes", sa.LargeBinary, nullable=False),
+)
+
+ledger_state = sa.Table(
+    "ledger_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary, nullable=False),
+)
+
+ledger_checkpoint = sa.Table(
+    "ledger_checkpoint",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("size", sa.BigInteger, nullable=False, index=True),
+    sa.Column("root", sa.LargeBinary, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("signed_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,451 @@
+"""Policy decisions per second: Entrusted's compiled engine against cedarpy, regorus, pycasbin.
+
+The request mix, the rules and the method are those of shared/research/anchors-policy.md §2:
+100,000 canonical requests (seed 20240607, about 57.9% allow), every engine fed the same
+pre-generated list in one process, 2,000 warm-up calls, then each decision timed end to end
+(shaping the canonical request into the engine's input included) with `perf_counter_ns`, and
+every answer checked against the generator's label. Peers are imported inside their functions
+so this module loads without the `bench` extra; a peer that fails is reported, not fatal.
+
+Entrusted runs the *shipped* rules file, not a toy copy: the mix only asks questions whose
+answer is the same under §2's six rules and under `rules/default.yaml`, so the same labels hold.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
+from entrusted.domain.policy import (
+    Action,
+    Actor,
+    ActorKind,
+    Condition,
+    Engine,
+    Resource,
+    ResourceKind,
+    Role,
+)
+
+WARMUP = 2_000
+
+Request = dict[str, Any]
+Decider = Callable[[Request], bool]
+
+
+# --- The mix (anchors-policy.md §2) ---------------------------------------------------------
+
+SUPPORT = [f"support-{i}" for i in range(200)]
+SYSADMINS = [f"sysadmin-{i}" for i in range(20)]
+LEGAL = [f"legal-{i}" for i in range(50)]  # the "other staff (legal/DPO)" of §2
+CUSTOMERS = [f"customer-{i}" for i in range(1_000)]
+THIRD_PARTIES = [f"third-party-{i}" for i in range(50)]
+# Mailbox i, personal data i, FTP space i belong to customer i; backups to nobody in particular.
+OWNERS = {f"{prefix}-{i}": f"customer-{i}" for prefix in ("mailbox", "personal", "ftp")
+          for i in range(1_000)}
+
+# (share %, scenario name); the allow shares add up to 58%.
+MIX: list[tuple[float, str]] = [
+    (25, "support_list_metadata"), (20, "support_read_grant"), (10, "support_read_near_miss"),
+    (5, "support_read_no_grant"), (8, "sysadmin_restore"), (5, "support_restore"),
+    (5, "legal_disclose_order"), (5, "legal_disclose_no_order"), (4, "sysadmin_disclose_order"),
+    (5, "customer_read_mailbox"), (3, "third_party_export"), (5, "other_ftp_backup"),
+]
+OTHER_OPS = [  # "other operations on FtpSpace or Backup": denied by every engine and our rules
+    ("support", "read", "FtpSpace"), ("sysadmin", "write", "FtpSpace"),
+    ("sysadmin", "read", "Backup"), ("support", "export", "Backup"),
+    ("legal", "restore", "Backup"), ("sysadmin", "list_metadata", "Backup"),
+]
+
+
+def _canonical(pid: str, role: str, action: str, rtype: str, rid: str, *,
+               case_id: str | None = None, court_order: bool = False,
+               grants: list[dict[str, str]] | None = None) -> Request:
+    return {
+        "principal": {"id": pid, "role": role},
+        "action": action,
+        "resource": {"type": rtype, "id": rid},
+        "context": {"case_id": case_id, "court_order": court_order,
+                    "identity_verified": case_id is not None, "grants": grants or []},
+    }
+
+
+def _support_read(rng: random.Random, scenario: str) -> Request:
+    agent, mailbox = rng.choice(SUPPORT), f"mailbox-{rng.randrange(1_000)}"
+    case = f"case-{rng.randrange(100_000)}"
+    if scenario == "support_read_no_grant":
+        return _canonical(agent, "support", "read", "Mailbox", mailbox,
+                          case_id=rng.choice([case, None]))
+    match = {"agent": agent, "mailbox": mailbox, "case": case}
+    grants = [
+        {"agent": rng.choice(SUPPORT), "mailbox": f"mailbox-{rng.randrange(1_000)}",
+         "case": f"case-{rng.randrange(100_000)}"} for _ in range(rng.randint(0, 2))
+    ]
+    grants = [g for g in grants if g != match]
+    if scenario == "support_read_grant":
+        grants.insert(rng.randrange(len(grants) + 1), match)
+    else:  # a near miss: right on two of agent, mailbox and case, wrong on the third
+        wrong = rng.choice(["agent", "mailbox", "case"])
+        near = dict(match)
+        near[wrong] = {"agent": f"support-{(SUPPORT.index(agent) + 1) % 200}",
+                       "mailbox": f"mailbox-{(int(mailbox.split('-')[1]) + 1) % 1_000}",
+                       "case": f"{case}-x"}[wrong]
+        grants.insert(rng.randrange(len(grants) + 1), near)
+    return _canonical(agent, "support", "read", "Mailbox", mailbox, case_id=case, grants=grants)
+
+
+def _make(rng: random.Random, scenario: str) -> Request:
+    n = rng.randrange(1_000)
+    if scenario == "support_list_metadata":
+        return _canonical(rng.choice(SUPPORT), "support", "list_metadata", "Mailbox",
+                          f"mailbox-{n}")
+    if scenario.startswith("support_read"):
+        return _support_read(rng, scenario)
+    if scenario == "sysadmin_restore":
+        return _canonical(rng.choice(SYSADMINS), "sysadmin", "restore", "Backup", f"backup-{n}")
+    if scenario == "support_restore":
+        return _canonical(rng.choice(SUPPORT), "support", "restore", "Backup", f"backup-{n}")
+    if scenario.startswith("legal_disclose"):
+        return _canonical(rng.choice(LEGAL), "legal", "disclose", "PersonalData",
+                          f"personal-{n}", court_order=scenario == "legal_disclose_order")
+    if scenario == "sysadmin_disclose_order":
+        return _canonical(rng.choice(SYSADMINS), "sysadmin", "disclose", "PersonalData",
+                          f"personal-{n}", court_order=True)
+    if scenario == "customer_read_mailbox":  # never the customer's own mailbox
+        return _canonical(f"customer-{(n + 1 + rng.randrange(999)) % 1_000}", "customer",
+                          "read", "Mailbox", f"mailbox-{n}")
+    if scenario == "third_party_export":
+        return _canonical(rng.choice(THIRD_PARTIES), "third_party", "export", "PersonalData",
+                          f"personal-{n}")
+    role, action, rtype = rng.choice(OTHER_OPS)
+    pool = {"support": SUPPORT, "sysadmin": SYSADMINS, "legal": LEGAL}[role]
+    prefix = "ftp" if rtype == "FtpSpace" else "backup"
+    return _canonical(rng.choice(pool), role, action, rtype, f"{prefix}-{n}")
+
+
+ALLOWED_SCENARIOS = frozenset({"support_list_metadata", "support_read_grant",
+                               "sysadmin_restore", "legal_disclose_order"})
+
+
+def generate_requests(requests: int, seed: int) -> tuple[list[Request], list[bool]]:
+    """The mix and its expected labels; the same (requests, seed) gives the same list."""
+    rng = random.Random(seed)
+    weights = [w for w, _ in MIX]
+    names = [s for _, s in MIX]
+    scenarios = rng.choices(names, weights=weights, k=requests)
+    return [_make(rng, s) for s in scenarios], [s in ALLOWED_SCENARIOS for s in scenarios]
+
+
+# --- The engines ------------------------------------------------------------------------
+
+_ACTIONS = {"read": Action.READ, "write": Action.UPDATE, "export": Action.EXPORT,
+            "disclose": Action.DISCLOSE, "restore": Action.RESTORE,
+            "list_metadata": Action.LIST_METADATA}
+_KINDS = {"Mailbox": ResourceKind.MAILBOX_CONTENT, "PersonalData": ResourceKind.PERSONAL_DETAILS,
+          "Backup": ResourceKind.BACKUP, "FtpSpace": ResourceKind.FTP_SPACE}
+# Reading an FTP space is "entering" it in our vocabulary; listing a mailbox's metadata asks
+# about the metadata resource, not the content.
+_TARGETS = {(a, t): (act, _KINDS[t]) for a, act in _ACTIONS.items() for t in _KINDS}
+_TARGETS["list_metadata", "Mailbox"] = (Action.LIST_METADATA, ResourceKind.MAILBOX_METADATA)
+_TARGETS["read", "FtpSpace"] = (Action.ENTER, ResourceKind.FTP_SPACE)
+_ROLES = {r.value: frozenset({r}) for r in Role}
+_KIND_OF = {"customer": ActorKind.CUSTOMER, "third_party": ActorKind.THIRD_PARTY}
+_NONE: frozenset[Condition] = frozenset()
+
+
+def entrusted_decider() -> Decider:
+    """Map the canonical request as the gate would: actor and resource values, the owner from
+    the registry, then resolve only the conditions a candidate rule uses (grants by key)."""
+    engine = Engine(load_rules(DEFAULT_RULES_PATH).rules)
+    needed_for = engine.conditions_needed
+    decide = engine.decide
+    grant, court, identified = (Condition.ACTIVE_GRANT, Condition.COURT_ORDER,
+                                Condition.CALLER_IDENTIFIED)
+
+    staff, role_sets, kind_of, targets, owners = ActorKind.STAFF, _ROLES, _KIND_OF, _TARGETS, OWNERS
+
+    def decider(req: Request) -> bool:
+        p, r, ctx = req["principal"], req["resource"], req["context"]
+        roles = role_sets.get(p["role"])
+        actor = (Actor(staff, p["id"], roles) if roles is not None
+                 else Actor(kind_of[p["role"]], p["id"]))
+        action, kind = targets[req["action"], r["type"]]
+        resource = Resource(kind, r["id"], owners.get(r["id"]))
+        needed = needed_for(actor, action, kind)
+        facts = _NONE
+        if needed:
+            held = []
+            if grant in needed:
+                case = ctx["case_id"]
+                if case is not None and any(g["agent"] == actor.id and g["mailbox"] == r["id"]
+                                            and g["case"] == case for g in ctx["grants"]):
+                    held.append(grant)
+            if court in needed and ctx["court_order"]:
+                held.append(court)
+            if identified in needed and ctx["identity_verified"]:
+                held.append(identified)
+            facts = frozenset(held)
+        return decide(actor, action, resource, facts).allowed
+
+    return decider
+
+
+CEDAR_POLICIES = """
+permit(principal in Role::"support", action == Action::"list_metadata", resource is Mailbox);
+permit(principal in Role::"support", action == Action::"read", resource is Mailbox)
+  when { context has case_id &&
+         context.grants.contains({agent: principal, mailbox: resource, case: context.case_id}) };
+permit(principal in Role::"sysadmin", action == Action::"restore", resource is Backup);
+forbid(principal in Role::"support", action == Action::"restore", resource is Backup);
+permit(principal in Role::"staff", action == Action::"disclose", resource is PersonalData)
+  when { context.court_order };
+forbid(principal, action == Action::"disclose", resource is PersonalData)
+  unless { context.court_order };
+"""
+
+
+def cedar_decider() -> Decider:
+    """cedarpy with PolicySet and Entities handles (User -> Role edges), grants in context as
+    entity references, a missing case id omitted (Cedar has no null)."""
+    import cedarpy
+
+    groups = {"support": SUPPORT, "sysadmin": SYSADMINS, "staff": LEGAL,
+              "customer": CUSTOMERS, "third_party": THIRD_PARTIES}
+    entities: list[dict[str, Any]] = [
+        {"uid": {"type": "Role", "id": g}, "attrs": {}, "parents": []} for g in groups
+    ]
+    entities += [{"uid": {"type": "User", "id": uid}, "attrs": {},
+                  "parents": [{"type": "Role", "id": g}]}
+                 for g, members in groups.items() for uid in members]
+    policies = cedarpy.PolicySet.from_str(CEDAR_POLICIES)
+    store = cedarpy.Entities.from_json_str(json.dumps(entities))
+    is_authorized = cedarpy.is_authorized
+
+    def decider(req: Request) -> bool:
+        ctx = req["context"]
+        context: dict[str, Any] = {
+            "court_order": ctx["court_order"], "identity_verified": ctx["identity_verified"],
+            "grants": [{"agent": {"__entity": {"type": "User", "id": g["agent"]}},
+                        "mailbox": {"__entity": {"type": "Mailbox", "id": g["mailbox"]}},
+                        "case": g["case"]} for g in ctx["grants"]],
+        }
+        if ctx["case_id"] is not None:
+            context["case_id"] = ctx["case_id"]
+        request = {"principal": {"type": "User", "id": req["principal"]["id"]},
+                   "action": {"type": "Action", "id": req["action"]},
+                   "resource": req["resource"], "context": context}
+        return bool(is_authorized(request, policies, store).allowed)
+
+    return decider
+
+
+REGO_POLICY = """
+package bench
+
+default allow := false
+
+allow if {
+  permit
+  not forbid
+}
+
+permit if {
+  input.principal.role == "support"
+  input.action == "list_metadata"
+  input.resource.type == "Mailbox"
+}
+
+permit if {
+  input.principal.role == "support"
+  input.action == "read"
+  input.resource.type == "Mailbox"
+  some g in input.context.grants
+  g.agent == input.principal.id
+  g.mailbox == input.resource.id
+  g.case == input.context.case_id
+}
+
+permit if {
+  input.principal.role == "sysadmin"
+  input.action == "restore"
+  input.resource.type == "Backup"
+}
+
+permit if {
+  input.principal.role == "legal"
+  input.action == "disclose"
+  input.resource.type == "PersonalData"
+  input.context.court_order == true
+}
+
+forbid if {
+  input.principal.role == "support"
+  input.action == "restore"
+  input.resource.type == "Backup"
+}
+
+forbid if {
+  input.action == "disclose"
+  input.resource.type == "PersonalData"
+  not input.context.court_order
+}
+"""
+
+
+def regorus_decider() -> Decider:
+    """regorus with `set_input_json`: `set_input(dict)` turns Python bools into 1/0 (§4)."""
+    import regorus
+
+    engine = regorus.Engine()
+    engine.add_policy("bench.rego", REGO_POLICY)
+    dumps = json.dumps
+
+    def decider(req: Request) -> bool:
+        engine.set_input_json(dumps(req))
+        return engine.eval_rule("data.bench.allow") is True
+
+    return decider
+
+
+def regorus_bool_bug_present() -> bool:
+    """True while regorus' `set_input(dict)` still turns `True` into a number, so a fixed
+    upstream is noticed (and the JSON detour can go)."""
+    import regorus
+
+    engine = regorus.Engine()
+    engine.add_policy("flag.rego", "package flag\n\nok if input.flag == true\n")
+    engine.set_input({"flag": True})
+    return engine.eval_rule("data.flag.ok") is not True
+
+
+CASBIN_MODEL = """
+[request_definition]
+r = sub, act, obj, ctx
+
+[policy_definition]
+p = role, act, otype, cond, eft
+
+[policy_effect]
+e = some(where (p.eft == allow)) && !some(where (p.eft == deny))
+
+[matchers]
+m = (p.role == "*" || p.role == r.sub.role) && r.act == p.act && r.obj.type == p.otype \
+&& cond(p.cond, r.sub, r.obj, r.ctx)
+"""
+CASBIN_POLICY = [
+    ["support", "list_metadata", "Mailbox", "none", "allow"],
+    ["support", "read", "Mailbox", "grant", "allow"],
+    ["sysadmin", "restore", "Backup", "none", "allow"],
+    ["support", "restore", "Backup", "none", "deny"],
+    ["legal", "disclose", "PersonalData", "court_order", "allow"],
+    ["*", "disclose", "PersonalData", "no_court_order", "deny"],
+]
+
+
+def _casbin_cond(name: str, sub: dict[str, Any], obj: dict[str, Any],
+                 ctx: dict[str, Any]) -> bool:
+    if name == "grant":
+        case = ctx["case_id"]
+        return case is not None and any(
+            g["agent"] == sub["id"] and g["mailbox"] == obj["id"] and g["case"] == case
+            for g in ctx["grants"]
+        )
+    if name == "court_order":
+        return bool(ctx["court_order"])
+    if name == "no_court_order":
+        return not ctx["court_order"]
+    return True
+
+
+def casbin_decider() -> Decider:
+    """pycasbin Enforcer with a registered `cond()` function (its fastest faithful mode)."""
+    import casbin
+
+    model = casbin.model.Model()
+    model.load_model_from_text(CASBIN_MODEL)
+    enforcer = casbin.Enforcer(model)
+    enforcer.add_function("cond", _casbin_cond)
+    for line in CASBIN_POLICY:
+        enforcer.add_policy(*line)
+    enforce = enforcer.enforce
+
+    def decider(req: Request) -> bool:
+        return bool(enforce(req["principal"], req["action"], req["resource"], req["context"]))
+
+    return decider
+
+
+# --- Measurement ------------------------------------------------------------------------
+
+
+# (name in the result, distribution whose version is reported, builder). Plain tuples, not a
+# dataclass: `entrusted bench` loads this file without registering it in sys.modules.
+PEERS: list[tuple[str, str, Callable[[], Decider]]] = [
+    ("entrusted", "entrusted", entrusted_decider),
+    ("cedarpy", "cedarpy", cedar_decider),
+    ("regorus", "celine-regorus", regorus_decider),
+    ("pycasbin", "pycasbin", casbin_decider),
+]
+
+
+def _percentile(ordered: list[int], q: float) -> float:
+    rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[rank] / 1_000
+
+
+def measure(decider: Decider, mix: list[Request], labels: list[bool]) -> dict[str, float | int]:
+    """Warm up, then time every decision end to end; count answers that differ from labels."""
+    for req in mix[:WARMUP]:
+        decider(req)
+    clock = time.perf_counter_ns
+    latencies = [0] * len(mix)
+    answers = [False] * len(mix)
+    start = clock()
+    for i, req in enumerate(mix):
+        t0 = clock()
+        answers[i] = decider(req)
+        latencies[i] = clock() - t0
+    wall = clock() - start
+    latencies.sort()
+    return {
+        "p50_us": round(_percentile(latencies, 0.50), 3),
+        "p99_us": round(_percentile(latencies, 0.99), 3),
+        "decisions_per_s": round(len(mix) / (wall / 1e9)),
+        "mismatches": sum(1 for a, e in zip(answers, labels, strict=True) if a != e),
+    }
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def run(requests: int = 100_000, seed: int = 20240607, *, quick: bool = False,
+        extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run every engine on the same mix. `quick` shrinks the mix to 10,000 requests for a smoke
+    run. `extra` is the hook for the gate benchmark: its result is stored under "gate"."""
+    if quick:
+        requests = min(requests, 10_000)
+    mix, labels = generate_requests(requests, seed)
+    engines: dict[str, dict[str, Any]] = {}
+    for name, distribution, build in PEERS:
+        try:
+            engines[name] = {**measure(build(), mix, labels), "version": _version(distribution)}
+        except Exception as exc:  # a missing or broken peer is a result, not a crash
+            engines[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    result: dict[str, Any] = {"requests": requests, "engines": engines}
+    if extra is not None:
+        result["gate"] = extra()
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,252 @@
+"""Ed25519 signing and verification of checkpoints, and the log's private key file.
+
+C2SP tlog-tiles requires an Ed25519 signature on a public log's checkpoint, so that is what
+witnesses and customers check. The key file uses Go's sumdb/note private-key text,
+`PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 || 32-byte seed)>`, because it carries the key
+name and can be used unchanged by Go note tooling. The file is the log's identity: if it leaks,
+anyone can sign a forged history. So it is created atomically with mode 0600, never
+overwritten, and refused when group or others can read it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from entrusted.domain.checkpoint import (
+    SIG_TYPE_ED25519,
+    Checkpoint,
+    b64decode_strict,
+    b64encode,
+    check_key_name,
+    format_signed_note,
+    format_vkey,
+    key_id,
+    parse_checkpoint_body,
+    parse_signed_note,
+    parse_vkey,
+)
+from entrusted.errors import Conflict, InvalidInput, TamperDetected
+
+_SKEY_PREFIX = "PRIVATE+KEY+"
+_KEY_FIELD = "ledger key"
+_MAX_KEY_FILE = 4096
+
+
+class NoteSigner:
+    """Signs checkpoints as the named log (key name = checkpoint origin, by convention).
+
+    >>> signer = NoteSigner.generate("audit.example.com/staff-access")
+    >>> cp = Checkpoint("audit.example.com/staff-access", 0, bytes(32))
+    >>> verify_note(signer.sign_checkpoint(cp), signer.vkey) == cp
+    True
+    """
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        check_key_name(name)
+        self._name = name
+        self._key = private_key
+        self._public = private_key.public_key().public_bytes_raw()
+        self._key_id = key_id(name, SIG_TYPE_ED25519, self._public)
+
+    @classmethod
+    def generate(cls, name: str) -> NoteSigner:
+        return cls(name, Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, name: str, seed: bytes) -> NoteSigner:
+        """From the 32-byte RFC 8032 private key (what the key file stores)."""
+        return cls(name, Ed25519PrivateKey.from_private_bytes(seed))
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def key_id(self) -> bytes:
+        return self._key_id
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        return self._public
+
+    @property
+    def vkey(self) -> str:
+        return format_vkey(self._name, SIG_TYPE_ED25519, self._public)
+
+    def sign_note(self, text: str) -> str:
+        """A signed note over arbitrary note text (which must end in a newline)."""
+        signature = self._key.sign(text.encode("utf-8"))
+        return format_signed_note(text, [(self._name, self._key_id + signature)])
+
+    def sign_checkpoint(self, cp: Checkpoint) -> str:
+        return self.sign_note(cp.body())
+
+    def __repr__(self) -> str:
+        return f"NoteSigner({self._name}+{self._key_id.hex()})"
+
+
+def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Checkpoint:
+    """The checkpoint in `note_text` if `vkey` signed it; TamperDetected otherwise.
+
+    Signatures by other keys are ignored, as signed-note requires (they may be witnesses or a
+    rotated key); a signature that claims to be by `vkey` but fails is tampering. With
+    `origin`, the checkpoint must also name that log. A malformed `vkey` is InvalidInput: it is
+    configuration, not evidence.
+    """
+    try:
+        name, kid, key_type, public = parse_vkey(vkey)
+    except ValueError as exc:
+        raise InvalidInput("ledger vkey", str(exc)) from exc
+    if key_type != SIG_TYPE_ED25519:
+        raise InvalidInput("ledger vkey", f"signature type {key_type} is not Ed25519")
+    verifier = Ed25519PublicKey.from_public_bytes(public)
+    try:
+        body, signatures = parse_signed_note(note_text)
+    except ValueError as exc:
+        raise TamperDetected(f"malformed signed note: {exc}") from exc
+    verified = False
+    for sig in signatures:
+        if sig.name != name or sig.key_id != kid:
+            continue
+        try:
+            verifier.verify(sig.signature, body.encode("utf-8"))
+        except InvalidSignature as exc:
+            raise TamperDetected(f"bad signature by {name}+{kid.hex()}") from exc
+        verified = True
+    if not verified:
+        raise TamperDetected(f"note carries no signature by {name}+{kid.hex()}")
+    try:
+        checkpoint = parse_checkpoint_body(body)
+    except ValueError as exc:
+        raise TamperDetected(f"signed note is not a checkpoint: {exc}") from exc
+    if origin is not None and checkpoint.origin != origin:
+        raise TamperDetected(f"checkpoint is for origin {checkpoint.origin!r}, not {origin!r}")
+    return checkpoint
+
+
+def _format_skey(signer: NoteSigner, seed: bytes) -> str:
+    payload = b64encode(bytes([SIG_TYPE_ED25519]) + seed)
+    return f"{_SKEY_PREFIX}{signer.name}+{signer.key_id.hex()}+{payload}"
+
+
+def _parse_skey(text: str) -> NoteSigner:
+    if not text.startswith(_SKEY_PREFIX):
+        raise ValueError("no PRIVATE+KEY+ prefix")
+    parts = text[len(_SKEY_PREFIX) :].split("+", 2)  # base64 may itself contain '+'
+    if len(parts) != 3:
+        raise ValueError("expected <name>+<key id>+<key>")
+    name, kid_hex, encoded = parts
+    payload = b64decode_strict(encoded)
+    if len(payload) != 33 or payload[0] != SIG_TYPE_ED25519:
+        raise ValueError("not an Ed25519 key")
+    signer = NoteSigner.from_seed(name, payload[1:])
+    if signer.key_id.hex() != kid_hex:
+        raise ValueError("key ID does not match the key")
+    return signer
+
+
+def generate_key_file(path: Path, name: str) -> str:
+    """Create a new signing key at `path` (mode 0600) and its vkey at `<path>.pub`.
+
+    Returns the vkey. Conflict if `path` exists: replacing a log's key silently would orphan
+    every checkpoint signed so far. The key appears under `path` complete or not at all: it is
+    written to a private temporary file and hard-linked into place, which fails if taken.
+    """
+    try:
+        check_key_name(name)
+    except ValueError as exc:
+        raise InvalidInput("ledger key name", str(exc)) from exc
+    if path.exists() or path.is_symlink():
+        raise Conflict(f"key file {path} already exists; refusing to overwrite it")
+    if not path.parent.is_dir():
+        raise InvalidInput(_KEY_FIELD, f"directory {path.parent} does not exist")
+    private = Ed25519PrivateKey.generate()
+    signer = NoteSigner(name, private)
+    content = (_format_skey(signer, private.private_bytes_raw()) + "\n").encode("ascii")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # the umask can only narrow the mode; make it exact
+            os.write(fd, content)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError as exc:
+            raise Conflict(f"key file {path} already exists; refusing to overwrite it") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    _write_public(Path(f"{path}.pub"), signer.vkey + "\n")
+    return signer.vkey
+
+
+def _write_public(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        try:
+            os.write(fd, text.encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_signer(path: Path) -> NoteSigner:
+    """The signer stored at `path`; InvalidInput if missing, garbled or readable by others."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError as exc:
+        raise InvalidInput(_KEY_FIELD, f"key file {path} does not exist") from exc
+    except OSError as exc:
+        raise InvalidInput(_KEY_FIELD, f"cannot open key file {path}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)  # of the opened file, so a swap after the check cannot fool us
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidInput(_KEY_FIELD, f"key file {path} is not a regular file")
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o077:
+            raise InvalidInput(
+                _KEY_FIELD,
+                f"key file {path} has mode {mode:04o}, so group or others may read the log's "
+                f"private key; run `chmod 600 {path}` (and rotate the key if it may have leaked)",
+            )
+        raw = os.read(fd, _MAX_KEY_FILE + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > _MAX_KEY_FILE:
+        raise InvalidInput(_KEY_FIELD, f"key file {path} is too large to be a note key")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidInput(_KEY_FIELD, f"key file {path} is not a note key (not ASCII)") from None
+    try:
+        return _parse_skey(text.removesuffix("\n"))
+    except ValueError as exc:
+        # Our reasons never quote the content (it is the private key), so they are safe to show.
+        raise InvalidInput(
+            _KEY_FIELD, f"key file {path} is not a valid Ed25519 note key: {exc}"
+        ) from None

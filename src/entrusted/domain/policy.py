@@ -1,0 +1,492 @@
+"""The policy vocabulary and the compiled default-deny engine (P8, P12).
+
+Rules are data (see `rules/default.yaml`); this module gives them a closed vocabulary and
+compiles them once into a table keyed by (principal, action, resource kind), so a decision is
+two dict lookups and a set intersection: no parsing, no serialisation, no scan of the rule list.
+
+Semantics, in the order the engine applies them:
+
+* The principal of a staff member is each `Role` they hold; of anyone else, their `ActorKind`.
+  In a rule, `staff` stands for every role.
+* A permit matches when all its `when` conditions hold. A forbid matches when all its `when`
+  conditions hold, unless *all* its `unless` conditions hold (lifting a forbid needs everything
+  it names: the conservative reading for a privacy policy).
+* Any matching forbid wins; otherwise any matching permit allows; otherwise default deny.
+* A staff member with several roles is evaluated once per role: a forbid matching for *any* of
+  their roles denies, and otherwise a permit from any role allows. Holding an extra role can
+  therefore take access away but never widens what a role alone could do, which is why the
+  analysis only needs to enumerate single principals.
+* `owns_resource` is derived by the engine itself (customer actor id == resource owner); a caller
+  cannot assert it. Every other condition is resolved by the gate, lazily: ask
+  `Engine.conditions_needed` first and resolve only those.
+
+    >>> engine = Engine([Rule("r1", Effect.PERMIT, frozenset({Role.SUPPORT}),
+    ...     frozenset({Action.LIST_METADATA}), frozenset({ResourceKind.MAILBOX_METADATA}),
+    ...     ("P13",), "support sees mailbox sizes and folder counts")])
+    >>> clerk = Actor(ActorKind.STAFF, "s-1", frozenset({Role.SUPPORT}))
+    >>> metadata = Resource(ResourceKind.MAILBOX_METADATA, "m-1")
+    >>> engine.decide(clerk, Action.LIST_METADATA, metadata).allowed
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import combinations
+from typing import TypeAlias
+
+from entrusted.errors import InvalidInput
+
+PROMISES = frozenset(f"P{n}" for n in range(1, 18))
+
+
+class Role(StrEnum):
+    """What a staff member is hired to do; only support and sysadmin touch customer data (P8)."""
+
+    SUPPORT = "support"
+    SYSADMIN = "sysadmin"
+    LEGAL = "legal"
+    COMMUNICATIONS = "communications"
+    OTHER = "other"
+
+
+class ActorKind(StrEnum):
+    STAFF = "staff"
+    CUSTOMER = "customer"
+    SERVICE = "service"
+    THIRD_PARTY = "third_party"
+    PUBLIC = "public"
+
+
+class Action(StrEnum):
+    IDENTIFY = "identify"
+    READ = "read"
+    UPDATE = "update"
+    LIST_METADATA = "list_metadata"
+    ENTER = "enter"
+    RESTORE = "restore"
+    LIST = "list"
+    EXPORT = "export"
+    DISCLOSE = "disclose"
+    MAIL = "mail"
+    PUBLISH = "publish"
+    CREATE = "create"
+    DELETE = "delete"
+    APPROVE = "approve"
+    RESOLVE = "resolve"
+    TRANSFER = "transfer"
+    DESTROY = "destroy"
+
+
+class ResourceKind(StrEnum):
+    PERSONAL_DETAILS = "personal_details"
+    CONTRACT = "contract"
+    MAILBOX_CONTENT = "mailbox_content"
+    MAILBOX_METADATA = "mailbox_metadata"
+    FTP_SPACE = "ftp_space"
+    BACKUP = "backup"
+    LEDGER = "ledger"
+    POLICY_DOCUMENT = "policy_document"
+    CUSTOMER_FILE = "customer_file"  # the bulk set of every customer's details (P4)
+    CASE = "case"
+    GRANT = "grant"
+    MAILING = "mailing"
+    STAFF_ACCOUNT = "staff_account"
+    DISCLOSURE = "disclosure"  # a third-party request and the court order registered for it
+    POLICY_RULES = "policy_rules"
+
+
+class Condition(StrEnum):
+    ACTIVE_GRANT = "active_grant"  # consent for this staff member + resource + case (P9, P11)
+    CALLER_IDENTIFIED = "caller_identified"  # caller identified on the case recently (P1, P9)
+    COURT_ORDER = "court_order"  # a registered Swiss court order covers the resource (P5)
+    OWNS_RESOURCE = "owns_resource"  # the resource belongs to the acting customer
+    ALLOWED_MAILING_PURPOSE = "allowed_mailing_purpose"  # incident, new service, terms (P7)
+    OWN_CUSTOMER = "own_customer"  # every recipient is one of our own customers (P6)
+
+
+class Effect(StrEnum):
+    """A rule's effect, and a decision's: a default denial is FORBID with no rule id."""
+
+    PERMIT = "permit"
+    FORBID = "forbid"
+
+
+class Obligation(StrEnum):
+    """What the caller must still do when a rule allows; the gate hands these to the service."""
+
+    METADATA_ONLY = "metadata_only"  # return sizes, folder names and counts, nothing else (P13)
+    SCOPE_TO_COURT_ORDER = "scope_to_court_order"  # disclose exactly what the order covers (P5)
+    ENDS_WITH_CASE = "ends_with_case"  # the grant is revoked when its case is resolved (P11)
+    DESTROY_AFTER_7_DAYS = "destroy_after_7_days"  # backup retention (P16)
+
+
+Principal: TypeAlias = Role | ActorKind
+
+NON_STAFF = frozenset(k for k in ActorKind if k is not ActorKind.STAFF)
+ALL_PRINCIPALS: frozenset[Principal] = frozenset(Role) | NON_STAFF
+
+# Which resource kinds a condition can meaningfully be about; a rule that uses a condition on
+# any other kind is a mistake (it would silently never or always hold), so loading rejects it.
+CONDITION_SCOPE: dict[Condition, frozenset[ResourceKind]] = {
+    Condition.ACTIVE_GRANT: frozenset({ResourceKind.MAILBOX_CONTENT, ResourceKind.FTP_SPACE}),
+    Condition.CALLER_IDENTIFIED: frozenset({ResourceKind.GRANT, ResourceKind.CONTRACT}),
+    Condition.COURT_ORDER: frozenset(
+        {ResourceKind.PERSONAL_DETAILS, ResourceKind.CONTRACT, ResourceKind.MAILBOX_METADATA,
+         ResourceKind.MAILBOX_CONTENT, ResourceKind.FTP_SPACE}
+    ),
+    Condition.OWNS_RESOURCE: frozenset(
+        {ResourceKind.PERSONAL_DETAILS, ResourceKind.CONTRACT, ResourceKind.MAILBOX_CONTENT,
+         ResourceKind.MAILBOX_METADATA, ResourceKind.FTP_SPACE, ResourceKind.CASE,
+         ResourceKind.GRANT, ResourceKind.LEDGER}
+    ),
+    Condition.ALLOWED_MAILING_PURPOSE: frozenset({ResourceKind.MAILING}),
+    Condition.OWN_CUSTOMER: frozenset({ResourceKind.MAILING}),
+}
+DERIVED_CONDITIONS = frozenset({Condition.OWNS_RESOURCE})
+_OWNS = frozenset({Condition.OWNS_RESOURCE})
+_NOTHING: frozenset[Condition] = frozenset()
+
+
+def expand_principals(who: Iterable[Principal]) -> frozenset[Principal]:
+    """`staff` in a rule means every role; the engine only ever looks up concrete principals."""
+    out: set[Principal] = set()
+    for p in who:
+        if p is ActorKind.STAFF:
+            out.update(Role)
+        else:
+            out.add(p)
+    return frozenset(out)
+
+
+def scope_problem(condition: Condition, kinds: Iterable[ResourceKind]) -> str | None:
+    """Why `condition` cannot be used on `kinds`, or None when it can."""
+    bad = sorted(k.value for k in kinds if k not in CONDITION_SCOPE[condition])
+    if not bad:
+        return None
+    allowed = ", ".join(sorted(k.value for k in CONDITION_SCOPE[condition]))
+    return f"condition {condition.value} cannot apply to {', '.join(bad)} (only to {allowed})"
+
+
+def _names(items: Iterable[StrEnum]) -> str:
+    return ", ".join(sorted(i.value for i in items))
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks. Staff carry roles; for anyone else the engine looks at `kind` only, so roles
+    given to a customer or a service are ignored rather than honoured (and not checked here:
+    an actor is built on every request, and the check would cost more than the decision)."""
+
+    kind: ActorKind
+    id: str
+    roles: frozenset[Role] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What is asked about; `owner` is the owning customer's id, when there is one."""
+
+    kind: ResourceKind
+    id: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One permit or forbid, citing the promises it implements and where it was written."""
+
+    id: str
+    effect: Effect
+    who: frozenset[Principal]
+    actions: frozenset[Action]
+    resources: frozenset[ResourceKind]
+    implements: tuple[str, ...]
+    reason: str
+    when: frozenset[Condition] = frozenset()
+    unless: frozenset[Condition] = frozenset()
+    obligations: tuple[Obligation, ...] = ()
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"rule {self.id}"
+        if not (self.who and self.actions and self.resources):
+            raise InvalidInput(where, "who, actions and resources must each name something")
+        if not self.implements or not set(self.implements) <= PROMISES:
+            raise InvalidInput(where, "implements must cite promises among P1..P17")
+        if self.unless and self.effect is Effect.PERMIT:
+            raise InvalidInput(where, "unless is only for forbids; put the condition in when")
+        for condition in self.when | self.unless:
+            problem = scope_problem(condition, self.resources)
+            if problem:
+                raise InvalidInput(where, problem)
+
+    def matches(self, facts: frozenset[Condition]) -> bool:
+        """Whether this rule applies when exactly `facts` hold (target already matched)."""
+        if not self.when <= facts:
+            return False
+        return not (self.unless and self.unless <= facts)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision is a value with its reason, so the ledger and the user see the same words."""
+
+    effect: Effect
+    rule_id: str | None
+    reason: str
+    obligations: tuple[str, ...] = ()
+    conditions_checked: tuple[tuple[Condition, bool], ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect is Effect.PERMIT
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """How one consulted rule fared: for `explain`, never on the hot path."""
+
+    rule: Rule
+    principal: Principal
+    matched: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    decision: Decision
+    consulted: tuple[RuleTrace, ...]
+
+
+Facts: TypeAlias = frozenset[Condition] | Callable[[Condition], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The compiled candidates for one (principal, action, kind), with every outcome precomputed
+    for each subset of the conditions they use (the model is finite and the subsets are few)."""
+
+    forbids: tuple[Rule, ...]
+    permits: tuple[Rule, ...]
+    used: frozenset[Condition]
+    needed: frozenset[Condition]
+    derives_owner: bool
+    outcomes: dict[frozenset[Condition], Decision]
+    fixed: Decision | None
+
+
+def _checked(used: frozenset[Condition], facts: frozenset[Condition]) -> tuple[
+    tuple[Condition, bool], ...
+]:
+    return tuple((c, c in facts) for c in sorted(used))
+
+
+def _target(label: str, action: Action, kind: ResourceKind) -> str:
+    return f"{label} to {action.value} {kind.value}"
+
+
+def _denial(target: str, permits: Iterable[Rule], facts: frozenset[Condition],
+            used: frozenset[Condition]) -> Decision:
+    missing = sorted({" and ".join(sorted(r.when - facts)) for r in permits})
+    without = f" without {' or '.join(missing)}" if missing else ""
+    reason = f"no rule permits {target}{without} (default deny)"
+    return Decision(Effect.FORBID, None, reason, (), _checked(used, facts))
+
+
+def _outcome(target: str, forbids: tuple[Rule, ...], permits: tuple[Rule, ...],
+             used: frozenset[Condition], facts: frozenset[Condition]) -> Decision:
+    checked = _checked(used, facts)
+    for rule in forbids:
+        if rule.matches(facts):
+            return Decision(Effect.FORBID, rule.id, rule.reason, (), checked)
+    for rule in permits:
+        if rule.matches(facts):
+            obligations = tuple(o.value for o in rule.obligations)
+            return Decision(Effect.PERMIT, rule.id, rule.reason, obligations, checked)
+    return _denial(target, permits, facts, used)
+
+
+def condition_subsets(items: frozenset[Condition]) -> Iterable[frozenset[Condition]]:
+    ordered = sorted(items)
+    for n in range(len(ordered) + 1):
+        for combo in combinations(ordered, n):
+            yield frozenset(combo)
+
+
+class Engine:
+    """The compiled default-deny engine. Build it once per rules file; `decide` is the hot path.
+
+        engine = Engine(load_rules(DEFAULT_RULES_PATH).rules)
+        needed = engine.conditions_needed(actor, Action.READ, ResourceKind.MAILBOX_CONTENT)
+        decision = engine.decide(actor, Action.READ, mailbox, resolve(needed))
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        seen: set[str] = set()
+        grouped: dict[tuple[Principal, Action, ResourceKind], list[Rule]] = {}
+        for rule in self.rules:
+            if rule.id in seen:
+                raise InvalidInput(f"rule {rule.id}", "duplicate rule id")
+            seen.add(rule.id)
+            for p in expand_principals(rule.who):
+                for action in rule.actions:
+                    for kind in rule.resources:
+                        grouped.setdefault((p, action, kind), []).append(rule)
+        self._table: dict[tuple[Principal, Action, ResourceKind], _Entry] = {
+            key: self._compile(key, candidates) for key, candidates in grouped.items()
+        }
+        self._denials: dict[tuple[str, Action, ResourceKind], Decision] = {}
+
+    @staticmethod
+    def _compile(key: tuple[Principal, Action, ResourceKind], rules: list[Rule]) -> _Entry:
+        principal, action, kind = key
+        forbids = tuple(r for r in rules if r.effect is Effect.FORBID)
+        permits = tuple(r for r in rules if r.effect is Effect.PERMIT)
+        used = frozenset(c for r in rules for c in r.when | r.unless)
+        outcomes = {
+            facts: _outcome(_target(principal.value, action, kind), forbids, permits, used, facts)
+            for facts in condition_subsets(used)
+        }
+        fixed = outcomes[frozenset()] if not used else None
+        return _Entry(forbids, permits, used, used - DERIVED_CONDITIONS,
+                      Condition.OWNS_RESOURCE in used, outcomes, fixed)
+
+    def principals(self, actor: Actor) -> tuple[Principal, ...]:
+        """The table keys an actor is evaluated under, in a stable order."""
+        if actor.kind is ActorKind.STAFF:
+            return tuple(sorted(actor.roles))
+        return (actor.kind,)
+
+    def conditions_needed(self, actor: Actor, action: Action,
+                          kind: ResourceKind) -> frozenset[Condition]:
+        """The conditions the gate must resolve for this request; all others are irrelevant."""
+        if actor.kind is not ActorKind.STAFF or len(actor.roles) == 1:
+            # The hot path: one table key, no sorting (`principals` is for the general case).
+            (key,) = actor.roles or (actor.kind,)
+            entry = self._table.get((key, action, kind))
+            return _NOTHING if entry is None else entry.needed
+        needed = _NOTHING
+        for p in self.principals(actor):
+            entry = self._table.get((p, action, kind))
+            if entry is not None:
+                needed |= entry.needed
+        return needed
+
+    def decide(self, actor: Actor, action: Action, resource: Resource,
+               facts: Facts = frozenset()) -> Decision:
+        """Decide one request. `facts` are the conditions that hold (or a resolver called only
+        for the conditions a candidate rule uses). Forbid wins; nothing matching denies."""
+        key: Principal
+        if actor.kind is ActorKind.STAFF:
+            if len(actor.roles) != 1:
+                return self._decide_roles(actor, action, resource, facts)
+            (key,) = actor.roles
+        else:
+            key = actor.kind
+        entry = self._table.get((key, action, resource.kind))
+        if entry is None:
+            return self._default_denial(key.value, action, resource.kind)
+        if entry.fixed is not None:
+            return entry.fixed
+        if entry.derives_owner or callable(facts):
+            return entry.outcomes[self._relevant(entry, actor, resource, facts)]
+        return entry.outcomes[facts & entry.needed]
+
+    def evaluate(self, principal: Principal, action: Action, kind: ResourceKind,
+                 facts: frozenset[Condition]) -> Decision:
+        """Decide for one principal with `facts` taken as given (derived ones included): the
+        primitive that analysis enumerates."""
+        entry = self._table.get((principal, action, kind))
+        if entry is None:
+            return self._default_denial(principal.value, action, kind)
+        return entry.outcomes[facts & entry.used]
+
+    def candidates(self, principal: Principal, action: Action,
+                   kind: ResourceKind) -> tuple[Rule, ...]:
+        """The rules consulted for one principal, forbids first, in file order."""
+        entry = self._table.get((principal, action, kind))
+        return () if entry is None else entry.forbids + entry.permits
+
+    def explain(self, actor: Actor, action: Action, resource: Resource,
+                facts: Facts = frozenset()) -> Explanation:
+        """The decision plus every rule consulted, for each of the actor's principals."""
+        decision = self.decide(actor, action, resource, facts)
+        traces: list[RuleTrace] = []
+        for p in self.principals(actor):
+            entry = self._table.get((p, action, resource.kind))
+            if entry is not None:
+                held = self._relevant(entry, actor, resource, facts)
+                traces.extend(self.explain_principal(p, action, resource.kind, held).consulted)
+        return Explanation(decision, tuple(traces))
+
+    def explain_principal(self, principal: Principal, action: Action, kind: ResourceKind,
+                          facts: frozenset[Condition]) -> Explanation:
+        """Like `evaluate`, plus every rule consulted and why it did or did not match."""
+        traces = tuple(
+            RuleTrace(rule, principal, rule.matches(facts), _note(rule, facts))
+            for rule in self.candidates(principal, action, kind)
+        )
+        return Explanation(self.evaluate(principal, action, kind, facts), traces)
+
+    def _relevant(self, entry: _Entry, actor: Actor, resource: Resource,
+                  facts: Facts) -> frozenset[Condition]:
+        if callable(facts):
+            held = frozenset([c for c in entry.needed if facts(c)])
+        else:
+            held = facts & entry.needed
+        if entry.derives_owner and resource.owner is not None and (
+            actor.kind is ActorKind.CUSTOMER and resource.owner == actor.id
+        ):
+            held |= _OWNS
+        return held
+
+    def _decide_roles(self, actor: Actor, action: Action, resource: Resource,
+                      facts: Facts) -> Decision:
+        """Several roles (or none): a forbid for any role wins, then a permit from any role."""
+        decisions: list[Decision] = []
+        for role in sorted(actor.roles):
+            entry = self._table.get((role, action, resource.kind))
+            if entry is not None:
+                decisions.append(entry.outcomes[self._relevant(entry, actor, resource, facts)])
+        for decision in decisions:
+            if decision.rule_id is not None and not decision.allowed:
+                return decision
+        for decision in decisions:
+            if decision.allowed:
+                return decision
+        label = "+".join(sorted(r.value for r in actor.roles)) or "staff without a role"
+        checked = tuple(sorted({c for d in decisions for c in d.conditions_checked}))
+        if decisions:
+            reason = f"no rule permits {label} to {action.value} {resource.kind.value} " \
+                "under the conditions that hold (default deny)"
+            return Decision(Effect.FORBID, None, reason, (), checked)
+        return self._default_denial(label, action, resource.kind)
+
+    def _default_denial(self, label: str, action: Action, kind: ResourceKind) -> Decision:
+        key = (label, action, kind)
+        decision = self._denials.get(key)
+        if decision is None:
+            decision = _denial(_target(label, action, kind), (), frozenset(), frozenset())
+            self._denials[key] = decision
+        return decision
+
+
+def _note(rule: Rule, held: frozenset[Condition]) -> str:
+    missing = rule.when - held
+    if missing:
+        return f"needs {_names(missing)}"
+    if rule.unless and rule.unless <= held:
+        return f"lifted: {_names(rule.unless)} hold"
+    if rule.unless:
+        return f"applies: {_names(rule.unless - held)} missing"
+    return "applies"
+
+
+def explain(engine: Engine, actor: Actor, action: Action, resource: Resource,
+            facts: Facts = frozenset()) -> Explanation:
+    """Module-level alias of `Engine.explain`, for callers that hold rules and an engine."""
+    return engine.explain(actor, action, resource, facts)

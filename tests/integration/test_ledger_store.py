@@ -1,0 +1,130 @@
+"""The SQL ledger on both databases: durable group commit, proofs that verify against signed
+checkpoints, append-only triggers, and a start-up check that refuses a rewritten log."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from entrusted.adapters.db.ledger_store import SqlLedgerStore
+from entrusted.bootstrap import Container
+from entrusted.crypto.signing import verify_note
+from entrusted.domain.audit import AuditEntry
+from entrusted.domain.ledger import leaf_hash, root_of, verify_consistency, verify_inclusion
+from entrusted.errors import TamperDetected
+
+
+def entry(i: int, owner: str | None = "cus_1") -> AuditEntry:
+    return AuditEntry(
+        time=datetime(2026, 11, 27, tzinfo=UTC),
+        actor_kind="staff",
+        actor_id=f"stf_{i % 7}",
+        actor_roles=("support",),
+        action="list_metadata",
+        resource_kind="mailbox_metadata",
+        resource_id=f"mbx_{i}",
+        owner=owner,
+        decision="allow",
+        rule="support-metadata",
+        reason="support may see mailbox metadata",
+        nonce=os.urandom(32),
+    )
+
+
+def test_appends_proofs_and_checkpoints(container: Container) -> None:
+    entries = [entry(i) for i in range(700)]
+    receipts = container.ledger.append_many(entries[:300])
+    threads = [
+        threading.Thread(target=lambda e=e: receipts.append(container.ledger.append(e)))
+        for e in entries[300:]
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(r.index for r in receipts) == list(range(700))
+    store = container.ledger_store
+    bodies = store.entries(0, 700)
+    assert [leaf_hash(b) for b in bodies] == [r.leaf_hash for r in sorted(receipts, key=lambda r: r.index)]
+    root = root_of([leaf_hash(b) for b in bodies])
+    signed = container.checkpoints.sign()
+    assert signed is not None
+    assert signed.root == root
+    cp = verify_note(signed.note, container.checkpoints.vkey)
+    assert (cp.size, cp.root) == (700, root)
+    for idx in (0, 1, 255, 256, 511, 699):
+        proof = store.inclusion_proof(idx, 700)
+        assert verify_inclusion(leaf_hash(bodies[idx]), idx, 700, proof, root)
+    old_root = root_of([leaf_hash(b) for b in bodies[:257]])
+    assert verify_consistency(257, 700, old_root, root, store.consistency_proof(257, 700))
+    assert container.checkpoints.sign() is None  # unchanged and not yet due
+
+
+def test_restart_reproduces_state(container: Container) -> None:
+    container.ledger.append_many([entry(i) for i in range(600)])
+    reopened = SqlLedgerStore(container.engine)
+    reopened.open()
+    assert reopened.size == 600
+    assert reopened.root() == container.ledger_store.root()
+
+
+def test_triggers_refuse_rewrites(container: Container) -> None:
+    container.ledger.append_many([entry(i) for i in range(300)])
+    container.checkpoints.sign()
+    for statement in (
+        "UPDATE ledger_entry SET body = body WHERE idx = 3",
+        "DELETE FROM ledger_entry WHERE idx = 3",
+        "DELETE FROM ledger_full_tile",
+        "UPDATE ledger_full_tile SET hashes = hashes",
+        "DELETE FROM ledger_checkpoint",
+        "UPDATE ledger_state SET size = 1",
+        "UPDATE ledger_partial_tile SET hashes = X'00'",
+    ):
+        statement = statement.replace("X'00'", "'\\x00'::bytea") if container.engine.dialect.name == "postgresql" else statement
+        with pytest.raises(sa.exc.DatabaseError), container.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+
+
+def _bypass(container: Container, table: str, sqlite_sql: str, pg_sql: str) -> None:
+    with container.engine.begin() as conn:
+        if container.engine.dialect.name == "sqlite":
+            for (name,) in conn.execute(
+                sa.text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name=:t"),
+                {"t": table},
+            ):
+                conn.execute(sa.text(f"DROP TRIGGER {name}"))
+            conn.execute(sa.text(sqlite_sql))
+        else:
+            conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
+            conn.execute(sa.text(pg_sql))
+
+
+def test_startup_refuses_tampered_tiles(container: Container) -> None:
+    container.ledger.append_many([entry(i) for i in range(300)])
+    container.ledger.stop()
+    _bypass(
+        container,
+        "ledger_partial_tile",
+        "UPDATE ledger_partial_tile SET hashes = zeroblob(length(hashes))",
+        "UPDATE ledger_partial_tile SET hashes = decode(repeat('00', length(hashes)), 'hex')",
+    )
+    with pytest.raises(TamperDetected):
+        SqlLedgerStore(container.engine).open()
+
+
+def test_startup_refuses_log_inconsistent_with_checkpoint(container: Container) -> None:
+    container.ledger.append_many([entry(i) for i in range(40)])
+    container.checkpoints.sign()
+    container.ledger.stop()
+    _bypass(
+        container,
+        "ledger_checkpoint",
+        "UPDATE ledger_checkpoint SET root = zeroblob(32)",
+        "UPDATE ledger_checkpoint SET root = decode(repeat('00', 32), 'hex')",
+    )
+    with pytest.raises(TamperDetected):
+        SqlLedgerStore(container.engine).open()
