@@ -11,12 +11,19 @@ import sqlalchemy as sa
 from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
+from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
+from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.config import Settings
 from entrusted.crypto.signing import generate_key_file, load_signer
+from entrusted.domain.policy import Engine
+from entrusted.domain.policy_analysis import RuleSet
+from entrusted.services.gate import Gate
 from entrusted.services.ledger import CheckpointService
+from entrusted.services.policy_rules import RulesDeployment, require_invariants
 from entrusted.adapters.scheduler import Job, JobLock, Worker
+from entrusted.errors import InvalidInput
 from entrusted.services.ports import UnitOfWork
 from entrusted.services.staff import LoginLimits, StaffService
 
@@ -33,6 +40,9 @@ class Container:
     staff: StaffService
     ledger_store: SqlLedgerStore
     ledger: GroupCommitLedger
+    ruleset: RuleSet
+    rules_bytes: bytes
+    gate: Gate
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
 
@@ -60,6 +70,20 @@ class Container:
     def worker(self) -> Worker:
         return Worker(jobs=self.jobs, lock=self.job_lock(), engine=self.engine)
 
+    def start(self, deployed_by: str) -> list[str]:
+        """What a serving process does before it takes requests: verify the log against its
+        tiles and last checkpoint, refuse rules that break an invariant, and ledger a change
+        of the running rules. Returns notes for the operator."""
+        self.ledger.start()
+        require_invariants(self.ruleset, self.gate.engine)
+        notes = [f"ledger verified at size {self.ledger_store.size}"]
+        deployment = RulesDeployment(
+            SqlDeploymentStore(self.engine), self.ledger, self.clock, parse_rules
+        ).record(self.ruleset, self.rules_bytes, deployed_by)
+        if deployment is not None:
+            notes.append(f"rules {self.ruleset.sha256[:12]} deployed: {deployment.summary}")
+        return notes
+
     def close(self) -> None:
         self.ledger.stop()
         self.engine.dispose()
@@ -82,13 +106,29 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         default_token_ttl=timedelta(days=settings.token_ttl_days),
     )
     store = SqlLedgerStore(engine)
+    ledger = GroupCommitLedger(store)
+    rules_path = settings.rules_file or DEFAULT_RULES_PATH
+    try:
+        rules_bytes = rules_path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("rules_file", f"cannot read {rules_path}: {exc.strerror}") from None
+    ruleset = parse_rules(rules_bytes, str(rules_path))
+    gate = Gate(
+        engine=Engine(ruleset.rules),
+        ledger=ledger,
+        clock=clock,
+        directory=SqlStaffDirectory(engine),
+    )
     c = Container(
         settings=settings,
         engine=engine,
         clock=clock,
         staff=staff,
         ledger_store=store,
-        ledger=GroupCommitLedger(store),
+        ledger=ledger,
+        ruleset=ruleset,
+        rules_bytes=rules_bytes,
+        gate=gate,
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
     return c

@@ -443,6 +443,18 @@ def test_consistency_verifier_rejects_corrupted_known_proofs(
         assert verify_consistency(*probe) is False, probe
 
 
+def test_root_from_inclusion_rejects_malformed_proofs() -> None:
+    proof = inclusion_proof(3, 7, oracle(BIG_NODES, 7))
+    with pytest.raises(ValueError, match="too long"):
+        root_from_inclusion(BIG[3], 3, 7, [*proof, SOME_HASH])
+    with pytest.raises(ValueError, match="too short"):
+        root_from_inclusion(BIG[3], 3, 7, proof[:-1])
+    with pytest.raises(ValueError, match="below the tree size"):
+        root_from_inclusion(BIG[3], 7, 7, proof)
+    with pytest.raises(ValueError, match="32 bytes"):
+        root_from_inclusion(BIG[3], 3, 7, [*proof[:-1], b"short"])
+
+
 def test_trivial_consistency_cases() -> None:
     r1 = KAT_ROOTS[1]
     assert verify_consistency(0, 0, EMPTY_ROOT, EMPTY_ROOT, [])

@@ -108,7 +108,10 @@ def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Chec
         raise InvalidInput("ledger vkey", str(exc)) from exc
     if key_type != SIG_TYPE_ED25519:
         raise InvalidInput("ledger vkey", f"signature type {key_type} is not Ed25519")
-    verifier = Ed25519PublicKey.from_public_bytes(public)
+    try:
+        verifier = Ed25519PublicKey.from_public_bytes(public)
+    except ValueError as exc:
+        raise InvalidInput("ledger vkey", "not a valid Ed25519 public key") from exc
     try:
         body, signatures = parse_signed_note(note_text)
     except ValueError as exc:
@@ -145,6 +148,10 @@ def _parse_skey(text: str) -> NoteSigner:
     if len(parts) != 3:
         raise ValueError("expected <name>+<key id>+<key>")
     name, kid_hex, encoded = parts
+    try:
+        check_key_name(name)
+    except ValueError:
+        raise ValueError("invalid key name") from None  # do not echo: it may be key material
     payload = b64decode_strict(encoded)
     if len(payload) != 33 or payload[0] != SIG_TYPE_ED25519:
         raise ValueError("not an Ed25519 key")
@@ -177,7 +184,7 @@ def generate_key_file(path: Path, name: str) -> str:
     try:
         try:
             os.fchmod(fd, 0o600)  # the umask can only narrow the mode; make it exact
-            os.write(fd, content)
+            _write_all(fd, content)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -197,7 +204,7 @@ def _write_public(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
         try:
-            os.write(fd, text.encode("ascii"))
+            _write_all(fd, text.encode("ascii"))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -205,6 +212,12 @@ def _write_public(path: Path, text: str) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -77,7 +77,7 @@ class Checkpoint:
         for line in (self.origin, *self.extensions):
             if not line or "\n" in line or _has_control(line):
                 raise ValueError(f"invalid checkpoint line {line!r}")
-        _check_utf8(self.origin)
+            _check_utf8(line)
         if type(self.size) is not int or not 0 <= self.size <= _MAX_SIZE:
             raise ValueError(f"invalid tree size {self.size!r}")
         if not isinstance(self.root, bytes) or len(self.root) != 32:

@@ -170,10 +170,6 @@ def scope_problem(condition: Condition, kinds: Iterable[ResourceKind]) -> str | 
     return f"condition {condition.value} cannot apply to {', '.join(bad)} (only to {allowed})"
 
 
-def _names(items: Iterable[StrEnum]) -> str:
-    return ", ".join(sorted(i.value for i in items))
-
-
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who asks. Staff carry roles; for anyone else the engine looks at `kind` only, so roles
@@ -278,9 +274,8 @@ class _Entry:
     fixed: Decision | None
 
 
-def _checked(used: frozenset[Condition], facts: frozenset[Condition]) -> tuple[
-    tuple[Condition, bool], ...
-]:
+def _checked(used: frozenset[Condition],
+             facts: frozenset[Condition]) -> tuple[tuple[Condition, bool], ...]:
     return tuple((c, c in facts) for c in sorted(used))
 
 
@@ -310,6 +305,7 @@ def _outcome(target: str, forbids: tuple[Rule, ...], permits: tuple[Rule, ...],
 
 
 def condition_subsets(items: frozenset[Condition]) -> Iterable[frozenset[Condition]]:
+    """Every subset of `items`, smallest first (analysis relies on that order)."""
     ordered = sorted(items)
     for n in range(len(ordered) + 1):
         for combo in combinations(ordered, n):
@@ -411,18 +407,6 @@ class Engine:
         entry = self._table.get((principal, action, kind))
         return () if entry is None else entry.forbids + entry.permits
 
-    def explain(self, actor: Actor, action: Action, resource: Resource,
-                facts: Facts = frozenset()) -> Explanation:
-        """The decision plus every rule consulted, for each of the actor's principals."""
-        decision = self.decide(actor, action, resource, facts)
-        traces: list[RuleTrace] = []
-        for p in self.principals(actor):
-            entry = self._table.get((p, action, resource.kind))
-            if entry is not None:
-                held = self._relevant(entry, actor, resource, facts)
-                traces.extend(self.explain_principal(p, action, resource.kind, held).consulted)
-        return Explanation(decision, tuple(traces))
-
     def explain_principal(self, principal: Principal, action: Action, kind: ResourceKind,
                           facts: frozenset[Condition]) -> Explanation:
         """Like `evaluate`, plus every rule consulted and why it did or did not match."""
@@ -431,6 +415,12 @@ class Engine:
             for rule in self.candidates(principal, action, kind)
         )
         return Explanation(self.evaluate(principal, action, kind, facts), traces)
+
+    def facts_seen(self, principal: Principal, actor: Actor, action: Action,
+                   resource: Resource, facts: Facts) -> frozenset[Condition]:
+        """The conditions this principal's candidate rules see for the request."""
+        entry = self._table.get((principal, action, resource.kind))
+        return _NOTHING if entry is None else self._relevant(entry, actor, resource, facts)
 
     def _relevant(self, entry: _Entry, actor: Actor, resource: Resource,
                   facts: Facts) -> frozenset[Condition]:
@@ -476,17 +466,23 @@ class Engine:
 
 
 def _note(rule: Rule, held: frozenset[Condition]) -> str:
+    """Why a consulted rule did or did not match, in the words `policy explain` prints."""
     missing = rule.when - held
     if missing:
-        return f"needs {_names(missing)}"
+        return f"needs {', '.join(sorted(missing))}"
     if rule.unless and rule.unless <= held:
-        return f"lifted: {_names(rule.unless)} hold"
+        return f"lifted: {', '.join(sorted(rule.unless))} hold"
     if rule.unless:
-        return f"applies: {_names(rule.unless - held)} missing"
+        return f"applies: {', '.join(sorted(rule.unless - held))} missing"
     return "applies"
 
 
 def explain(engine: Engine, actor: Actor, action: Action, resource: Resource,
             facts: Facts = frozenset()) -> Explanation:
-    """Module-level alias of `Engine.explain`, for callers that hold rules and an engine."""
-    return engine.explain(actor, action, resource, facts)
+    """The decision for an actor plus every rule consulted, for each of their principals, with
+    the facts as the engine saw them (ownership derived, irrelevant conditions dropped)."""
+    traces: list[RuleTrace] = []
+    for principal in engine.principals(actor):
+        held = engine.facts_seen(principal, actor, action, resource, facts)
+        traces.extend(engine.explain_principal(principal, action, resource.kind, held).consulted)
+    return Explanation(engine.decide(actor, action, resource, facts), tuple(traces))

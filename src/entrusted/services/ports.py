@@ -71,10 +71,14 @@ class Ledger(Protocol):
 
 
 class CheckpointRecord(Protocol):
-    size: int
-    root: bytes
-    note: str
-    signed_at: datetime
+    @property
+    def size(self) -> int: ...
+    @property
+    def root(self) -> bytes: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def signed_at(self) -> datetime: ...
 
 
 class LedgerLog(Protocol):

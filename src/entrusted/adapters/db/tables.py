@@ -116,3 +116,18 @@ ledger_checkpoint = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("signed_at", UTCDateTime, nullable=False),
 )
+
+# --- policy rules deployments ("how we manage these rules") ------------------------------------
+
+policy_deployment = sa.Table(
+    "policy_deployment",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("rules", sa.LargeBinary, nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("deployed_by", sa.String(100), nullable=False),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+    sa.Column("summary", sa.String(2000), nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+)

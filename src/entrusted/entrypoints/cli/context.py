@@ -76,6 +76,14 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def operator() -> str:
+    """Who runs this command on this host: named in the ledger when rules are deployed."""
+    import getpass
+    import socket
+
+    return f"{getpass.getuser()}@{socket.gethostname()}"[:64]
+
+
 def read_secret(prompt: str, from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")

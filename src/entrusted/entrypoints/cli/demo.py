@@ -13,7 +13,8 @@ import typer
 from faker import Faker
 
 from entrusted.bootstrap import Container, initialise
-from entrusted.entrypoints.cli.context import console, container, guarded, state
+from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
+from entrusted.entrypoints.cli.demo_gate import gate_step
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
 DEMO_STAFF = [
@@ -25,8 +26,10 @@ DEMO_STAFF = [
     ("office", ["other"]),
 ]
 
-# Later areas append (title, step) pairs; each step prints what it shows.
-DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = []
+# Each area adds a (title, step) pair; each step prints what it shows.
+DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
+    ("the gate (P3, P8-P15): every request decided by the rules and ledgered", gate_step),
+]
 
 
 def _seed_staff(c: Container, fake: Faker) -> None:
@@ -59,6 +62,8 @@ def demo(
     fake = Faker("de_CH")
     fake.seed_instance(seed)
     with container() as c:
+        for note in c.start(deployed_by=operator()):
+            console.print(f"[green]started[/green] {note}")
         console.rule("staff (P8: only support and sysadmins have technical access)")
         _seed_staff(c, fake)
         for title, step in DEMO_STEPS:

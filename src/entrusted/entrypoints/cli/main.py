@@ -10,7 +10,7 @@ import typer
 
 from entrusted import __version__
 from entrusted.entrypoints.cli import bench, demo, policy, staff
-from entrusted.entrypoints.cli.context import console, container, guarded, state
+from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
 
 app = typer.Typer(
     help=(
@@ -101,6 +101,8 @@ def serve(
     from entrusted.entrypoints.api.app import create_app
 
     with container() as c:
+        for note in c.start(deployed_by=operator()):
+            console.print(note)
         stop = threading.Event()
         if not no_worker:
             threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()
@@ -122,6 +124,7 @@ def worker(
 ) -> None:
     """Run the periodic jobs (expiry, retention, checkpoint signing) until interrupted."""
     with container() as c:
+        c.start(deployed_by=operator())
         w = c.worker()
         if once:
             for job in w.jobs:

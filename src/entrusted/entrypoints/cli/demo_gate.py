@@ -1,0 +1,55 @@
+"""The demo's gate step: the same requests the policy speaks about, decided and ledgered."""
+
+from __future__ import annotations
+
+from faker import Faker
+
+from entrusted.bootstrap import Container
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.entrypoints.cli.context import console
+from entrusted.errors import Refused
+from entrusted.services.gate import AccessContext
+
+
+def gate_step(c: Container, fake: Faker) -> None:
+    members = {m.username.split(".")[1]: m for m in c.staff.list_members()}
+
+    def actor(key: str) -> Actor:
+        m = members[key]
+        return Actor(ActorKind.STAFF, m.id, m.roles)
+
+    customer = f"cus_{fake.random_number(digits=6, fix_len=True)}"
+    asks = [
+        (
+            actor("support"),
+            Action.LIST_METADATA,
+            Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", customer),
+        ),
+        (actor("support"), Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", customer)),
+        (actor("sysadmin"), Action.RESTORE, Resource(ResourceKind.BACKUP, "bkp_1", customer)),
+        (actor("support"), Action.RESTORE, Resource(ResourceKind.BACKUP, "bkp_1", customer)),
+        (
+            actor("legal"),
+            Action.DISCLOSE,
+            Resource(ResourceKind.PERSONAL_DETAILS, customer, customer),
+        ),
+        (actor("office"), Action.READ, Resource(ResourceKind.PERSONAL_DETAILS, customer, customer)),
+        (
+            Actor(ActorKind.CUSTOMER, customer),
+            Action.READ,
+            Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", customer),
+        ),
+    ]
+    for who, action, resource in asks:
+        label = ", ".join(sorted(r.value for r in who.roles)) or who.kind.value
+        try:
+            audited = c.gate.decide(who, action, resource, AccessContext(case_id="case_demo"))
+            rule, index = audited.decision.rule_id, audited.receipt.index
+            verdict = f"[green]allowed[/green] (rule {rule}; ledger #{index})"
+        except Refused as refused:
+            verdict = f"[red]refused[/red]: {refused.decision.reason}"
+        console.print(f"  {label:<10} {action.value:<14} {resource.kind.value:<17} {verdict}")
+    console.print(
+        "  every line above, allowed or refused, is a ledger entry; "
+        f"the ledger now holds {c.ledger_store.size} entries",
+    )

@@ -1,0 +1,191 @@
+"""The gate: every access to customer data asks here, and nothing is allowed unless the
+decision is durably in the ledger first.
+
+    decision = gate.decide(actor, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1",
+                           owner="cus_1"), AccessContext(case_id="case_7"))
+
+1. only the conditions a candidate rule uses are resolved, through ports (grants, cases, court
+   orders, mailing purposes); a condition whose port is not wired is simply not satisfied, so
+   the answer is deny;
+2. the compiled engine decides;
+3. the decision, allow *and* deny, is appended to the ledger; if that append does not commit,
+   the caller gets `Unavailable` and nothing happens (fail closed, Vault's rule);
+4. a denial raises `Refused` carrying the decision, whose reason is the one the ledger holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from entrusted.domain.audit import AuditEntry, Receipt
+from entrusted.domain.policy import (
+    Action,
+    Actor,
+    ActorKind,
+    Condition,
+    Decision,
+    Effect,
+    Engine,
+    Resource,
+    ResourceKind,
+)
+from entrusted.errors import EntrustedError, InvalidInput, Refused, Unavailable
+from entrusted.services.ports import Clock, Ledger
+
+INVALID_RULE = "gate.invalid-request"
+MAX_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class AccessContext:
+    """Why the actor asks: the ids that conditions are resolved against and the ledger records."""
+
+    case_id: str | None = None
+    grant_id: str | None = None
+    court_order_id: str | None = None
+    mailing_purpose: str | None = None
+    recipients: tuple[str, ...] = ()
+    note: str | None = None  # a short, id-only remark for the ledger (never personal details)
+
+    def refs(self) -> dict[str, str]:
+        pairs = {
+            "case": self.case_id,
+            "grant": self.grant_id,
+            "court_order": self.court_order_id,
+            "purpose": self.mailing_purpose,
+            "note": self.note,
+        }
+        return {k: v for k, v in pairs.items() if v}
+
+
+class ConditionResolver(Protocol):
+    """Answers one condition for one request, from the data the area that owns it keeps."""
+
+    def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool: ...
+
+
+class ActorDirectory(Protocol):
+    """Whether an actor exists and is active (e.g. the staff table); unknown actors are refused."""
+
+    def known(self, actor: Actor) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """An allowed decision and the receipt proving it is in the ledger."""
+
+    decision: Decision
+    receipt: Receipt
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+
+@dataclass
+class Gate:
+    engine: Engine
+    ledger: Ledger
+    clock: Clock
+    resolvers: Mapping[Condition, ConditionResolver] = field(default_factory=dict)
+    directory: ActorDirectory | None = None
+    nonce: Callable[[int], bytes] = os.urandom
+
+    def decide(
+        self,
+        actor: Actor,
+        action: Action | str,
+        resource: Resource,
+        context: AccessContext | None = None,
+    ) -> Audited:
+        """Decide, ledger, and return only once the record is durable; raise `Refused` on deny."""
+        context = context or AccessContext()
+        try:
+            action = self._validate(actor, action, resource, context)
+        except InvalidInput as exc:
+            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
+            self._record(actor, str(action), resource, context, denial)
+            raise
+        facts = frozenset(
+            c
+            for c in self.engine.conditions_needed(actor, action, resource.kind)
+            if self._holds(c, actor, resource, context)
+        )
+        decision = self.engine.decide(actor, action, resource, facts)
+        receipt = self._record(actor, action.value, resource, context, decision)
+        if not decision.allowed:
+            raise Refused(decision)
+        return Audited(decision, receipt)
+
+    def _holds(
+        self, condition: Condition, actor: Actor, resource: Resource, context: AccessContext
+    ) -> bool:
+        resolver = self.resolvers.get(condition)
+        return resolver is not None and bool(resolver(actor, resource, context))
+
+    def _validate(
+        self, actor: Actor, action: Action | str, resource: Resource, context: AccessContext
+    ) -> Action:
+        if not isinstance(actor, Actor) or not isinstance(actor.kind, ActorKind):
+            raise InvalidInput("actor", "not an actor")
+        if not actor.id or len(actor.id) > MAX_ID:
+            raise InvalidInput("actor", "an actor needs an id of 1-64 characters")
+        if actor.kind is ActorKind.STAFF and not actor.roles:
+            raise InvalidInput("actor", "a staff member without a role has no access")
+        if actor.kind is not ActorKind.STAFF and actor.roles:
+            raise InvalidInput("actor", "only staff members hold roles")
+        if not isinstance(resource, Resource) or not isinstance(resource.kind, ResourceKind):
+            raise InvalidInput("resource", "unknown resource kind")
+        if not resource.id or len(resource.id) > MAX_ID:
+            raise InvalidInput("resource", "a resource needs an id of 1-64 characters")
+        if resource.owner is not None and not 0 < len(resource.owner) <= MAX_ID:
+            raise InvalidInput("resource", "owner ids are 1-64 characters")
+        for name, value in context.refs().items():
+            if len(value) > MAX_ID:
+                raise InvalidInput(f"context.{name}", "ids are at most 64 characters")
+        try:
+            parsed = Action(action)
+        except ValueError:
+            raise InvalidInput("action", f"unknown action {action!r}") from None
+        if self.directory is not None and not self.directory.known(actor):
+            raise InvalidInput("actor", f"unknown or disabled {actor.kind.value} {actor.id}")
+        return parsed
+
+    def _record(
+        self,
+        actor: Actor,
+        action: str,
+        resource: Resource,
+        context: AccessContext,
+        decision: Decision,
+    ) -> Receipt:
+        entry = AuditEntry(
+            time=self.clock(),
+            actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
+            actor_id=str(getattr(actor, "id", ""))[:MAX_ID] or "unknown",
+            actor_roles=tuple(sorted(r.value for r in getattr(actor, "roles", ()))),
+            action=action[:MAX_ID],
+            resource_kind=str(getattr(getattr(resource, "kind", None), "value", "unknown")),
+            resource_id=str(getattr(resource, "id", ""))[:MAX_ID] or "unknown",
+            owner=(getattr(resource, "owner", None) or None),
+            decision="allow" if decision.allowed else "deny",
+            rule=decision.rule_id,
+            reason=decision.reason,
+            refs={k: v[:MAX_ID] for k, v in context.refs().items()},
+            nonce=self.nonce(32),
+        )
+        try:
+            return self.ledger.append(entry)
+        except Unavailable:
+            raise
+        except EntrustedError as exc:
+            raise Unavailable(
+                f"the decision could not be audited ({exc.message}); refused"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - whatever broke, an unaudited access is refused
+            raise Unavailable(
+                f"the decision could not be audited ({type(exc).__name__}); refused"
+            ) from None

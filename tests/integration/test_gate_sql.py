@@ -1,0 +1,131 @@
+"""The gate wired by the composition root, on SQLite and PostgreSQL: decisions land in the
+durable ledger, unknown staff are refused and ledgered, a read-only database refuses every
+access, and the running rules are checked and their changes ledgered at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entrusted.adapters.db.ledger_store import SqlLedgerStore
+from entrusted.adapters.db.ledger_writer import GroupCommitLedger
+from entrusted.adapters.rules_file import DEFAULT_RULES_PATH
+from entrusted.bootstrap import Container, build
+from entrusted.config import Settings
+from entrusted.domain.audit import AuditEntry
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.errors import Conflict, InvalidInput, Refused, Unavailable
+from entrusted.services.gate import Gate
+from tests.conftest import FakeClock, count_rows
+
+PASSWORD = "correct horse battery"
+METADATA = Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", owner="cus_1")
+
+
+def staff_actor(container: Container, role: str = "support") -> Actor:
+    member = container.staff.add(f"{role}1", "Someone", [role], PASSWORD)
+    return Actor(ActorKind.STAFF, member.id, member.roles)
+
+
+def ledgered(container: Container) -> list[AuditEntry]:
+    store = container.ledger_store
+    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
+
+
+def test_decisions_are_durable_entries(container: Container) -> None:
+    actor = staff_actor(container)
+    audited = container.gate.decide(actor, Action.LIST_METADATA, METADATA)
+    with pytest.raises(Refused):
+        container.gate.decide(actor, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", "cus_1"))
+    entries = ledgered(container)
+    assert [e.decision for e in entries] == ["allow", "deny"]
+    assert entries[0].rule == audited.decision.rule_id
+    reopened = SqlLedgerStore(container.engine)
+    reopened.open()
+    assert reopened.size == 2
+
+
+def test_unknown_or_disabled_staff_is_invalid_and_ledgered(container: Container) -> None:
+    ghost = Actor(ActorKind.STAFF, "stf_ghost", frozenset(staff_actor(container).roles))
+    with pytest.raises(InvalidInput):
+        container.gate.decide(ghost, Action.LIST_METADATA, METADATA)
+    container.staff.disable("support1")
+    member = container.staff.get("support1")
+    with pytest.raises(InvalidInput):
+        container.gate.decide(Actor(ActorKind.STAFF, member.id, member.roles), Action.LIST_METADATA, METADATA)
+    assert [(e.decision, e.rule) for e in ledgered(container)] == [("deny", "gate.invalid-request")] * 2
+
+
+def test_read_only_database_refuses_every_access(container: Container, database_url: str, clock: FakeClock) -> None:
+    actor = staff_actor(container)
+    before = count_rows(container.engine, "ledger_entry")
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        ro_url = f"sqlite:///file:{url.database}?mode=ro&uri=true"
+    else:
+        ro_url = url.update_query_dict({"options": url.query["options"] + " -cdefault_transaction_read_only=on"}).render_as_string(hide_password=False)
+    from entrusted.adapters.db.engine import make_engine
+
+    ro_engine = make_engine(ro_url)
+    ledger = GroupCommitLedger(SqlLedgerStore(ro_engine))
+    gate = Gate(container.gate.engine, ledger, clock)
+    try:
+        with pytest.raises(Unavailable):
+            gate.decide(actor, Action.LIST_METADATA, METADATA)
+    finally:
+        ledger.stop()
+        ro_engine.dispose()
+    assert count_rows(container.engine, "ledger_entry") == before
+
+
+def test_start_ledgers_rules_once_and_again_on_change(container: Container, settings: Settings, clock: FakeClock, tmp_path: Path) -> None:
+    notes = container.start("ops@host")
+    assert any("deployed" in n for n in notes)
+    assert not any("deployed" in n for n in container.start("ops@host"))
+    (first,) = ledgered(container)
+    assert (first.action, first.resource_kind, first.actor_id) == ("publish", "policy_rules", "ops@host")
+    container.close()
+    changed = tmp_path / "rules.yaml"
+    text = DEFAULT_RULES_PATH.read_text()
+    changed.write_text(text.replace("    who: [support]\n    actions: [identify]", "    who: [support, sysadmin]\n    actions: [identify]", 1))
+    c2 = build(Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=changed), clock=clock)
+    try:
+        c2.start("alice@host")
+        entries = ledgered(c2)
+        assert len(entries) == 2
+        assert "1 permission(s) added" in entries[1].reason
+        assert "sysadmin may identify personal_details" in entries[1].reason
+        assert entries[1].refs["old_sha256"] == container.ruleset.sha256
+    finally:
+        c2.close()
+
+
+def test_start_refuses_rules_that_break_an_invariant(settings: Settings, clock: FakeClock, tmp_path: Path, container: Container) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        DEFAULT_RULES_PATH.read_text().replace(
+            "rules:\n",
+            "rules:\n  - id: support-restores\n    effect: permit\n    who: [office_hack]\n",
+            1,
+        )
+    )
+    with pytest.raises(InvalidInput):
+        build(Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=bad), clock=clock)
+    bad.write_text(
+        DEFAULT_RULES_PATH.read_text().replace(
+            "rules:\n",
+            "rules:\n  - id: support-restores\n    effect: permit\n    who: [legal]\n    actions: [restore]\n"
+            "    resources: [backup]\n    implements: [P15]\n    reason: a bad idea\n",
+            1,
+        )
+    )
+    c2 = build(Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=bad), clock=clock)
+    try:
+        with pytest.raises(Conflict) as info:
+            c2.start("ops@host")
+        assert "support-restores" in info.value.message
+        assert count_rows(c2.engine, "policy_deployment") == 0
+    finally:
+        c2.close()

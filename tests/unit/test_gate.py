@@ -1,0 +1,145 @@
+"""The gate with the in-memory ledger: every decision is ledgered before it takes effect,
+denials raise Refused with the ledgered reason, conditions come from ports (absent port =
+not satisfied), and a ledger that cannot append refuses everything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
+from entrusted.domain.policy import Action, Actor, ActorKind, Condition, Engine, Resource, ResourceKind, Role
+from entrusted.errors import InvalidInput, Refused, Unavailable
+from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.memory import InMemoryLedger
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+SUPPORT = Actor(ActorKind.STAFF, "stf_1", frozenset({Role.SUPPORT}))
+MAILBOX = Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", owner="cus_1")
+METADATA = Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", owner="cus_1")
+ENGINE = Engine(load_rules(DEFAULT_RULES_PATH).rules)
+
+
+def make_gate(resolvers: dict[Condition, object] | None = None) -> tuple[Gate, InMemoryLedger]:
+    ledger = InMemoryLedger()
+    return Gate(ENGINE, ledger, lambda: NOW, resolvers or {}), ledger  # type: ignore[arg-type]
+
+
+def test_allow_is_ledgered_before_return() -> None:
+    gate, ledger = make_gate()
+    audited = gate.decide(SUPPORT, Action.LIST_METADATA, METADATA)
+    assert audited.allowed
+    assert audited.decision.obligations == ("metadata_only",)
+    (entry,) = ledger.entries
+    assert (entry.decision, entry.rule, entry.actor_id, entry.owner) == ("allow", "support-monitors-mailbox-metadata", "stf_1", "cus_1")
+    assert audited.receipt.index == 0
+
+
+def test_denial_raises_refused_with_the_ledgered_reason() -> None:
+    gate, ledger = make_gate()
+    with pytest.raises(Refused) as info:
+        gate.decide(SUPPORT, Action.READ, MAILBOX, AccessContext(case_id="case_1"))
+    (entry,) = ledger.entries
+    assert entry.decision == "deny"
+    assert entry.reason == info.value.decision.reason
+    assert entry.rule == info.value.decision.rule_id == "mailbox-closed-to-staff"
+    assert entry.refs == {"case": "case_1"}
+
+
+def test_unwired_condition_port_means_deny_and_wired_port_allows() -> None:
+    calls: list[tuple[str, str, str | None]] = []
+
+    def grant(actor: Actor, resource: Resource, context: AccessContext) -> bool:
+        calls.append((actor.id, resource.id, context.case_id))
+        return actor.id == "stf_1" and resource.id == "mbx_1" and context.case_id == "case_1"
+
+    gate, ledger = make_gate({Condition.ACTIVE_GRANT: grant})
+    assert gate.decide(SUPPORT, Action.READ, MAILBOX, AccessContext(case_id="case_1")).allowed
+    with pytest.raises(Refused):
+        gate.decide(SUPPORT, Action.READ, MAILBOX, AccessContext(case_id="case_2"))
+    other = Actor(ActorKind.STAFF, "stf_2", frozenset({Role.SUPPORT}))
+    with pytest.raises(Refused):
+        gate.decide(other, Action.READ, MAILBOX, AccessContext(case_id="case_1"))
+    assert [e.decision for e in ledger.entries] == ["allow", "deny", "deny"]
+    gate.decide(SUPPORT, Action.LIST_METADATA, METADATA)
+    assert len(calls) == 3  # the metadata decision needed no grant lookup
+
+
+def test_only_needed_conditions_are_resolved() -> None:
+    asked: list[Condition] = []
+
+    def spy(cond: Condition) -> object:
+        def resolve(actor: Actor, resource: Resource, context: AccessContext) -> bool:
+            asked.append(cond)
+            return False
+
+        return resolve
+
+    gate, _ = make_gate({c: spy(c) for c in Condition})
+    with pytest.raises(Refused):
+        gate.decide(SUPPORT, Action.READ, MAILBOX)
+    assert asked == [Condition.ACTIVE_GRANT]
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "resource", "field"),
+    [
+        (SUPPORT, "peek", MAILBOX, "action"),
+        (Actor(ActorKind.STAFF, "stf_9", frozenset()), Action.READ, MAILBOX, "actor"),
+        (Actor(ActorKind.CUSTOMER, "cus_1", frozenset({Role.SYSADMIN})), Action.READ, MAILBOX, "actor"),
+        (Actor(ActorKind.STAFF, "", frozenset({Role.SUPPORT})), Action.READ, MAILBOX, "actor"),
+        (SUPPORT, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, ""), "resource"),
+        (SUPPORT, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "x" * 65), "resource"),
+    ],
+)
+def test_invalid_requests_are_invalid_input_and_a_ledgered_denial(
+    actor: Actor, action: Action | str, resource: Resource, field: str
+) -> None:
+    gate, ledger = make_gate()
+    with pytest.raises(InvalidInput) as info:
+        gate.decide(actor, action, resource)
+    assert info.value.field == field
+    (entry,) = ledger.entries
+    assert entry.decision == "deny"
+    assert entry.rule == "gate.invalid-request"
+
+
+@pytest.mark.parametrize(("actor", "action", "resource"), [(SUPPORT, Action.LIST_METADATA, METADATA), (SUPPORT, Action.READ, MAILBOX)])
+def test_ledger_failure_refuses_allow_and_deny_alike(actor: Actor, action: Action, resource: Resource) -> None:
+    gate, ledger = make_gate()
+    ledger.fail = True
+    with pytest.raises(Unavailable):
+        gate.decide(actor, action, resource)
+    assert ledger.entries == []
+
+
+def test_ledger_raising_anything_is_unavailable() -> None:
+    class Broken(InMemoryLedger):
+        def append(self, entry: object) -> object:  # type: ignore[override]
+            raise OSError("disk full")
+
+    gate = Gate(ENGINE, Broken(), lambda: NOW)
+    with pytest.raises(Unavailable):
+        gate.decide(SUPPORT, Action.LIST_METADATA, METADATA)
+
+
+def test_multi_role_staff_forbid_for_any_role_wins() -> None:
+    gate, ledger = make_gate()
+    both = Actor(ActorKind.STAFF, "stf_3", frozenset({Role.SUPPORT, Role.SYSADMIN}))
+    backup = Resource(ResourceKind.BACKUP, "bkp_1", owner="cus_1")
+    with pytest.raises(Refused) as info:
+        gate.decide(both, Action.RESTORE, backup)
+    assert info.value.decision.rule_id == "support-never-touches-backups"
+    sysadmin = Actor(ActorKind.STAFF, "stf_4", frozenset({Role.SYSADMIN}))
+    assert gate.decide(sysadmin, Action.RESTORE, backup).allowed
+    assert [e.actor_roles for e in ledger.entries] == [("support", "sysadmin"), ("sysadmin",)]
+
+
+def test_entries_carry_a_fresh_nonce_and_no_details() -> None:
+    gate, ledger = make_gate()
+    gate.decide(SUPPORT, Action.LIST_METADATA, METADATA)
+    gate.decide(SUPPORT, Action.LIST_METADATA, METADATA)
+    a, b = ledger.entries
+    assert a.nonce != b.nonce
+    assert a.to_bytes() != b.to_bytes()
