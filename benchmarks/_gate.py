@@ -47,7 +47,9 @@ def measure_gate(
             c = build(settings)
             try:
                 c.start("bench@localhost")
-                member = c.staff.add("bench.support", "Bench Support", ["support"], "bench-password-1")
+                member = c.staff.add(
+                    "bench.support", "Bench Support", ["support"], "bench-password-1"
+                )
                 actor = Actor(ActorKind.STAFF, member.id, member.roles)
                 allowed = Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", owner="cus_1")
                 denied = Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", owner="cus_1")

@@ -14,11 +14,13 @@ answer is the same under §2's six rules and under `rules/default.yaml`, so the 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import math
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
@@ -47,32 +49,58 @@ LEGAL = [f"legal-{i}" for i in range(50)]  # the "other staff (legal/DPO)" of §
 CUSTOMERS = [f"customer-{i}" for i in range(1_000)]
 THIRD_PARTIES = [f"third-party-{i}" for i in range(50)]
 # Mailbox i, personal data i, FTP space i belong to customer i; backups to nobody in particular.
-OWNERS = {f"{prefix}-{i}": f"customer-{i}" for prefix in ("mailbox", "personal", "ftp")
-          for i in range(1_000)}
+OWNERS = {
+    f"{prefix}-{i}": f"customer-{i}"
+    for prefix in ("mailbox", "personal", "ftp")
+    for i in range(1_000)
+}
 
 # (share %, scenario name); the allow shares add up to 58%.
 MIX: list[tuple[float, str]] = [
-    (25, "support_list_metadata"), (20, "support_read_grant"), (10, "support_read_near_miss"),
-    (5, "support_read_no_grant"), (8, "sysadmin_restore"), (5, "support_restore"),
-    (5, "legal_disclose_order"), (5, "legal_disclose_no_order"), (4, "sysadmin_disclose_order"),
-    (5, "customer_read_mailbox"), (3, "third_party_export"), (5, "other_ftp_backup"),
+    (25, "support_list_metadata"),
+    (20, "support_read_grant"),
+    (10, "support_read_near_miss"),
+    (5, "support_read_no_grant"),
+    (8, "sysadmin_restore"),
+    (5, "support_restore"),
+    (5, "legal_disclose_order"),
+    (5, "legal_disclose_no_order"),
+    (4, "sysadmin_disclose_order"),
+    (5, "customer_read_mailbox"),
+    (3, "third_party_export"),
+    (5, "other_ftp_backup"),
 ]
 OTHER_OPS = [  # "other operations on FtpSpace or Backup": denied by every engine and our rules
-    ("support", "read", "FtpSpace"), ("sysadmin", "write", "FtpSpace"),
-    ("sysadmin", "read", "Backup"), ("support", "export", "Backup"),
-    ("legal", "restore", "Backup"), ("sysadmin", "list_metadata", "Backup"),
+    ("support", "read", "FtpSpace"),
+    ("sysadmin", "write", "FtpSpace"),
+    ("sysadmin", "read", "Backup"),
+    ("support", "export", "Backup"),
+    ("legal", "restore", "Backup"),
+    ("sysadmin", "list_metadata", "Backup"),
 ]
 
 
-def _canonical(pid: str, role: str, action: str, rtype: str, rid: str, *,
-               case_id: str | None = None, court_order: bool = False,
-               grants: list[dict[str, str]] | None = None) -> Request:
+def _canonical(
+    pid: str,
+    role: str,
+    action: str,
+    rtype: str,
+    rid: str,
+    *,
+    case_id: str | None = None,
+    court_order: bool = False,
+    grants: list[dict[str, str]] | None = None,
+) -> Request:
     return {
         "principal": {"id": pid, "role": role},
         "action": action,
         "resource": {"type": rtype, "id": rid},
-        "context": {"case_id": case_id, "court_order": court_order,
-                    "identity_verified": case_id is not None, "grants": grants or []},
+        "context": {
+            "case_id": case_id,
+            "court_order": court_order,
+            "identity_verified": case_id is not None,
+            "grants": grants or [],
+        },
     }
 
 
@@ -80,12 +108,17 @@ def _support_read(rng: random.Random, scenario: str) -> Request:
     agent, mailbox = rng.choice(SUPPORT), f"mailbox-{rng.randrange(1_000)}"
     case = f"case-{rng.randrange(100_000)}"
     if scenario == "support_read_no_grant":
-        return _canonical(agent, "support", "read", "Mailbox", mailbox,
-                          case_id=rng.choice([case, None]))
+        return _canonical(
+            agent, "support", "read", "Mailbox", mailbox, case_id=rng.choice([case, None])
+        )
     match = {"agent": agent, "mailbox": mailbox, "case": case}
     grants = [
-        {"agent": rng.choice(SUPPORT), "mailbox": f"mailbox-{rng.randrange(1_000)}",
-         "case": f"case-{rng.randrange(100_000)}"} for _ in range(rng.randint(0, 2))
+        {
+            "agent": rng.choice(SUPPORT),
+            "mailbox": f"mailbox-{rng.randrange(1_000)}",
+            "case": f"case-{rng.randrange(100_000)}",
+        }
+        for _ in range(rng.randint(0, 2))
     ]
     grants = [g for g in grants if g != match]
     if scenario == "support_read_grant":
@@ -93,9 +126,11 @@ def _support_read(rng: random.Random, scenario: str) -> Request:
     else:  # a near miss: right on two of agent, mailbox and case, wrong on the third
         wrong = rng.choice(["agent", "mailbox", "case"])
         near = dict(match)
-        near[wrong] = {"agent": f"support-{(SUPPORT.index(agent) + 1) % 200}",
-                       "mailbox": f"mailbox-{(int(mailbox.split('-')[1]) + 1) % 1_000}",
-                       "case": f"{case}-x"}[wrong]
+        near[wrong] = {
+            "agent": f"support-{(SUPPORT.index(agent) + 1) % 200}",
+            "mailbox": f"mailbox-{(int(mailbox.split('-')[1]) + 1) % 1_000}",
+            "case": f"{case}-x",
+        }[wrong]
         grants.insert(rng.randrange(len(grants) + 1), near)
     return _canonical(agent, "support", "read", "Mailbox", mailbox, case_id=case, grants=grants)
 
@@ -103,8 +138,9 @@ def _support_read(rng: random.Random, scenario: str) -> Request:
 def _make(rng: random.Random, scenario: str) -> Request:
     n = rng.randrange(1_000)
     if scenario == "support_list_metadata":
-        return _canonical(rng.choice(SUPPORT), "support", "list_metadata", "Mailbox",
-                          f"mailbox-{n}")
+        return _canonical(
+            rng.choice(SUPPORT), "support", "list_metadata", "Mailbox", f"mailbox-{n}"
+        )
     if scenario.startswith("support_read"):
         return _support_read(rng, scenario)
     if scenario == "sysadmin_restore":
@@ -112,25 +148,44 @@ def _make(rng: random.Random, scenario: str) -> Request:
     if scenario == "support_restore":
         return _canonical(rng.choice(SUPPORT), "support", "restore", "Backup", f"backup-{n}")
     if scenario.startswith("legal_disclose"):
-        return _canonical(rng.choice(LEGAL), "legal", "disclose", "PersonalData",
-                          f"personal-{n}", court_order=scenario == "legal_disclose_order")
+        return _canonical(
+            rng.choice(LEGAL),
+            "legal",
+            "disclose",
+            "PersonalData",
+            f"personal-{n}",
+            court_order=scenario == "legal_disclose_order",
+        )
     if scenario == "sysadmin_disclose_order":
-        return _canonical(rng.choice(SYSADMINS), "sysadmin", "disclose", "PersonalData",
-                          f"personal-{n}", court_order=True)
+        return _canonical(
+            rng.choice(SYSADMINS),
+            "sysadmin",
+            "disclose",
+            "PersonalData",
+            f"personal-{n}",
+            court_order=True,
+        )
     if scenario == "customer_read_mailbox":  # never the customer's own mailbox
-        return _canonical(f"customer-{(n + 1 + rng.randrange(999)) % 1_000}", "customer",
-                          "read", "Mailbox", f"mailbox-{n}")
+        return _canonical(
+            f"customer-{(n + 1 + rng.randrange(999)) % 1_000}",
+            "customer",
+            "read",
+            "Mailbox",
+            f"mailbox-{n}",
+        )
     if scenario == "third_party_export":
-        return _canonical(rng.choice(THIRD_PARTIES), "third_party", "export", "PersonalData",
-                          f"personal-{n}")
+        return _canonical(
+            rng.choice(THIRD_PARTIES), "third_party", "export", "PersonalData", f"personal-{n}"
+        )
     role, action, rtype = rng.choice(OTHER_OPS)
     pool = {"support": SUPPORT, "sysadmin": SYSADMINS, "legal": LEGAL}[role]
     prefix = "ftp" if rtype == "FtpSpace" else "backup"
     return _canonical(rng.choice(pool), role, action, rtype, f"{prefix}-{n}")
 
 
-ALLOWED_SCENARIOS = frozenset({"support_list_metadata", "support_read_grant",
-                               "sysadmin_restore", "legal_disclose_order"})
+ALLOWED_SCENARIOS = frozenset(
+    {"support_list_metadata", "support_read_grant", "sysadmin_restore", "legal_disclose_order"}
+)
 
 
 def generate_requests(requests: int, seed: int) -> tuple[list[Request], list[bool]]:
@@ -144,11 +199,20 @@ def generate_requests(requests: int, seed: int) -> tuple[list[Request], list[boo
 
 # --- The engines ------------------------------------------------------------------------
 
-_ACTIONS = {"read": Action.READ, "write": Action.UPDATE, "export": Action.EXPORT,
-            "disclose": Action.DISCLOSE, "restore": Action.RESTORE,
-            "list_metadata": Action.LIST_METADATA}
-_KINDS = {"Mailbox": ResourceKind.MAILBOX_CONTENT, "PersonalData": ResourceKind.PERSONAL_DETAILS,
-          "Backup": ResourceKind.BACKUP, "FtpSpace": ResourceKind.FTP_SPACE}
+_ACTIONS = {
+    "read": Action.READ,
+    "write": Action.UPDATE,
+    "export": Action.EXPORT,
+    "disclose": Action.DISCLOSE,
+    "restore": Action.RESTORE,
+    "list_metadata": Action.LIST_METADATA,
+}
+_KINDS = {
+    "Mailbox": ResourceKind.MAILBOX_CONTENT,
+    "PersonalData": ResourceKind.PERSONAL_DETAILS,
+    "Backup": ResourceKind.BACKUP,
+    "FtpSpace": ResourceKind.FTP_SPACE,
+}
 # Reading an FTP space is "entering" it in our vocabulary; listing a mailbox's metadata asks
 # about the metadata resource, not the content.
 _TARGETS = {(a, t): (act, _KINDS[t]) for a, act in _ACTIONS.items() for t in _KINDS}
@@ -165,16 +229,22 @@ def entrusted_decider() -> Decider:
     engine = Engine(load_rules(DEFAULT_RULES_PATH).rules)
     needed_for = engine.conditions_needed
     decide = engine.decide
-    grant, court, identified = (Condition.ACTIVE_GRANT, Condition.COURT_ORDER,
-                                Condition.CALLER_IDENTIFIED)
+    grant, court, identified = (
+        Condition.ACTIVE_GRANT,
+        Condition.COURT_ORDER,
+        Condition.CALLER_IDENTIFIED,
+    )
 
     staff, role_sets, kind_of, targets, owners = ActorKind.STAFF, _ROLES, _KIND_OF, _TARGETS, OWNERS
 
     def decider(req: Request) -> bool:
         p, r, ctx = req["principal"], req["resource"], req["context"]
         roles = role_sets.get(p["role"])
-        actor = (Actor(staff, p["id"], roles) if roles is not None
-                 else Actor(kind_of[p["role"]], p["id"]))
+        actor = (
+            Actor(staff, p["id"], roles)
+            if roles is not None
+            else Actor(kind_of[p["role"]], p["id"])
+        )
         action, kind = targets[req["action"], r["type"]]
         resource = Resource(kind, r["id"], owners.get(r["id"]))
         needed = needed_for(actor, action, kind)
@@ -183,8 +253,10 @@ def entrusted_decider() -> Decider:
             held = []
             if grant in needed:
                 case = ctx["case_id"]
-                if case is not None and any(g["agent"] == actor.id and g["mailbox"] == r["id"]
-                                            and g["case"] == case for g in ctx["grants"]):
+                if case is not None and any(
+                    g["agent"] == actor.id and g["mailbox"] == r["id"] and g["case"] == case
+                    for g in ctx["grants"]
+                ):
                     held.append(grant)
             if court in needed and ctx["court_order"]:
                 held.append(court)
@@ -215,14 +287,21 @@ def cedar_decider() -> Decider:
     entity references, a missing case id omitted (Cedar has no null)."""
     import cedarpy
 
-    groups = {"support": SUPPORT, "sysadmin": SYSADMINS, "staff": LEGAL,
-              "customer": CUSTOMERS, "third_party": THIRD_PARTIES}
+    groups = {
+        "support": SUPPORT,
+        "sysadmin": SYSADMINS,
+        "staff": LEGAL,
+        "customer": CUSTOMERS,
+        "third_party": THIRD_PARTIES,
+    }
     entities: list[dict[str, Any]] = [
         {"uid": {"type": "Role", "id": g}, "attrs": {}, "parents": []} for g in groups
     ]
-    entities += [{"uid": {"type": "User", "id": uid}, "attrs": {},
-                  "parents": [{"type": "Role", "id": g}]}
-                 for g, members in groups.items() for uid in members]
+    entities += [
+        {"uid": {"type": "User", "id": uid}, "attrs": {}, "parents": [{"type": "Role", "id": g}]}
+        for g, members in groups.items()
+        for uid in members
+    ]
     policies = cedarpy.PolicySet.from_str(CEDAR_POLICIES)
     store = cedarpy.Entities.from_json_str(json.dumps(entities))
     is_authorized = cedarpy.is_authorized
@@ -230,16 +309,25 @@ def cedar_decider() -> Decider:
     def decider(req: Request) -> bool:
         ctx = req["context"]
         context: dict[str, Any] = {
-            "court_order": ctx["court_order"], "identity_verified": ctx["identity_verified"],
-            "grants": [{"agent": {"__entity": {"type": "User", "id": g["agent"]}},
-                        "mailbox": {"__entity": {"type": "Mailbox", "id": g["mailbox"]}},
-                        "case": g["case"]} for g in ctx["grants"]],
+            "court_order": ctx["court_order"],
+            "identity_verified": ctx["identity_verified"],
+            "grants": [
+                {
+                    "agent": {"__entity": {"type": "User", "id": g["agent"]}},
+                    "mailbox": {"__entity": {"type": "Mailbox", "id": g["mailbox"]}},
+                    "case": g["case"],
+                }
+                for g in ctx["grants"]
+            ],
         }
         if ctx["case_id"] is not None:
             context["case_id"] = ctx["case_id"]
-        request = {"principal": {"type": "User", "id": req["principal"]["id"]},
-                   "action": {"type": "Action", "id": req["action"]},
-                   "resource": req["resource"], "context": context}
+        request = {
+            "principal": {"type": "User", "id": req["principal"]["id"]},
+            "action": {"type": "Action", "id": req["action"]},
+            "resource": req["resource"],
+            "context": context,
+        }
         return bool(is_authorized(request, policies, store).allowed)
 
     return decider
@@ -348,8 +436,7 @@ CASBIN_POLICY = [
 ]
 
 
-def _casbin_cond(name: str, sub: dict[str, Any], obj: dict[str, Any],
-                 ctx: dict[str, Any]) -> bool:
+def _casbin_cond(name: str, sub: dict[str, Any], obj: dict[str, Any], ctx: dict[str, Any]) -> bool:
     if name == "grant":
         case = ctx["case_id"]
         return case is not None and any(
@@ -428,10 +515,33 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
-def run(requests: int = 100_000, seed: int = 20240607, *, quick: bool = False,
-        extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+def _gate_benchmark(quick: bool, database_url: str | None) -> Callable[[], dict[str, Any]]:
+    """The audited gate (decision + durable ledger append) from `_gate.py` beside this file,
+    loaded by path because `entrusted bench` runs these scripts from their files."""
+    spec = importlib.util.spec_from_file_location(
+        "entrusted_bench_gate", Path(__file__).with_name("_gate.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    per_client = 100 if quick else 400
+    return lambda: dict(module.measure_gate(per_client=per_client, database_url=database_url))
+
+
+def run(
+    requests: int = 100_000,
+    seed: int = 20240607,
+    *,
+    quick: bool = False,
+    database_url: str | None = None,
+    extra: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Run every engine on the same mix. `quick` shrinks the mix to 10,000 requests for a smoke
-    run. `extra` is the hook for the gate benchmark: its result is stored under "gate"."""
+    run. The "gate" key measures 64 concurrent audited decisions on SQLite (or `database_url`);
+    `extra` replaces that measurement (tests use it to stay fast)."""
+    if extra is None:
+        extra = _gate_benchmark(quick, database_url)
     if quick:
         requests = min(requests, 10_000)
     mix, labels = generate_requests(requests, seed)

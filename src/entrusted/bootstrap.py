@@ -12,18 +12,18 @@ from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
-from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
+from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
+from entrusted.adapters.scheduler import Job, JobLock, Worker
 from entrusted.config import Settings
 from entrusted.crypto.signing import generate_key_file, load_signer
 from entrusted.domain.policy import Engine
 from entrusted.domain.policy_analysis import RuleSet
+from entrusted.errors import InvalidInput
 from entrusted.services.gate import Gate
 from entrusted.services.ledger import CheckpointService
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
-from entrusted.adapters.scheduler import Job, JobLock, Worker
-from entrusted.errors import InvalidInput
 from entrusted.services.ports import UnitOfWork
 from entrusted.services.staff import LoginLimits, StaffService
 

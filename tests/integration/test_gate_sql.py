@@ -38,7 +38,9 @@ def test_decisions_are_durable_entries(container: Container) -> None:
     actor = staff_actor(container)
     audited = container.gate.decide(actor, Action.LIST_METADATA, METADATA)
     with pytest.raises(Refused):
-        container.gate.decide(actor, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", "cus_1"))
+        container.gate.decide(
+            actor, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", "cus_1")
+        )
     entries = ledgered(container)
     assert [e.decision for e in entries] == ["allow", "deny"]
     assert entries[0].rule == audited.decision.rule_id
@@ -54,18 +56,26 @@ def test_unknown_or_disabled_staff_is_invalid_and_ledgered(container: Container)
     container.staff.disable("support1")
     member = container.staff.get("support1")
     with pytest.raises(InvalidInput):
-        container.gate.decide(Actor(ActorKind.STAFF, member.id, member.roles), Action.LIST_METADATA, METADATA)
-    assert [(e.decision, e.rule) for e in ledgered(container)] == [("deny", "gate.invalid-request")] * 2
+        container.gate.decide(
+            Actor(ActorKind.STAFF, member.id, member.roles), Action.LIST_METADATA, METADATA
+        )
+    assert [(e.decision, e.rule) for e in ledgered(container)] == [
+        ("deny", "gate.invalid-request")
+    ] * 2
 
 
-def test_read_only_database_refuses_every_access(container: Container, database_url: str, clock: FakeClock) -> None:
+def test_read_only_database_refuses_every_access(
+    container: Container, database_url: str, clock: FakeClock
+) -> None:
     actor = staff_actor(container)
     before = count_rows(container.engine, "ledger_entry")
     url = sa.make_url(database_url)
     if url.get_backend_name() == "sqlite":
         ro_url = f"sqlite:///file:{url.database}?mode=ro&uri=true"
     else:
-        ro_url = url.update_query_dict({"options": url.query["options"] + " -cdefault_transaction_read_only=on"}).render_as_string(hide_password=False)
+        ro_url = url.update_query_dict(
+            {"options": url.query["options"] + " -cdefault_transaction_read_only=on"}
+        ).render_as_string(hide_password=False)
     from entrusted.adapters.db.engine import make_engine
 
     ro_engine = make_engine(ro_url)
@@ -80,17 +90,34 @@ def test_read_only_database_refuses_every_access(container: Container, database_
     assert count_rows(container.engine, "ledger_entry") == before
 
 
-def test_start_ledgers_rules_once_and_again_on_change(container: Container, settings: Settings, clock: FakeClock, tmp_path: Path) -> None:
+def test_start_ledgers_rules_once_and_again_on_change(
+    container: Container, settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
     notes = container.start("ops@host")
     assert any("deployed" in n for n in notes)
     assert not any("deployed" in n for n in container.start("ops@host"))
     (first,) = ledgered(container)
-    assert (first.action, first.resource_kind, first.actor_id) == ("publish", "policy_rules", "ops@host")
+    assert (first.action, first.resource_kind, first.actor_id) == (
+        "publish",
+        "policy_rules",
+        "ops@host",
+    )
     container.close()
     changed = tmp_path / "rules.yaml"
     text = DEFAULT_RULES_PATH.read_text()
-    changed.write_text(text.replace("    who: [support]\n    actions: [identify]", "    who: [support, sysadmin]\n    actions: [identify]", 1))
-    c2 = build(Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=changed), clock=clock)
+    changed.write_text(
+        text.replace(
+            "    who: [support]\n    actions: [identify]",
+            "    who: [support, sysadmin]\n    actions: [identify]",
+            1,
+        )
+    )
+    c2 = build(
+        Settings(
+            data_dir=settings.data_dir, database_url=settings.database_url, rules_file=changed
+        ),
+        clock=clock,
+    )
     try:
         c2.start("alice@host")
         entries = ledgered(c2)
@@ -102,7 +129,9 @@ def test_start_ledgers_rules_once_and_again_on_change(container: Container, sett
         c2.close()
 
 
-def test_start_refuses_rules_that_break_an_invariant(settings: Settings, clock: FakeClock, tmp_path: Path, container: Container) -> None:
+def test_start_refuses_rules_that_break_an_invariant(
+    settings: Settings, clock: FakeClock, tmp_path: Path, container: Container
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         DEFAULT_RULES_PATH.read_text().replace(
@@ -112,16 +141,25 @@ def test_start_refuses_rules_that_break_an_invariant(settings: Settings, clock: 
         )
     )
     with pytest.raises(InvalidInput):
-        build(Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=bad), clock=clock)
+        build(
+            Settings(
+                data_dir=settings.data_dir, database_url=settings.database_url, rules_file=bad
+            ),
+            clock=clock,
+        )
     bad.write_text(
         DEFAULT_RULES_PATH.read_text().replace(
             "rules:\n",
-            "rules:\n  - id: support-restores\n    effect: permit\n    who: [legal]\n    actions: [restore]\n"
-            "    resources: [backup]\n    implements: [P15]\n    reason: a bad idea\n",
+            "rules:\n  - id: support-restores\n    effect: permit\n    who: [legal]\n"
+            "    actions: [restore]\n    resources: [backup]\n    implements: [P15]\n"
+            "    reason: a bad idea\n",
             1,
         )
     )
-    c2 = build(Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=bad), clock=clock)
+    c2 = build(
+        Settings(data_dir=settings.data_dir, database_url=settings.database_url, rules_file=bad),
+        clock=clock,
+    )
     try:
         with pytest.raises(Conflict) as info:
             c2.start("ops@host")

@@ -49,7 +49,9 @@ def test_appends_proofs_and_checkpoints(container: Container) -> None:
     assert sorted(r.index for r in receipts) == list(range(700))
     store = container.ledger_store
     bodies = store.entries(0, 700)
-    assert [leaf_hash(b) for b in bodies] == [r.leaf_hash for r in sorted(receipts, key=lambda r: r.index)]
+    assert [leaf_hash(b) for b in bodies] == [
+        r.leaf_hash for r in sorted(receipts, key=lambda r: r.index)
+    ]
     root = root_of([leaf_hash(b) for b in bodies])
     signed = container.checkpoints.sign()
     assert signed is not None
@@ -84,9 +86,11 @@ def test_triggers_refuse_rewrites(container: Container) -> None:
         "UPDATE ledger_state SET size = 1",
         "UPDATE ledger_partial_tile SET hashes = X'00'",
     ):
-        statement = statement.replace("X'00'", "'\\x00'::bytea") if container.engine.dialect.name == "postgresql" else statement
+        sql = statement
+        if container.engine.dialect.name == "postgresql":
+            sql = statement.replace("X'00'", "'\\x00'::bytea")
         with pytest.raises(sa.exc.DatabaseError), container.engine.begin() as conn:
-            conn.execute(sa.text(statement))
+            conn.execute(sa.text(sql))
 
 
 def _bypass(container: Container, table: str, sqlite_sql: str, pg_sql: str) -> None:

@@ -54,3 +54,18 @@ def test_regorus_set_input_still_turns_bools_into_numbers(bench: ModuleType) -> 
     regorus fixed it and the JSON detour can go."""
     pytest.importorskip("regorus")
     assert bench.regorus_bool_bug_present()
+
+
+def test_gate_benchmark_reports_audited_decisions() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "entrusted_bench_gate_test", BENCH.with_name("_gate.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    gate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gate)
+    result = gate.measure_gate(clients=8, per_client=25)
+    assert result["decisions"] == 200
+    assert result["audited_decisions_per_s"] > 0
+    assert result["p50_ms"] <= result["p99_ms"]
+    assert result["ledger_batches"] >= 1

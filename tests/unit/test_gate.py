@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 import pytest
 
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
-from entrusted.domain.policy import Action, Actor, ActorKind, Condition, Engine, Resource, ResourceKind, Role
+from entrusted.domain.policy import (
+    Action,
+    Actor,
+    ActorKind,
+    Condition,
+    Engine,
+    Resource,
+    ResourceKind,
+    Role,
+)
 from entrusted.errors import InvalidInput, Refused, Unavailable
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.memory import InMemoryLedger
@@ -32,7 +41,12 @@ def test_allow_is_ledgered_before_return() -> None:
     assert audited.allowed
     assert audited.decision.obligations == ("metadata_only",)
     (entry,) = ledger.entries
-    assert (entry.decision, entry.rule, entry.actor_id, entry.owner) == ("allow", "support-monitors-mailbox-metadata", "stf_1", "cus_1")
+    assert (entry.decision, entry.rule, entry.actor_id, entry.owner) == (
+        "allow",
+        "support-monitors-mailbox-metadata",
+        "stf_1",
+        "cus_1",
+    )
     assert audited.receipt.index == 0
 
 
@@ -87,7 +101,12 @@ def test_only_needed_conditions_are_resolved() -> None:
     [
         (SUPPORT, "peek", MAILBOX, "action"),
         (Actor(ActorKind.STAFF, "stf_9", frozenset()), Action.READ, MAILBOX, "actor"),
-        (Actor(ActorKind.CUSTOMER, "cus_1", frozenset({Role.SYSADMIN})), Action.READ, MAILBOX, "actor"),
+        (
+            Actor(ActorKind.CUSTOMER, "cus_1", frozenset({Role.SYSADMIN})),
+            Action.READ,
+            MAILBOX,
+            "actor",
+        ),
         (Actor(ActorKind.STAFF, "", frozenset({Role.SUPPORT})), Action.READ, MAILBOX, "actor"),
         (SUPPORT, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, ""), "resource"),
         (SUPPORT, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "x" * 65), "resource"),
@@ -105,8 +124,13 @@ def test_invalid_requests_are_invalid_input_and_a_ledgered_denial(
     assert entry.rule == "gate.invalid-request"
 
 
-@pytest.mark.parametrize(("actor", "action", "resource"), [(SUPPORT, Action.LIST_METADATA, METADATA), (SUPPORT, Action.READ, MAILBOX)])
-def test_ledger_failure_refuses_allow_and_deny_alike(actor: Actor, action: Action, resource: Resource) -> None:
+@pytest.mark.parametrize(
+    ("actor", "action", "resource"),
+    [(SUPPORT, Action.LIST_METADATA, METADATA), (SUPPORT, Action.READ, MAILBOX)],
+)
+def test_ledger_failure_refuses_allow_and_deny_alike(
+    actor: Actor, action: Action, resource: Resource
+) -> None:
     gate, ledger = make_gate()
     ledger.fail = True
     with pytest.raises(Unavailable):

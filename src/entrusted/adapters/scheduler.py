@@ -1,7 +1,7 @@
-"""The scheduler behind `entrusted worker`: periodic jobs (grant expiry, backup retention, checkpoint signing) that areas
-register in the composition root. Each run takes a cross-process lock, so several instances
-never double-run a job; every run and failure is logged as a structured event and recorded in
-`job_state`."""
+"""The scheduler behind `entrusted worker`: periodic jobs (grant expiry, backup retention,
+checkpoint signing) that areas register in the composition root. Each run takes a
+cross-process lock, so several instances never double-run a job; every run and failure is
+logged as a structured event and recorded in `job_state`."""
 
 from __future__ import annotations
 

@@ -44,7 +44,11 @@ class AuditEntry:
         return {
             "v": ENTRY_VERSION,
             "time": self.time.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor": {"kind": self.actor_kind, "id": self.actor_id, "roles": list(self.actor_roles)},
+            "actor": {
+                "kind": self.actor_kind,
+                "id": self.actor_id,
+                "roles": list(self.actor_roles),
+            },
             "action": self.action,
             "resource": {"kind": self.resource_kind, "id": self.resource_id, "owner": self.owner},
             "decision": self.decision,
@@ -81,7 +85,13 @@ class AuditEntry:
                 refs=dict(raw["refs"]),
                 nonce=bytes.fromhex(raw["nonce"]),
             )
-        except (KeyError, TypeError, AttributeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            AttributeError,
+            UnicodeDecodeError,
+            json.JSONDecodeError,
+        ) as exc:
             raise ValueError(f"not a ledger entry: {exc}") from None
 
 

@@ -51,7 +51,12 @@ class CheckpointService:
         size = self._log.stored_size()
         last = self._log.latest_checkpoint()
         now = self._clock()
-        if last is not None and not force and last.size == size and now - last.signed_at < self._idle:
+        if (
+            last is not None
+            and not force
+            and last.size == size
+            and now - last.signed_at < self._idle
+        ):
             return None
         root = self._log.root_at(size)
         if last is not None:

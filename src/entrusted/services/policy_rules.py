@@ -56,7 +56,8 @@ class RulesDeployment:
         if last is not None and last.sha256 == ruleset.sha256:
             return None
         if last is None:
-            summary = f"first deployment: {len(ruleset.rules)} rules, {len(ruleset.invariants)} invariants"
+            counts = f"{len(ruleset.rules)} rules, {len(ruleset.invariants)} invariants"
+            summary = f"first deployment: {counts}"
         else:
             changes = diff(self._parse(last.rules, last.source).rules, ruleset.rules)
             added = sum(1 for c in changes if c.change.value == "added")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 
 from entrusted.adapters.db import tables as t
@@ -46,17 +48,33 @@ class SqlDeploymentStore:
 
 class SqlStaffDirectory:
     """The gate's check that a staff actor exists and is active; other kinds pass through
-    until their registries exist (customers: the registry issue)."""
+    until their registries exist (customers: the registry issue).
 
-    def __init__(self, engine: sa.Engine) -> None:
+    A positive answer is remembered for `ttl_s` (one second by default): a query per decision
+    would cost more than the decision and its durable ledger append together. Disabling a
+    staff member revokes their tokens at once, so this is the second line, and it closes
+    within the TTL; a negative answer is never cached.
+    """
+
+    def __init__(self, engine: sa.Engine, ttl_s: float = 1.0) -> None:
         self._engine = engine
+        self._ttl = ttl_s
+        self._active: dict[str, float] = {}
 
     def known(self, actor: object) -> bool:
         kind = getattr(getattr(actor, "kind", None), "value", None)
         if kind != "staff":
             return True
+        staff_id = str(getattr(actor, "id", ""))
+        now = time.monotonic()
+        if self._active.get(staff_id, 0.0) > now:
+            return True
         with self._engine.connect() as conn:
             row = conn.execute(
-                sa.select(t.staff.c.disabled_at).where(t.staff.c.id == getattr(actor, "id", None))
+                sa.select(t.staff.c.disabled_at).where(t.staff.c.id == staff_id)
             ).first()
-        return row is not None and row.disabled_at is None
+        if row is None or row.disabled_at is not None:
+            self._active.pop(staff_id, None)
+            return False
+        self._active[staff_id] = now + self._ttl
+        return True

@@ -22,7 +22,9 @@ PARTIAL_OK = """NEW.level = OLD.level AND (
         SELECT 1 FROM ledger_full_tile f WHERE f.level = OLD.level AND f.idx = OLD.idx
         AND substr(f.hashes, 1, length(OLD.hashes)) = OLD.hashes)))"""
 
-PG_PARTIAL_OK = PARTIAL_OK.replace("substr(", "substring(").replace(", 1, length(", " from 1 for length(")
+PG_PARTIAL_OK = PARTIAL_OK.replace("substr(", "substring(").replace(
+    ", 1, length(", " from 1 for length("
+)
 
 
 def upgrade() -> None:
