@@ -134,6 +134,14 @@ class StaffService:
     def issue_token(self, username: str, label: str, ttl_days: int | None = None) -> IssuedToken:
         with self._uow() as uow:
             member = self._require(uow.staff.by_username(username), username)
+        return self.issue_token_for(member.id, label, ttl_days)
+
+    def issue_token_for(
+        self, staff_id: str, label: str, ttl_days: int | None = None
+    ) -> IssuedToken:
+        with self._uow() as uow:
+            member = self._require(uow.staff.get(staff_id), staff_id)
+            username = member.username
             if not member.active:
                 raise Conflict(f"staff member {username!r} is disabled")
             issued = self._new_token(TokenKind.PERSONAL, label, ttl_days, staff_id=member.id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from entrusted.domain.policy import ActorKind, Decision, Effect
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.errors import Refused
 
@@ -54,8 +55,7 @@ class TokenIn(BaseModel):
     "/tokens", response_model=TokenOut, status_code=201, summary="Create a personal API token"
 )
 def create_token(body: TokenIn, who: ActorDep, c: ContainerDep) -> TokenOut:
-    if who.kind.value != "staff":
-        raise Refused(None)
-    member = next(m for m in c.staff.list_members() if m.id == who.id)
-    issued = c.staff.issue_token(member.username, body.label, body.ttl_days)
+    if who.kind is not ActorKind.STAFF:
+        raise Refused(Decision(Effect.FORBID, None, "only staff members hold personal tokens"))
+    issued = c.staff.issue_token_for(who.id, body.label, body.ttl_days)
     return TokenOut(id=issued.token.id, token=issued.secret, expires_at=issued.token.expires_at)
