@@ -102,11 +102,20 @@ class Settings(BaseSettings):
 
 
 def redact_url(url: str) -> str:
+    """Mask the password, whether in the user part or (as libpq also accepts) the query."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    query = "&".join(
+        f"{key}=***" if key.lower() == "password" else pair
+        for pair in parts.query.split("&")
+        if pair
+        for key in [pair.partition("=")[0]]
+    )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # untouched: urlunsplit would turn `sqlite:////abs` into `sqlite://abs`
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -119,12 +128,18 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             file_values = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InvalidInput("config", f"file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            # A directory, an unreadable or a binary file: one line, not a traceback.
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise InvalidInput("config", f"cannot read {path}: {reason}") from None
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInput("config", f"{path} is not valid TOML: {exc}") from None
         unknown = sorted(set(file_values) - set(Settings.model_fields))
         if unknown:
             raise InvalidInput(f"config {path}", f"unknown key(s): {', '.join(unknown)}")
-    env_set = {name for name in Settings.model_fields if f"ENTRUSTED_{name.upper()}" in os.environ}
+    # pydantic-settings matches variable names case-insensitively, so this check must too.
+    env_names = {key.upper() for key in os.environ}
+    env_set = {name for name in Settings.model_fields if f"ENTRUSTED_{name.upper()}" in env_names}
     # The environment beats the file: drop file values the environment sets, and let
     # pydantic-settings read the environment itself.
     merged = {k: v for k, v in file_values.items() if k not in env_set}

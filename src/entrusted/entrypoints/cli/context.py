@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from entrusted import errors
 from entrusted.bootstrap import Container, build
@@ -55,7 +56,9 @@ def container(**overrides: Any) -> Iterator[Container]:
 
 def fail(exc: errors.EntrustedError) -> typer.Exit:
     code = next((v for cls, v in EXIT_CODES.items() if isinstance(exc, cls)), 1)
-    err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    # Messages quote user input (a role, a name): print them as text, never as rich markup,
+    # and on one line whatever the terminal width.
+    err_console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

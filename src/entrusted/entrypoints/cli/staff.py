@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from entrusted.entrypoints.cli.context import console, container, guarded, read_secret
 
 app = typer.Typer(
     help="Manage staff members, their roles, second factors and API tokens.", no_args_is_help=True
 )
+
+
+def _id_column() -> Column:
+    """Ids are copied into other commands (`staff revoke tok_...`): never truncate them."""
+    return Column("id", no_wrap=True, min_width=20)
 
 
 @app.command("add")
@@ -46,12 +52,12 @@ def list_() -> None:
     """List staff members, their roles and whether they are active."""
     with container() as c:
         members = c.staff.list_members()
-    table = Table("username", "id", "name", "roles", "2FA", "status")
+    table = Table("username", _id_column(), "name", "roles", "2FA", "status")
     for m in members:
         table.add_row(
             m.username,
             m.id,
-            m.display_name,
+            Text(m.display_name),  # free text: never interpreted as rich markup
             ", ".join(sorted(m.roles)),
             "yes" if m.totp_enabled else "no",
             "active" if m.active else "disabled",
@@ -117,11 +123,11 @@ def tokens(username: Annotated[str, typer.Argument(help="Whose tokens.")]) -> No
     """List a staff member's tokens (ids and dates, never the secrets)."""
     with container() as c:
         found = c.staff.tokens(username)
-    table = Table("id", "label", "created", "expires", "revoked")
+    table = Table(_id_column(), "label", "created", "expires", "revoked")
     for t in found:
         table.add_row(
             t.id,
-            t.label,
+            Text(t.label),
             f"{t.created_at:%Y-%m-%d %H:%M}",
             f"{t.expires_at:%Y-%m-%d}",
             f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",

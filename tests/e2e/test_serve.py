@@ -1,0 +1,104 @@
+"""The installed `entrusted` command as an operator runs it: `serve` answers `/healthz`, and
+`demo --no-serve` walks through the gate and exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ENTRUSTED = Path(sys.executable).with_name("entrusted")
+STARTUP_S = 20.0
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    """The test runner's own ENTRUSTED_* settings must not steer the subprocess."""
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("ENTRUSTED_")}
+    return {**clean, "COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    assert ENTRUSTED.exists(), f"{ENTRUSTED} is not installed: run make install"
+    return subprocess.run(
+        [str(ENTRUSTED), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_serve_answers_healthz(tmp_path: Path, env: dict[str, str]) -> None:
+    data = tmp_path / "data"
+    init = run(env, "--data-dir", str(data), "init")
+    assert init.returncode == 0, init.stderr
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(ENTRUSTED), "--data-dir", str(data), "serve", "--port", str(port), "--no-worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            response = wait_for_health(proc, f"http://127.0.0.1:{port}/healthz", log_path)
+        finally:
+            stop(proc)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["database"] == "ok"
+
+
+def wait_for_health(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> httpx.Response:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "serve exited early:\n" + _read(log_path)
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail(f"no answer on {url} within {STARTUP_S} s:\n" + _read(log_path))
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.slow
+def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[str, str]) -> None:
+    result = run(env, "demo", "--data-dir", str(tmp_path / "demo"), "--no-serve")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the gate" in result.stdout
+    assert "refused" in result.stdout
+    assert "allowed" in result.stdout
+    assert "not serving (--no-serve)" in result.stdout
+    assert (tmp_path / "demo" / "entrusted.db").exists()
