@@ -79,6 +79,24 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def configure_logging(level: str) -> None:
+    """Structured logs for long-running processes: one JSON object per event on stderr."""
+    import logging
+
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
 def operator() -> str:
     """Who runs this command on this host: named in the ledger when rules are deployed."""
     import getpass

@@ -45,6 +45,7 @@ RulesOption = Annotated[
     typer.Option(
         "--rules",
         help="Rules file (YAML) to analyse; defaults to the policy shipped with Entrusted.",
+        show_default="the shipped policy",
         dir_okay=False,
     ),
 ]

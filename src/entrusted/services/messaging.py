@@ -1,0 +1,121 @@
+"""Outgoing messages to customers: the ports for e-mail and SMS, and the checks every sender
+applies before anything leaves.
+
+Caller identification (a one-time code to the address or mobile on file), mailings and policy
+amendment notices all send through these two Protocols. The real adapters are
+`adapters.smtp.SmtpMailer` and `adapters.sms.HttpSmsGateway`; the in-memory twins in
+`services.memory_mail` record what would have been sent. Both kinds run the same checks, here,
+so a test against a twin refuses exactly what production would.
+
+The checks exist because a recipient or header value comes from stored customer data or a
+caller: a line break in one would let it add headers or recipients (header injection), and a
+caller-supplied "To" or "Bcc" header would send the code somewhere other than the address on
+file, defeating the point of identification.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from entrusted.domain.contacts import canonical_email, canonical_phone
+from entrusted.errors import InvalidInput
+
+# Headers the sender sets itself; letting a caller set them could redirect or forge a message.
+RESERVED_HEADERS = frozenset(
+    {
+        "bcc",
+        "cc",
+        "content-transfer-encoding",
+        "content-type",
+        "date",
+        "from",
+        "message-id",
+        "mime-version",
+        "sender",
+        "subject",
+        "to",
+    }
+)
+_HEADER_NAME_RE = re.compile(r"[!-9;-~]{1,76}", re.ASCII)  # RFC 5322 ftext, one short line
+_FORBIDDEN_IN_VALUE = frozenset("\r\n\0")
+MAX_SMS_TEXT = 1600  # ten concatenated segments; far more than a code or a notice needs
+
+
+class MailSender(Protocol):
+    def send(
+        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+    ) -> str:
+        """Send one plain-text message to one address; returns its Message-ID.
+
+        InvalidInput for a bad recipient or header; Unavailable when the relay cannot take it.
+        """
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, to: str, text: str) -> None:
+        """Send one text message to one E.164 number.
+
+        InvalidInput for a bad number or text; Unavailable when the gateway cannot take it.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class SentMail:
+    message_id: str
+    to: str
+    subject: str
+    body: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SentSms:
+    to: str
+    text: str
+
+
+def check_mail(to: str, subject: str, headers: Mapping[str, str]) -> None:
+    """InvalidInput naming the field unless `to` is one plain address, and the subject and
+    headers are single lines that do not override what the sender sets."""
+    if canonical_email(to, "to") != to:
+        raise InvalidInput("to", "must be one address in canonical form; normalise it first")
+    _check_single_line("subject", subject)
+    for name, value in headers.items():
+        if not _HEADER_NAME_RE.fullmatch(name):
+            raise InvalidInput("headers", f"{name!r} is not a valid header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise InvalidInput("headers", f"{name} is set by the mailer and cannot be given")
+        _check_single_line(f"header {name}", value)
+
+
+def check_sms(to: str, text: str) -> None:
+    """InvalidInput naming the field unless `to` is E.164 and `text` is short and non-empty."""
+    if canonical_phone(to, "to") != to:
+        raise InvalidInput("to", "must be in E.164 form without blanks")
+    if not text.strip():
+        raise InvalidInput("text", "is empty")
+    if len(text) > MAX_SMS_TEXT:
+        raise InvalidInput("text", f"is longer than {MAX_SMS_TEXT} characters")
+
+
+def _check_single_line(field: str, value: str) -> None:
+    if _FORBIDDEN_IN_VALUE & set(value):
+        raise InvalidInput(field, "must be a single line (no CR, LF or NUL)")
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host name that never leaves this machine. Senders refuse to put credentials
+    on the wire without TLS anywhere else; loopback is allowed because a local relay or gateway
+    (and every test server) is reached without crossing a network."""
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
