@@ -9,11 +9,17 @@ hash (low-entropy fields like "support read mailbox X" would otherwise be enumer
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import repeat
+from operator import add
 from typing import Any
 
 ENTRY_VERSION = 1
+_OWNER_KEY = b'"owner":'
+_NO_OWNER = b"null}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +107,36 @@ class Receipt:
 
     index: int
     leaf_hash: bytes
+
+
+@lru_cache(maxsize=8192)
+def _owner_suffix(customer: object) -> bytes | None:
+    """What follows `"owner":` in the entry of `customer`; None if no entry can have it."""
+    if customer is None:
+        return _NO_OWNER
+    if not isinstance(customer, str):
+        return None
+    return json.dumps(customer, ensure_ascii=False).encode("utf-8") + b"}"
+
+
+def first_misfiled(bodies: Sequence[bytes], customers: Sequence[object]) -> int | None:
+    """Position of the first entry body whose owner is not `customers[i]`, or None.
+
+    The ledger files each entry under its owner's id so a customer's receipt can select it; a
+    changed filing would hide an entry from its customer, so an audit checks every one, fast
+    (this runs on every entry of the log). Canonical JSON makes the owner's place certain
+    without parsing: `"owner":` cannot occur unescaped inside a string, `resource` sorts after
+    the only object with free keys (`refs`), and `owner` is the last key of `resource`. So the
+    last `"owner":` must be followed by the filed id as JSON and `}`; a body without one (not
+    an AuditEntry) must be filed under no one. The common case runs as C-level `map`s.
+    """
+    at = list(map(bytes.rfind, bodies, repeat(_OWNER_KEY)))
+    wants = list(map(_owner_suffix, customers))
+    if -1 not in at and None not in wants:
+        starts = map(add, at, repeat(len(_OWNER_KEY)))
+        if all(map(bytes.startswith, bodies, wants, starts)):  # type: ignore[arg-type]
+            return None
+    for i, (body, want, pos) in enumerate(zip(bodies, wants, at, strict=True)):
+        if want is None or (want != _NO_OWNER if pos < 0 else not body.startswith(want, pos + 8)):
+            return i
+    return None

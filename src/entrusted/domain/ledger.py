@@ -373,10 +373,11 @@ def node_from_tile_hashes(hashes: bytes, first: int, count: int) -> bytes:
     end = (first + count) * HASH_SIZE
     if end > len(hashes):
         raise ValueError(f"tile holds {len(hashes) // HASH_SIZE} hashes, need {first + count}")
-    row = [bytes(hashes[i : i + HASH_SIZE]) for i in range(first * HASH_SIZE, end, HASH_SIZE)]
-    while len(row) > 1:
-        row = [_sha256(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row), 2)]
-    return row[0]
+    row = bytes(hashes[first * HASH_SIZE : end])
+    sha = _sha256
+    while len(row) > HASH_SIZE:  # hash neighbouring pairs straight from the bytes
+        row = b"".join([sha(b"\x01" + row[i : i + 64]).digest() for i in range(0, len(row), 64)])
+    return row
 
 
 def _encode_index(index: int) -> str:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from entrusted import __version__
 from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
-from entrusted.entrypoints.api import health, problems, staff
+from entrusted.entrypoints.api import health, ledger, problems, staff
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -22,4 +22,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     problems.install(app)
     app.include_router(health.router)
     app.include_router(staff.router)
+    app.include_router(ledger.router)
     return app

@@ -15,6 +15,7 @@ from faker import Faker
 from entrusted.bootstrap import Container, initialise
 from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
 from entrusted.entrypoints.cli.demo_gate import gate_step
+from entrusted.entrypoints.cli.demo_ledger import ledger_step
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
 DEMO_STAFF = [
@@ -29,6 +30,7 @@ DEMO_STAFF = [
 # Each area adds a (title, step) pair; each step prints what it shows.
 DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     ("the gate (P3, P8-P15): every request decided by the rules and ledgered", gate_step),
+    ("the ledger (P3, P14): signed, provable, verifiable by anyone", ledger_step),
 ]
 
 

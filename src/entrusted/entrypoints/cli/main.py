@@ -9,8 +9,15 @@ from typing import Annotated
 import typer
 
 from entrusted import __version__
-from entrusted.entrypoints.cli import bench, demo, policy, staff
-from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
+from entrusted.entrypoints.cli import bench, demo, ledger, policy, staff
+from entrusted.entrypoints.cli.context import (
+    configure_logging,
+    console,
+    container,
+    guarded,
+    operator,
+    state,
+)
 
 app = typer.Typer(
     help=(
@@ -22,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(staff.app, name="staff")
 app.add_typer(policy.app, name="policy")
+app.add_typer(ledger.app, name="ledger")
 
 
 def _version(value: bool) -> None:
@@ -90,7 +98,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="Listen address (default from settings).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default from settings).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Listen port (default from settings).")
+    ] = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run periodic jobs in this process.")
     ] = False,
@@ -101,6 +111,7 @@ def serve(
     from entrusted.entrypoints.api.app import create_app
 
     with container() as c:
+        configure_logging(c.settings.log_level)
         for note in c.start(deployed_by=operator()):
             console.print(note)
         stop = threading.Event()
@@ -124,6 +135,7 @@ def worker(
 ) -> None:
     """Run the periodic jobs (expiry, retention, checkpoint signing) until interrupted."""
     with container() as c:
+        configure_logging(c.settings.log_level)
         c.start(deployed_by=operator())
         w = c.worker()
         if once:

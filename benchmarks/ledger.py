@@ -1,0 +1,223 @@
+"""Ledger throughput and latency, measured in one run (shared/research/anchors-ledger.md §4).
+
+Phases, in order, on one fresh installation (a temp SQLite file, or a private schema on the
+PostgreSQL server given by URL, dropped afterwards):
+
+1. group commit: 64 threads each append entries one by one and wait for the durable ack (the
+   gate's path: `Ledger.append`, canonical JSON serialised in the caller);
+2. single client: one thread appending alone (no batching window delays it);
+3. bulk: replaying already-serialised entries through the batch API, 10,000 per call, until the
+   log holds 1,000,000 entries (the figure is over this whole phase);
+4. the bare hash limit: a hashlib leaf-hash loop over the same bodies, the ceiling for (5);
+5. full verification (`ledger verify`) of the whole log and its checkpoints;
+6. inclusion and consistency proofs against the 1,000,000-entry tree, from a cold process-level
+   cache for level 0 (random indexes), as a proof server would see them.
+
+`quick` shrinks every phase (50,000 entries) for a smoke run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from entrusted.adapters.db.engine import make_engine
+from entrusted.adapters.db.ledger_store import SqlLedgerStore
+from entrusted.adapters.db.ledger_verify import verify_ledger
+from entrusted.bootstrap import Container, build, initialise
+from entrusted.config import Settings
+from entrusted.domain.audit import AuditEntry
+
+CLIENTS = 64
+BULK_BATCH = 10_000  # entries per batch-API call: what a replay tool would send
+CUSTOMERS = [f"cus_{i}" for i in range(1000)]
+
+
+def _entry(i: int) -> AuditEntry:
+    return AuditEntry(
+        time=datetime.now(UTC),
+        actor_kind="staff",
+        actor_id=f"stf_{i % 200}",
+        actor_roles=("support",),
+        action="list_metadata",
+        resource_kind="mailbox_metadata",
+        resource_id=f"mbx_{i % 5000}",
+        owner=CUSTOMERS[i % len(CUSTOMERS)],
+        decision="allow",
+        rule="support-list-mailbox-metadata",
+        reason="support may list mailbox metadata",
+        refs={"case": f"case_{i % 977}"},
+        nonce=os.urandom(32),
+    )
+
+
+def _bodies(start: int, count: int) -> list[tuple[bytes, str | None]]:
+    """Serialised entries, fast: one template per customer with a fresh nonce spliced in."""
+    templates = [(_entry(i).to_bytes(), CUSTOMERS[i]) for i in range(len(CUSTOMERS))]
+    marker = b'"nonce":"'
+    out = []
+    for i in range(start, start + count):
+        body, owner = templates[i % len(templates)]
+        at = body.index(marker) + len(marker)
+        out.append((body[:at] + os.urandom(32).hex().encode() + body[at + 64 :], owner))
+    return out
+
+
+def _ms(seconds: list[float], q: float) -> float:
+    ordered = sorted(seconds)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
+
+
+def _group_commit(c: Container, per_client: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS + 1)
+
+    def client(k: int) -> None:
+        entries = [_entry(k * per_client + i) for i in range(per_client)]
+        mine = []
+        start.wait()
+        for e in entries:
+            t0 = time.perf_counter()
+            c.ledger.append(e)
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    for th in threads:
+        th.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - t0
+    return {
+        "clients": CLIENTS,
+        "appends_per_s": round(len(latencies) / elapsed),
+        "p50_ms": _ms(latencies, 0.5),
+        "p99_ms": _ms(latencies, 0.99),
+    }
+
+
+def _single_client(c: Container, count: int) -> dict[str, Any]:
+    entries = [_entry(i) for i in range(count)]
+    latencies = []
+    for e in entries:
+        t0 = time.perf_counter()
+        c.ledger.append(e)
+        latencies.append(time.perf_counter() - t0)
+    return {"p50_ms": _ms(latencies, 0.5)}
+
+
+def _bulk(c: Container, target: int) -> tuple[float, list[bytes]]:
+    """Append until the log holds `target` entries, signing a checkpoint after each 100,000
+    (untimed, as the worker would); the rate, and a sample of the bodies."""
+    start = done = c.ledger_store.stored_size()
+    elapsed = 0.0
+    sample: list[bytes] = []
+    while done < target:
+        items = _bodies(done, min(100_000, target - done))  # made outside the timing
+        if len(sample) < 200_000:
+            sample.extend(body for body, _ in items)
+        t0 = time.perf_counter()
+        for k in range(0, len(items), BULK_BATCH):
+            c.ledger.append_raw(items[k : k + BULK_BATCH])
+        elapsed += time.perf_counter() - t0
+        done += len(items)
+        c.checkpoints.sign()
+    return (done - start) / elapsed if elapsed else 0.0, sample
+
+
+def _hash_limit(bodies: list[bytes]) -> float:
+    sha = hashlib.sha256
+    t0 = time.perf_counter()
+    for body in bodies:
+        sha(b"\x00" + body).digest()
+    return len(bodies) / (time.perf_counter() - t0)
+
+
+def _proofs(c: Container, size: int, count: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    store = SqlLedgerStore(c.engine)  # a fresh tile cache, as a newly started proof server
+    store.open()
+    rng = random.Random(1)
+    inclusion, consistency = [], []
+    for _ in range(count):
+        index = rng.randrange(size)
+        t0 = time.perf_counter()
+        store.inclusion_proof(index, size)
+        inclusion.append(time.perf_counter() - t0)
+        old = rng.randrange(1, size)
+        t0 = time.perf_counter()
+        store.consistency_proof(old, size)
+        consistency.append(time.perf_counter() - t0)
+    return (
+        {"size": size, "p50_ms": _ms(inclusion, 0.5), "p99_ms": _ms(inclusion, 0.99)},
+        {"p50_ms": _ms(consistency, 0.5)},
+    )
+
+
+@contextmanager
+def _installation(database_url: str | None) -> Iterator[Container]:
+    with tempfile.TemporaryDirectory(prefix="entrusted-bench-") as tmp:
+        url, drop = database_url, None
+        if database_url is not None:
+            schema = f"bench_{uuid.uuid4().hex[:12]}"
+            admin = make_engine(database_url)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            parsed = sa.make_url(database_url).update_query_dict(
+                {"options": f"-csearch_path={schema}"}
+            )
+            url, drop = parsed.render_as_string(hide_password=False), (admin, schema)
+        settings = Settings(data_dir=Path(tmp) / "data", database_url=url)
+        try:
+            initialise(settings)
+            c = build(settings)
+            try:
+                yield c
+            finally:
+                c.close()
+        finally:
+            if drop is not None:
+                admin, schema = drop
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+
+def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
+    size = 50_000 if quick else 1_000_000
+    with _installation(database_url) as c:
+        c.ledger.start()
+        group = _group_commit(c, 20 if quick else 500)
+        single = _single_client(c, 50 if quick else 500)
+        c.checkpoints.sign()
+        bulk, sample = _bulk(c, size)
+        hash_limit = _hash_limit(sample)
+        t0 = time.perf_counter()
+        report = verify_ledger(c.engine, c.checkpoints.vkey)
+        verify_rate = report.size / (time.perf_counter() - t0)
+        inclusion, consistency = _proofs(c, report.size, 200 if quick else 2000)
+        return {
+            "backend": c.engine.dialect.name,
+            "group_commit": group,
+            "single_client": single,
+            "bulk_appends_per_s": round(bulk),
+            "verify_entries_per_s": round(verify_rate),
+            "hash_limit_per_s": round(hash_limit),
+            "inclusion_proof": inclusion,
+            "consistency_proof": consistency,
+        }

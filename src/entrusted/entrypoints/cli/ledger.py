@@ -1,0 +1,222 @@
+"""`entrusted ledger ...`: audit, sign, prove and export the tamper-evident access log (P3, P14).
+
+`verify-receipt` is for customers and their auditors: it reads a receipt file and a public key
+and touches no data directory and no database, so it runs anywhere Entrusted is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from entrusted.adapters.db.ledger_verify import verify_ledger
+from entrusted.bootstrap import Container
+from entrusted.domain.checkpoint import b64encode
+from entrusted.entrypoints.cli.context import console, container, err_console, guarded
+from entrusted.errors import InvalidInput, TamperDetected
+from entrusted.services.receipts import ReceiptService, verify_receipt
+
+app = typer.Typer(
+    help="Audit, sign, prove and export the tamper-evident ledger of every access decision.",
+    no_args_is_help=True,
+)
+
+MAX_RECEIPT_BYTES = 256 << 20  # a receipt of ~1M entries; anything larger is not ours
+
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="Verifier key to trust: a vkey string or a .pub file "
+        "(default: this installation's signing key).",
+    ),
+]
+
+
+def _receipts(c: Container) -> ReceiptService:
+    return ReceiptService(c.ledger_store, c.checkpoints)
+
+
+def _vkey(value: str) -> str:
+    """A vkey given as text, or as the path of a file holding one (like `ledger.key.pub`)."""
+    path = Path(value)
+    if "+" not in value or path.is_file():
+        try:
+            return path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput("key", f"{value} is neither a vkey nor a readable key file") from exc
+    return value
+
+
+@app.command("verify")
+@guarded
+def verify(key: KeyOption = None) -> None:
+    """Recompute the whole log from its entries; check every tile, root and checkpoint.
+
+    On tampering, print the first bad entry (or the bad tile or checkpoint) and exit with 9.
+    """
+    with container() as c:
+        vkey = _vkey(key) if key else c.checkpoints.vkey
+        started = time.perf_counter()
+        with Progress(
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("entries", total=None)
+            try:
+                report = verify_ledger(
+                    c.engine,
+                    vkey,
+                    lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except TamperDetected as exc:
+                if exc.index is not None:
+                    err_console.print(
+                        f"first bad entry: {exc.index}", highlight=False, soft_wrap=True
+                    )
+                raise
+    seconds = time.perf_counter() - started
+    rate = f", {report.size / seconds:,.0f} entries/s" if seconds and report.size else ""
+    console.print(
+        f"ledger verified: {report.size:,} entries, {report.tiles:,} tiles, "
+        f"{report.checkpoints:,} checkpoints, root {report.root.hex()} "
+        f"({seconds:.2f} s{rate})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("checkpoint")
+@guarded
+def checkpoint() -> None:
+    """Sign a checkpoint of the log as it is now and print the signed note."""
+    with container() as c:
+        signed = c.checkpoints.sign(force=True)
+    assert signed is not None  # forced signing always signs
+    typer.echo(signed.note, nl=False)
+
+
+@app.command("prove")
+@guarded
+def prove(
+    index: Annotated[int, typer.Argument(help="Index of the entry to prove, from 0.")],
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "--size",
+            help="Prove against the signed checkpoint of this tree size (default: latest).",
+        ),
+    ] = None,
+) -> None:
+    """Print an entry, its leaf hash, and its inclusion proof against a signed checkpoint.
+
+    The proof is verified as a customer would verify it; exit 9 if it does not hold.
+    """
+    with container() as c:
+        check = _receipts(c).prove(index, size)
+    try:
+        shown = json.dumps(json.loads(check.body), indent=2, sort_keys=True, ensure_ascii=False)
+    except ValueError:
+        shown = b64encode(check.body) + "  (base64)"
+    console.print(f"entry {check.index} of {check.size}:", highlight=False, soft_wrap=True)
+    console.print(escape(shown), highlight=False, soft_wrap=True)
+    console.print(f"leaf hash: {check.leaf_hash.hex()}", highlight=False, soft_wrap=True)
+    console.print(
+        f"inclusion proof ({len(check.proof)} hashes, deepest first):",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for h in check.proof:
+        console.print(f"  {b64encode(h)}", highlight=False, soft_wrap=True)
+    console.print("checkpoint:", highlight=False, soft_wrap=True)
+    typer.echo(check.note, nl=False)
+    if not check.verified:
+        raise TamperDetected(f"the inclusion proof of entry {index} does not verify", index=index)
+    console.print("verifies: yes", highlight=False, soft_wrap=True)
+
+
+@app.command("export")
+@guarded
+def export(
+    customer: Annotated[
+        str, typer.Option("--customer", help="Customer id whose receipt to build.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the receipt here instead of standard output."),
+    ] = None,
+) -> None:
+    """Export a customer's receipt: their entries and checkpoints, with proofs.
+
+    Each entry filed under the customer comes with an inclusion proof against the latest signed
+    checkpoint (signed now if the log grew), and every earlier checkpoint with a consistency
+    proof to it. Hand the file to the customer; `verify-receipt` checks it.
+    """
+    with container() as c:
+        receipt = _receipts(c).export(customer)
+    text = json.dumps(receipt, indent=1) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(
+        f"wrote {output}: {len(receipt['entries'])} entries about {customer}, "
+        f"{len(receipt['earlier_checkpoints'])} earlier checkpoints",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("verify-receipt")
+@guarded
+def verify_receipt_cmd(
+    file: Annotated[Path, typer.Argument(help="The receipt (JSON) to check.", dir_okay=False)],
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key", help="The log's published verifier key: a vkey string or a .pub file."
+        ),
+    ],
+) -> None:
+    """Check a receipt offline, with only the log's public key.
+
+    Needs no data directory and no database: checks the checkpoint signature, every inclusion
+    and consistency proof, and that every entry is about the receipt's customer.
+    """
+    try:
+        with file.open("rb") as fh:
+            raw = fh.read(MAX_RECEIPT_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput("receipt", f"cannot read {file}: {exc.strerror}") from None
+    if len(raw) > MAX_RECEIPT_BYTES:
+        raise InvalidInput("receipt", f"{file} is larger than {MAX_RECEIPT_BYTES} bytes")
+    try:
+        receipt = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput("receipt", f"{file} is not JSON: {exc}") from None
+    report = verify_receipt(receipt, _vkey(key))
+    console.print(
+        f"receipt verified: {len(report.entries)} entries about {report.customer} are in the "
+        f"log {report.origin} signed at size {report.size} (root {report.root.hex()}); "
+        f"{report.earlier_checkpoints} earlier checkpoints are consistent with it",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for index, entry in report.entries:
+        console.print(
+            f"  #{index} {entry.time.isoformat()} {entry.actor_kind} {entry.actor_id} "
+            f"{entry.action} {entry.resource_kind} {entry.resource_id}: {entry.decision}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
