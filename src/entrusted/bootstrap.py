@@ -5,26 +5,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from entrusted.adapters.contacts import Contacts
 from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
+from entrusted.adapters.db.registry_store import SqlWrappedKeyStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
 from entrusted.adapters.scheduler import Job, JobLock, Worker
+from entrusted.adapters.sms import HttpSmsGateway
+from entrusted.adapters.smtp import SmtpMailer
 from entrusted.config import Settings
+from entrusted.crypto.blind_index import (
+    create_index_key_file,
+    index_key_from_base64,
+    load_index_key_file,
+)
+from entrusted.crypto.envelope import (
+    Keyring,
+    create_master_key_file,
+    load_master_key_file,
+    master_key_from_base64,
+)
+from entrusted.crypto.personal import RegistryKeys
 from entrusted.crypto.signing import generate_key_file, load_signer
-from entrusted.domain.policy import Engine
+from entrusted.domain.policy import Actor, Condition, Engine
 from entrusted.domain.policy_analysis import RuleSet
 from entrusted.errors import InvalidInput
+from entrusted.services.contracts import ContractService
+from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
 from entrusted.services.gate import Gate
+from entrusted.services.identification import CallerIdentified, IdentificationService
+from entrusted.services.keys import WrappedKeyStore
 from entrusted.services.ledger import CheckpointService
+from entrusted.services.memory_mail import InMemoryMailer, InMemorySms
+from entrusted.services.messaging import MailSender, SmsSender
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
-from entrusted.services.ports import UnitOfWork
+from entrusted.services.ports import RegistryUnitOfWork, UnitOfWork
+from entrusted.services.registry import RegistryParts, RegistryService
 from entrusted.services.staff import LoginLimits, StaffService
 
 
@@ -43,6 +67,14 @@ class Container:
     ruleset: RuleSet
     rules_bytes: bytes
     gate: Gate
+    registry_keys: Callable[[], RegistryKeys]
+    key_store: WrappedKeyStore
+    mailer: MailSender
+    sms: SmsSender
+    customer_auth: CustomerAuthService
+    registry: RegistryService
+    contracts: ContractService
+    identification: IdentificationService
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
 
@@ -61,6 +93,13 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine)
+
+    def authenticate(self, secret: str) -> Actor:
+        """The actor a bearer token stands for: a customer's `entc_` token or a staff or
+        service token."""
+        if is_customer_token(secret):
+            return self.customer_auth.authenticate(secret)
+        return self.staff.authenticate(secret)
 
     def job_lock(self) -> JobLock:
         if is_sqlite(self.engine):
@@ -95,15 +134,13 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(engine)
 
+    staff_limits = LoginLimits(
+        max_failures_per_account=settings.login_max_failures_per_account,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window=timedelta(seconds=settings.login_window_s),
+    )
     staff = StaffService(
-        uow,
-        clock,
-        LoginLimits(
-            max_failures_per_account=settings.login_max_failures_per_account,
-            max_failures_per_address=settings.login_max_failures_per_address,
-            window=timedelta(seconds=settings.login_window_s),
-        ),
-        default_token_ttl=timedelta(days=settings.token_ttl_days),
+        uow, clock, staff_limits, default_token_ttl=timedelta(days=settings.token_ttl_days)
     )
     store = SqlLedgerStore(engine)
     ledger = GroupCommitLedger(store)
@@ -113,11 +150,33 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     except OSError as exc:
         raise InvalidInput("rules_file", f"cannot read {rules_path}: {exc.strerror}") from None
     ruleset = parse_rules(rules_bytes, str(rules_path))
+
+    def registry_uow() -> RegistryUnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    identified = CallerIdentified(
+        registry_uow, clock, timedelta(seconds=settings.identification_valid_s)
+    )
     gate = Gate(
         engine=Engine(ruleset.rules),
         ledger=ledger,
         clock=clock,
+        resolvers={Condition.CALLER_IDENTIFIED: identified},
         directory=SqlStaffDirectory(engine),
+    )
+    keys = LazyRegistryKeys(settings)
+    mailer, sms = _messaging(settings)
+    contacts = Contacts()
+    parts = RegistryParts(registry_uow, gate, keys, contacts, clock)
+    customer_auth = CustomerAuthService(
+        registry_uow,
+        clock,
+        keys,
+        contacts,
+        mailer,
+        settings.portal_url,
+        timedelta(seconds=settings.password_link_ttl_s),
+        staff_limits,
     )
     c = Container(
         settings=settings,
@@ -129,9 +188,68 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         ruleset=ruleset,
         rules_bytes=rules_bytes,
         gate=gate,
+        registry_keys=keys,
+        key_store=SqlWrappedKeyStore(engine),
+        mailer=mailer,
+        sms=sms,
+        customer_auth=customer_auth,
+        registry=RegistryService(parts, customer_auth, store),
+        contracts=ContractService(parts, customer_auth),
+        identification=IdentificationService(
+            parts,
+            mailer,
+            sms,
+            timedelta(seconds=settings.identification_code_ttl_s),
+            settings.identification_max_attempts,
+        ),
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
     return c
+
+
+class LazyRegistryKeys:
+    """The registry's keys, read from their files (or the environment) on first use, so a
+    command that never touches customer data needs no key files."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._keys: RegistryKeys | None = None
+
+    def __call__(self) -> RegistryKeys:
+        if self._keys is None:
+            s = self._settings
+            current = (
+                master_key_from_base64(s.master_key)
+                if s.master_key
+                else load_master_key_file(s.effective_master_key_file)
+            )
+            old = [load_master_key_file(path) for path in s.previous_master_key_files]
+            index = (
+                index_key_from_base64(s.index_key)
+                if s.index_key
+                else load_index_key_file(s.effective_index_key_file)
+            )
+            self._keys = RegistryKeys(Keyring(current, old), index)
+        return self._keys
+
+
+def _messaging(settings: Settings) -> tuple[MailSender, SmsSender]:
+    """The SMTP relay and SMS gateway, when configured; otherwise in-memory senders that keep
+    messages inside the process (a demo or a development machine: nothing leaves it)."""
+    mailer: MailSender = InMemoryMailer()
+    if settings.smtp_host:
+        mailer = SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_starttls,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_sender,
+        )
+    sms: SmsSender = InMemorySms()
+    if settings.sms_gateway_url:
+        sms = HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token or "")
+    return mailer, sms
 
 
 def _sign(c: Container) -> str:
@@ -184,5 +302,29 @@ def _ledger_key(settings: Settings, force: bool) -> list[str]:
     return [f"ledger signing key {path} (verifier key: {vkey})"]
 
 
+def _registry_key_files(settings: Settings, force: bool) -> list[str]:
+    """The master key and the blind-index key, each in its own 0600 file, unless the
+    environment gives them."""
+    return [
+        _key_file(settings.master_key, settings.effective_master_key_file, "master key", force,
+                  create_master_key_file),
+        _key_file(settings.index_key, settings.effective_index_key_file, "blind-index key", force,
+                  create_index_key_file),
+    ]  # fmt: skip
+
+
+def _key_file(
+    from_env: str | None, path: Path, what: str, force: bool, create: Callable[[Path], object]
+) -> str:
+    if from_env:
+        return f"nothing: the {what} comes from the environment"
+    if force:
+        path.unlink(missing_ok=True)
+    if path.exists():
+        return f"nothing: {what} {path} exists and is kept"
+    create(path)
+    return f"{what} {path}"
+
+
 # Areas that own key material or files register a function here (settings, force) -> notes.
-INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = [_ledger_key]
+INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = [_ledger_key, _registry_key_files]

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from entrusted.errors import InvalidInput
 
 CONFIG_ENV = "ENTRUSTED_CONFIG"
+SECRET_SETTINGS = frozenset({"master_key", "index_key", "smtp_password", "sms_gateway_token"})
 
 
 class Settings(BaseSettings):
@@ -75,6 +76,71 @@ class Settings(BaseSettings):
         default=90, ge=1, le=3650, description="Default API token lifetime."
     )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    master_key_file: Path | None = Field(
+        default=None,
+        description="Master key (KEK) wrapping customers' data keys; default `master.key` in "
+        "the data dir.",
+    )
+    master_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="The master key as base64 of 32 bytes; when set, master_key_file is unused.",
+    )
+    previous_master_key_files: tuple[Path, ...] = Field(
+        default=(),
+        description="Old master keys, kept only to read data keys until `keys rotate` is done.",
+    )
+    index_key_file: Path | None = Field(
+        default=None,
+        description="Blind-index key (HMAC) for e-mail and phone lookups; default `index.key` "
+        "in the data dir.",
+    )
+    index_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="The blind-index key as base64 of 32 bytes; when set, index_key_file is "
+        "unused.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP relay for one-time codes and password links; unset: kept in memory.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP relay port.")
+    smtp_starttls: bool = Field(default=True, description="Use STARTTLS with the SMTP relay.")
+    smtp_username: str | None = Field(default=None, description="SMTP relay user name.")
+    smtp_password: str | None = Field(
+        default=None, repr=False, description="SMTP relay password."
+    )
+    smtp_sender: str = Field(
+        default="Entrusted <noreply@entrusted.example>",
+        description="From address of messages to customers.",
+    )
+    sms_gateway_url: str | None = Field(
+        default=None,
+        description="HTTP SMS gateway for one-time codes to mobiles; unset: kept in memory.",
+    )
+    sms_gateway_token: str | None = Field(
+        default=None, repr=False, description="Bearer token of the SMS gateway."
+    )
+    identification_code_ttl_s: int = Field(
+        default=600, ge=60, le=3600, description="How long a one-time identification code lasts."
+    )
+    identification_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Wrong codes allowed before an identification fails."
+    )
+    identification_valid_s: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="How long a successful identification lets support act for the caller.",
+    )
+    password_link_ttl_s: int = Field(
+        default=172800, ge=600, description="How long a password link e-mailed to a customer works."
+    )
+    portal_url: str = Field(
+        default="http://127.0.0.1:8000/portal",
+        description="Base URL of the customer portal, used in password links.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -94,9 +160,22 @@ class Settings(BaseSettings):
     def effective_ledger_key_file(self) -> Path:
         return self.ledger_key_file or self.data_dir / "ledger.key"
 
+    @property
+    def effective_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def effective_index_key_file(self) -> Path:
+        return self.index_key_file or self.data_dir / "index.key"
+
     def describe(self) -> dict[str, str]:
-        """What is safe to show a person: every setting, the database password masked."""
-        shown = {name: str(getattr(self, name)) for name in type(self).model_fields}
+        """What is safe to show a person: every setting, the database password and every
+        secret masked."""
+        shown = {
+            name: "***" if name in SECRET_SETTINGS and getattr(self, name) else str(value)
+            for name in type(self).model_fields
+            for value in [getattr(self, name)]
+        }
         shown["database_url"] = redact_url(self.effective_database_url)
         return shown
 

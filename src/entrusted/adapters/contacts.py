@@ -69,3 +69,17 @@ def normalise_phone(
         raise InvalidInput(field, "is not a mobile number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return canonical_phone(e164, field)
+
+
+class Contacts:
+    """The `ContactNormaliser` port over `normalise_email` and `normalise_phone`; national
+    numbers are read in `default_region` (a Swiss provider's customers type Swiss numbers)."""
+
+    def __init__(self, default_region: str = "CH") -> None:
+        self._region = default_region
+
+    def email(self, value: str, field: str) -> str:
+        return normalise_email(value, field)
+
+    def phone(self, value: str, field: str, mobile: bool) -> str:
+        return normalise_phone(value, self._region, field=field, mobile=mobile)

@@ -16,7 +16,7 @@ decision is durably in the ledger first.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -120,6 +120,59 @@ class Gate:
             raise Refused(decision)
         return Audited(decision, receipt)
 
+    def decide_many(
+        self,
+        actor: Actor,
+        action: Action,
+        resources: Sequence[Resource],
+        context: AccessContext | None = None,
+    ) -> list[Audited]:
+        """`decide` for one action on many resources (a bulk import), with one durable ledger
+        append for all of them instead of one commit each. Every decision is ledgered; if any
+        is a denial, `Refused` carries the first one and nothing may proceed."""
+        if not resources:
+            return []
+        context = context or AccessContext()
+        decisions: list[Decision] = []
+        for resource in resources:
+            try:
+                self._validate(actor, action, resource, context)
+            except InvalidInput as exc:
+                denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
+                self._record(actor, str(action), resource, context, denial)
+                raise
+            facts = frozenset(
+                c
+                for c in self.engine.conditions_needed(actor, action, resource.kind)
+                if self._holds(c, actor, resource, context)
+            )
+            decisions.append(self.engine.decide(actor, action, resource, facts))
+        entries = [
+            self._entry(actor, action.value, r, context, d)
+            for r, d in zip(resources, decisions, strict=True)
+        ]
+        receipts = self._append(entries)
+        for decision in decisions:
+            if not decision.allowed:
+                raise Refused(decision)
+        return [Audited(d, r) for d, r in zip(decisions, receipts, strict=True)]
+
+    def record_outcome(
+        self,
+        actor: Actor,
+        action: Action,
+        resource: Resource,
+        outcome: Decision,
+        context: AccessContext | None = None,
+    ) -> Receipt:
+        """Ledger what came of an access the rules already allowed, when the outcome is itself
+        evidence: a caller identification that succeeded or failed, a contract handed over to
+        its new holder (filed under them). `outcome.rule_id` names the service step (never a
+        policy rule), so an audit tells decisions of the rules from outcomes of the work."""
+        context = context or AccessContext()
+        self._validate(actor, action, resource, context)
+        return self._record(actor, action.value, resource, context, outcome)
+
     def _holds(
         self, condition: Condition, actor: Actor, resource: Resource, context: AccessContext
     ) -> bool:
@@ -162,7 +215,17 @@ class Gate:
         context: AccessContext,
         decision: Decision,
     ) -> Receipt:
-        entry = AuditEntry(
+        return self._append([self._entry(actor, action, resource, context, decision)])[0]
+
+    def _entry(
+        self,
+        actor: Actor,
+        action: str,
+        resource: Resource,
+        context: AccessContext,
+        decision: Decision,
+    ) -> AuditEntry:
+        return AuditEntry(
             time=self.clock(),
             actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
             actor_id=str(getattr(actor, "id", ""))[:MAX_ID] or "unknown",
@@ -177,8 +240,12 @@ class Gate:
             refs={k: v[:MAX_ID] for k, v in context.refs().items()},
             nonce=self.nonce(32),
         )
+
+    def _append(self, entries: list[AuditEntry]) -> list[Receipt]:
         try:
-            return self.ledger.append(entry)
+            if len(entries) == 1:
+                return [self.ledger.append(entries[0])]
+            return self.ledger.append_many(entries)
         except Unavailable:
             raise
         except EntrustedError as exc:

@@ -31,3 +31,11 @@ class InMemoryLedger:
             self.tree.append(h)
             self.entries.append(e)
         return receipts
+
+    def stored_size(self) -> int:
+        return len(self.entries)
+
+    def entries_for_customer(self, customer_id: str, below: int) -> list[tuple[int, bytes]]:
+        return [
+            (i, e.to_bytes()) for i, e in enumerate(self.entries[:below]) if e.owner == customer_id
+        ]

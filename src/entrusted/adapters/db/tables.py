@@ -131,3 +131,101 @@ policy_deployment = sa.Table(
     sa.Column("summary", sa.String(2000), nullable=False),
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
 )
+
+# --- the customer registry (P1, P2): nothing personal in clear --------------------------------
+# Personal fields and hosted service names are AES-256-GCM ciphertexts under the customer's
+# data key (`wrapped_key`, wrapped by the master key `kek_id`); `*_idx` are keyed blind
+# indexes (HMAC-SHA256), the only thing a lookup compares. See crypto/personal.py.
+
+customer = sa.Table(
+    "customer",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("kek_id", sa.String(16), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary(64), nullable=False),
+    sa.Column("last_name", sa.LargeBinary, nullable=False),
+    sa.Column("first_name", sa.LargeBinary, nullable=False),
+    sa.Column("email", sa.LargeBinary, nullable=False),
+    sa.Column("email_idx", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("phone", sa.LargeBinary, nullable=True),
+    sa.Column("phone_idx", sa.LargeBinary(32), nullable=True, index=True),
+    sa.Column("mobile", sa.LargeBinary, nullable=True),
+    sa.Column("mobile_idx", sa.LargeBinary(32), nullable=True, index=True),
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("password_token_hash", sa.LargeBinary(32), nullable=True, unique=True),
+    sa.Column("password_token_expires_at", UTCDateTime, nullable=True),
+    # Key rotation pages through one master key's rows in id order.
+    sa.Index("ix_customer_kek_id", "kek_id", "id"),
+)
+
+contract = sa.Table(
+    "contract",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "holder_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False, index=True
+    ),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+)
+
+hosted_service = sa.Table(
+    "hosted_service",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "contract_id", sa.String(40), sa.ForeignKey("contract.id"), nullable=False, index=True
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # mailbox | ftp_space | website
+    sa.Column("name", sa.LargeBinary, nullable=False),
+    sa.Column("name_idx", sa.LargeBinary(32), nullable=True, unique=True),  # mailboxes only
+)
+
+identification = sa.Table(
+    "identification",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column("contract_id", sa.String(40), sa.ForeignKey("contract.id"), nullable=True),
+    sa.Column("case_id", sa.String(64), nullable=True),
+    sa.Column("method", sa.String(16), nullable=False),  # email_code | sms_code | session
+    sa.Column("code_hash", sa.LargeBinary(32), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # pending | verified | failed
+    sa.Column("staff_id", sa.String(64), nullable=True),
+    sa.Column("completed_at", UTCDateTime, nullable=True),
+    # The gate's caller_identified check: this customer's recent successes.
+    sa.Index("ix_identification_customer_id", "customer_id", "completed_at"),
+)
+
+contract_transfer = sa.Table(
+    "contract_transfer",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "contract_id", sa.String(40), sa.ForeignKey("contract.id"), nullable=False, index=True
+    ),
+    sa.Column("from_customer", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column("to_customer", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by", sa.String(64), nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+)
+
+customer_session = sa.Table(
+    "customer_session",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column(
+        "customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False, index=True
+    ),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)

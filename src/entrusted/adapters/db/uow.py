@@ -8,13 +8,26 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+from entrusted.adapters.db.identification_store import (
+    SqlCustomerSessionRepository,
+    SqlIdentificationRepository,
+)
+from entrusted.adapters.db.registry_store import SqlContractRepository, SqlCustomerRepository
 from entrusted.adapters.db.staff_store import (
     SqlLoginFailureRepository,
     SqlStaffRepository,
     SqlTokenRepository,
 )
 from entrusted.errors import Unavailable
-from entrusted.services.ports import LoginFailureRepository, StaffRepository, TokenRepository
+from entrusted.services.ports import (
+    ContractRepository,
+    CustomerRepository,
+    CustomerSessionRepository,
+    IdentificationRepository,
+    LoginFailureRepository,
+    StaffRepository,
+    TokenRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -32,6 +45,12 @@ class SqlUnitOfWork:
         self.staff: StaffRepository = SqlStaffRepository(self._conn)
         self.tokens: TokenRepository = SqlTokenRepository(self._conn)
         self.login_failures: LoginFailureRepository = SqlLoginFailureRepository(self._conn)
+        self.customers: CustomerRepository = SqlCustomerRepository(self._conn)
+        self.contracts: ContractRepository = SqlContractRepository(self._conn)
+        self.identifications: IdentificationRepository = SqlIdentificationRepository(self._conn)
+        self.customer_sessions: CustomerSessionRepository = SqlCustomerSessionRepository(
+            self._conn
+        )
         return self
 
     @property

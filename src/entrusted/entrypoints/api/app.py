@@ -7,7 +7,15 @@ from fastapi import FastAPI
 from entrusted import __version__
 from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
-from entrusted.entrypoints.api import health, ledger, problems, staff
+from entrusted.entrypoints.api import (
+    contracts,
+    customers,
+    health,
+    identifications,
+    ledger,
+    problems,
+    staff,
+)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -23,4 +31,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(health.router)
     app.include_router(staff.router)
     app.include_router(ledger.router)
+    app.include_router(customers.router)
+    app.include_router(contracts.router)
+    app.include_router(identifications.router)
     return app

@@ -25,7 +25,7 @@ def actor(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("a bearer token is required")
-    return container(request).staff.authenticate(credentials.credentials)
+    return container(request).authenticate(credentials.credentials)
 
 
 ContainerDep = Annotated[Container, Depends(container)]

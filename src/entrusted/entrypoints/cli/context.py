@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.markup import escape
 from entrusted import errors
 from entrusted.bootstrap import Container, build
 from entrusted.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from entrusted.domain.policy import Actor
 
 console = Console()
 err_console = Console(stderr=True)
@@ -110,3 +113,23 @@ def read_secret(prompt: str, from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\n")
     value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
     return value
+
+
+def operator_actor() -> Actor:
+    """The operator at this console, as the registry sees them: a service actor `cli:user@host`
+    that no API token can carry (see `domain.registry.is_registrar`)."""
+    from entrusted.domain.policy import Actor, ActorKind
+    from entrusted.domain.registry import CLI_OPERATOR_PREFIX
+
+    return Actor(ActorKind.SERVICE, (CLI_OPERATOR_PREFIX + operator())[:64])
+
+
+def staff_actor(c: Container, username: str) -> Actor:
+    """The staff member a command acts as (`--as USERNAME`): the gate decides by their roles,
+    and the ledger names them."""
+    from entrusted.domain.policy import Actor, ActorKind
+
+    member = c.staff.get(username)
+    if not member.active:
+        raise errors.AuthenticationFailed(f"staff member {username!r} is disabled")
+    return Actor(ActorKind.STAFF, member.id, member.roles)

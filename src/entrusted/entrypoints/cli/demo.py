@@ -16,6 +16,7 @@ from entrusted.bootstrap import Container, initialise
 from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
+from entrusted.entrypoints.cli.demo_registry import registry_step
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
 DEMO_STAFF = [
@@ -31,6 +32,10 @@ DEMO_STAFF = [
 DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     ("the gate (P3, P8-P15): every request decided by the rules and ledgered", gate_step),
     ("the ledger (P3, P14): signed, provable, verifiable by anyone", ledger_step),
+    (
+        "the registry (P1, P2, P4): identification, transfer, no bulk export",
+        registry_step,
+    ),
 ]
 
 

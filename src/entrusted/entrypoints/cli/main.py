@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from entrusted import __version__
-from entrusted.entrypoints.cli import bench, demo, ledger, policy, staff
+from entrusted.entrypoints.cli import (
+    bench,
+    contracts,
+    customers,
+    demo,
+    keys,
+    ledger,
+    policy,
+    staff,
+)
 from entrusted.entrypoints.cli.context import (
     configure_logging,
     console,
@@ -30,6 +39,9 @@ app = typer.Typer(
 app.add_typer(staff.app, name="staff")
 app.add_typer(policy.app, name="policy")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(customers.app, name="customers")
+app.add_typer(contracts.app, name="contracts")
+app.add_typer(keys.app, name="keys")
 
 
 def _version(value: bool) -> None:

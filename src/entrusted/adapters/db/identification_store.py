@@ -1,0 +1,144 @@
+"""SQL repositories of caller identifications and customer sessions (P1): code digests and
+token digests only, never a code or a token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entrusted.adapters.db import tables as t
+from entrusted.domain.registry import (
+    CustomerSession,
+    Identification,
+    IdentificationMethod,
+    IdentificationOutcome,
+)
+
+
+def _opt(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _identification(row: sa.RowMapping) -> Identification:
+    return Identification(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        method=IdentificationMethod(row["method"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        outcome=IdentificationOutcome(row["outcome"]),
+        attempts=int(row["attempts"]),
+        staff_id=row["staff_id"],
+        contract_id=row["contract_id"],
+        case_id=row["case_id"],
+        completed_at=row["completed_at"],
+    )
+
+
+class SqlIdentificationRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, identification: Identification, code_digest: bytes | None) -> None:
+        i = identification
+        self._conn.execute(
+            t.identification.insert().values(
+                id=i.id,
+                customer_id=i.customer_id,
+                contract_id=i.contract_id,
+                case_id=i.case_id,
+                method=i.method.value,
+                code_hash=code_digest,
+                attempts=i.attempts,
+                created_at=i.created_at,
+                expires_at=i.expires_at,
+                outcome=i.outcome.value,
+                staff_id=i.staff_id,
+                completed_at=i.completed_at,
+            )
+        )
+
+    def get(self, identification_id: str) -> Identification | None:
+        row = (
+            self._conn.execute(
+                sa.select(t.identification).where(t.identification.c.id == identification_id)
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _identification(row)
+
+    def code_digest(self, identification_id: str) -> bytes | None:
+        value = self._conn.execute(
+            sa.select(t.identification.c.code_hash).where(
+                t.identification.c.id == identification_id
+            )
+        ).scalar_one_or_none()
+        return _opt(value)
+
+    def update(self, identification: Identification) -> None:
+        i = identification
+        self._conn.execute(
+            t.identification.update()
+            .where(t.identification.c.id == i.id)
+            .values(attempts=i.attempts, outcome=i.outcome.value, completed_at=i.completed_at)
+        )
+
+    def verified_since(self, customer_id: str, since: datetime) -> list[Identification]:
+        c = t.identification.c
+        rows = self._conn.execute(
+            sa.select(t.identification)
+            .where(
+                c.customer_id == customer_id,
+                c.completed_at >= since,
+                c.outcome == IdentificationOutcome.VERIFIED.value,
+            )
+            .order_by(c.completed_at)
+        ).mappings()
+        return [_identification(r) for r in rows]
+
+    def for_customer(self, customer_id: str) -> list[Identification]:
+        c = t.identification.c
+        rows = self._conn.execute(
+            sa.select(t.identification)
+            .where(c.customer_id == customer_id)
+            .order_by(c.created_at, c.id)
+        ).mappings()
+        return [_identification(r) for r in rows]
+
+
+class SqlCustomerSessionRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, session: CustomerSession, digest: bytes) -> None:
+        self._conn.execute(
+            t.customer_session.insert().values(
+                id=session.id,
+                token_hash=digest,
+                customer_id=session.customer_id,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+                revoked_at=session.revoked_at,
+            )
+        )
+
+    def by_digest(self, digest: bytes) -> CustomerSession | None:
+        row = (
+            self._conn.execute(
+                sa.select(t.customer_session).where(t.customer_session.c.token_hash == digest)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return CustomerSession(
+            id=row["id"],
+            customer_id=row["customer_id"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            revoked_at=row["revoked_at"],
+        )

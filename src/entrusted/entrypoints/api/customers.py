@@ -1,0 +1,153 @@
+"""`/v1/customers`: registration, the customer's own record and export, support's summary and
+search, customer credentials; and the bulk listing that is always refused (P4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from entrusted.domain.registry import CustomerRecord
+from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.registry_models import RegistrationIn, SummaryOut
+from entrusted.services.gate import AccessContext
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+CaseQuery = str | None
+
+
+class RegisteredOut(BaseModel):
+    id: str
+    contract_id: str | None
+    password_link_sent: bool
+
+
+class CustomerOut(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    last_name: str
+    first_name: str
+    email: str
+    phone: str | None
+    mobile: str | None
+
+
+class CorrectionIn(BaseModel):
+    """Only the fields given are changed; `null` removes a phone or mobile number."""
+
+    last_name: str | None = Field(default=None, max_length=200)
+    first_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    mobile: str | None = Field(default=None, max_length=40)
+
+
+class SearchIn(BaseModel):
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    case_id: str | None = Field(default=None, max_length=64)
+
+
+class LinkIn(BaseModel):
+    email: str = Field(max_length=320)
+
+
+class PasswordIn(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class CustomerTokenOut(BaseModel):
+    id: str
+    token: str = Field(description="Shown once; store it now.")
+    expires_at: datetime
+
+
+def _out(record: CustomerRecord) -> CustomerOut:
+    return CustomerOut(
+        id=record.id,
+        status=record.status.value,
+        created_at=record.created_at,
+        last_name=record.details.last_name,
+        first_name=record.details.first_name,
+        email=record.details.email,
+        phone=record.details.phone,
+        mobile=record.details.mobile,
+    )
+
+
+@router.post("", response_model=RegisteredOut, status_code=201, summary="Register a customer")
+def register(body: RegistrationIn, who: ActorDep, c: ContainerDep) -> RegisteredOut:
+    done = c.registry.register(who, body.form())
+    return RegisteredOut(
+        id=done.customer_id,
+        contract_id=done.contract_id,
+        password_link_sent=done.password_link_sent,
+    )
+
+
+@router.get("", summary="Bulk listing of customers: always refused and ledgered (P4)")
+def list_all(who: ActorDep, c: ContainerDep) -> None:
+    c.registry.export_all(who)
+
+
+@router.post("/search", response_model=list[SummaryOut], summary="Find a caller by e-mail or phone")
+def search(body: SearchIn, who: ActorDep, c: ContainerDep) -> list[SummaryOut]:
+    found = c.registry.find(
+        who, email=body.email, phone=body.phone, context=AccessContext(case_id=body.case_id)
+    )
+    return [SummaryOut.of(s) for s in found]
+
+
+@router.post("/password-link", status_code=202, summary="E-mail a new password link")
+def password_link(body: LinkIn, c: ContainerDep) -> Response:
+    c.customer_auth.request_link(body.email)
+    return Response(status_code=202)
+
+
+@router.post("/password", status_code=204, summary="Set a password with a link's token")
+def set_password(body: PasswordIn, c: ContainerDep) -> Response:
+    c.customer_auth.set_password(body.token, body.password)
+    return Response(status_code=204)
+
+
+@router.post("/login", response_model=CustomerTokenOut, summary="A customer token for a password")
+def login(body: LoginIn, request: Request, c: ContainerDep) -> CustomerTokenOut:
+    address = request.client.host if request.client else "unknown"
+    issued = c.customer_auth.login(body.email, body.password, address)
+    return CustomerTokenOut(
+        id=issued.session.id, token=issued.secret, expires_at=issued.session.expires_at
+    )
+
+
+@router.get("/{customer_id}", response_model=CustomerOut, summary="A customer's own record")
+def read(customer_id: str, who: ActorDep, c: ContainerDep) -> CustomerOut:
+    return _out(c.registry.details(who, customer_id))
+
+
+@router.patch("/{customer_id}", response_model=CustomerOut, summary="Correct one's own details")
+def correct(customer_id: str, body: CorrectionIn, who: ActorDep, c: ContainerDep) -> CustomerOut:
+    changes = body.model_dump(exclude_unset=True)
+    return _out(c.registry.correct(who, customer_id, changes))
+
+
+@router.get(
+    "/{customer_id}/summary", response_model=SummaryOut, summary="Name and contracts, for support"
+)
+def summary(
+    customer_id: str, who: ActorDep, c: ContainerDep, case_id: CaseQuery = None
+) -> SummaryOut:
+    return SummaryOut.of(c.registry.summary(who, customer_id, AccessContext(case_id=case_id)))
+
+
+@router.get("/{customer_id}/export", summary="The customer's own data-access export")
+def export(customer_id: str, who: ActorDep, c: ContainerDep) -> dict[str, Any]:
+    return c.registry.export_own(who, customer_id)

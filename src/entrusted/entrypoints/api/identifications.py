@@ -1,0 +1,55 @@
+"""`/v1/identifications`: support identifies a caller by a one-time code or the customer's
+session (P1); the outcome is recorded and ledgered."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.registry_models import IdentificationOut
+
+router = APIRouter(prefix="/v1/identifications", tags=["identifications"])
+
+
+class StartIn(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=40)
+    method: str = Field(max_length=16, description="email_code, sms_code or session")
+    contract_id: str | None = Field(default=None, max_length=40)
+    case_id: str | None = Field(default=None, max_length=64)
+
+
+class CodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=16)
+
+
+@router.post(
+    "", response_model=IdentificationOut, status_code=201, summary="Start identifying a caller"
+)
+def start(body: StartIn, who: ActorDep, c: ContainerDep) -> IdentificationOut:
+    started = c.identification.start(
+        who, body.customer_id, body.method, contract_id=body.contract_id, case_id=body.case_id
+    )
+    return IdentificationOut.of(started, c.clock())
+
+
+@router.post(
+    "/{identification_id}/verify",
+    response_model=IdentificationOut,
+    summary="Check the code the caller reads back",
+)
+def verify(
+    identification_id: str, body: CodeIn, who: ActorDep, c: ContainerDep
+) -> IdentificationOut:
+    return IdentificationOut.of(
+        c.identification.verify(who, identification_id, body.code), c.clock()
+    )
+
+
+@router.post(
+    "/{identification_id}/confirm",
+    response_model=IdentificationOut,
+    summary="The customer confirms from their session",
+)
+def confirm(identification_id: str, who: ActorDep, c: ContainerDep) -> IdentificationOut:
+    return IdentificationOut.of(c.identification.confirm(who, identification_id), c.clock())

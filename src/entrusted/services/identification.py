@@ -1,0 +1,230 @@
+"""Caller identification (P1): support checks a caller against the details on file by a method
+that leaves evidence, and the result is what later lets support act for them.
+
+Methods: a one-time code sent to the e-mail address or the mobile number on file, which the
+caller reads back to support; or the customer confirming from their logged-in session. Codes
+are six random digits, stored only as an HMAC (`crypto.personal.code_digest`), valid for
+`identification_code_ttl_s`, good for one successful use, and refused after
+`identification_max_attempts` wrong tries. A wrong, expired or replayed code is a clear error
+and changes nothing but the attempt counter. Every outcome, success or failure, is ledgered
+with the method, the time and the staff member.
+
+`CallerIdentified` is the gate's `caller_identified` condition: true when the customer who owns
+the resource was identified by this staff member within `identification_valid_s` (and, if
+the request names a case or the identification named a contract, on that case / contract).
+
+```python
+started = identification.start(support, "cus_1", "email_code")
+identification.verify(support, started.id, "123456")  # what the caller reads back
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from entrusted.crypto.personal import code_digest, code_matches, new_code, open_customer
+from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, Resource
+from entrusted.domain.policy import ResourceKind as Kind
+from entrusted.domain.registry import Identification, IdentificationMethod
+from entrusted.domain.registry import IdentificationOutcome as Outcome
+from entrusted.errors import Conflict, InvalidInput, NotFound
+from entrusted.services.gate import AccessContext
+from entrusted.services.messaging import MailSender, SmsSender
+from entrusted.services.ports import Clock, RegistryUnitOfWorkFactory
+from entrusted.services.registry import RegistryParts, load_customer, personal
+
+OUTCOME_RULE = "registry.identification"
+_METHODS = ", ".join(m.value for m in IdentificationMethod)
+
+
+class IdentificationService:
+    def __init__(
+        self,
+        parts: RegistryParts,
+        mailer: MailSender,
+        sms: SmsSender,
+        code_ttl: timedelta = timedelta(minutes=10),
+        max_attempts: int = 5,
+    ) -> None:
+        self._p = parts
+        self._mailer = mailer
+        self._sms = sms
+        self._ttl = code_ttl
+        self._max = max_attempts
+
+    def start(
+        self,
+        actor: Actor,
+        customer_id: str,
+        method: str,
+        *,
+        contract_id: str | None = None,
+        case_id: str | None = None,
+    ) -> Identification:
+        """Begin identifying a caller as `customer_id`: send the code (or wait for the
+        customer's session). Nothing is stored if the message cannot be sent."""
+        try:
+            how = IdentificationMethod(method)
+        except ValueError:
+            raise InvalidInput("method", f"must be one of {_METHODS}") from None
+        p = self._p
+        context = AccessContext(case_id=case_id)
+        p.gate.decide(actor, Action.IDENTIFY, personal(customer_id), context)
+        now = p.clock()
+        ident = Identification(
+            id=p.ids("idn"),
+            customer_id=customer_id,
+            method=how,
+            created_at=now,
+            expires_at=now + self._ttl,
+            outcome=Outcome.PENDING,
+            staff_id=actor.id,
+            contract_id=contract_id,
+            case_id=case_id,
+        )
+        keys = p.keys()
+        with p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+            if contract_id is not None:
+                held = uow.contracts.get(contract_id)
+                if held is None or held.holder_id != customer_id:
+                    raise InvalidInput("contract_id", "is not a contract of this customer")
+            code = None if how is IdentificationMethod.SESSION else new_code()
+            digest = None if code is None else code_digest(keys, ident.id, code)
+            uow.identifications.add(ident, digest)
+            if code is not None:
+                details = open_customer(keys, sealed)
+                minutes = int(self._ttl.total_seconds() // 60)
+                text = (
+                    f"Your identification code is {code}. Read it to our support team; "
+                    f"it expires in {minutes} minutes. Never give it to anyone else."
+                )
+                if how is IdentificationMethod.EMAIL_CODE:
+                    self._mailer.send(
+                        details.email,
+                        "Your identification code",
+                        text,
+                        {"Auto-Submitted": "auto-generated"},
+                    )
+                elif details.mobile is None:
+                    raise InvalidInput("method", "there is no mobile number on file")
+                else:
+                    self._sms.send(details.mobile, text)
+            uow.commit()
+        return ident
+
+    def verify(self, actor: Actor, identification_id: str, code: str) -> Identification:
+        """Check the code the caller read back. Wrong or expired: InvalidInput("code"), the
+        attempt counted; already used or failed: Conflict. Each outcome is ledgered."""
+        p = self._p
+        ident = self._get(identification_id)
+        context = AccessContext(case_id=ident.case_id)
+        resource = personal(ident.customer_id)
+        p.gate.decide(actor, Action.IDENTIFY, resource, context)
+        if ident.method is IdentificationMethod.SESSION:
+            raise Conflict(f"identification {ident.id} is confirmed by the customer's session")
+        keys = p.keys()
+        with p.uow() as uow:
+            digest = uow.identifications.code_digest(ident.id)
+            current = uow.identifications.get(ident.id)
+        assert current is not None
+        now = p.clock()
+        state = current.state_at(now)
+        attempts = current.attempts + 1
+        error: Exception | None = None
+        outcome = current.outcome
+        if state is Outcome.VERIFIED:
+            error = Conflict(f"identification {ident.id} was already used; start a new one")
+        elif state is Outcome.FAILED:
+            error = Conflict(f"identification {ident.id} failed after too many wrong codes")
+        elif state is Outcome.EXPIRED:
+            error = InvalidInput("code", "has expired; start a new identification")
+        elif digest is None or not code_matches(keys, ident.id, code, digest):
+            left = self._max - attempts
+            outcome = Outcome.FAILED if left <= 0 else Outcome.PENDING
+            error = InvalidInput(
+                "code",
+                f"does not match; {left} attempt(s) left"
+                if left > 0
+                else "does not match; no attempts left, start a new identification",
+            )
+        else:
+            outcome = Outcome.VERIFIED
+        done = now if outcome is not current.outcome else current.completed_at
+        updated = replace(current, attempts=attempts, outcome=outcome, completed_at=done)
+        reason = (
+            f"caller identified by {ident.method.value}"
+            if error is None
+            else f"identification by {ident.method.value} failed: {error}"
+        )
+        effect = Effect.PERMIT if error is None else Effect.FORBID
+        p.gate.record_outcome(
+            actor, Action.IDENTIFY, resource, Decision(effect, OUTCOME_RULE, reason), context
+        )
+        with p.uow() as uow:
+            uow.identifications.update(updated)
+            uow.commit()
+        if error is not None:
+            raise error
+        return updated
+
+    def confirm(self, actor: Actor, identification_id: str) -> Identification:
+        """The customer confirms, from their logged-in session, that they are on the phone."""
+        p = self._p
+        ident = self._get(identification_id)
+        resource = personal(ident.customer_id)
+        context = AccessContext(case_id=ident.case_id)
+        p.gate.decide(actor, Action.UPDATE, resource, context)
+        if ident.method is not IdentificationMethod.SESSION:
+            raise Conflict(f"identification {ident.id} is confirmed with its one-time code")
+        state = ident.state_at(p.clock())
+        if state is not Outcome.PENDING:
+            raise Conflict(f"identification {ident.id} is {state.value}; start a new one")
+        updated = replace(
+            ident, attempts=ident.attempts + 1, outcome=Outcome.VERIFIED, completed_at=p.clock()
+        )
+        reason = "caller identified by confirmation from the customer's session"
+        p.gate.record_outcome(
+            actor,
+            Action.IDENTIFY,
+            resource,
+            Decision(Effect.PERMIT, OUTCOME_RULE, reason),
+            context,
+        )
+        with p.uow() as uow:
+            uow.identifications.update(updated)
+            uow.commit()
+        return updated
+
+    def _get(self, identification_id: str) -> Identification:
+        with self._p.uow() as uow:
+            found = uow.identifications.get(identification_id)
+        if found is None:
+            raise NotFound("identification", identification_id)
+        return found
+
+
+class CallerIdentified:
+    """The gate's `caller_identified` resolver (see the module doc)."""
+
+    def __init__(self, uow: RegistryUnitOfWorkFactory, clock: Clock, valid: timedelta) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._valid = valid
+
+    def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool:
+        if actor.kind is not ActorKind.STAFF or resource.owner is None:
+            return False
+        with self._uow() as uow:
+            recent = uow.identifications.verified_since(resource.owner, self._clock() - self._valid)
+        for ident in recent:
+            if ident.staff_id != actor.id:
+                continue
+            if context.case_id is not None and ident.case_id != context.case_id:
+                continue
+            if resource.kind is Kind.CONTRACT and ident.contract_id not in (None, resource.id):
+                continue
+            return True
+        return False

@@ -1,0 +1,247 @@
+"""In-memory twin of the registry's unit of work, for fast service tests. Same contract as
+the SQL repositories: a transaction sees its own writes, commits all or nothing, and a
+duplicate e-mail index or mailbox address is a Conflict.
+
+```python
+store = InMemoryRegistry()
+uow = store.unit_of_work          # a RegistryUnitOfWorkFactory
+```
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from entrusted.domain.registry import (
+    ContractStatus,
+    CustomerSession,
+    Identification,
+    IdentificationOutcome,
+    SealedCustomer,
+    StoredContract,
+    StoredService,
+    Transfer,
+)
+from entrusted.errors import Conflict
+
+DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
+
+
+@dataclass
+class _State:
+    customers: dict[str, SealedCustomer] = field(default_factory=dict)
+    password_tokens: dict[str, tuple[bytes, datetime]] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+    contracts: dict[str, StoredContract] = field(default_factory=dict)
+    transfers: list[Transfer] = field(default_factory=list)
+    identifications: dict[str, tuple[Identification, bytes | None]] = field(default_factory=dict)
+    sessions: dict[bytes, CustomerSession] = field(default_factory=dict)
+    failures: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+
+class _Customers:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def add(self, customer: SealedCustomer) -> None:
+        self.add_many([customer])
+
+    def add_many(self, customers: Sequence[SealedCustomer]) -> None:
+        taken = {c.email_idx for c in self._s.customers.values()}
+        for c in customers:
+            if c.email_idx in taken or c.id in self._s.customers:
+                raise Conflict(DUPLICATE_EMAIL)
+            taken.add(c.email_idx)
+            self._s.customers[c.id] = c
+
+    def get(self, customer_id: str) -> SealedCustomer | None:
+        return self._s.customers.get(customer_id)
+
+    def by_email_index(self, idx: bytes) -> SealedCustomer | None:
+        return next((c for c in self._s.customers.values() if c.email_idx == idx), None)
+
+    def by_phone_index(self, idx: bytes) -> list[SealedCustomer]:
+        return sorted(
+            (c for c in self._s.customers.values() if idx in (c.phone_idx, c.mobile_idx)),
+            key=lambda c: c.id,
+        )
+
+    def emails_on_file(self, idxs: Sequence[bytes]) -> set[bytes]:
+        return {c.email_idx for c in self._s.customers.values()} & set(idxs)
+
+    def update(self, customer: SealedCustomer) -> None:
+        other = self.by_email_index(customer.email_idx)
+        if other is not None and other.id != customer.id:
+            raise Conflict(DUPLICATE_EMAIL)
+        self._s.customers[customer.id] = customer
+
+    def set_password_token(
+        self, customer_id: str, digest: bytes | None, expires_at: datetime | None
+    ) -> None:
+        if digest is None or expires_at is None:
+            self._s.password_tokens.pop(customer_id, None)
+        else:
+            self._s.password_tokens[customer_id] = (digest, expires_at)
+
+    def by_password_token(self, digest: bytes) -> tuple[SealedCustomer, datetime] | None:
+        for cid, (stored, expires) in self._s.password_tokens.items():
+            if stored == digest:
+                return self._s.customers[cid], expires
+        return None
+
+    def set_password(self, customer_id: str, password_hash: str) -> None:
+        self._s.passwords[customer_id] = password_hash
+        self._s.password_tokens.pop(customer_id, None)
+
+    def password_hash(self, customer_id: str) -> str | None:
+        return self._s.passwords.get(customer_id)
+
+
+class _Contracts:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def add(self, contract: StoredContract) -> None:
+        hosted = {
+            svc.name_idx
+            for c in self._s.contracts.values()
+            for svc in c.services
+            if svc.name_idx is not None
+        }
+        if any(svc.name_idx in hosted for svc in contract.services if svc.name_idx):
+            raise Conflict("a mailbox with this address is already hosted")
+        self._s.contracts[contract.id] = contract
+
+    def get(self, contract_id: str) -> StoredContract | None:
+        return self._s.contracts.get(contract_id)
+
+    def for_holder(self, customer_id: str) -> list[StoredContract]:
+        return sorted(
+            (c for c in self._s.contracts.values() if c.holder_id == customer_id),
+            key=lambda c: c.id,
+        )
+
+    def move(self, contract_id: str, holder_id: str, services: Sequence[StoredService]) -> None:
+        by_id = {s.id: s for s in services}
+        old = self._s.contracts[contract_id]
+        kept = tuple(by_id.get(s.id, s) for s in old.services)
+        self._s.contracts[contract_id] = replace(old, holder_id=holder_id, services=kept)
+
+    def cancel(self, contract_id: str, at: datetime) -> None:
+        old = self._s.contracts[contract_id]
+        self._s.contracts[contract_id] = replace(
+            old, status=ContractStatus.CANCELLED, cancelled_at=at
+        )
+
+    def add_transfer(self, transfer: Transfer) -> None:
+        self._s.transfers.append(transfer)
+
+    def transfers_for(self, customer_id: str) -> list[Transfer]:
+        return [t for t in self._s.transfers if customer_id in (t.from_customer, t.to_customer)]
+
+
+class _Identifications:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def add(self, identification: Identification, code_digest: bytes | None) -> None:
+        self._s.identifications[identification.id] = (identification, code_digest)
+
+    def get(self, identification_id: str) -> Identification | None:
+        found = self._s.identifications.get(identification_id)
+        return None if found is None else found[0]
+
+    def code_digest(self, identification_id: str) -> bytes | None:
+        found = self._s.identifications.get(identification_id)
+        return None if found is None else found[1]
+
+    def update(self, identification: Identification) -> None:
+        _, digest = self._s.identifications[identification.id]
+        self._s.identifications[identification.id] = (identification, digest)
+
+    def verified_since(self, customer_id: str, since: datetime) -> list[Identification]:
+        return [
+            i
+            for i, _ in self._s.identifications.values()
+            if i.customer_id == customer_id
+            and i.outcome is IdentificationOutcome.VERIFIED
+            and i.completed_at is not None
+            and i.completed_at >= since
+        ]
+
+    def for_customer(self, customer_id: str) -> list[Identification]:
+        return [i for i, _ in self._s.identifications.values() if i.customer_id == customer_id]
+
+
+class _Sessions:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def add(self, session: CustomerSession, digest: bytes) -> None:
+        self._s.sessions[digest] = session
+
+    def by_digest(self, digest: bytes) -> CustomerSession | None:
+        return self._s.sessions.get(digest)
+
+
+class _Failures:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def record(self, account: str, address: str, at: datetime) -> None:
+        self._s.failures.append((account, address, at))
+
+    def count_for_account(self, account: str, since: datetime) -> int:
+        return sum(1 for a, _, at in self._s.failures if a == account and at >= since)
+
+    def count_for_address(self, address: str, since: datetime) -> int:
+        return sum(1 for _, a, at in self._s.failures if a == address and at >= since)
+
+    def clear_account(self, account: str) -> None:
+        self._s.failures = [f for f in self._s.failures if f[0] != account]
+
+
+class InMemoryRegistryUnitOfWork:
+    """Works on a private copy of the store's state; `commit` publishes it."""
+
+    def __init__(self, store: InMemoryRegistry) -> None:
+        self._store = store
+        self._state = _State()
+
+    def __enter__(self) -> Self:
+        self._state = copy.deepcopy(self._store.state)
+        self.customers = _Customers(self._state)
+        self.contracts = _Contracts(self._state)
+        self.identifications = _Identifications(self._state)
+        self.customer_sessions = _Sessions(self._state)
+        self.login_failures = _Failures(self._state)
+        return self
+
+    def commit(self) -> None:
+        self._store.state = copy.deepcopy(self._state)
+        self._store.commits += 1
+
+    def rollback(self) -> None:
+        """Nothing to undo: uncommitted writes live only in this unit's private copy."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+
+class InMemoryRegistry:
+    def __init__(self) -> None:
+        self.state = _State()
+        self.commits = 0
+
+    def unit_of_work(self) -> InMemoryRegistryUnitOfWork:
+        return InMemoryRegistryUnitOfWork(self)

@@ -1,0 +1,387 @@
+"""The customer registry (P1, P2, P4): registration, the customer's own record, what support
+sees to identify a caller, and the customer's data-access export. There is no bulk export.
+
+Every read or change asks the gate first, with the customer as the resource's owner, so the
+rules decide (and the ledger records) who sees what:
+
+- the signup site (service token) or an operator at the console registers customers;
+- a customer reads, corrects and exports their own record;
+- support identifies a caller and sees only the name and a contract summary;
+- sysadmins and every other role get nothing: no rule permits them;
+- an attempt to export the customer file is refused by a forbid no role escapes (P4).
+
+```python
+registry.register(signup, Registration("Muster", "Anna", "anna@example.com"))
+registry.summary(support, "cus_1")          # name + contracts, ledgered
+registry.export_all(sysadmin)               # raises Refused, ledgered
+```
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from entrusted.crypto.blind_index import email_index, phone_index
+from entrusted.crypto.personal import (
+    RegistryKeys,
+    data_key,
+    open_contract,
+    open_customer,
+    open_name,
+    reseal,
+    seal_customer,
+    seal_service,
+)
+from entrusted.crypto.secrets import new_id
+from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource, ResourceKind
+from entrusted.domain.registry import (
+    ContractStatus,
+    ContractView,
+    CustomerRecord,
+    CustomerStatus,
+    CustomerSummary,
+    PersonalDetails,
+    SealedCustomer,
+    StoredContract,
+    is_registrar,
+)
+from entrusted.errors import Conflict, InvalidInput, NotFound, Refused
+from entrusted.services.customer_auth import CustomerAuthService
+from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.ports import (
+    Clock,
+    ContactNormaliser,
+    CustomerEntries,
+    RegistryUnitOfWork,
+    RegistryUnitOfWorkFactory,
+)
+from entrusted.services.registry_forms import (
+    Registration,
+    registration_from_row,
+    validate_changes,
+    validate_details,
+    validate_services,
+)
+
+EXPORT_FORMAT = "entrusted-data-export/v1"
+REGISTRAR_ONLY = "registry.registrar-only"
+DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
+
+
+@dataclass(frozen=True)
+class RegistryParts:
+    """What every registry service works with; built once by the composition root. `keys` is
+    a provider so that commands that never touch the registry never need its key files."""
+
+    uow: RegistryUnitOfWorkFactory
+    gate: Gate
+    keys: Callable[[], RegistryKeys]
+    contacts: ContactNormaliser
+    clock: Clock
+    ids: Callable[[str], str] = new_id
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    customer_id: str
+    contract_id: str | None
+    password_link_sent: bool
+
+
+def personal(customer_id: str) -> Resource:
+    return Resource(ResourceKind.PERSONAL_DETAILS, customer_id, owner=customer_id)
+
+
+def require_registrar(gate: Gate, actor: Actor, resource: Resource) -> None:
+    """Refuse, and ledger the refusal, unless `actor` is the signup site or an operator: the
+    rules can only say "a service", and the mail hook is a service too."""
+    if is_registrar(actor):
+        return
+    denial = Decision(
+        Effect.FORBID, REGISTRAR_ONLY, "only the signup site or an operator registers customers"
+    )
+    gate.record_outcome(actor, Action.CREATE, resource, denial)
+    raise Refused(denial)
+
+
+def load_customer(uow: RegistryUnitOfWork, customer_id: str) -> SealedCustomer:
+    found = uow.customers.get(customer_id)
+    if found is None:
+        raise NotFound("customer", customer_id)
+    return found
+
+
+class RegistryService:
+    def __init__(
+        self, parts: RegistryParts, links: CustomerAuthService, ledger: CustomerEntries
+    ) -> None:
+        self._p = parts
+        self._links = links
+        self._ledger = ledger
+
+    # --- registration --------------------------------------------------------------------
+
+    def register(self, actor: Actor, form: Registration) -> Registered:
+        """Register one customer (and a first contract when services are asked for), then
+        e-mail them the link that sets their password. Nothing is written on any failure."""
+        p = self._p
+        details = validate_details(p.contacts, form)
+        wanted = validate_services(p.contacts, form.services)
+        keys = p.keys()
+        customer_id = p.ids("cus")
+        require_registrar(p.gate, actor, personal(customer_id))
+        idx = email_index(keys.index_key, details.email)
+        with p.uow() as uow:
+            if uow.customers.by_email_index(idx) is not None:
+                raise Conflict(DUPLICATE_EMAIL)
+        p.gate.decide(actor, Action.CREATE, personal(customer_id))
+        contract_id = p.ids("ctr") if wanted else None
+        if contract_id is not None:
+            p.gate.decide(
+                actor, Action.CREATE, Resource(ResourceKind.CONTRACT, contract_id, customer_id)
+            )
+        now = p.clock()
+        sealed = seal_customer(keys, customer_id, CustomerStatus.ACTIVE, now, details)
+        secret, digest, expires = self._links.new_link()
+        with p.uow() as uow:
+            uow.customers.add(sealed)
+            uow.customers.set_password_token(customer_id, digest, expires)
+            if contract_id is not None:
+                dek = data_key(keys, sealed)
+                services = tuple(
+                    seal_service(keys, dek, customer_id, p.ids("svc"), contract_id, kind, name)
+                    for kind, name in wanted
+                )
+                uow.contracts.add(
+                    StoredContract(
+                        contract_id, customer_id, ContractStatus.ACTIVE, now, None, services
+                    )
+                )
+            uow.commit()
+        sent = self._links.send_link(details.email, secret)
+        return Registered(customer_id, contract_id, sent)
+
+    # --- the customer's own record -------------------------------------------------------
+
+    def details(self, actor: Actor, customer_id: str) -> CustomerRecord:
+        """The whole record: for the customer themselves (the rules allow no one else)."""
+        self._p.gate.decide(actor, Action.READ, personal(customer_id))
+        with self._p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+        return self._record(sealed)
+
+    def correct(
+        self, actor: Actor, customer_id: str, changes: Mapping[str, str | None]
+    ) -> CustomerRecord:
+        """Apply the customer's corrections; a new e-mail address must not be another's."""
+        p = self._p
+        values = validate_changes(p.contacts, changes)
+        p.gate.decide(actor, Action.UPDATE, personal(customer_id))
+        keys = p.keys()
+        with p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+            updated = open_customer(keys, sealed).corrected(values)
+            resealed = reseal(keys, sealed, updated)
+            other = uow.customers.by_email_index(resealed.email_idx)
+            if other is not None and other.id != customer_id:
+                raise Conflict(DUPLICATE_EMAIL)
+            uow.customers.update(resealed)
+            uow.commit()
+        return CustomerRecord(sealed.id, sealed.status, sealed.created_at, updated)
+
+    def _record(self, sealed: SealedCustomer) -> CustomerRecord:
+        details = open_customer(self._p.keys(), sealed)
+        return CustomerRecord(sealed.id, sealed.status, sealed.created_at, details)
+
+    # --- support: identifying a caller ---------------------------------------------------
+
+    def summary(
+        self, actor: Actor, customer_id: str, context: AccessContext | None = None
+    ) -> CustomerSummary:
+        """The name and the contracts of a customer, nothing else: what identification needs."""
+        self._p.gate.decide(actor, Action.IDENTIFY, personal(customer_id), context)
+        with self._p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+            contracts = uow.contracts.for_holder(customer_id)
+        return self._summary(sealed, contracts)
+
+    def _summary(self, sealed: SealedCustomer, contracts: list[StoredContract]) -> CustomerSummary:
+        keys = self._p.keys()
+        last, first = open_name(keys, sealed)
+        views = tuple(open_contract(keys, sealed, c) for c in contracts)
+        return CustomerSummary(sealed.id, last, first, views)
+
+    def find(
+        self,
+        actor: Actor,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        context: AccessContext | None = None,
+    ) -> list[CustomerSummary]:
+        """Find a contract holder by the e-mail or phone number a caller gives, through the
+        blind index only. The lookup itself passes the gate first, so a role that may not
+        identify callers learns nothing, not even whether the address is a customer's."""
+        p = self._p
+        if (email is None) == (phone is None):
+            raise InvalidInput("email", "give either an e-mail address or a phone number")
+        key = p.keys().index_key
+        if email is not None:
+            how, idx = "email", email_index(key, p.contacts.email(email, "email"))
+        else:
+            how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
+        lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
+        p.gate.decide(actor, Action.IDENTIFY, lookup, context)
+        with p.uow() as uow:
+            if email is not None:
+                one = uow.customers.by_email_index(idx)
+                found = [] if one is None else [one]
+            else:
+                found = uow.customers.by_phone_index(idx)
+            held = {c.id: uow.contracts.for_holder(c.id) for c in found}
+        out = []
+        for sealed in found:
+            p.gate.decide(actor, Action.IDENTIFY, personal(sealed.id), context)
+            out.append(self._summary(sealed, held[sealed.id]))
+        return out
+
+    # --- exports --------------------------------------------------------------------------
+
+    def export_all(self, actor: Actor) -> NoReturn:
+        """There is no bulk export of personal data (P4). The attempt is put to the gate so it
+        is refused *and recorded*; the shipped invariants make every rules file refuse it."""
+        self._p.gate.decide(actor, Action.EXPORT, Resource(ResourceKind.CUSTOMER_FILE, "all"))
+        # Only reachable under rules that broke the invariant check at start-up; still no.
+        denial = Decision(Effect.FORBID, "registry.no-bulk-export", "there is no bulk export")
+        self._p.gate.record_outcome(
+            actor, Action.EXPORT, Resource(ResourceKind.CUSTOMER_FILE, "all"), denial
+        )
+        raise Refused(denial)
+
+    def export_own(self, actor: Actor, customer_id: str) -> dict[str, Any]:
+        """A customer's data-access export: their record, contracts, identifications,
+        transfers and every ledger entry filed under them (P3), as one JSON document."""
+        p = self._p
+        p.gate.decide(actor, Action.EXPORT, personal(customer_id))
+        p.gate.decide(
+            actor,
+            Action.READ,
+            Resource(ResourceKind.LEDGER, f"customer/{customer_id}", owner=customer_id),
+        )
+        with p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+            contracts = uow.contracts.for_holder(customer_id)
+            identifications = uow.identifications.for_customer(customer_id)
+            transfers = uow.contracts.transfers_for(customer_id)
+        record = self._record(sealed)
+        keys = p.keys()
+        entries = self._ledger.entries_for_customer(customer_id, self._ledger.stored_size())
+        return {
+            "format": EXPORT_FORMAT,
+            "exported_at": p.clock().isoformat(),
+            "customer": {
+                "id": record.id,
+                "status": record.status.value,
+                "created_at": record.created_at.isoformat(),
+                **record.details.as_dict(),
+            },
+            "contracts": [_contract_json(open_contract(keys, sealed, c)) for c in contracts],
+            "identifications": [
+                {
+                    "id": i.id,
+                    "method": i.method.value,
+                    "outcome": i.state_at(p.clock()).value,
+                    "at": i.created_at.isoformat(),
+                    "by": i.staff_id,
+                    "contract": i.contract_id,
+                }
+                for i in identifications
+            ],
+            "transfers": [
+                {
+                    "id": t.id,
+                    "contract": t.contract_id,
+                    "from": t.from_customer,
+                    "to": t.to_customer,
+                    "at": t.at.isoformat(),
+                    "by": t.by,
+                    "ledger_index": t.ledger_index,
+                }
+                for t in transfers
+            ],
+            "ledger_entries": [
+                {"index": index, "entry": json.loads(body)} for index, body in entries
+            ],
+        }
+
+    # --- bulk registration (an operator's import) -----------------------------------------
+
+    def import_customers(
+        self,
+        actor: Actor,
+        rows: Iterable[Mapping[str, str | None]],
+        progress: Callable[[str, int, int], None] | None = None,
+        *,
+        first_row: int = 2,
+        chunk: int = 1000,
+    ) -> list[str]:
+        """Register every row, or none: all rows are validated first (an error names the row
+        and the field), then decided by the gate in one ledger append, then written in one
+        transaction. Imported customers get no e-mail; they ask for a password link when
+        they first log in. Returns the new customer ids in row order."""
+        p = self._p
+        report = progress or (lambda _stage, _done, _total: None)
+        keys = p.keys()
+        parsed: list[PersonalDetails] = []
+        seen: dict[bytes, int] = {}
+        indexes: list[bytes] = []
+        for n, row in enumerate(rows, start=first_row):
+            try:
+                details = validate_details(p.contacts, registration_from_row(row))
+            except InvalidInput as exc:
+                raise InvalidInput(f"row {n} {exc.field}", exc.message.partition(": ")[2]) from None
+            idx = email_index(keys.index_key, details.email)
+            if idx in seen:
+                raise InvalidInput(f"row {n} email", f"is the same address as row {seen[idx]}")
+            seen[idx] = n
+            parsed.append(details)
+            indexes.append(idx)
+            if len(parsed) % chunk == 0:
+                report("validated", len(parsed), 0)
+        total = len(parsed)
+        report("validated", total, total)
+        ids = [p.ids("cus") for _ in parsed]
+        if ids:
+            require_registrar(p.gate, actor, personal(ids[0]))
+        with p.uow() as uow:
+            taken = uow.customers.emails_on_file(indexes)
+        if taken:
+            first = min(seen[i] for i in taken)
+            raise Conflict(f"row {first}: {DUPLICATE_EMAIL}")
+        p.gate.decide_many(actor, Action.CREATE, [personal(cid) for cid in ids])
+        now = p.clock()
+        with p.uow() as uow:
+            for start in range(0, total, chunk):
+                batch = [
+                    seal_customer(keys, cid, CustomerStatus.ACTIVE, now, details)
+                    for cid, details in zip(
+                        ids[start : start + chunk], parsed[start : start + chunk], strict=True
+                    )
+                ]
+                uow.customers.add_many(batch)
+                report("written", start + len(batch), total)
+            uow.commit()
+        return ids
+
+
+def _contract_json(view: ContractView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "status": view.status.value,
+        "created_at": view.created_at.isoformat(),
+        "cancelled_at": view.cancelled_at.isoformat() if view.cancelled_at else None,
+        "services": [{"id": s.id, "kind": s.kind.value, "name": s.name} for s in view.services],
+    }

@@ -1,0 +1,77 @@
+"""The gate's two additions for the registry: `decide_many` (one ledger append for a bulk
+import, every decision recorded, any denial refuses the lot) and `record_outcome` (what came of
+an allowed access, e.g. an identification, filed like a decision)."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrusted.domain.policy import Action, Decision, Effect, Resource, ResourceKind
+from entrusted.errors import InvalidInput, Refused, Unavailable
+from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.memory import InMemoryLedger
+from tests.conftest import FakeClock
+from tests.unit.registry_world import ENGINE, SIGNUP, SUPPORT
+
+
+class CountingLedger(InMemoryLedger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def append_many(self, entries):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().append_many(entries)
+
+
+def details(customer_id: str) -> Resource:
+    return Resource(ResourceKind.PERSONAL_DETAILS, customer_id, owner=customer_id)
+
+
+def test_decide_many_appends_once_and_returns_receipts_in_order() -> None:
+    ledger = CountingLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    audited = gate.decide_many(SIGNUP, Action.CREATE, [details(f"cus_{n}") for n in range(5)])
+    assert ledger.calls == 1
+    assert [a.receipt.index for a in audited] == [0, 1, 2, 3, 4]
+    assert [e.owner for e in ledger.entries] == [f"cus_{n}" for n in range(5)]
+    assert gate.decide_many(SIGNUP, Action.CREATE, []) == []
+
+
+def test_decide_many_records_every_decision_and_refuses_on_any_denial() -> None:
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    mixed = [details("cus_1"), Resource(ResourceKind.CUSTOMER_FILE, "all"), details("cus_2")]
+    with pytest.raises(Refused) as info:
+        gate.decide_many(SIGNUP, Action.CREATE, mixed)
+    assert info.value.decision.allowed is False
+    assert [e.decision for e in ledger.entries] == ["allow", "deny", "allow"]
+    with pytest.raises(InvalidInput):
+        gate.decide_many(SIGNUP, Action.CREATE, [details("cus_3"), details("x" * 65)])
+    assert ledger.entries[-1].rule == "gate.invalid-request"
+
+
+def test_decide_many_fails_closed() -> None:
+    ledger = InMemoryLedger()
+    ledger.fail = True
+    with pytest.raises(Unavailable):
+        Gate(ENGINE, ledger, FakeClock()).decide_many(SIGNUP, Action.CREATE, [details("cus_1")] * 2)
+
+
+def test_record_outcome_files_the_outcome_with_its_step() -> None:
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    outcome = Decision(Effect.FORBID, "registry.identification", "wrong code")
+    receipt = gate.record_outcome(
+        SUPPORT, Action.IDENTIFY, details("cus_1"), outcome, AccessContext(case_id="case_1")
+    )
+    (entry,) = ledger.entries
+    assert receipt.index == 0
+    assert (entry.decision, entry.rule, entry.owner, entry.refs) == (
+        "deny",
+        "registry.identification",
+        "cus_1",
+        {"case": "case_1"},
+    )
+    with pytest.raises(InvalidInput):
+        gate.record_outcome(SUPPORT, Action.IDENTIFY, details("x" * 65), outcome)

@@ -1,0 +1,238 @@
+"""The registry services on in-memory twins: registration and its bad inputs (nothing written),
+who sees what through the gate, the refused bulk export (P4), the customer's own export."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrusted.domain.registry import ContractStatus, ServiceKind
+from entrusted.errors import Conflict, InvalidInput, NotFound, Refused
+from entrusted.services.registry_forms import Registration, ServiceRequest
+from tests.unit.registry_world import (
+    LEGAL,
+    OFFICE,
+    OPERATOR,
+    SIGNUP,
+    SUPPORT,
+    SYSADMIN,
+    World,
+    customer,
+)
+
+MAILBOX = ServiceRequest("mailbox", "Info@Example.com")
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_registration_stores_normalised_details_and_mails_a_password_link(world: World) -> None:
+    form = world.people.form((MAILBOX, ServiceRequest("website", "WWW.Example.com.")))
+    form = Registration(
+        form.last_name,
+        form.first_name,
+        " " + form.email.upper(),
+        form.phone,
+        form.mobile,
+        form.services,
+    )
+    done = world.registry.register(SIGNUP, form)
+    assert done.password_link_sent
+    record = world.registry.details(customer(done.customer_id), done.customer_id)
+    assert record.details.email == form.email.strip().lower()
+    assert record.details.phone is not None
+    assert record.details.phone.startswith("+41440")
+    assert record.details.mobile is not None
+    assert record.details.mobile.startswith("+41790")
+    (mail,) = world.mailer.sent
+    assert mail.to == record.details.email
+    assert "https://portal.example.com/password#token=entl_" in mail.body
+    view = world.contracts.get(customer(done.customer_id), str(done.contract_id))
+    assert [(s.kind, s.name) for s in view.services] == [
+        (ServiceKind.MAILBOX, "info@example.com"),
+        (ServiceKind.WEBSITE, "www.example.com"),
+    ]
+    assert world.decisions()[:2] == [
+        ("signup", "create", "allow", "signup-site-registers-customers"),
+        ("signup", "create", "allow", "signup-site-registers-customers"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"email": "anna@"}, "email"),
+        ({"phone": "12"}, "phone"),
+        ({"phone": "+41 44 000 00 00 ext. 12"}, "phone"),
+        ({"mobile": "044 000 00 00"}, "mobile"),  # a fixed line cannot receive codes
+        ({"last_name": "  "}, "last_name"),
+        ({"first_name": "x" * 101}, "first_name"),
+        ({"first_name": "Anna\x00"}, "first_name"),
+        ({"services": (ServiceRequest("shop", "x"),)}, "services[0].kind"),
+        ({"services": (ServiceRequest("mailbox", "no-at-sign"),)}, "services[0].name"),
+        ({"services": (ServiceRequest("website", "not a host"),)}, "services[0].name"),
+        ({"services": (ServiceRequest("ftp_space", "Bad Name!"),)}, "services[0].name"),
+        ({"services": (MAILBOX, MAILBOX)}, "services[1].name"),
+    ],
+)
+def test_bad_input_names_the_field_and_writes_nothing(
+    world: World, change: dict[str, object], field: str
+) -> None:
+    form = world.people.form()
+    values = {name: getattr(form, name) for name in Registration.__slots__} | change
+    with pytest.raises(InvalidInput) as info:
+        world.registry.register(SIGNUP, Registration(**values))  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert world.store.commits == 0
+    assert world.ledger.entries == []
+    assert world.mailer.sent == []
+
+
+def test_duplicate_email_is_a_conflict_and_writes_nothing(world: World) -> None:
+    form = world.people.form()
+    world.registry.register(SIGNUP, form)
+    commits, entries, sent = world.store.commits, len(world.ledger.entries), len(world.mailer.sent)
+    again = world.people.form()
+    twin = Registration(again.last_name, again.first_name, form.email.upper())
+    with pytest.raises(Conflict, match="already registered"):
+        world.registry.register(SIGNUP, twin)
+    assert (world.store.commits, len(world.ledger.entries), len(world.mailer.sent)) == (
+        commits,
+        entries,
+        sent,
+    )
+
+
+def test_only_the_signup_site_or_an_operator_registers(world: World) -> None:
+    from entrusted.domain.policy import Actor, ActorKind
+
+    assert world.registry.register(OPERATOR, world.people.form()).customer_id
+    for who in (Actor(ActorKind.SERVICE, "mail_hook"), customer("cus_x"), SUPPORT, SYSADMIN):
+        with pytest.raises(Refused):
+            world.registry.register(who, world.people.form())
+    refused = [d for d in world.decisions() if d[2] == "deny"]
+    assert [d[0] for d in refused] == ["mail_hook", "cus_x", "stf_support", "stf_sysadmin"]
+    assert len(world.store.state.customers) == 1
+
+
+def test_customer_reads_and_corrects_only_their_own_details(world: World) -> None:
+    alice, bob = world.register(), world.register()
+    with pytest.raises(Refused):
+        world.registry.details(customer(bob), alice)
+    assert world.decisions()[-1][2:] == ("deny", None)
+    record = world.registry.correct(
+        customer(alice), alice, {"email": "Alice.New@Example.com", "phone": None}
+    )
+    assert (record.details.email, record.details.phone) == ("alice.new@example.com", None)
+    assert world.registry.details(customer(alice), alice).details == record.details
+    (found,) = world.registry.find(SUPPORT, email="alice.new@example.com")
+    assert found.id == alice
+    with pytest.raises(Refused):
+        world.registry.correct(customer(bob), alice, {"first_name": "Mallory"})
+
+
+def test_correction_bad_input_and_duplicates_change_nothing(world: World) -> None:
+    alice, bob = world.register(), world.register()
+    before = world.registry.details(customer(alice), alice)
+    bob_email = world.registry.details(customer(bob), bob).details.email
+    with pytest.raises(InvalidInput) as info:
+        world.registry.correct(customer(alice), alice, {"mobile": "044 000 00 00"})
+    assert info.value.field == "mobile"
+    with pytest.raises(InvalidInput) as info:
+        world.registry.correct(customer(alice), alice, {"email": None})
+    assert info.value.field == "email"
+    with pytest.raises(InvalidInput) as info:
+        world.registry.correct(customer(alice), alice, {"password": "x"})
+    assert info.value.field == "password"
+    with pytest.raises(Conflict):
+        world.registry.correct(customer(alice), alice, {"email": bob_email})
+    assert world.registry.details(customer(alice), alice) == before
+
+
+def test_support_sees_name_and_contracts_only_sysadmin_nothing(world: World) -> None:
+    alice = world.register(services=(MAILBOX,))
+    summary = world.registry.summary(SUPPORT, alice)
+    record = world.registry.details(customer(alice), alice)
+    assert (summary.last_name, summary.first_name) == (
+        record.details.last_name,
+        record.details.first_name,
+    )
+    assert not hasattr(summary, "details")
+    assert not hasattr(summary, "email")
+    assert [c.status for c in summary.contracts] == [ContractStatus.ACTIVE]
+    for who in (SYSADMIN, LEGAL, OFFICE):
+        with pytest.raises(Refused):
+            world.registry.summary(who, alice)
+        with pytest.raises(Refused):
+            world.registry.details(who, alice)
+    with pytest.raises(Refused):
+        world.registry.details(SUPPORT, alice)  # identification, not the full record
+
+
+def test_find_by_email_or_phone_through_the_blind_index(world: World) -> None:
+    form = world.people.form()
+    alice = world.registry.register(SIGNUP, form).customer_id
+    assert [s.id for s in world.registry.find(SUPPORT, email=form.email.upper())] == [alice]
+    assert [s.id for s in world.registry.find(SUPPORT, phone=str(form.mobile))] == [alice]
+    assert [s.id for s in world.registry.find(SUPPORT, phone=str(form.phone))] == [alice]
+    assert world.registry.find(SUPPORT, email="nobody@example.com") == []
+    with pytest.raises(InvalidInput):
+        world.registry.find(SUPPORT)
+    # A sysadmin learns nothing, not even whether an address belongs to a customer.
+    for address in (form.email, "nobody@example.com"):
+        with pytest.raises(Refused):
+            world.registry.find(SYSADMIN, email=address)
+
+
+@pytest.mark.parametrize("who", [SUPPORT, SYSADMIN, LEGAL, OFFICE, SIGNUP, customer("cus_1")])
+def test_bulk_export_is_refused_for_everyone_and_ledgered(world: World, who: object) -> None:
+    world.register()
+    with pytest.raises(Refused) as info:
+        world.registry.export_all(who)  # type: ignore[arg-type]
+    assert info.value.decision.rule_id == "nobody-exports-the-customer-file"
+    last = world.ledger.entries[-1]
+    assert (last.action, last.resource_kind, last.decision) == ("export", "customer_file", "deny")
+
+
+def test_customer_exports_their_own_record_contracts_and_ledger_entries(world: World) -> None:
+    alice, bob = world.register(services=(MAILBOX,)), world.register()
+    world.registry.summary(SUPPORT, alice)
+    doc = world.registry.export_own(customer(alice), alice)
+    assert doc["format"] == "entrusted-data-export/v1"
+    assert doc["customer"]["id"] == alice
+    assert doc["customer"]["email"].endswith("@example.com")
+    assert [s["name"] for s in doc["contracts"][0]["services"]] == ["info@example.com"]
+    actions = [(e["entry"]["actor"]["id"], e["entry"]["action"]) for e in doc["ledger_entries"]]
+    assert ("signup", "create") in actions
+    assert ("stf_support", "identify") in actions
+    assert all(e["entry"]["resource"]["owner"] == alice for e in doc["ledger_entries"])
+    with pytest.raises(Refused):
+        world.registry.export_own(customer(bob), alice)
+    with pytest.raises(Refused):
+        world.registry.export_own(SUPPORT, alice)
+
+
+def test_unknown_customer_is_not_found_after_the_gate(world: World) -> None:
+    with pytest.raises(NotFound):
+        world.registry.summary(SUPPORT, "cus_missing")
+    with pytest.raises(NotFound):
+        world.registry.details(customer("cus_missing"), "cus_missing")
+
+
+def test_registry_secrets_never_show_in_settings_output() -> None:
+    import base64
+
+    from entrusted.config import Settings
+
+    key = base64.b64encode(bytes(range(32))).decode()
+    s = Settings(
+        master_key=key, index_key=key, smtp_password="hunter2-long", sms_gateway_token="t0k"
+    )
+    shown = s.describe()
+    for name in ("master_key", "index_key", "smtp_password", "sms_gateway_token"):
+        assert shown[name] == "***"
+    assert key not in repr(s)
+    assert "hunter2-long" not in repr(s)
+    assert Settings().describe()["master_key"] == "None"
