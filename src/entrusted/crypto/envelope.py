@@ -40,7 +40,6 @@ import dataclasses
 import hashlib
 import os
 import secrets
-import stat
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +49,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from entrusted.errors import Conflict, InvalidInput, TamperDetected, Unavailable
+from entrusted.crypto.keyfiles import create_private_file, read_private_file
+from entrusted.errors import InvalidInput, TamperDetected, Unavailable
 
 VERSION = 1
 _VERSION_BYTE = bytes([VERSION])
@@ -268,33 +268,8 @@ def write_key_file(path: Path, label: str, material: bytes, field: str) -> None:
     written to a private temporary file (O_CREAT|O_EXCL, 0600) and hard-linked into place, and
     the link fails if `path` is taken, so an existing key is never overwritten.
     """
-    if path.exists() or path.is_symlink():
-        raise Conflict(f"key file {path} already exists; refusing to overwrite it")
-    if not path.parent.is_dir():
-        raise InvalidInput(field, f"directory {path.parent} does not exist")
     content = f"{label}:{base64.b64encode(material).decode('ascii')}\n".encode("ascii")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # the umask can only narrow the mode; make it exact
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError as exc:
-            raise Conflict(f"key file {path} already exists; refusing to overwrite it") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)  # the new name is durable before anything is encrypted under the key
-    finally:
-        os.close(dir_fd)
+    create_private_file(path, content, field)
 
 
 def read_key_file(path: Path, label: str, field: str) -> bytes:
@@ -304,28 +279,7 @@ def read_key_file(path: Path, label: str, field: str) -> bytes:
     must be treated as leaked, and saying so is better than quietly using it. The mode is read
     from the opened descriptor, so swapping the file after the check changes nothing.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError as exc:
-        raise InvalidInput(field, f"key file {path} does not exist") from exc
-    except OSError as exc:
-        raise InvalidInput(field, f"cannot open key file {path}: {exc.strerror}") from exc
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InvalidInput(field, f"key file {path} is not a regular file")
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & 0o077:
-            raise InvalidInput(
-                field,
-                f"key file {path} has mode {mode:04o}, so group or others may read it; "
-                f"run `chmod 600 {path}` and rotate the key if it may have leaked",
-            )
-        raw = os.read(fd, _MAX_KEY_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(raw) > _MAX_KEY_FILE:
-        raise InvalidInput(field, f"key file {path} is too large to be a key file")
+    raw = read_private_file(path, field, _MAX_KEY_FILE)
     try:
         found_label, sep, encoded = raw.decode("ascii").strip().partition(":")
     except UnicodeDecodeError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from entrusted.crypto.keyfiles import create_private_file, fsync_dir, read_private_file, write_all
 from entrusted.domain.checkpoint import (
     SIG_TYPE_ED25519,
     Checkpoint,
@@ -34,7 +34,7 @@ from entrusted.domain.checkpoint import (
     parse_signed_note,
     parse_vkey,
 )
-from entrusted.errors import Conflict, InvalidInput, TamperDetected
+from entrusted.errors import InvalidInput, TamperDetected
 
 _SKEY_PREFIX = "PRIVATE+KEY+"
 _KEY_FIELD = "ledger key"
@@ -172,29 +172,10 @@ def generate_key_file(path: Path, name: str) -> str:
         check_key_name(name)
     except ValueError as exc:
         raise InvalidInput("ledger key name", str(exc)) from exc
-    if path.exists() or path.is_symlink():
-        raise Conflict(f"key file {path} already exists; refusing to overwrite it")
-    if not path.parent.is_dir():
-        raise InvalidInput(_KEY_FIELD, f"directory {path.parent} does not exist")
     private = Ed25519PrivateKey.generate()
     signer = NoteSigner(name, private)
     content = (_format_skey(signer, private.private_bytes_raw()) + "\n").encode("ascii")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # the umask can only narrow the mode; make it exact
-            _write_all(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError as exc:
-            raise Conflict(f"key file {path} already exists; refusing to overwrite it") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    create_private_file(path, content, _KEY_FIELD)
     _write_public(Path(f"{path}.pub"), signer.vkey + "\n")
     return signer.vkey
 
@@ -204,54 +185,19 @@ def _write_public(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
         try:
-            _write_all(fd, text.encode("ascii"))
+            write_all(fd, text.encode("ascii"))
             os.fsync(fd)
         finally:
             os.close(fd)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def load_signer(path: Path) -> NoteSigner:
     """The signer stored at `path`; InvalidInput if missing, garbled or readable by others."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError as exc:
-        raise InvalidInput(_KEY_FIELD, f"key file {path} does not exist") from exc
-    except OSError as exc:
-        raise InvalidInput(_KEY_FIELD, f"cannot open key file {path}: {exc.strerror}") from exc
-    try:
-        st = os.fstat(fd)  # of the opened file, so a swap after the check cannot fool us
-        if not stat.S_ISREG(st.st_mode):
-            raise InvalidInput(_KEY_FIELD, f"key file {path} is not a regular file")
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & 0o077:
-            raise InvalidInput(
-                _KEY_FIELD,
-                f"key file {path} has mode {mode:04o}, so group or others may read the log's "
-                f"private key; run `chmod 600 {path}` (and rotate the key if it may have leaked)",
-            )
-        raw = os.read(fd, _MAX_KEY_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(raw) > _MAX_KEY_FILE:
-        raise InvalidInput(_KEY_FIELD, f"key file {path} is too large to be a note key")
+    raw = read_private_file(path, _KEY_FIELD, _MAX_KEY_FILE)
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
