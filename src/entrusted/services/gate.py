@@ -103,18 +103,7 @@ class Gate:
     ) -> Audited:
         """Decide, ledger, and return only once the record is durable; raise `Refused` on deny."""
         context = context or AccessContext()
-        try:
-            action = self._validate(actor, action, resource, context)
-        except InvalidInput as exc:
-            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-            self._record(actor, str(action), resource, context, denial)
-            raise
-        facts = frozenset(
-            c
-            for c in self.engine.conditions_needed(actor, action, resource.kind)
-            if self._holds(c, actor, resource, context)
-        )
-        decision = self.engine.decide(actor, action, resource, facts)
+        action, decision = self._evaluate(actor, action, resource, context)
         receipt = self._record(actor, action.value, resource, context, decision)
         if not decision.allowed:
             raise Refused(decision)
@@ -133,20 +122,7 @@ class Gate:
         if not resources:
             return []
         context = context or AccessContext()
-        decisions: list[Decision] = []
-        for resource in resources:
-            try:
-                self._validate(actor, action, resource, context)
-            except InvalidInput as exc:
-                denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-                self._record(actor, str(action), resource, context, denial)
-                raise
-            facts = frozenset(
-                c
-                for c in self.engine.conditions_needed(actor, action, resource.kind)
-                if self._holds(c, actor, resource, context)
-            )
-            decisions.append(self.engine.decide(actor, action, resource, facts))
+        decisions = [self._evaluate(actor, action, r, context)[1] for r in resources]
         entries = [
             self._entry(actor, action.value, r, context, d)
             for r, d in zip(resources, decisions, strict=True)
@@ -172,6 +148,24 @@ class Gate:
         context = context or AccessContext()
         self._validate(actor, action, resource, context)
         return self._record(actor, action.value, resource, context, outcome)
+
+    def _evaluate(
+        self, actor: Actor, action: Action | str, resource: Resource, context: AccessContext
+    ) -> tuple[Action, Decision]:
+        """Validate, resolve only the conditions a candidate rule uses, and decide. An invalid
+        request is ledgered as a denial before `InvalidInput` reaches the caller."""
+        try:
+            parsed = self._validate(actor, action, resource, context)
+        except InvalidInput as exc:
+            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
+            self._record(actor, str(action), resource, context, denial)
+            raise
+        facts = frozenset(
+            c
+            for c in self.engine.conditions_needed(actor, parsed, resource.kind)
+            if self._holds(c, actor, resource, context)
+        )
+        return parsed, self.engine.decide(actor, parsed, resource, facts)
 
     def _holds(
         self, condition: Condition, actor: Actor, resource: Resource, context: AccessContext
