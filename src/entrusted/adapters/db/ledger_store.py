@@ -33,10 +33,12 @@ from entrusted.domain.ledger import (
     GetNode,
     consistency_proof,
     inclusion_proof,
-    locate_node,
-    node_from_tile_hashes,
     subtree_root,
     verify_consistency,
+)
+from entrusted.domain.tiles import (
+    locate_node,
+    node_from_tile_hashes,
 )
 from entrusted.errors import NotFound, TamperDetected, Unavailable
 

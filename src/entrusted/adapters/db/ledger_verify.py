@@ -35,10 +35,12 @@ from entrusted.domain.ledger import (
     TILE_WIDTH,
     CompactRange,
     consistency_proof,
-    locate_node,
-    node_from_tile_hashes,
     subtree_root,
     verify_consistency,
+)
+from entrusted.domain.tiles import (
+    locate_node,
+    node_from_tile_hashes,
 )
 from entrusted.errors import InvalidInput, TamperDetected
 

@@ -18,8 +18,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from entrusted.domain.ledger import TILE_WIDTH, encode_bundle, parse_entries_path, parse_tile_path
+from entrusted.domain.ledger import (
+    TILE_WIDTH,
+)
 from entrusted.domain.policy import Action, Resource, ResourceKind
+from entrusted.domain.tiles import (
+    encode_bundle,
+    parse_entries_path,
+    parse_tile_path,
+)
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.errors import NotFound
 
