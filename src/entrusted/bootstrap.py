@@ -35,21 +35,30 @@ from entrusted.crypto.envelope import (
 )
 from entrusted.crypto.personal import RegistryKeys
 from entrusted.crypto.signing import generate_key_file, load_signer
-from entrusted.domain.policy import Actor, Condition, Engine
+from entrusted.domain.policy import Actor, ActorKind, Condition, Engine
 from entrusted.domain.policy_analysis import RuleSet
 from entrusted.errors import InvalidInput
+from entrusted.services.cases import CaseService
+from entrusted.services.consent import ConsentService
+from entrusted.services.consent_notices import ConsentNotices
+from entrusted.services.consent_parts import ConsentLimits, ConsentParts
 from entrusted.services.contracts import ContractService
 from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
 from entrusted.services.gate import Gate
+from entrusted.services.grants import ActiveGrant, GrantService
 from entrusted.services.identification import CallerIdentified, IdentificationService
 from entrusted.services.keys import WrappedKeyStore
 from entrusted.services.ledger import CheckpointService
 from entrusted.services.memory_mail import InMemoryMailer, InMemorySms
 from entrusted.services.messaging import MailSender, SmsSender
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
-from entrusted.services.ports import RegistryUnitOfWork, UnitOfWork
+from entrusted.services.ports import ConsentUnitOfWork, RegistryUnitOfWork, UnitOfWork
 from entrusted.services.registry import RegistryParts, RegistryService
 from entrusted.services.staff import LoginLimits, StaffService
+from entrusted.services.verbal_consent import VerbalConsentService
+
+# Who the worker's jobs act as, in the ledger (the rules let a service expire grants).
+WORKER = Actor(ActorKind.SERVICE, "worker")
 
 
 def utc_now() -> datetime:
@@ -75,6 +84,10 @@ class Container:
     registry: RegistryService
     contracts: ContractService
     identification: IdentificationService
+    cases: CaseService
+    consent: ConsentService
+    grants: GrantService
+    verbal_consent: VerbalConsentService
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
 
@@ -154,6 +167,9 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     def registry_uow() -> RegistryUnitOfWork:
         return SqlUnitOfWork(engine)
 
+    def consent_uow() -> ConsentUnitOfWork:
+        return SqlUnitOfWork(engine)
+
     identified = CallerIdentified(
         registry_uow, clock, timedelta(seconds=settings.identification_valid_s)
     )
@@ -161,7 +177,10 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         engine=Engine(ruleset.rules),
         ledger=ledger,
         clock=clock,
-        resolvers={Condition.CALLER_IDENTIFIED: identified},
+        resolvers={
+            Condition.CALLER_IDENTIFIED: identified,
+            Condition.ACTIVE_GRANT: ActiveGrant(consent_uow, registry_uow, clock),
+        },
         directory=SqlStaffDirectory(engine),
     )
     keys = LazyRegistryKeys(settings)
@@ -178,6 +197,21 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         timedelta(seconds=settings.password_link_ttl_s),
         staff_limits,
     )
+    consent_parts = ConsentParts(
+        parts,
+        consent_uow,
+        ConsentNotices(parts, mailer, settings.portal_url, store),
+        ConsentLimits(
+            request_ttl=timedelta(seconds=settings.access_request_ttl_s),
+            grant_max_duration=timedelta(seconds=settings.grant_max_duration_s),
+            max_sessions=settings.grant_max_sessions,
+            identification_valid=timedelta(seconds=settings.identification_valid_s),
+        ),
+    )
+    grants = GrantService(consent_parts)
+    consent = ConsentService(consent_parts, grants)
+    contracts = ContractService(parts, customer_auth)
+    contracts.after_change.append(consent.contract_changed)
     c = Container(
         settings=settings,
         engine=engine,
@@ -194,7 +228,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         sms=sms,
         customer_auth=customer_auth,
         registry=RegistryService(parts, customer_auth, store),
-        contracts=ContractService(parts, customer_auth),
+        contracts=contracts,
         identification=IdentificationService(
             parts,
             mailer,
@@ -202,8 +236,15 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             timedelta(seconds=settings.identification_code_ttl_s),
             settings.identification_max_attempts,
         ),
+        cases=CaseService(consent_parts, grants),
+        consent=consent,
+        grants=grants,
+        verbal_consent=VerbalConsentService(consent_parts, grants),
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
+    c.jobs.append(
+        Job("grants.expire", settings.grants_expire_interval_s, lambda: str(consent.expire(WORKER)))
+    )
     return c
 
 

@@ -141,6 +141,24 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000/portal",
         description="Base URL of the customer portal, used in password links.",
     )
+    access_request_ttl_s: int = Field(
+        default=43200,
+        ge=300,
+        le=604800,
+        description="How long an unanswered access request waits for the customer.",
+    )
+    grant_max_duration_s: int = Field(
+        default=28800,
+        ge=300,
+        le=604800,
+        description="The backstop: no consent grant outlives this, even on an open case.",
+    )
+    grant_max_sessions: int = Field(
+        default=3, ge=1, le=20, description="The most sessions one grant may allow (default 1)."
+    )
+    grants_expire_interval_s: float = Field(
+        default=60.0, gt=0, description="How often the worker runs the grants.expire job."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -17,7 +17,7 @@ contracts.cancel(customer, "ctr_1")                         # the date is record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from entrusted.crypto.personal import (
@@ -54,6 +54,9 @@ from entrusted.services.registry_forms import (
 )
 
 HANDOVER_RULE = "registry.contract-handed-over"
+# Called after a transfer or a cancellation commits, with (actor, contract id, "transferred"
+# or "cancelled"): consent ends there at once (services/consent.py).
+ContractHook = Callable[[Actor, str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class ContractService:
     def __init__(self, parts: RegistryParts, links: CustomerAuthService) -> None:
         self._p = parts
         self._links = links
+        self.after_change: list[ContractHook] = []
 
     def _load(self, contract_id: str) -> StoredContract:
         with self._p.uow() as uow:
@@ -136,6 +140,8 @@ class ContractService:
                 raise Conflict(f"contract {contract_id} is already cancelled")
             uow.contracts.cancel(contract_id, self._p.clock())
             uow.commit()
+        for hook in self.after_change:
+            hook(actor, contract_id, "cancelled")
         return self._view(contract_id)
 
     def transfer(
@@ -205,6 +211,8 @@ class ContractService:
             uow.contracts.move(contract_id, new_id, moved)
             uow.contracts.add_transfer(record)
             uow.commit()
+        for hook in self.after_change:
+            hook(actor, contract_id, "transferred")
         sent = (
             details is not None
             and secret is not None

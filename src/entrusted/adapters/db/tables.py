@@ -229,3 +229,118 @@ customer_session = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+# --- support cases and consent (P9, P10, P11) --------------------------------------------------
+# Ids, dates, states and the words staff typed (subject, justification); a hosted service is
+# named by its id, never by its (encrypted) name. Link and "not me" tokens are SHA-256 only.
+
+support_case = sa.Table(
+    "support_case",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False, index=True
+    ),
+    sa.Column(
+        "contract_id", sa.String(40), sa.ForeignKey("contract.id"), nullable=False, index=True
+    ),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("opened_by", sa.String(64), nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("resolved_by", sa.String(64), nullable=True),
+    sa.Column("reopened_from", sa.String(40), sa.ForeignKey("support_case.id"), nullable=True),
+    sa.Column("flagged_at", UTCDateTime, nullable=True),
+    sa.Column("flag_reason", sa.String(200), nullable=True),
+)
+
+access_request = sa.Table(
+    "access_request",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "case_id", sa.String(40), sa.ForeignKey("support_case.id"), nullable=False, index=True
+    ),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column(
+        "contract_id", sa.String(40), sa.ForeignKey("contract.id"), nullable=False, index=True
+    ),
+    sa.Column("service_id", sa.String(40), sa.ForeignKey("hosted_service.id"), nullable=False),
+    sa.Column("service_kind", sa.String(16), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("justification", sa.String(500), nullable=False),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+    sa.Column("sessions", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("link_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("answered_at", UTCDateTime, nullable=True),
+    sa.Column("answered_by", sa.String(64), nullable=True),
+    sa.Column("grant_id", sa.String(40), nullable=True),
+    # The expiry job: pending requests by expiry.
+    sa.Index("ix_access_request_status", "status", "expires_at"),
+)
+
+consent_grant = sa.Table(
+    "consent_grant",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "case_id", sa.String(40), sa.ForeignKey("support_case.id"), nullable=False, index=True
+    ),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column(
+        "contract_id", sa.String(40), sa.ForeignKey("contract.id"), nullable=False, index=True
+    ),
+    sa.Column("service_id", sa.String(40), sa.ForeignKey("hosted_service.id"), nullable=False),
+    sa.Column("service_kind", sa.String(16), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+    sa.Column("max_sessions", sa.Integer, nullable=False),
+    sa.Column("sessions_used", sa.Integer, nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),  # request | verbal
+    sa.Column("source_id", sa.String(40), nullable=False),
+    sa.Column("approved_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("first_used_at", UTCDateTime, nullable=True),
+    sa.Column("ended_at", UTCDateTime, nullable=True, index=True),
+    sa.Column("end_reason", sa.String(32), nullable=True),
+    sa.Column("ended_by", sa.String(64), nullable=True),
+    # The gate's active_grant check: exactly this staff member, resource and case.
+    sa.Index("ix_consent_grant_staff_id", "staff_id", "service_id", "case_id"),
+)
+
+verbal_consent = sa.Table(
+    "verbal_consent",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "case_id", sa.String(40), sa.ForeignKey("support_case.id"), nullable=False, index=True
+    ),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column(
+        "identification_id", sa.String(40), sa.ForeignKey("identification.id"), nullable=False
+    ),
+    sa.Column("identification_method", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(500), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("grant_id", sa.String(40), sa.ForeignKey("consent_grant.id"), nullable=False),
+    sa.Column("not_me_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("not_me_at", UTCDateTime, nullable=True),
+)
+
+grant_session = sa.Table(
+    "grant_session",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "grant_id", sa.String(40), sa.ForeignKey("consent_grant.id"), nullable=False, index=True
+    ),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+)

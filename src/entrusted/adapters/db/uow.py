@@ -8,6 +8,12 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+from entrusted.adapters.db.consent_store import (
+    SqlAccessRequestRepository,
+    SqlCaseRepository,
+    SqlConsentRepository,
+    SqlGrantRepository,
+)
 from entrusted.adapters.db.identification_store import (
     SqlCustomerSessionRepository,
     SqlIdentificationRepository,
@@ -20,9 +26,13 @@ from entrusted.adapters.db.staff_store import (
 )
 from entrusted.errors import Unavailable
 from entrusted.services.ports import (
+    AccessRequestRepository,
+    CaseRepository,
+    ConsentRepository,
     ContractRepository,
     CustomerRepository,
     CustomerSessionRepository,
+    GrantRepository,
     IdentificationRepository,
     LoginFailureRepository,
     StaffRepository,
@@ -51,6 +61,10 @@ class SqlUnitOfWork:
         self.customer_sessions: CustomerSessionRepository = SqlCustomerSessionRepository(
             self._conn
         )
+        self.cases: CaseRepository = SqlCaseRepository(self._conn)
+        self.access_requests: AccessRequestRepository = SqlAccessRequestRepository(self._conn)
+        self.consents: ConsentRepository = SqlConsentRepository(self._conn)
+        self.grants: GrantRepository = SqlGrantRepository(self._conn)
         return self
 
     @property

@@ -8,8 +8,11 @@ from entrusted import __version__
 from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
 from entrusted.entrypoints.api import (
+    access_requests,
+    cases,
     contracts,
     customers,
+    grants,
     health,
     identifications,
     ledger,
@@ -34,4 +37,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(customers.router)
     app.include_router(contracts.router)
     app.include_router(identifications.router)
+    app.include_router(cases.router)
+    app.include_router(access_requests.router)
+    app.include_router(grants.router)
     return app

@@ -14,6 +14,7 @@ from faker import Faker
 
 from entrusted.bootstrap import Container, initialise
 from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
+from entrusted.entrypoints.cli.demo_consent import consent_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
 from entrusted.entrypoints.cli.demo_registry import registry_step
@@ -35,6 +36,10 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     (
         "the registry (P1, P2, P4): identification, transfer, no bulk export",
         registry_step,
+    ),
+    (
+        "consent (P9, P10, P11): one resource, one case, one use, ended with the case",
+        consent_step,
     ),
 ]
 

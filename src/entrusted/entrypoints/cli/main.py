@@ -11,9 +11,11 @@ import typer
 from entrusted import __version__
 from entrusted.entrypoints.cli import (
     bench,
+    cases,
     contracts,
     customers,
     demo,
+    grants,
     keys,
     ledger,
     policy,
@@ -41,6 +43,8 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(customers.app, name="customers")
 app.add_typer(contracts.app, name="contracts")
+app.add_typer(cases.app, name="cases")
+app.add_typer(grants.app, name="grants")
 app.add_typer(keys.app, name="keys")
 
 

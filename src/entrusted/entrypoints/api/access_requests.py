@@ -1,0 +1,56 @@
+"""`/v1/access-requests`: support asks the contract holder for one mailbox or FTP space, for
+one case; the holder approves (with the single-use link from the e-mail) or denies (P10, P11)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from entrusted.entrypoints.api.consent_models import AccessRequestOut, GrantOut
+from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+
+router = APIRouter(prefix="/v1/access-requests", tags=["access requests"])
+
+
+class RequestIn(BaseModel):
+    case_id: str = Field(min_length=1, max_length=40)
+    service_id: str = Field(min_length=1, max_length=40)
+    justification: str = Field(max_length=500)
+    read_only: bool = False
+    sessions: int = Field(default=1, ge=1, le=20)
+
+
+class ApproveIn(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="From the e-mailed link.")
+
+
+class DenyIn(BaseModel):
+    token: str | None = Field(default=None, max_length=200)
+
+
+@router.post("", response_model=AccessRequestOut, status_code=201, summary="Ask for access")
+def ask(body: RequestIn, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
+    made = c.consent.request(
+        who,
+        body.case_id,
+        body.service_id,
+        body.justification,
+        read_only=body.read_only,
+        sessions=body.sessions,
+    )
+    return AccessRequestOut.of(made, c.clock())
+
+
+@router.get("/{request_id}", response_model=AccessRequestOut, summary="Read an access request")
+def read(request_id: str, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
+    return AccessRequestOut.of(c.consent.get_request(who, request_id), c.clock())
+
+
+@router.post("/{request_id}/approve", response_model=GrantOut, summary="The holder approves")
+def approve(request_id: str, body: ApproveIn, who: ActorDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.consent.approve(who, request_id, body.token), c.clock())
+
+
+@router.post("/{request_id}/deny", response_model=AccessRequestOut, summary="The holder denies")
+def deny(request_id: str, body: DenyIn, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
+    return AccessRequestOut.of(c.consent.deny(who, request_id, body.token), c.clock())

@@ -1,0 +1,337 @@
+"""Consent by access request (P10, P11): express, specific, one-off permission from the
+contract holder for one resource and one case. Verbal consent is `services/verbal_consent.py`;
+both end in a grant (`services/grants.py`).
+
+- **Access request.** A support agent asks for one mailbox (optionally read-only) or one FTP
+  space of the case's contract, with a justification. The holder is e-mailed a single-use
+  link; approving needs that link *and* the holder's own login, and names them as approver.
+  An unanswered request lapses after `access_request_ttl_s`; approving after that, after the
+  case is resolved, with a spent or wrong link, or as anyone but the current holder, is
+  refused and ledgered, and grants nothing.
+- **Expiry and the registry's hook.** `expire` is the worker's `grants.expire` job;
+  `contract_changed` runs after a transfer or cancellation and ends consent at once.
+
+```python
+req = consent.request(support, "case_1", "svc_mbx", "IMAP is slow; I need to look at it")
+grant = consent.approve(customer, req.id, token_from_the_email)
+consent.expire(worker)                  # lapses requests, ends grants past their backstop
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from entrusted.crypto.secrets import token_digest
+from entrusted.domain.cases import (
+    AccessRequest,
+    Grant,
+    GrantEnd,
+    GrantOrigin,
+    RequestStatus,
+    check_sessions,
+    clean_justification,
+    latest_end,
+    scope_text,
+)
+from entrusted.domain.policy import Action, Actor, Decision, Effect
+from entrusted.errors import Conflict, EntrustedError, NotFound
+from entrusted.services.consent_parts import (
+    APPROVAL_TOKEN_PREFIX,
+    ConsentParts,
+    consentable_service,
+    load_case,
+    new_secret,
+    refuse,
+)
+from entrusted.services.gate import AccessContext
+from entrusted.services.grants import GrantService, grant_resource
+
+REQUEST_RULE = "consent.request"
+GRANTED_RULE = "consent.granted"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    requests: int
+    grants: int
+
+    def __str__(self) -> str:
+        return f"{self.requests} request(s) lapsed, {self.grants} grant(s) ended"
+
+
+class ConsentService:
+    def __init__(self, parts: ConsentParts, grants: GrantService) -> None:
+        self._p = parts
+        self._grants = grants
+
+    def _request(self, request_id: str) -> AccessRequest:
+        with self._p.uow() as uow:
+            found = uow.access_requests.get(request_id)
+        if found is None:
+            raise NotFound("access request", request_id)
+        return found
+
+    # --- access requests -----------------------------------------------------------------
+
+    def request(
+        self,
+        actor: Actor,
+        case_id: str,
+        service_id: str,
+        justification: str,
+        *,
+        read_only: bool = False,
+        sessions: int = 1,
+    ) -> AccessRequest:
+        """Ask the case's customer for one resource; they are e-mailed a single-use link.
+        Nothing is stored if the e-mail cannot be sent."""
+        p = self._p
+        why = clean_justification(justification)
+        check_sessions(sessions, p.limits.max_sessions)
+        with p.uow() as uow:
+            case = load_case(uow, case_id)
+        request_id = p.ids("acr")
+        ctx = AccessContext(case_id=case.id, note=f"access request {request_id}")
+        p.gate.decide(actor, Action.UPDATE, case.resource(), ctx)
+        service = consentable_service(
+            p, actor, Action.UPDATE, case.resource(), ctx, case, service_id
+        )
+        now = p.clock()
+        request = AccessRequest(
+            request_id,
+            case.id,
+            case.customer_id,
+            case.contract_id,
+            service.id,
+            service.kind,
+            actor.id,
+            why,
+            read_only,
+            sessions,
+            RequestStatus.PENDING,
+            now,
+            now + p.limits.request_ttl,
+        )
+        hours = int(p.limits.grant_max_duration.total_seconds() // 3600)
+        name = p.notices.service_name(case.contract_id, service.id)
+        words = scope_text(
+            service.kind, name, read_only, sessions, case.id, f"{hours} hours after you approve"
+        )
+        secret, digest = new_secret(APPROVAL_TOKEN_PREFIX)
+        try:
+            with p.uow() as uow:
+                uow.access_requests.add(request, digest)
+                p.notices.requested(request, secret, words)
+                uow.commit()
+        except EntrustedError as exc:
+            refuse(
+                p.gate,
+                actor,
+                Action.UPDATE,
+                case.resource(),
+                ctx,
+                REQUEST_RULE,
+                f"the customer could not be asked ({exc.message}); nothing was stored",
+            )
+        return request
+
+    def get_request(self, actor: Actor, request_id: str) -> AccessRequest:
+        """A request, for its customer or staff who may read its case."""
+        request = self._request(request_id)
+        with self._p.uow() as uow:
+            case = load_case(uow, request.case_id)
+        self._p.gate.decide(actor, Action.READ, case.resource(), AccessContext(case_id=case.id))
+        return request
+
+    def approve(self, actor: Actor, request_id: str, token: str) -> Grant:
+        """The contract holder approves through their single-use link while logged in."""
+        p = self._p
+        request = self._request(request_id)
+        contract = p.contract(request.contract_id)
+        holder = request.customer_id if contract is None else contract.holder_id
+        resource = grant_resource(request.id, holder)
+        ctx = AccessContext(case_id=request.case_id, note=f"approve {request.id}")
+        p.gate.decide(actor, Action.APPROVE, resource, ctx)  # only the current holder passes
+        self._check_answerable(actor, Action.APPROVE, request, token, required=True)
+        with p.uow() as uow:
+            case = load_case(uow, request.case_id)
+        service = consentable_service(
+            p, actor, Action.APPROVE, resource, ctx, case, request.service_id
+        )
+        now = p.clock()
+        grant = Grant(
+            p.ids("gnt"),
+            case.id,
+            case.customer_id,
+            case.contract_id,
+            service.id,
+            service.kind,
+            request.staff_id,
+            request.read_only,
+            request.sessions,
+            GrantOrigin.REQUEST,
+            request.id,
+            actor.id,
+            now,
+            now + p.limits.grant_max_duration,
+        )
+        granted = Decision(Effect.PERMIT, GRANTED_RULE, f"{actor.id} approved {request.id}")
+        grant_ctx = AccessContext(case_id=case.id, grant_id=grant.id, note=f"from {request.id}")
+        p.gate.record_outcome(
+            actor, Action.APPROVE, grant_resource(grant.id, holder), granted, grant_ctx
+        )
+        with p.uow() as uow:
+            answered = uow.access_requests.answer(
+                request.id, RequestStatus.APPROVED, now, actor.id, grant.id
+            )
+            if answered:
+                uow.grants.add(grant)
+                uow.commit()
+        if not answered:
+            refuse(
+                p.gate,
+                actor,
+                Action.APPROVE,
+                resource,
+                ctx,
+                "consent.link-spent",
+                f"request {request.id} was answered meanwhile; this link is spent",
+            )
+        p.notices.granted(grant)
+        return grant
+
+    def deny(self, actor: Actor, request_id: str, token: str | None = None) -> AccessRequest:
+        """The contract holder says no (with or without the e-mailed link)."""
+        p = self._p
+        request = self._request(request_id)
+        contract = p.contract(request.contract_id)
+        holder = request.customer_id if contract is None else contract.holder_id
+        resource = grant_resource(request.id, holder)
+        ctx = AccessContext(case_id=request.case_id, note=f"deny {request.id}")
+        p.gate.decide(actor, Action.DELETE, resource, ctx)
+        self._check_answerable(actor, Action.DELETE, request, token, required=False)
+        with p.uow() as uow:
+            answered = uow.access_requests.answer(
+                request.id, RequestStatus.DENIED, p.clock(), actor.id, None
+            )
+            uow.commit()
+        if not answered:
+            raise Conflict(f"request {request.id} was answered meanwhile")
+        p.gate.record_outcome(
+            actor,
+            Action.DELETE,
+            resource,
+            Decision(Effect.PERMIT, REQUEST_RULE, "the customer said no"),
+            ctx,
+        )
+        return self._request(request.id)
+
+    def _check_answerable(
+        self,
+        actor: Actor,
+        action: Action,
+        request: AccessRequest,
+        token: str | None,
+        required: bool,
+    ) -> None:
+        p = self._p
+        resource = grant_resource(request.id, request.customer_id)
+        ctx = AccessContext(case_id=request.case_id, note=f"{action.value} {request.id}")
+        if actor.id != request.customer_id:
+            refuse(
+                p.gate,
+                actor,
+                action,
+                resource,
+                ctx,
+                "consent.not-the-holder",
+                f"request {request.id} was made to {request.customer_id}, not {actor.id}",
+            )
+        with p.uow() as uow:
+            digest = uow.access_requests.link_digest(request.id)
+        if (required or token is not None) and (token is None or token_digest(token) != digest):
+            refuse(
+                p.gate,
+                actor,
+                action,
+                resource,
+                ctx,
+                "consent.link-invalid",
+                f"the link does not belong to request {request.id}",
+            )
+        state = request.state_at(p.clock())
+        if state in (RequestStatus.APPROVED, RequestStatus.DENIED):
+            refuse(
+                p.gate,
+                actor,
+                action,
+                resource,
+                ctx,
+                "consent.link-spent",
+                f"request {request.id} was already {state.value}; a link works once",
+            )
+        if state is RequestStatus.EXPIRED:
+            refuse(
+                p.gate,
+                actor,
+                action,
+                resource,
+                ctx,
+                "consent.request-expired",
+                f"request {request.id} lapsed unanswered at {latest_end(request.expires_at)}",
+            )
+        if state is RequestStatus.WITHDRAWN:
+            refuse(
+                p.gate,
+                actor,
+                action,
+                resource,
+                ctx,
+                "consent.request-withdrawn",
+                f"request {request.id} was withdrawn (its case or contract changed)",
+            )
+
+    # --- the worker and the registry's hook ----------------------------------------------
+
+    def expire(self, actor: Actor) -> ExpiryReport:
+        """The `grants.expire` job: lapse unanswered requests past their expiry, then end
+        grants past their backstop, spent, or whose contract changed."""
+        p = self._p
+        now = p.clock()
+        with p.uow() as uow:
+            due = uow.access_requests.pending_due(now)
+        lapsed = 0
+        for r in due:
+            ctx = AccessContext(case_id=r.case_id, note=f"request {r.id} lapsed")
+            p.gate.decide(actor, Action.DELETE, grant_resource(r.id, r.customer_id), ctx)
+            with p.uow() as uow:
+                lapsed += uow.access_requests.answer(
+                    r.id, RequestStatus.EXPIRED, now, actor.id, None
+                )
+                uow.commit()
+        return ExpiryReport(lapsed, self._grants.sweep(actor))
+
+    def contract_changed(self, actor: Actor, contract_id: str, change: str) -> None:
+        """The registry's hook after a transfer or a cancellation: pending requests are
+        withdrawn and the contract's grants end at once."""
+        p = self._p
+        reason = GrantEnd.TRANSFERRED if change == "transferred" else GrantEnd.CANCELLED
+        now = p.clock()
+        with p.uow() as uow:
+            withdrawn = [
+                r
+                for r in uow.access_requests.pending_for_contract(contract_id)
+                if uow.access_requests.answer(r.id, RequestStatus.WITHDRAWN, now, actor.id, None)
+            ]
+            grants = uow.grants.active_for_contract(contract_id)
+            uow.commit()
+        for r in withdrawn:
+            p.gate.record_outcome(
+                actor,
+                Action.DELETE,
+                grant_resource(r.id, r.customer_id),
+                Decision(Effect.PERMIT, REQUEST_RULE, f"request withdrawn: contract {change}"),
+                AccessContext(case_id=r.case_id),
+            )
+        self._grants.end_grants(actor, grants, reason)

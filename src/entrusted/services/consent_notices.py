@@ -1,0 +1,186 @@
+"""What the customer is told about consent (P9, P11), by e-mail to the address on file: an
+access request with its single-use approval link, the receipt of verbal consent with its
+one-click "this was not me" link, and that a grant was given, first used and ended; on
+resolution, a closing summary of what was accessed under the case, drawn from the ledger.
+
+The request and the receipt must reach the customer, so their failure is the caller's error
+(nothing is granted). The others are told after the fact and never hold back the step they
+report: ending a grant must not wait for a mail relay. Their result says whether they went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from entrusted.crypto.personal import data_key, open_customer, open_service
+from entrusted.domain.audit import AuditEntry
+from entrusted.domain.cases import AccessRequest, Case, Grant, GrantEnd, latest_end, scope_text
+from entrusted.domain.policy import ResourceKind
+from entrusted.errors import EntrustedError
+from entrusted.services.messaging import MailSender
+from entrusted.services.ports import CustomerEntries
+from entrusted.services.registry import RegistryParts, load_customer
+
+_HEADERS: Mapping[str, str] = {"Auto-Submitted": "auto-generated"}
+_ACCESS_KINDS = {ResourceKind.MAILBOX_CONTENT.value, ResourceKind.FTP_SPACE.value}
+_ENDED_BECAUSE = {
+    GrantEnd.CASE_RESOLVED: "the support case was resolved",
+    GrantEnd.REVOKED: "you withdrew it",
+    GrantEnd.NOT_ME: "you told us the consent was not given by you",
+    GrantEnd.USED: "its sessions were used",
+    GrantEnd.EXPIRED: "its time ran out",
+    GrantEnd.TRANSFERRED: "the contract was transferred to another holder",
+    GrantEnd.CANCELLED: "the contract was cancelled",
+}
+
+
+def _kind(grant_or_request: Grant | AccessRequest) -> str:
+    return "mailbox" if grant_or_request.service_kind.value == "mailbox" else "FTP backup space"
+
+
+class ConsentNotices:
+    def __init__(
+        self, registry: RegistryParts, mailer: MailSender, portal_url: str, ledger: CustomerEntries
+    ) -> None:
+        self._p = registry
+        self._mailer = mailer
+        self._portal = portal_url.rstrip("/")
+        self._ledger = ledger
+
+    # --- what a person reads -------------------------------------------------------------
+
+    def address(self, customer_id: str) -> str:
+        with self._p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+        return open_customer(self._p.keys(), sealed).email
+
+    def service_name(self, contract_id: str, service_id: str) -> str:
+        """A hosted service's name in clear (opened with its current holder's key), or its
+        id if it is gone."""
+        with self._p.uow() as uow:
+            contract = uow.contracts.get(contract_id)
+            if contract is None:
+                return service_id
+            holder = load_customer(uow, contract.holder_id)
+        service = next((s for s in contract.services if s.id == service_id), None)
+        if service is None:
+            return service_id
+        return open_service(data_key(self._p.keys(), holder), holder.id, service)
+
+    def scope(self, grant: Grant) -> str:
+        """A grant's scope in words, naming the service in clear (for the person; stored
+        records name it by id)."""
+        name = self.service_name(grant.contract_id, grant.service_id)
+        return scope_text(
+            grant.service_kind,
+            name,
+            grant.read_only,
+            grant.max_sessions,
+            grant.case_id,
+            latest_end(grant.expires_at),
+        )
+
+    # --- messages that must arrive ---------------------------------------------------------
+
+    def requested(self, request: AccessRequest, secret: str, words: str) -> None:
+        """Raises Unavailable or InvalidInput when the message cannot be sent."""
+        link = f"{self._portal}/access-requests/{request.id}#token={secret}"
+        body = (
+            f"Our support team asks for your permission, for support case {request.case_id}:\n\n"
+            f"  {words}\n\n"
+            f"Why: {request.justification}\n"
+            f"Asked by staff member {request.staff_id}.\n\n"
+            f"Approve or deny it here, after logging in (the link works once):\n{link}\n\n"
+            f"If you do nothing, the request lapses at {request.expires_at:%Y-%m-%d %H:%M} UTC "
+            "and nobody gets access. You can withdraw a permission at any time.\n"
+        )
+        self._mailer.send(
+            self.address(request.customer_id),
+            f"Support asks to access your {_kind(request)}",
+            body,
+            dict(_HEADERS),
+        )
+
+    def receipt(self, grant: Grant, identified_by: str, words: str, secret: str) -> None:
+        """The receipt of verbal consent; raises when it cannot be sent."""
+        link = f"{self._portal}/not-me#token={secret}"
+        body = (
+            f"On {grant.created_at:%Y-%m-%d %H:%M} UTC you gave our support team, on the "
+            f"phone, after identification by {identified_by}:\n\n  {words}\n\n"
+            f"Recorded by staff member {grant.staff_id} (grant {grant.id}).\n\n"
+            f"If this was not you, one click withdraws it at once and flags the case:\n{link}\n"
+        )
+        self._mailer.send(
+            self.address(grant.customer_id),
+            f"Receipt: you allowed support into your {_kind(grant)}",
+            body,
+            dict(_HEADERS),
+        )
+
+    # --- messages after the fact (best effort) ---------------------------------------------
+
+    def _tell(self, customer_id: str, subject: str, body: str) -> bool:
+        try:
+            self._mailer.send(self.address(customer_id), subject, body, dict(_HEADERS))
+        except EntrustedError:
+            return False
+        return True
+
+    def granted(self, grant: Grant) -> bool:
+        words = self.scope(grant)
+        return self._tell(
+            grant.customer_id,
+            f"You allowed support into your {_kind(grant)}",
+            f"You gave staff member {grant.staff_id} {words} (grant {grant.id}).\n"
+            "You can withdraw it at any time from your account.\n",
+        )
+
+    def used(self, grant: Grant) -> bool:
+        name = self.service_name(grant.contract_id, grant.service_id)
+        when = grant.first_used_at or grant.created_at
+        return self._tell(
+            grant.customer_id,
+            f"Support is now in your {_kind(grant)}",
+            f"Staff member {grant.staff_id} opened your {_kind(grant)} {name} at "
+            f"{when:%Y-%m-%d %H:%M} UTC under grant {grant.id}, for case {grant.case_id}.\n",
+        )
+
+    def ended(self, grant: Grant) -> bool:
+        name = self.service_name(grant.contract_id, grant.service_id)
+        why = _ENDED_BECAUSE[grant.end_reason] if grant.end_reason else "it ended"
+        return self._tell(
+            grant.customer_id,
+            f"Support's access to your {_kind(grant)} has ended",
+            f"Grant {grant.id} for your {_kind(grant)} {name} ended because {why}. "
+            f"It was used for {grant.sessions_used} session(s).\n",
+        )
+
+    def closing_summary(self, case: Case) -> bool:
+        """What was accessed under the case, drawn from the ledger entries filed under the
+        customer and naming the case."""
+        entries = [
+            AuditEntry.from_bytes(body)
+            for _, body in self._ledger.entries_for_customer(
+                case.customer_id, self._ledger.stored_size()
+            )
+        ]
+        mine = [e for e in entries if e.refs.get("case") == case.id]
+        lines = []
+        for e in mine:
+            if e.resource_kind not in _ACCESS_KINDS:
+                continue
+            name = self.service_name(case.contract_id, e.resource_id)
+            outcome = "allowed" if e.decision == "allow" else "refused"
+            lines.append(
+                f"  {e.time:%Y-%m-%d %H:%M} UTC  {e.actor_id} {e.action} {name}: {outcome}"
+            )
+        grants = sorted({e.refs["grant"] for e in mine if "grant" in e.refs})
+        accessed = "\n".join(lines) if lines else "  nothing: no staff member opened your data."
+        body = (
+            f"Support case {case.id} ({case.subject}) is resolved; every permission given for "
+            "it has ended.\n\nAccess to your mailbox or FTP space under this case, as our "
+            f"audit ledger records it:\n{accessed}\n\n"
+            f"Permissions involved: {', '.join(grants) or 'none'}.\n"
+            "Your own ledger entries, with proofs, are in your data export.\n"
+        )
+        return self._tell(case.customer_id, f"Case {case.id} resolved: what was accessed", body)

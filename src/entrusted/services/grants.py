@@ -1,0 +1,285 @@
+"""Consent grants (P9, P10, P11): using one, and every way one ends.
+
+A grant names one staff member, one resource (a mailbox or an FTP space) and one case. It is
+single use by default: `use` opens a session (the mail and FTP areas call it when the staff
+member logs in) and consumes one of the grant's sessions; once they are spent and the last
+session is closed, the grant has ended. It also ends at the earliest of: its case resolved,
+the customer revoking it (or disowning the verbal consent behind it), its backstop duration,
+the contract transferred or cancelled. Ending never waits for the ledger or a mail relay: the
+grant is ended in the database first, then the outcome is ledgered, the `on_grant_ended`
+hooks run (the mail and FTP areas end live sessions there) and the customer is told.
+
+`ActiveGrant` is the gate's `active_grant` condition: true only for an active grant of
+exactly this staff member, resource and case (and grant, if the request names one) that has
+a session left or one open, while its case is open and its contract still held, active and
+hosting the resource.
+
+```python
+session = grants.use(support, "gnt_1")        # on login; refused for anyone else
+grants.end_session(support, session.session.id)
+grants.revoke(customer, "gnt_1")              # the customer withdraws it
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from entrusted.domain.cases import Grant, GrantEnd, GrantSession
+from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, Resource
+from entrusted.domain.policy import ResourceKind as Kind
+from entrusted.domain.registry import ContractStatus
+from entrusted.errors import Conflict, NotFound
+from entrusted.services.consent_parts import ConsentParts, load_case, refuse
+from entrusted.services.gate import AccessContext
+from entrusted.services.ports import (
+    Clock,
+    ConsentUnitOfWork,
+    ConsentUnitOfWorkFactory,
+    RegistryUnitOfWorkFactory,
+)
+
+ENDED_RULE = "consent.grant-ended"
+SESSION_RULE = "consent.session"
+GrantHook = Callable[[Grant], None]
+
+
+@dataclass(frozen=True, slots=True)
+class GrantUse:
+    """A session opened under a grant, and the grant as it stands after it."""
+
+    session: GrantSession
+    grant: Grant
+
+
+def grant_resource(grant_id: str, customer_id: str) -> Resource:
+    return Resource(Kind.GRANT, grant_id, owner=customer_id)
+
+
+def end_in(
+    uow: ConsentUnitOfWork, grants: Sequence[Grant], at: datetime, by: str, reason: GrantEnd
+) -> list[Grant]:
+    """End `grants` and their open sessions inside `uow` (not committed); returns the ones
+    this call ended (a grant another request ended first is skipped)."""
+    ended = []
+    for g in grants:
+        if uow.grants.end(g.id, at, reason, by):
+            for session in uow.grants.open_sessions(g.id):
+                uow.grants.end_session(session.id, at)
+            current = uow.grants.get(g.id)
+            assert current is not None
+            ended.append(current)
+    return ended
+
+
+class GrantService:
+    def __init__(self, parts: ConsentParts) -> None:
+        self._p = parts
+        self.on_grant_ended: list[GrantHook] = []
+
+    def _get(self, grant_id: str) -> Grant:
+        with self._p.uow() as uow:
+            found = uow.grants.get(grant_id)
+        if found is None:
+            raise NotFound("grant", grant_id)
+        return found
+
+    def get(self, actor: Actor, grant_id: str) -> Grant:
+        """A grant, for whoever may read its case: its customer, support and sysadmins."""
+        grant = self._get(grant_id)
+        with self._p.uow() as uow:
+            case = load_case(uow, grant.case_id)
+        ctx = AccessContext(case_id=case.id, grant_id=grant.id)
+        self._p.gate.decide(actor, Action.READ, case.resource(), ctx)
+        return grant
+
+    # --- use -----------------------------------------------------------------------------
+
+    def use(self, actor: Actor, grant_id: str) -> GrantUse:
+        """Open a session under the grant: the gate decides (only the named staff member, on
+        an active grant with a session left), then one session is consumed atomically."""
+        p = self._p
+        grant = self._get(grant_id)
+        resource, now = grant.resource(), p.clock()
+        ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id)
+        if grant.staff_id == actor.id and grant.active_at(now) and grant.spent:
+            refuse(
+                p.gate,
+                actor,
+                grant.action,
+                resource,
+                ctx,
+                "consent.sessions-spent",
+                f"grant {grant.id} allowed {grant.max_sessions} session(s); all are used",
+            )
+        p.gate.decide(actor, grant.action, resource, ctx)
+        session = GrantSession(p.ids("gss"), grant.id, actor.id, now)
+        with p.uow() as uow:
+            consumed = uow.grants.consume(grant.id, now)
+            if consumed:
+                uow.grants.add_session(session)
+                uow.commit()
+            current = uow.grants.get(grant.id)
+        assert current is not None
+        if not consumed:
+            refuse(
+                p.gate,
+                actor,
+                grant.action,
+                resource,
+                ctx,
+                "consent.sessions-spent",
+                f"grant {grant.id} ended or was used up meanwhile",
+            )
+        if current.sessions_used == 1:
+            p.notices.used(current)
+        return GrantUse(session, current)
+
+    def end_session(self, actor: Actor, session_id: str) -> Grant:
+        """Close a session (the staff member logs out, or the mail or FTP server reports it).
+        Closing the last session of a spent grant ends the grant."""
+        p = self._p
+        with p.uow() as uow:
+            session = uow.grants.get_session(session_id)
+            grant = None if session is None else uow.grants.get(session.grant_id)
+        if session is None or grant is None:
+            raise NotFound("session", session_id)
+        ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id, note=f"session {session.id}")
+        if actor.id != session.staff_id and actor.kind is not ActorKind.SERVICE:
+            refuse(
+                p.gate,
+                actor,
+                grant.action,
+                grant.resource(),
+                ctx,
+                SESSION_RULE,
+                "only the staff member of a session, or the server it runs on, closes it",
+            )
+        now = p.clock()
+        with p.uow() as uow:
+            closed = uow.grants.end_session(session.id, now)
+            still_open = uow.grants.open_sessions(grant.id)
+            current = uow.grants.get(grant.id)
+            uow.commit()
+        if not closed:
+            raise Conflict(f"session {session.id} is already closed")
+        assert current is not None
+        p.gate.record_outcome(
+            actor,
+            grant.action,
+            grant.resource(),
+            Decision(Effect.PERMIT, SESSION_RULE, f"session {session.id} closed"),
+            ctx,
+        )
+        if current.spent and not still_open and current.ended_at is None:
+            self.end_grants(actor, [current], GrantEnd.USED)
+            return self._get(grant.id)
+        return current
+
+    # --- ending --------------------------------------------------------------------------
+
+    def revoke(self, actor: Actor, grant_id: str) -> Grant:
+        """The customer withdraws a grant; the rules let only its owner do so."""
+        grant = self._get(grant_id)
+        ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id, note="revoked")
+        self._p.gate.decide(actor, Action.DELETE, grant_resource(grant.id, grant.customer_id), ctx)
+        if grant.ended_at is not None:
+            raise Conflict(f"grant {grant.id} has already ended ({grant.end_reason})")
+        self.end_grants(actor, [grant], GrantEnd.REVOKED)
+        return self._get(grant.id)
+
+    def end_grants(self, actor: Actor, grants: Sequence[Grant], reason: GrantEnd) -> list[Grant]:
+        """End `grants` now, then announce it; returns those this call ended."""
+        if not grants:
+            return []
+        with self._p.uow() as uow:
+            ended = end_in(uow, grants, self._p.clock(), actor.id, reason)
+            uow.commit()
+        self.announce_ended(actor, ended)
+        return ended
+
+    def announce_ended(self, actor: Actor, ended: Sequence[Grant]) -> None:
+        """After grants ended: ledger each end, run the hooks, tell the customer."""
+        for g in ended:
+            reason = g.end_reason.value if g.end_reason else "ended"
+            self._p.gate.record_outcome(
+                actor,
+                Action.DELETE,
+                grant_resource(g.id, g.customer_id),
+                Decision(Effect.PERMIT, ENDED_RULE, f"grant ended: {reason}"),
+                AccessContext(case_id=g.case_id, grant_id=g.id),
+            )
+        for g in ended:
+            for hook in self.on_grant_ended:
+                hook(g)
+            self._p.notices.ended(g)
+
+    def sweep(self, actor: Actor) -> int:
+        """The expiry job's half for grants: end those past their backstop, those spent with
+        no session open, and those whose contract changed hands or was cancelled (normally
+        ended at once by the registry's hook; this catches a crash in between)."""
+        p = self._p
+        now = p.clock()
+        with p.uow() as uow:
+            active = uow.grants.active()
+            idle = {g.id for g in active if g.spent and not uow.grants.open_sessions(g.id)}
+        by_reason: dict[GrantEnd, list[Grant]] = {}
+        for g in active:
+            contract = p.contract(g.contract_id)
+            if now >= g.expires_at:
+                reason = GrantEnd.EXPIRED
+            elif contract is None or contract.holder_id != g.customer_id:
+                reason = GrantEnd.TRANSFERRED
+            elif contract.status is ContractStatus.CANCELLED:
+                reason = GrantEnd.CANCELLED
+            elif g.id in idle:
+                reason = GrantEnd.USED
+            else:
+                continue
+            by_reason.setdefault(reason, []).append(g)
+        count = 0
+        for reason, grants in by_reason.items():
+            for g in grants:
+                ctx = AccessContext(case_id=g.case_id, grant_id=g.id, note=reason.value)
+                p.gate.decide(actor, Action.DELETE, grant_resource(g.id, g.customer_id), ctx)
+            count += len(self.end_grants(actor, grants, reason))
+        return count
+
+
+class ActiveGrant:
+    """The gate's `active_grant` resolver (see the module doc)."""
+
+    def __init__(
+        self, uow: ConsentUnitOfWorkFactory, registry: RegistryUnitOfWorkFactory, clock: Clock
+    ) -> None:
+        self._uow = uow
+        self._registry = registry
+        self._clock = clock
+
+    def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool:
+        if actor.kind is not ActorKind.STAFF or context.case_id is None or resource.owner is None:
+            return False
+        now = self._clock()
+        with self._uow() as uow:
+            live = [
+                g
+                for g in uow.grants.matching(actor.id, resource.id, context.case_id)
+                if g.active_at(now)
+                and g.resource_kind is resource.kind
+                and g.customer_id == resource.owner
+                and context.grant_id in (None, g.id)
+                and (not g.spent or uow.grants.open_sessions(g.id))
+            ]
+            case = uow.cases.get(context.case_id)
+        if not live or case is None or not case.open:
+            return False
+        with self._registry() as registry:
+            contract = registry.contracts.get(live[0].contract_id)
+        return (
+            contract is not None
+            and contract.status is ContractStatus.ACTIVE
+            and contract.holder_id == resource.owner
+            and any(s.id == resource.id for s in contract.services)
+        )

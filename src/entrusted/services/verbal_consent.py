@@ -1,0 +1,181 @@
+"""Verbal consent (P9: "at least verbally, once they have been clearly identified").
+
+An agent records it only on an open, unflagged case whose caller they identified themselves,
+for this case, within `identification_valid_s` (the rules' `caller_identified`, resolved by
+the registry's identification). The record names the agent, the identification used, the
+scope read back to the caller (generated from the scope itself, naming the hosted service by
+id) and the time, and it creates the grant. The customer at once gets an e-mail receipt with
+a one-click "this was not me": it ends the grant, flags the case (no more verbal consent on
+it: ask by link) and is ledgered as the customer's own act. If the receipt cannot be sent,
+nothing is granted.
+
+```python
+identification.start(support, "cus_1", "sms_code", case_id="case_1")   # then verify
+consent, grant = verbal.record(support, "case_1", "svc_ftp", read_back=True)
+verbal.not_me(token_from_the_receipt)                                   # the customer
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from entrusted.crypto.secrets import token_digest
+from entrusted.domain.cases import (
+    Grant,
+    GrantEnd,
+    GrantOrigin,
+    VerbalConsent,
+    check_sessions,
+    latest_end,
+    scope_text,
+)
+from entrusted.domain.policy import Action, Actor, ActorKind
+from entrusted.domain.registry import Identification
+from entrusted.errors import AuthenticationFailed, Conflict, EntrustedError, InvalidInput
+from entrusted.services.consent_parts import (
+    NOT_ME_TOKEN_PREFIX,
+    ConsentParts,
+    consentable_service,
+    load_case,
+    new_secret,
+    refuse,
+)
+from entrusted.services.gate import AccessContext
+from entrusted.services.grants import GrantService, grant_resource
+
+
+class VerbalConsentService:
+    def __init__(self, parts: ConsentParts, grants: GrantService) -> None:
+        self._p = parts
+        self._grants = grants
+
+    def record(
+        self,
+        actor: Actor,
+        case_id: str,
+        service_id: str,
+        *,
+        read_back: bool,
+        read_only: bool = False,
+        sessions: int = 1,
+    ) -> tuple[VerbalConsent, Grant]:
+        """Record the identified caller's verbal consent to the scope the agent read back."""
+        p = self._p
+        if not read_back:
+            raise InvalidInput("read_back", "read the scope back to the caller first")
+        check_sessions(sessions, p.limits.max_sessions)
+        with p.uow() as uow:
+            case = load_case(uow, case_id)
+        grant_id = p.ids("gnt")
+        resource = grant_resource(grant_id, case.customer_id)
+        ctx = AccessContext(case_id=case.id, grant_id=grant_id, note="verbal consent")
+        p.gate.decide(actor, Action.CREATE, resource, ctx)  # caller_identified, by this agent
+        if case.flagged_at is not None:
+            refuse(
+                p.gate,
+                actor,
+                Action.CREATE,
+                resource,
+                ctx,
+                "consent.case-flagged",
+                f"case {case.id} is flagged: a consent on it was disowned; ask by link",
+            )
+        service = consentable_service(p, actor, Action.CREATE, resource, ctx, case, service_id)
+        ident = self._identification(actor, case.customer_id, case.id)
+        if ident is None:
+            refuse(
+                p.gate,
+                actor,
+                Action.CREATE,
+                resource,
+                ctx,
+                "consent.identification-stale",
+                "no identification of this caller by you on this case is recent enough",
+            )
+        now = p.clock()
+        consent_id = p.ids("vcn")
+        grant = Grant(
+            grant_id,
+            case.id,
+            case.customer_id,
+            case.contract_id,
+            service.id,
+            service.kind,
+            actor.id,
+            read_only,
+            sessions,
+            GrantOrigin.VERBAL,
+            consent_id,
+            case.customer_id,
+            now,
+            now + p.limits.grant_max_duration,
+        )
+        until = latest_end(grant.expires_at)
+        stored = scope_text(service.kind, service.id, read_only, sessions, case.id, until)
+        consent = VerbalConsent(
+            consent_id,
+            case.id,
+            case.customer_id,
+            actor.id,
+            ident.id,
+            ident.method.value,
+            stored,
+            now,
+            grant.id,
+        )
+        secret, digest = new_secret(NOT_ME_TOKEN_PREFIX)
+        try:
+            with p.uow() as uow:
+                uow.grants.add(grant)
+                uow.consents.add(consent, digest)
+                p.notices.receipt(grant, ident.method.value, p.notices.scope(grant), secret)
+                uow.commit()
+        except EntrustedError as exc:
+            refuse(
+                p.gate,
+                actor,
+                Action.CREATE,
+                resource,
+                ctx,
+                "consent.receipt-undeliverable",
+                f"the receipt could not be sent ({exc.message}); nothing was granted",
+            )
+        return consent, grant
+
+    def _identification(
+        self, actor: Actor, customer_id: str, case_id: str
+    ) -> Identification | None:
+        """The latest identification that makes `caller_identified` hold for this request."""
+        p = self._p
+        valid = p.limits.identification_valid
+        with p.registry.uow() as uow:
+            recent = uow.identifications.verified_since(customer_id, p.clock() - valid)
+        mine = [i for i in recent if i.staff_id == actor.id and i.case_id == case_id]
+        return mine[-1] if mine else None
+
+    def not_me(self, token: str) -> Grant:
+        """The one-click "this was not me" from a receipt: end the grant, flag the case."""
+        p = self._p
+        with p.uow() as uow:
+            consent = uow.consents.by_not_me_digest(token_digest(token))
+        if consent is None:
+            raise AuthenticationFailed("invalid link")
+        customer = Actor(ActorKind.CUSTOMER, consent.customer_id)
+        resource = grant_resource(consent.grant_id, consent.customer_id)
+        ctx = AccessContext(case_id=consent.case_id, grant_id=consent.grant_id, note="not me")
+        p.gate.decide(customer, Action.DELETE, resource, ctx)
+        now = p.clock()
+        with p.uow() as uow:
+            first = uow.consents.mark_not_me(consent.id, now)
+            case = load_case(uow, consent.case_id)
+            if first and case.flagged_at is None:
+                reason = f"the customer disowned verbal consent {consent.id}"
+                uow.cases.update(replace(case, flagged_at=now, flag_reason=reason))
+            grant = uow.grants.get(consent.grant_id)
+            uow.commit()
+        if not first:
+            raise Conflict("this consent was already reported as not yours")
+        assert grant is not None
+        ended = self._grants.end_grants(customer, [grant], GrantEnd.NOT_ME)
+        return ended[0] if ended else grant
