@@ -17,6 +17,8 @@ from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirec
 from entrusted.adapters.db.registry_store import SqlWrappedKeyStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
+from entrusted.adapters.mail.dovecot import DoveadmSessions
+from entrusted.adapters.mail.maildir import MaildirReader
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
 from entrusted.adapters.scheduler import Job, JobLock, Worker
 from entrusted.adapters.sms import HttpSmsGateway
@@ -49,6 +51,8 @@ from entrusted.services.grants import ActiveGrant, GrantService
 from entrusted.services.identification import CallerIdentified, IdentificationService
 from entrusted.services.keys import WrappedKeyStore
 from entrusted.services.ledger import CheckpointService
+from entrusted.services.mail_login import MailLoginService
+from entrusted.services.mailbox_monitor import MailboxMonitor
 from entrusted.services.memory_mail import InMemoryMailer, InMemorySms
 from entrusted.services.messaging import MailSender, SmsSender
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
@@ -88,6 +92,8 @@ class Container:
     consent: ConsentService
     grants: GrantService
     verbal_consent: VerbalConsentService
+    mailbox_monitor: MailboxMonitor
+    mail_login: MailLoginService
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
 
@@ -153,7 +159,11 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         window=timedelta(seconds=settings.login_window_s),
     )
     staff = StaffService(
-        uow, clock, staff_limits, default_token_ttl=timedelta(days=settings.token_ttl_days)
+        uow,
+        clock,
+        staff_limits,
+        default_token_ttl=timedelta(days=settings.token_ttl_days),
+        password_cache_ttl=timedelta(seconds=settings.mail_password_cache_s),
     )
     store = SqlLedgerStore(engine)
     ledger = GroupCommitLedger(store)
@@ -212,6 +222,13 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     consent = ConsentService(consent_parts, grants)
     contracts = ContractService(parts, customer_auth)
     contracts.after_change.append(consent.contract_changed)
+    sessions = (
+        DoveadmSessions(settings.doveadm_path, settings.doveadm_config)
+        if settings.doveadm_path
+        else None
+    )
+    mail_login = MailLoginService(consent_parts, staff, grants, sessions)
+    grants.on_grant_ended.append(mail_login.end_sessions)
     c = Container(
         settings=settings,
         engine=engine,
@@ -240,6 +257,8 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         consent=consent,
         grants=grants,
         verbal_consent=VerbalConsentService(consent_parts, grants),
+        mailbox_monitor=MailboxMonitor(parts, MaildirReader(), settings.mail_root_template),
+        mail_login=mail_login,
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
     c.jobs.append(

@@ -160,6 +160,27 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often the worker runs the grants.expire job."
     )
 
+    mail_root_template: str = Field(
+        default="/srv/mail/%d/%n/Maildir",
+        description="Where a mailbox's Maildir is: %d its domain, %n its local part, %u the "
+        "whole address (Dovecot's variables).",
+    )
+    doveadm_path: str | None = Field(
+        default=None,
+        description="The doveadm binary that ends live IMAP sessions when a grant ends "
+        "(`doveadm kick`); unset: sessions end at their next login check only.",
+    )
+    doveadm_config: Path | None = Field(
+        default=None, description="dovecot.conf for doveadm (`-c`); unset: doveadm's default."
+    )
+    mail_password_cache_s: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="How long a verified staff password is remembered (as a keyed digest, in "
+        "memory) for IMAP logins; 0: argon2 on every login. Grants are checked every time.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -126,6 +126,16 @@ class _Contracts:
             key=lambda c: c.id,
         )
 
+    def by_mailbox_index(self, idx: bytes) -> StoredContract | None:
+        return next(
+            (
+                c
+                for c in self._s.contracts.values()
+                if any(svc.name_idx == idx for svc in c.services)
+            ),
+            None,
+        )
+
     def move(self, contract_id: str, holder_id: str, services: Sequence[StoredService]) -> None:
         by_id = {s.id: s for s in services}
         old = self._s.contracts[contract_id]

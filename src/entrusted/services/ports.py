@@ -19,6 +19,7 @@ from entrusted.domain.cases import (
     RequestStatus,
     VerbalConsent,
 )
+from entrusted.domain.mail import FolderStats
 from entrusted.domain.registry import (
     CustomerSession,
     Identification,
@@ -143,6 +144,7 @@ class ContractRepository(Protocol):
     def cancel(self, contract_id: str, at: datetime) -> None: ...
     def add_transfer(self, transfer: Transfer) -> None: ...
     def transfers_for(self, customer_id: str) -> list[Transfer]: ...
+    def by_mailbox_index(self, idx: bytes) -> StoredContract | None: ...
 
 
 class IdentificationRepository(Protocol):
@@ -274,3 +276,19 @@ class ConsentUnitOfWork(Protocol):
 
 
 ConsentUnitOfWorkFactory = Callable[[], ConsentUnitOfWork]
+
+
+# --- mail (P10, P11, P13) ----------------------------------------------------------------
+
+
+class MailboxReader(Protocol):
+    """Per-folder totals of the mailbox stored at `root` (None: no mailbox there), read
+    without opening a message."""
+
+    def folders(self, root: str) -> list[FolderStats] | None: ...
+
+
+class MailSessions(Protocol):
+    """The mail server's live sessions: end those of one mailbox (a grant ended)."""
+
+    def kick(self, address: str) -> None: ...

@@ -7,9 +7,11 @@ for a window, so password guessing against the staff who hold the keys to custom
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from entrusted.crypto.secrets import (
     DUMMY_PASSWORD_HASH,
@@ -32,7 +34,7 @@ from entrusted.domain.staff import (
     validate_username,
 )
 from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, RateLimited
-from entrusted.services.ports import Clock, UnitOfWorkFactory
+from entrusted.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 SESSION_TTL = timedelta(hours=12)
 
@@ -60,12 +62,16 @@ class StaffService:
         limits: LoginLimits | None = None,
         ids: Callable[[str], str] = new_id,
         default_token_ttl: timedelta = timedelta(days=90),
+        password_cache_ttl: timedelta = timedelta(0),
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._limits = limits or LoginLimits()
         self._ids = ids
         self._default_ttl = default_token_ttl
+        self._password_cache_ttl = password_cache_ttl
+        self._password_cache: dict[str, tuple[bytes, datetime]] = {}
+        self._cache_key = secrets.token_bytes(32)  # per process: nothing to steal from disk
 
     def add(self, username: str, display_name: str, roles: list[str], password: str) -> StaffMember:
         member = StaffMember(
@@ -213,34 +219,8 @@ class StaffService:
     ) -> IssuedToken:
         """Exchange a password (and TOTP code, once enrolled) for a 12-hour session token."""
         now = self._clock()
-        since = now - self._limits.window
         with self._uow() as uow:
-            if (
-                uow.login_failures.count_for_address(address, since)
-                >= self._limits.max_failures_per_address
-            ):
-                raise RateLimited(
-                    "too many failed logins from this address",
-                    int(self._limits.window.total_seconds()),
-                )
-            if (
-                uow.login_failures.count_for_account(username, since)
-                >= self._limits.max_failures_per_account
-            ):
-                raise RateLimited(
-                    "too many failed logins for this account",
-                    int(self._limits.window.total_seconds()),
-                )
-            member = uow.staff.by_username(username)
-            stored = uow.staff.password_hash(member.id) if member else None
-            ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
-            if ok and member is not None and member.totp_enabled:
-                secret = uow.staff.totp_secret(member.id)
-                ok = bool(secret and totp_code and verify_totp(secret, totp_code, now.timestamp()))
-            if not ok or member is None or not member.active:
-                uow.login_failures.record(username[:64], address[:64], now)
-                uow.commit()
-                raise AuthenticationFailed("invalid username, password or code")
+            member = self._verify(uow, username, password, totp_code, address, now)
             issued = self._new_token(
                 TokenKind.PERSONAL, "login session", None, staff_id=member.id, ttl=SESSION_TTL
             )
@@ -248,6 +228,75 @@ class StaffService:
             uow.login_failures.clear_account(username)
             uow.commit()
         return issued
+
+    def check_password(self, username: str, password: str, address: str) -> Actor:
+        """A password alone, for a server that cannot ask for a TOTP code (the IMAP staff
+        login, which also needs the customer's grant): the same rate limits and failure
+        records as `login`. A recent success is remembered as a keyed digest of (stored hash,
+        password) for `password_cache_ttl`, so an IMAP client's reconnects do not each pay
+        argon2; a changed password or a disabled account misses that cache."""
+        now = self._clock()
+        with self._uow() as uow:
+            member = self._verify(uow, username, password, None, address, now, totp=False)
+            uow.commit()
+        return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
+
+    def _remembered(self, username: str, stored: str, password: str, now: datetime) -> bool:
+        digest = hmac.digest(self._cache_key, f"{stored}\0{password}".encode(), "sha256")
+        hit = self._password_cache.get(username)
+        if hit is not None and hit[1] > now and hmac.compare_digest(hit[0], digest):
+            return True
+        if verify_password(stored, password):
+            if self._password_cache_ttl:
+                self._password_cache[username] = (digest, now + self._password_cache_ttl)
+            return True
+        self._password_cache.pop(username, None)
+        return False
+
+    def _verify(
+        self,
+        uow: UnitOfWork,
+        username: str,
+        password: str,
+        totp_code: str | None,
+        address: str,
+        now: datetime,
+        totp: bool = True,
+    ) -> StaffMember:
+        since = now - self._limits.window
+        if (
+            uow.login_failures.count_for_address(address, since)
+            >= self._limits.max_failures_per_address
+        ):
+            raise RateLimited(
+                "too many failed logins from this address",
+                int(self._limits.window.total_seconds()),
+            )
+        if (
+            uow.login_failures.count_for_account(username, since)
+            >= self._limits.max_failures_per_account
+        ):
+            raise RateLimited(
+                "too many failed logins for this account",
+                int(self._limits.window.total_seconds()),
+            )
+        member = uow.staff.by_username(username)
+        stored = uow.staff.password_hash(member.id) if member else None
+        if stored is None:
+            verify_password(DUMMY_PASSWORD_HASH, password)  # same time as a real check
+            ok = False
+        elif totp:
+            ok = verify_password(stored, password)
+        else:
+            ok = self._remembered(username, stored, password, now)
+        if totp and ok and member is not None and member.totp_enabled:
+            secret = uow.staff.totp_secret(member.id)
+            ok = bool(secret and totp_code and verify_totp(secret, totp_code, now.timestamp()))
+        if not ok or member is None or not member.active:
+            uow.login_failures.record(username[:64], address[:64], now)
+            uow.commit()
+            raise AuthenticationFailed("invalid username, password or code")
+        return member
 
     def authenticate(self, secret: str) -> Actor:
         """Resolve a bearer token to the actor it stands for, or refuse."""

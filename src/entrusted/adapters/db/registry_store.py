@@ -231,6 +231,12 @@ class SqlContractRepository:
     def for_holder(self, customer_id: str) -> list[StoredContract]:
         return self._load(t.contract.c.holder_id == customer_id)
 
+    def by_mailbox_index(self, idx: bytes) -> StoredContract | None:
+        """The contract hosting the mailbox whose address has this blind index."""
+        owning = sa.select(t.hosted_service.c.contract_id).where(t.hosted_service.c.name_idx == idx)
+        found = self._load(t.contract.c.id.in_(owning.scalar_subquery()))
+        return found[0] if found else None
+
     def move(self, contract_id: str, holder_id: str, services: Sequence[StoredService]) -> None:
         self._conn.execute(
             t.contract.update().where(t.contract.c.id == contract_id).values(holder_id=holder_id)

@@ -16,6 +16,7 @@ from entrusted.entrypoints.api import (
     health,
     identifications,
     ledger,
+    mail,
     problems,
     staff,
 )
@@ -40,4 +41,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(cases.router)
     app.include_router(access_requests.router)
     app.include_router(grants.router)
+    app.include_router(mail.router)
     return app

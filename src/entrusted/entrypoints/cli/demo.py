@@ -17,6 +17,7 @@ from entrusted.entrypoints.cli.context import console, container, guarded, opera
 from entrusted.entrypoints.cli.demo_consent import consent_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
+from entrusted.entrypoints.cli.demo_mail import mail_step
 from entrusted.entrypoints.cli.demo_registry import registry_step
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
@@ -41,6 +42,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
         "consent (P9, P10, P11): one resource, one case, one use, ended with the case",
         consent_step,
     ),
+    ("mail (P13, P14): the metadata-only monitor on a generated Maildir", mail_step),
 ]
 
 
@@ -68,7 +70,8 @@ def demo(
     then serve the API on 127.0.0.1 (Ctrl-C to stop)."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    state.overrides.update(data_dir=data_dir, database_url=None)
+    mail_root = str(data_dir.resolve() / "mail" / "%d" / "%n" / "Maildir")
+    state.overrides.update(data_dir=data_dir, database_url=None, mail_root_template=mail_root)
     for line in initialise(state.settings()):
         console.print(f"[green]created[/green] {line}")
     fake = Faker("de_CH")

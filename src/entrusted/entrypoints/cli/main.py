@@ -18,6 +18,7 @@ from entrusted.entrypoints.cli import (
     grants,
     keys,
     ledger,
+    mail,
     policy,
     staff,
 )
@@ -46,6 +47,7 @@ app.add_typer(contracts.app, name="contracts")
 app.add_typer(cases.app, name="cases")
 app.add_typer(grants.app, name="grants")
 app.add_typer(keys.app, name="keys")
+app.add_typer(mail.app, name="mail")
 
 
 def _version(value: bool) -> None:

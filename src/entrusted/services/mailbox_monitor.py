@@ -1,0 +1,91 @@
+"""The metadata-only mailbox monitor (P13, P14): total size, folder names and the count and
+size of each folder, never anything about one message, and every look asked of the gate.
+
+A mailbox is found by its address through the registry's blind index (the stored address is
+encrypted); its directory comes from the configured path template (`/srv/mail/%d/%n/Maildir`).
+
+```python
+meta = monitor.metadata(support, "info@example.org")   # ledgered: support-monitors-...
+meta.messages, meta.bytes, [f.name for f in meta.folders]
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from entrusted.crypto.blind_index import email_index
+from entrusted.crypto.personal import data_key, open_service
+from entrusted.domain.mail import MailboxMetadata, mailbox_root
+from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
+from entrusted.domain.registry import ServiceKind, StoredContract
+from entrusted.errors import NotFound
+from entrusted.services.gate import AccessContext
+from entrusted.services.ports import MailboxReader
+from entrusted.services.registry import RegistryParts, load_customer
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A hosted mailbox as the mail area needs it: ids, and its canonical address."""
+
+    service_id: str
+    contract: StoredContract
+    address: str
+
+    @property
+    def holder_id(self) -> str:
+        return self.contract.holder_id
+
+    def resource(self, kind: ResourceKind) -> Resource:
+        return Resource(kind, self.service_id, owner=self.contract.holder_id)
+
+
+def find_mailbox(parts: RegistryParts, address: str) -> Mailbox:
+    """The hosted mailbox with this address (NotFound otherwise), by blind index."""
+    canonical = parts.contacts.email(address, "address")
+    idx = email_index(parts.keys().index_key, canonical)
+    with parts.uow() as uow:
+        contract = uow.contracts.by_mailbox_index(idx)
+    service = (
+        None
+        if contract is None
+        else next((s for s in contract.services if s.name_idx == idx), None)
+    )
+    if contract is None or service is None:
+        raise NotFound("mailbox", "with that address")
+    return Mailbox(service.id, contract, canonical)
+
+
+def mailbox_address(parts: RegistryParts, contract_id: str, service_id: str) -> str | None:
+    """The address of a hosted mailbox, decrypted under its current holder's data key."""
+    with parts.uow() as uow:
+        contract = uow.contracts.get(contract_id)
+        if contract is None:
+            return None
+        holder = load_customer(uow, contract.holder_id)
+    service = next((s for s in contract.services if s.id == service_id), None)
+    if service is None or service.kind is not ServiceKind.MAILBOX:
+        return None
+    return open_service(data_key(parts.keys(), holder), holder.id, service)
+
+
+class MailboxMonitor:
+    def __init__(self, parts: RegistryParts, reader: MailboxReader, root_template: str) -> None:
+        self._p = parts
+        self._reader = reader
+        self._template = root_template
+
+    def metadata(self, actor: Actor, address: str) -> MailboxMetadata:
+        """The mailbox's totals, once the gate allowed `list_metadata` and ledgered it."""
+        box = find_mailbox(self._p, address)
+        self._p.gate.decide(
+            actor,
+            Action.LIST_METADATA,
+            box.resource(ResourceKind.MAILBOX_METADATA),
+            AccessContext(note="mailbox monitor"),
+        )
+        folders = self._reader.folders(mailbox_root(self._template, box.address))
+        if folders is None:
+            raise NotFound("mailbox directory", box.service_id)
+        return MailboxMetadata(box.service_id, tuple(folders))
