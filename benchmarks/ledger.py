@@ -21,23 +21,14 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from entrusted.adapters.db.engine import make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_verify import verify_ledger
-from entrusted.bootstrap import Container, build, initialise
-from entrusted.config import Settings
+from entrusted.bootstrap import Container, scratch_installation
 from entrusted.domain.audit import AuditEntry
 
 CLIENTS = 64
@@ -169,38 +160,9 @@ def _proofs(c: Container, size: int, count: int) -> tuple[dict[str, Any], dict[s
     )
 
 
-@contextmanager
-def _installation(database_url: str | None) -> Iterator[Container]:
-    with tempfile.TemporaryDirectory(prefix="entrusted-bench-") as tmp:
-        url, drop = database_url, None
-        if database_url is not None:
-            schema = f"bench_{uuid.uuid4().hex[:12]}"
-            admin = make_engine(database_url)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            parsed = sa.make_url(database_url).update_query_dict(
-                {"options": f"-csearch_path={schema}"}
-            )
-            url, drop = parsed.render_as_string(hide_password=False), (admin, schema)
-        settings = Settings(data_dir=Path(tmp) / "data", database_url=url)
-        try:
-            initialise(settings)
-            c = build(settings)
-            try:
-                yield c
-            finally:
-                c.close()
-        finally:
-            if drop is not None:
-                admin, schema = drop
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-
-
 def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
     size = 50_000 if quick else 1_000_000
-    with _installation(database_url) as c:
+    with scratch_installation(database_url) as c:
         c.ledger.start()
         group = _group_commit(c, 20 if quick else 500)
         single = _single_client(c, 50 if quick else 500)

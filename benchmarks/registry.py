@@ -21,22 +21,14 @@ The fake people use example.com addresses and +41 44 00x xx xx / +41 79 00x xx x
 from __future__ import annotations
 
 import random
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from faker import Faker
 
 from entrusted.adapters.contacts import Contacts
-from entrusted.adapters.db.engine import make_engine
 from entrusted.adapters.db.uow import SqlUnitOfWork
-from entrusted.bootstrap import Container, build, initialise
-from entrusted.config import Settings
+from entrusted.bootstrap import Container, scratch_installation
 from entrusted.crypto.blind_index import email_index
 from entrusted.crypto.personal import open_name
 from entrusted.domain.policy import Actor, ActorKind, Role
@@ -84,39 +76,10 @@ def _lookups(c: Container, emails: list[str]) -> list[float]:
     return samples
 
 
-@contextmanager
-def _installation(database_url: str | None) -> Iterator[Container]:
-    with tempfile.TemporaryDirectory(prefix="entrusted-bench-") as tmp:
-        url, drop = database_url, None
-        if database_url is not None:
-            schema = f"bench_{uuid.uuid4().hex[:12]}"
-            admin = make_engine(database_url)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            parsed = sa.make_url(database_url).update_query_dict(
-                {"options": f"-csearch_path={schema}"}
-            )
-            url, drop = parsed.render_as_string(hide_password=False), (admin, schema)
-        settings = Settings(data_dir=Path(tmp) / "data", database_url=url)
-        try:
-            initialise(settings)
-            c = build(settings)
-            try:
-                yield c
-            finally:
-                c.close()
-        finally:
-            if drop is not None:
-                admin, schema = drop
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-
-
 def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
     count = 5_000 if quick else 100_000
     rows = _rows(count)
-    with _installation(database_url) as c:
+    with scratch_installation(database_url) as c:
         c.ledger.start()
         t0 = time.perf_counter()
         ids = c.registry.import_customers(OPERATOR, rows)

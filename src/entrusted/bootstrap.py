@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -388,3 +391,36 @@ def _key_file(
 
 # Areas that own key material or files register a function here (settings, force) -> notes.
 INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = [_ledger_key, _registry_key_files]
+
+
+@contextmanager
+def scratch_installation(database_url: str | None = None) -> Iterator[Container]:
+    """A throw-away installation for benchmarks and trials: a temporary data directory and
+    SQLite file, or, given a PostgreSQL URL, a private schema that is dropped afterwards, so a
+    measurement never touches real data and runs never collide."""
+    with tempfile.TemporaryDirectory(prefix="entrusted-scratch-") as tmp:
+        url, schema = database_url, None
+        admin = make_engine(database_url) if database_url else None
+        if admin is not None and admin.dialect.name == "postgresql":
+            schema = f"scratch_{uuid.uuid4().hex[:12]}"
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            url = (
+                sa.make_url(str(database_url))
+                .update_query_dict({"options": f"-csearch_path={schema}"})
+                .render_as_string(hide_password=False)
+            )
+        settings = Settings(data_dir=Path(tmp) / "data", database_url=url)
+        try:
+            initialise(settings)
+            c = build(settings)
+            try:
+                yield c
+            finally:
+                c.close()
+        finally:
+            if admin is not None:
+                if schema is not None:
+                    with admin.begin() as conn:
+                        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
