@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 from entrusted.domain.audit import AuditEntry, Receipt
 from entrusted.domain.ledger import CompactRange, leaf_hash
 from entrusted.errors import Unavailable
+
+S = TypeVar("S")
 
 
 class InMemoryLedger:
@@ -39,3 +44,43 @@ class InMemoryLedger:
         return [
             (i, e.to_bytes()) for i, e in enumerate(self.entries[:below]) if e.owner == customer_id
         ]
+
+
+class SnapshotStore(Generic[S]):
+    """The committed state of an in-memory twin; `commits` counts what was published."""
+
+    def __init__(self, state: S) -> None:
+        self.state = state
+        self.commits = 0
+
+
+class SnapshotUnitOfWork(Generic[S]):
+    """Works on a private copy of the store's state; `commit` publishes it, so a unit left
+    without a commit (or by an exception) changes nothing, like a rolled-back transaction."""
+
+    def __init__(self, store: SnapshotStore[S]) -> None:
+        self._store = store
+
+    def _bind(self, state: S) -> None:
+        """Point the repositories at `state` (each twin names its own)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._state = copy.deepcopy(self._store.state)
+        self._bind(self._state)
+        return self
+
+    def commit(self) -> None:
+        self._store.state = copy.deepcopy(self._state)
+        self._store.commits += 1
+
+    def rollback(self) -> None:
+        """Nothing to undo: uncommitted writes live only in this unit's private copy."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()

@@ -11,11 +11,8 @@ uow = store.unit_of_work          # a ConsentUnitOfWorkFactory
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 from entrusted.domain.cases import (
     AccessRequest,
@@ -28,6 +25,7 @@ from entrusted.domain.cases import (
     VerbalConsent,
 )
 from entrusted.errors import Conflict
+from entrusted.services.memory import SnapshotStore, SnapshotUnitOfWork
 
 
 @dataclass
@@ -219,41 +217,17 @@ class _Grants:
         return True
 
 
-class InMemoryConsentUnitOfWork:
-    """Works on a private copy of the store's state; `commit` publishes it."""
-
-    def __init__(self, store: InMemoryConsent) -> None:
-        self._store = store
-        self._state = _State()
-
-    def __enter__(self) -> Self:
-        self._state = copy.deepcopy(self._store.state)
-        self.cases = _Cases(self._state)
-        self.access_requests = _Requests(self._state)
-        self.consents = _Consents(self._state)
-        self.grants = _Grants(self._state)
-        return self
-
-    def commit(self) -> None:
-        self._store.state = copy.deepcopy(self._state)
-        self._store.commits += 1
-
-    def rollback(self) -> None:
-        """Nothing to undo: uncommitted writes live only in this unit's private copy."""
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
+class InMemoryConsentUnitOfWork(SnapshotUnitOfWork[_State]):
+    def _bind(self, state: _State) -> None:
+        self.cases = _Cases(state)
+        self.access_requests = _Requests(state)
+        self.consents = _Consents(state)
+        self.grants = _Grants(state)
 
 
-class InMemoryConsent:
+class InMemoryConsent(SnapshotStore[_State]):
     def __init__(self) -> None:
-        self.state = _State()
-        self.commits = 0
+        super().__init__(_State())
 
     def unit_of_work(self) -> InMemoryConsentUnitOfWork:
         return InMemoryConsentUnitOfWork(self)

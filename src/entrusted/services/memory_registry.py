@@ -10,12 +10,9 @@ uow = store.unit_of_work          # a RegistryUnitOfWorkFactory
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 from entrusted.domain.registry import (
     ContractStatus,
@@ -28,6 +25,7 @@ from entrusted.domain.registry import (
     Transfer,
 )
 from entrusted.errors import Conflict
+from entrusted.services.memory import SnapshotStore, SnapshotUnitOfWork
 
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
 
@@ -216,42 +214,18 @@ class _Failures:
         self._s.failures = [f for f in self._s.failures if f[0] != account]
 
 
-class InMemoryRegistryUnitOfWork:
-    """Works on a private copy of the store's state; `commit` publishes it."""
-
-    def __init__(self, store: InMemoryRegistry) -> None:
-        self._store = store
-        self._state = _State()
-
-    def __enter__(self) -> Self:
-        self._state = copy.deepcopy(self._store.state)
-        self.customers = _Customers(self._state)
-        self.contracts = _Contracts(self._state)
-        self.identifications = _Identifications(self._state)
-        self.customer_sessions = _Sessions(self._state)
-        self.login_failures = _Failures(self._state)
-        return self
-
-    def commit(self) -> None:
-        self._store.state = copy.deepcopy(self._state)
-        self._store.commits += 1
-
-    def rollback(self) -> None:
-        """Nothing to undo: uncommitted writes live only in this unit's private copy."""
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
+class InMemoryRegistryUnitOfWork(SnapshotUnitOfWork[_State]):
+    def _bind(self, state: _State) -> None:
+        self.customers = _Customers(state)
+        self.contracts = _Contracts(state)
+        self.identifications = _Identifications(state)
+        self.customer_sessions = _Sessions(state)
+        self.login_failures = _Failures(state)
 
 
-class InMemoryRegistry:
+class InMemoryRegistry(SnapshotStore[_State]):
     def __init__(self) -> None:
-        self.state = _State()
-        self.commits = 0
+        super().__init__(_State())
 
     def unit_of_work(self) -> InMemoryRegistryUnitOfWork:
         return InMemoryRegistryUnitOfWork(self)

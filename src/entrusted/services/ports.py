@@ -59,13 +59,9 @@ class LoginFailureRepository(Protocol):
     def clear_account(self, account: str) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction. `with uow: ...; uow.commit()`; leaving the block without a commit, or
-    by an exception, rolls everything back, so a refused operation writes nothing."""
-
-    staff: StaffRepository
-    tokens: TokenRepository
-    login_failures: LoginFailureRepository
+class Transaction(Protocol):
+    """What every unit of work is: `with uow: ...; uow.commit()`; leaving the block without a
+    commit, or by an exception, rolls everything back, so a refused operation writes nothing."""
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -76,6 +72,14 @@ class UnitOfWork(Protocol):
     ) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One transaction over staff, tokens and login failures."""
+
+    staff: StaffRepository
+    tokens: TokenRepository
+    login_failures: LoginFailureRepository
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -161,7 +165,7 @@ class CustomerSessionRepository(Protocol):
     def by_digest(self, digest: bytes) -> CustomerSession | None: ...
 
 
-class RegistryUnitOfWork(Protocol):
+class RegistryUnitOfWork(Transaction, Protocol):
     """One transaction over the registry (the SQL unit of work provides it too)."""
 
     customers: CustomerRepository
@@ -169,16 +173,6 @@ class RegistryUnitOfWork(Protocol):
     identifications: IdentificationRepository
     customer_sessions: CustomerSessionRepository
     login_failures: LoginFailureRepository
-
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
 
 
 RegistryUnitOfWorkFactory = Callable[[], RegistryUnitOfWork]
@@ -256,23 +250,13 @@ class GrantRepository(Protocol):
     def end_session(self, session_id: str, at: datetime) -> bool: ...
 
 
-class ConsentUnitOfWork(Protocol):
+class ConsentUnitOfWork(Transaction, Protocol):
     """One transaction over cases, requests, verbal consents and grants."""
 
     cases: CaseRepository
     access_requests: AccessRequestRepository
     consents: ConsentRepository
     grants: GrantRepository
-
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
 
 
 ConsentUnitOfWorkFactory = Callable[[], ConsentUnitOfWork]
