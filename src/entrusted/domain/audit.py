@@ -134,7 +134,7 @@ def first_misfiled(bodies: Sequence[bytes], customers: Sequence[object]) -> int 
     wants = list(map(_owner_suffix, customers))
     if -1 not in at and None not in wants:
         starts = map(add, at, repeat(len(_OWNER_KEY)))
-        if all(map(bytes.startswith, bodies, wants, starts)):  # type: ignore[arg-type]
+        if all(map(bytes.startswith, bodies, wants, starts)):  # type: ignore[arg-type]  # `wants` has no None here (checked above); mypy cannot narrow a list
             return None
     for i, (body, want, pos) in enumerate(zip(bodies, wants, at, strict=True)):
         if want is None or (want != _NO_OWNER if pos < 0 else not body.startswith(want, pos + 8)):

@@ -377,7 +377,7 @@ def _insert_entries(conn: sa.Connection, rows: list[tuple[int, bytes, str | None
             "INSERT INTO ledger_entry (idx, body, customer_id) VALUES (?, ?, ?)", rows
         )
         return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # PostgreSQL branch: a live psycopg connection
     with cursor.copy(
         "COPY ledger_entry (idx, body, customer_id) FROM STDIN (FORMAT BINARY)"
     ) as copy:
