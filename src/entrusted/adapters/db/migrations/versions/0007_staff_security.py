@@ -1,0 +1,21 @@
+"""Staff security: TOTP replay guard, encrypted TOTP seeds, token issuance limits.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa  # noqa: F401 - filled in by the area that owns this revision
+from alembic import op  # noqa: F401
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
