@@ -133,10 +133,13 @@ class PrivateDovecot:
         local, _, domain = address.partition("@")
         return self.mail_root / domain / local / "Maildir"
 
-    def add_customer(self, address: str, password: str) -> Path:
-        """A passwd-file entry and an empty Maildir owned by the Dovecot user."""
+    def add_customer(self, address: str, password: str, stored: str | None = None) -> Path:
+        """A passwd-file entry and an empty Maildir owned by the Dovecot user. `stored` is the
+        passdb's value for the password, e.g. `{ARGON2ID}$argon2id$...` for a real hash (what a
+        hosting provider's customers have); default `{PLAIN}password`."""
+        stored = stored or f"{{PLAIN}}{password}"
         with (self.base / "etc" / "users.passwd").open("a", encoding="utf-8") as f:
-            f.write(f"{address}:{{PLAIN}}{password}\n")
+            f.write(f"{address}:{stored}\n")
         root = self.maildir(address)
         for sub in ("cur", "new", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,14 @@ server (a fresh schema per test). Outside CI a missing PostgreSQL skips; under C
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -29,6 +31,15 @@ def require_service(available: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required under CI=true but is not available")
     pytest.skip(f"{what} not available")
+
+
+def require_module(name: str) -> ModuleType:
+    """`pytest.importorskip`, except that under CI=true a missing module fails the test."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        require_service(False, f"Python module {name} ({exc})")
+        raise  # unreachable: require_service skipped or failed
 
 
 _pg_ok: bool | None = None
@@ -90,7 +101,15 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+    # Staff need a second factor by default; the tests of it (test_staff_security.py) turn it
+    # back on, the others log staff in with a password alone.
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        staff_totp_required=False,
+        mail_transport="directory",  # real files, read back by tests/messages.py
+        sms_transport="directory",
+    )
 
 
 @pytest.fixture

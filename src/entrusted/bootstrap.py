@@ -11,15 +11,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+import structlog
 
 from entrusted.adapters.contacts import Contacts
+from entrusted.adapters.db import tables as t
 from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
+from entrusted.adapters.db.ledger_tail import verify_since
+from entrusted.adapters.db.ledger_verify import verify_ledger
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
 from entrusted.adapters.db.registry_store import SqlWrappedKeyStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
+from entrusted.adapters.directory_transport import DirectoryMailer, DirectorySms
+from entrusted.adapters.file_modes import secure, sqlite_files
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
+from entrusted.adapters.ledger_http import HttpTileSource
+from entrusted.adapters.ledger_record import LocalRecordFile
 from entrusted.adapters.mail.dovecot import DoveadmSessions
 from entrusted.adapters.mail.maildir import MaildirReader
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
@@ -40,29 +48,59 @@ from entrusted.crypto.envelope import (
 )
 from entrusted.crypto.personal import RegistryKeys
 from entrusted.crypto.signing import generate_key_file, load_signer
-from entrusted.domain.policy import Actor, ActorKind, Condition, Engine
+from entrusted.domain.outbox import Backoff
+from entrusted.domain.policy import (
+    OPERATOR_PREFIX,
+    Action,
+    Actor,
+    ActorKind,
+    Condition,
+    Engine,
+    Resource,
+    ResourceKind,
+)
 from entrusted.domain.policy_analysis import RuleSet
-from entrusted.errors import InvalidInput
+from entrusted.errors import InvalidInput, TamperDetected, Unavailable
 from entrusted.services.cases import CaseService
 from entrusted.services.consent import ConsentService
 from entrusted.services.consent_notices import ConsentNotices
 from entrusted.services.consent_parts import ConsentLimits, ConsentParts
 from entrusted.services.contracts import ContractService
 from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
+from entrusted.services.events import EventBus
 from entrusted.services.gate import Gate
 from entrusted.services.grants import ActiveGrant, GrantService
 from entrusted.services.identification import CallerIdentified, IdentificationService
 from entrusted.services.keys import WrappedKeyStore
-from entrusted.services.ledger import CheckpointService
+from entrusted.services.ledger import CheckpointService, TailSigner
 from entrusted.services.mail_login import MailLoginService
 from entrusted.services.mailbox_monitor import MailboxMonitor
-from entrusted.services.memory_mail import InMemoryMailer, InMemorySms
-from entrusted.services.messaging import MailSender, SmsSender
+from entrusted.services.messaging import (
+    NO_MAIL,
+    NO_SMS,
+    MailSender,
+    NoMailTransport,
+    NoSmsTransport,
+    SmsSender,
+)
+from entrusted.services.outbox import OutboxService
+from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
 from entrusted.services.ports import ConsentUnitOfWork, RegistryUnitOfWork, UnitOfWork
 from entrusted.services.registry import RegistryParts, RegistryService
+from entrusted.services.registry_lookup import (
+    CallerLookup,
+    LookupLimits,
+    LookupThrottle,
+    cases_in,
+)
 from entrusted.services.staff import LoginLimits, StaffService
+from entrusted.services.staff_access import EndStaffGrants
+from entrusted.services.staff_totp import SecondFactor
 from entrusted.services.verbal_consent import VerbalConsentService
+
+LEDGER_RECORD = "ledger.record"  # the signed local record, in the data directory
+LEDGER_VERIFY_JOB = "ledger.verify"  # the worker's scheduled full verification
 
 # Who the worker's jobs act as, in the ledger (the rules let a service expire grants).
 WORKER = Actor(ActorKind.SERVICE, "worker")
@@ -97,8 +135,10 @@ class Container:
     verbal_consent: VerbalConsentService
     mailbox_monitor: MailboxMonitor
     mail_login: MailLoginService
+    outbox: OutboxService
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
+    _tail: TailSigner | None = None
 
     @property
     def checkpoints(self) -> CheckpointService:
@@ -109,9 +149,22 @@ class Container:
                 self.ledger_store,
                 signer,
                 self.clock,
+                self.job_lock(),
+                LocalRecordFile(self.settings.data_dir / LEDGER_RECORD, signer),
                 timedelta(seconds=self.settings.checkpoint_idle_resign_s),
             )
         return self._checkpoints
+
+    def ledger_verification(self) -> dict[str, object]:
+        """The health figure of the worker's last full ledger verification: `{"ok", "at",
+        "detail"}` (`ok` None until it has run; `detail` the failure, naming the index)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.job_state).where(t.job_state.c.name == LEDGER_VERIFY_JOB)
+            ).first()
+        if row is None or row.last_finished_at is None:
+            return {"ok": None, "at": None, "detail": None}
+        return {"ok": row.last_ok, "at": row.last_finished_at.isoformat(), "detail": row.last_error}
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine)
@@ -131,13 +184,41 @@ class Container:
     def worker(self) -> Worker:
         return Worker(jobs=self.jobs, lock=self.job_lock(), engine=self.engine)
 
-    def start(self, deployed_by: str) -> list[str]:
+    def require_transports(self) -> list[str]:
+        """What `serve` and `worker` check before they start: a configured way out for
+        e-mail and SMS (there is no silent in-memory one). Returns where messages go."""
+        missing = [
+            fix
+            for sender, fix in ((self.mailer, NO_MAIL), (self.sms, NO_SMS))
+            if isinstance(sender, NoMailTransport | NoSmsTransport)
+        ]
+        if missing:
+            raise InvalidInput("messages", "; ".join(missing))
+        return [f"e-mail: {self.mailer!r}", f"SMS: {self.sms!r}"]
+
+    def start(self, deployed_by: str, sign_tail: bool = False) -> list[str]:
         """What a serving process does before it takes requests: verify the log against its
         tiles and last checkpoint, refuse rules that break an invariant, and ledger a change
         of the running rules. Returns notes for the operator."""
-        self.ledger.start()
+        try:
+            self.ledger.start()
+        except sa.exc.SQLAlchemyError as exc:
+            # One line for the operator (exit code of Unavailable), not a traceback that may
+            # quote the URL or SQL; hide_parameters keeps values out of exc itself.
+            where = self.settings.describe()["database_url"]
+            raise Unavailable(f"the database at {where} is unreachable: "
+                              f"{type(getattr(exc, 'orig', None) or exc).__name__}") from None
+        file_notes = secure_files(self.settings)
+        vkey = self.checkpoints.vkey
+        verified = self.checkpoints.advance_record(lambda r: verify_since(self.engine, vkey, r))
+        if sign_tail and self._tail is None:
+            # A checkpoint follows every append within about a second (`serve`).
+            self._tail = TailSigner(self.checkpoints, _tail_sign_failed)
+            self.ledger.after_commit = self._tail.poke
+            self._tail.start()
+            self._tail.poke()
         require_invariants(self.ruleset, self.gate.engine)
-        notes = [f"ledger verified at size {self.ledger_store.size}"]
+        notes = [*file_notes, verified.summary()]
         deployment = RulesDeployment(
             SqlDeploymentStore(self.engine), self.ledger, self.clock, parse_rules
         ).record(self.ruleset, self.rules_bytes, deployed_by)
@@ -146,6 +227,10 @@ class Container:
         return notes
 
     def close(self) -> None:
+        if self._tail is not None:
+            self.ledger.after_commit = None
+            self._tail.stop()
+            self._tail = None
         self.ledger.stop()
         self.engine.dispose()
 
@@ -156,17 +241,13 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(engine)
 
+    def reader() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, read_only=True)
+
     staff_limits = LoginLimits(
         max_failures_per_account=settings.login_max_failures_per_account,
         max_failures_per_address=settings.login_max_failures_per_address,
         window=timedelta(seconds=settings.login_window_s),
-    )
-    staff = StaffService(
-        uow,
-        clock,
-        staff_limits,
-        default_token_ttl=timedelta(days=settings.token_ttl_days),
-        password_cache_ttl=timedelta(seconds=settings.mail_password_cache_s),
     )
     store = SqlLedgerStore(engine)
     ledger = GroupCommitLedger(store)
@@ -183,20 +264,33 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     def consent_uow() -> ConsentUnitOfWork:
         return SqlUnitOfWork(engine)
 
-    identified = CallerIdentified(
-        registry_uow, clock, timedelta(seconds=settings.identification_valid_s)
-    )
+    # The gate's conditions only read: read-only units, which never wait for SQLite's lock
+    identified = CallerIdentified(reader, clock, timedelta(seconds=settings.identification_valid_s))
     gate = Gate(
         engine=Engine(ruleset.rules),
         ledger=ledger,
         clock=clock,
         resolvers={
             Condition.CALLER_IDENTIFIED: identified,
-            Condition.ACTIVE_GRANT: ActiveGrant(consent_uow, registry_uow, clock),
+            Condition.ACTIVE_GRANT: ActiveGrant(reader, reader, clock),
         },
         directory=SqlStaffDirectory(engine),
     )
     keys = LazyRegistryKeys(settings)
+    events = EventBus()
+    staff = StaffService(
+        uow,
+        clock,
+        staff_limits,
+        default_token_ttl=timedelta(days=settings.token_ttl_days),
+        password_cache_ttl=timedelta(seconds=settings.mail_password_cache_s),
+        readers=reader,
+        gate=gate,
+        events=events,
+        operator=console_operator(),
+        second_factor=SecondFactor(lambda: keys().keyring, settings.staff_totp_required),
+        max_token_ttl=timedelta(days=settings.token_max_ttl_days),
+    )
     mailer, sms = _messaging(settings)
     contacts = Contacts()
     parts = RegistryParts(registry_uow, gate, keys, contacts, clock)
@@ -205,15 +299,27 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         clock,
         keys,
         contacts,
-        mailer,
         settings.portal_url,
         timedelta(seconds=settings.password_link_ttl_s),
         staff_limits,
+        readers=reader,
+        link_limit=settings.password_link_max_per_hour,
+    )
+    notices = ConsentNotices(parts, mailer, settings.portal_url, store)
+    outbox = OutboxService(
+        registry_uow,
+        mailer,
+        clock,
+        {**notices.renderers(consent_uow), **customer_auth.renderers()},
+        Backoff(
+            base=timedelta(seconds=settings.outbox_retry_s),
+            max_attempts=settings.outbox_max_attempts,
+        ),
     )
     consent_parts = ConsentParts(
         parts,
         consent_uow,
-        ConsentNotices(parts, mailer, settings.portal_url, store),
+        notices,
         ConsentLimits(
             request_ttl=timedelta(seconds=settings.access_request_ttl_s),
             grant_max_duration=timedelta(seconds=settings.grant_max_duration_s),
@@ -232,6 +338,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     )
     mail_login = MailLoginService(consent_parts, staff, grants, sessions)
     grants.on_grant_ended.append(mail_login.end_sessions)
+    EndStaffGrants(grants, consent_uow).subscribe(events)
     c = Container(
         settings=settings,
         engine=engine,
@@ -247,7 +354,22 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         mailer=mailer,
         sms=sms,
         customer_auth=customer_auth,
-        registry=RegistryService(parts, customer_auth, store),
+        registry=RegistryService(
+            parts,
+            customer_auth,
+            store,
+            CallerLookup(
+                parts,
+                LookupThrottle(
+                    LookupLimits(
+                        settings.support_lookups_per_minute,
+                        settings.support_lookup_alert_per_hour,
+                    ),
+                    clock,
+                ),
+                cases_in(consent_uow),
+            ),
+        ),
         contracts=contracts,
         identification=IdentificationService(
             parts,
@@ -262,12 +384,27 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         verbal_consent=VerbalConsentService(consent_parts, grants),
         mailbox_monitor=MailboxMonitor(parts, MaildirReader(), settings.mail_root_template),
         mail_login=mail_login,
+        outbox=outbox,
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
     c.jobs.append(
+        Job(LEDGER_VERIFY_JOB, settings.ledger_verify_interval_s, lambda: _verify_ledger(c))
+    )
+    c.jobs.append(
         Job("grants.expire", settings.grants_expire_interval_s, lambda: str(consent.expire(WORKER)))
     )
+    c.jobs.append(Job("outbox.deliver", settings.outbox_interval_s, lambda: str(outbox.deliver())))
     return c
+
+
+def console_operator() -> Actor:
+    """The machine's operator at this console (`cli:user@host`): who staff administration
+    acts as when no staff member's credential is given. No API token can carry this id."""
+    import getpass
+    import socket
+
+    who = f"{OPERATOR_PREFIX}{getpass.getuser()}@{socket.gethostname()}"
+    return Actor(ActorKind.SERVICE, who[:64])
 
 
 class LazyRegistryKeys:
@@ -297,10 +434,14 @@ class LazyRegistryKeys:
 
 
 def _messaging(settings: Settings) -> tuple[MailSender, SmsSender]:
-    """The SMTP relay and SMS gateway, when configured; otherwise in-memory senders that keep
-    messages inside the process (a demo or a development machine: nothing leaves it)."""
-    mailer: MailSender = InMemoryMailer()
-    if settings.smtp_host:
+    """The transports the operator chose: the SMTP relay or the `directory` transport for
+    e-mail, the HTTP gateway or the `directory` transport for SMS. Without one, a sender that
+    fails every message with what to configure (never an in-memory one: that is for tests)."""
+    folder = settings.effective_message_dir
+    mailer: MailSender = NoMailTransport()
+    if settings.mail_transport == "directory":
+        mailer = DirectoryMailer(folder / "mail", settings.smtp_sender)
+    elif settings.smtp_host:
         mailer = SmtpMailer(
             settings.smtp_host,
             settings.smtp_port,
@@ -309,8 +450,10 @@ def _messaging(settings: Settings) -> tuple[MailSender, SmsSender]:
             settings.smtp_password,
             settings.smtp_sender,
         )
-    sms: SmsSender = InMemorySms()
-    if settings.sms_gateway_url:
+    sms: SmsSender = NoSmsTransport()
+    if settings.sms_transport == "directory":
+        sms = DirectorySms(folder / "sms")
+    elif settings.sms_gateway_url:
         sms = HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token or "")
     return mailer, sms
 
@@ -318,6 +461,40 @@ def _messaging(settings: Settings) -> tuple[MailSender, SmsSender]:
 def _sign(c: Container) -> str:
     signed = c.checkpoints.sign()
     return "unchanged" if signed is None else f"signed checkpoint at size {signed.size}"
+
+
+def tile_source(url: str) -> HttpTileSource:
+    """A published log's public tiles, for `ledger monitor` and `verify-receipt --against`
+    (no settings, no data directory: anyone can run them)."""
+    return HttpTileSource(url)
+
+
+def _tail_sign_failed(exc: Exception) -> None:
+    structlog.get_logger("entrusted.ledger").error(
+        "ledger.tail_sign_failed", error=type(exc).__name__, message=str(exc)
+    )
+
+
+def _verify_ledger(c: Container) -> str:
+    """The scheduled full verification: every entry, tile and checkpoint against the verifier
+    key. Its result is a ledger entry either way; a failure also fails the job, which the
+    worker records in `job_state` and `/healthz` reports."""
+    outcomes = OutcomeRecorder(c.gate)
+    resource = Resource(ResourceKind.LEDGER, "full-verification")
+    try:
+        report = verify_ledger(c.engine, c.checkpoints.vkey)
+    except TamperDetected as exc:
+        reason = f"ledger verification failed: {exc.message}"[:2000]
+        outcomes.record(
+            WORKER, Action.READ, resource, Outcome.LEDGER_TAMPERED, reason, allowed=False
+        )
+        raise
+    summary = (
+        f"ledger verified: {report.size} entries, {report.tiles} tiles, "
+        f"{report.checkpoints} checkpoints, root {report.root.hex()}"
+    )
+    outcomes.record(WORKER, Action.READ, resource, Outcome.LEDGER_VERIFIED, summary)
+    return summary
 
 
 def database_exists(engine: sa.Engine) -> bool:
@@ -390,7 +567,26 @@ def _key_file(
 
 
 # Areas that own key material or files register a function here (settings, force) -> notes.
+def secure_files(settings: Settings) -> list[str]:
+    """The data directory, the SQLite database and its companions, and the key files:
+    tightened to 0700/0600, or refused when `fix_file_modes` is off (see adapters.file_modes)."""
+    url = sa.make_url(settings.effective_database_url)
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    files = sqlite_files(Path(database)) if database else []
+    keys = [settings.effective_ledger_key_file, settings.data_dir / LEDGER_RECORD]
+    keys += [] if settings.master_key else [settings.effective_master_key_file]
+    keys += [] if settings.index_key else [settings.effective_index_key_file]
+    keys += list(settings.previous_master_key_files)
+    return secure(settings.data_dir, [*files, *keys], fix=settings.fix_file_modes)
+
+
+def _tighten_created_files(settings: Settings, _force: bool) -> list[str]:
+    """`init` created the database under the umask: tighten it whatever `fix_file_modes`."""
+    return secure_files(settings.model_copy(update={"fix_file_modes": True}))
+
+
 INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = [_ledger_key, _registry_key_files]
+INIT_HOOKS.append(_tighten_created_files)
 
 
 @contextmanager
@@ -410,7 +606,15 @@ def scratch_installation(database_url: str | None = None) -> Iterator[Container]
                 .update_query_dict({"options": f"-csearch_path={schema}"})
                 .render_as_string(hide_password=False)
             )
-        settings = Settings(data_dir=Path(tmp) / "data", database_url=url)
+        # A measurement logs staff in with a password alone: no second factor to enrol. Its
+        # messages go to files in the temporary directory (the explicit directory transport).
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            database_url=url,
+            staff_totp_required=False,
+            mail_transport="directory",
+            sms_transport="directory",
+        )
         try:
             initialise(settings)
             c = build(settings)

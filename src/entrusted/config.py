@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     checkpoint_idle_resign_s: float = Field(
         default=600.0, gt=0, description="Re-sign an unchanged checkpoint at least this often."
     )
+    ledger_verify_interval_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="How often the worker verifies the whole ledger (entries, tiles, checkpoints).",
+    )
     login_max_failures_per_account: int = Field(
         default=5, ge=1, description="Failed logins per account in the window before lock-out."
     )
@@ -74,6 +79,16 @@ class Settings(BaseSettings):
     )
     token_ttl_days: int = Field(
         default=90, ge=1, le=3650, description="Default API token lifetime."
+    )
+    token_max_ttl_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Longest lifetime of a staff member's personal API token, in days.",
+    )
+    staff_totp_required: bool = Field(
+        default=True,
+        description="Staff must have a TOTP second factor to log in and to mint tokens.",
     )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     master_key_file: Path | None = Field(
@@ -103,7 +118,9 @@ class Settings(BaseSettings):
     )
     smtp_host: str | None = Field(
         default=None,
-        description="SMTP relay for one-time codes and password links; unset: kept in memory.",
+        description="SMTP relay for codes, receipts, notices and password links (with "
+        "mail_transport `smtp`); unset: every e-mail fails, and `serve` and `worker` refuse "
+        "to start.",
     )
     smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP relay port.")
     smtp_starttls: bool = Field(default=True, description="Use STARTTLS with the SMTP relay.")
@@ -117,10 +134,41 @@ class Settings(BaseSettings):
     )
     sms_gateway_url: str | None = Field(
         default=None,
-        description="HTTP SMS gateway for one-time codes to mobiles; unset: kept in memory.",
+        description="HTTP SMS gateway for one-time codes to mobiles (with sms_transport "
+        "`gateway`); unset: every SMS fails, and `serve` and `worker` refuse to start.",
     )
     sms_gateway_token: str | None = Field(
         default=None, repr=False, description="Bearer token of the SMS gateway."
+    )
+    # --- messages: transports and the outbox (services/outbox.py) ---------------------------
+    mail_transport: Literal["smtp", "directory"] = Field(
+        default="smtp",
+        description="`smtp`: the relay in smtp_host; `directory`: write each e-mail as an "
+        "`.eml` file under message_dir (a demo or a test machine: nothing leaves it).",
+    )
+    sms_transport: Literal["gateway", "directory"] = Field(
+        default="gateway",
+        description="`gateway`: the HTTP gateway in sms_gateway_url; `directory`: write each "
+        "text as a `.json` file under message_dir.",
+    )
+    message_dir: Path | None = Field(
+        default=None,
+        description="Where the directory transports write; default `outgoing` in the data dir.",
+    )
+    outbox_interval_s: float = Field(
+        default=10.0, gt=0, description="How often the worker delivers queued notices."
+    )
+    outbox_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait before the first retry of a notice; doubled after each failure, "
+        "at most one hour.",
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Attempts before a notice is marked failed."
+    )
+    password_link_max_per_hour: int = Field(
+        default=3, ge=1, le=100, description="Password links one address may ask for per hour."
     )
     identification_code_ttl_s: int = Field(
         default=600, ge=60, le=3600, description="How long a one-time identification code lasts."
@@ -133,6 +181,20 @@ class Settings(BaseSettings):
         ge=60,
         le=86400,
         description="How long a successful identification lets support act for the caller.",
+    )
+    support_lookups_per_minute: int = Field(
+        default=10,
+        ge=1,
+        le=600,
+        description="Customer look-ups (find, summary) one staff member may make per minute; "
+        "beyond, 429 and a ledgered refusal.",
+    )
+    support_lookup_alert_per_hour: int = Field(
+        default=60,
+        ge=1,
+        le=100000,
+        description="Each this many look-ups by one staff member within an hour ledger an "
+        "alert entry (registry.lookup-volume-alert).",
     )
     password_link_ttl_s: int = Field(
         default=172800, ge=600, description="How long a password link e-mailed to a customer works."
@@ -180,6 +242,29 @@ class Settings(BaseSettings):
         description="How long a verified staff password is remembered (as a keyed digest, in "
         "memory) for IMAP logins; 0: argon2 on every login. Grants are checked every time.",
     )
+    # --- security hardening (issue 11) ---
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body the API accepts; a longer one is refused with 413 "
+        "before it is read into memory.",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses of reverse proxies whose X-Forwarded-For header names the "
+        "client (rate limits and the ledger see that address); empty: the header is ignored.",
+    )
+    api_docs: bool = Field(
+        default=False,
+        description="Serve the interactive API docs (/docs, /redoc), whose pages load Swagger "
+        "UI and ReDoc from a CDN; off by default. /openapi.json is always served.",
+    )
+    fix_file_modes: bool = Field(
+        default=True,
+        description="At start, tighten the data directory to 0700 and the database, WAL and key "
+        "files to 0600 (and say so); false: refuse to start while any is wider.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -194,6 +279,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'entrusted.db').resolve()}"
+
+    @property
+    def effective_message_dir(self) -> Path:
+        return self.message_dir or self.data_dir / "outgoing"
 
     @property
     def effective_ledger_key_file(self) -> Path:

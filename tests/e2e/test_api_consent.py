@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from entrusted.bootstrap import Container
 from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_registry import bearer, last_mail, signup, staff_token
+from tests.refusals import http_default_denied, http_refused
 
 PASSWORD = "carla's long passphrase"
 CARLA = {
@@ -45,6 +46,7 @@ def customer_login(client: TestClient, email: str) -> dict[str, str]:
 
 def last_mail_with(client: TestClient, marker: str) -> str:
     container: Container = client.app.state.container  # type: ignore[attr-defined]
+    container.outbox.deliver()  # what the worker does: notices and password links are queued
     for mail in reversed(container.mailer.sent):  # type: ignore[attr-defined]
         if marker in mail.body:
             return str(mail.body.split("#token=")[1].split()[0])
@@ -88,9 +90,9 @@ def test_request_approve_use_resolve(client: TestClient, container: Container) -
     assert client.get(f"/v1/access-requests/{req['id']}", headers=me).json()["status"] == "pending"
     url = f"/v1/access-requests/{req['id']}/approve"
     r = client.post(url, json={"token": token}, headers=w["dora"])
-    assert r.status_code == 403
+    http_default_denied(r, "customer to approve grant", without="owns_resource")
     r = client.post(url, json={"token": token}, headers=support)
-    assert r.status_code == 403
+    http_default_denied(r, "support to approve grant")
     r = client.post(url, json={"token": "enta_forged"}, headers=me)
     assert (r.status_code, r.json()["rule"]) == (403, "consent.link-invalid")
     r = client.post(url, json={"token": token}, headers=me)
@@ -100,7 +102,8 @@ def test_request_approve_use_resolve(client: TestClient, container: Container) -
     r = client.post(url, json={"token": token}, headers=me)
     assert (r.status_code, r.json()["rule"]) == (403, "consent.link-spent")
 
-    assert client.post(f"/v1/grants/{grant['id']}/use", headers=w["support2"]).status_code == 403
+    r = client.post(f"/v1/grants/{grant['id']}/use", headers=w["support2"])
+    http_refused(r, "consent.not-the-grantee")
     r = client.post(f"/v1/grants/{grant['id']}/use", headers=support)
     assert r.status_code == 200, r.text
     session = r.json()["session"]["id"]
@@ -109,7 +112,8 @@ def test_request_approve_use_resolve(client: TestClient, container: Container) -
     r = client.post(f"/v1/grants/sessions/{session}/end", headers=support)
     assert (r.json()["end_reason"], r.json()["active"]) == ("used", False)
 
-    assert client.get(f"/v1/cases/{case}", headers=w["dora"]).status_code == 403
+    r = client.get(f"/v1/cases/{case}", headers=w["dora"])
+    http_default_denied(r, "customer to read case", without="owns_resource")
     detail = client.get(f"/v1/cases/{case}", headers=me).json()
     assert [g["id"] for g in detail["grants"]] == [grant["id"]]
     assert detail["access_requests"][0]["status"] == "approved"
@@ -119,6 +123,7 @@ def test_request_approve_use_resolve(client: TestClient, container: Container) -
     r = client.post(f"/v1/cases/{case}/resolve", headers=support)
     assert r.json()["status"] == "resolved"
     assert client.post(f"/v1/cases/{case}/resolve", headers=support).status_code == 409
+    assert container.outbox.deliver().sent >= 1  # the summary, queued with the resolution
     assert "what was accessed" in container.mailer.sent[-1].subject  # type: ignore[attr-defined]
     r = client.post(f"/v1/cases/{case}/reopen", json={}, headers=support)
     assert (r.status_code, r.json()["reopened_from"]) == (201, case)
@@ -132,7 +137,8 @@ def test_verbal_consent_not_me_revoke_deny(client: TestClient, container: Contai
     ).json()["id"]
     verbal = {"service_id": w["ftp"], "read_back": True}
     r = client.post(f"/v1/cases/{case}/verbal-consent", json=verbal, headers=support)
-    assert r.status_code == 403  # nobody identified the caller
+    # nobody identified the caller
+    http_default_denied(r, "support to create grant", without="caller_identified")
     start = {"customer_id": w["carla"], "method": "email_code", "case_id": case}
     ident = client.post("/v1/identifications", json=start, headers=support).json()["id"]
     code = last_mail(container).split("code is ")[1][:6]
@@ -157,7 +163,8 @@ def test_verbal_consent_not_me_revoke_deny(client: TestClient, container: Contai
     grant = client.post(
         f"/v1/access-requests/{req['id']}/approve", json={"token": token}, headers=me
     ).json()
-    assert client.post(f"/v1/grants/{grant['id']}/revoke", headers=w["dora"]).status_code == 403
+    r = client.post(f"/v1/grants/{grant['id']}/revoke", headers=w["dora"])
+    http_default_denied(r, "customer to delete grant", without="owns_resource")
     r = client.post(f"/v1/grants/{grant['id']}/revoke", headers=me)
     assert (r.status_code, r.json()["end_reason"]) == (200, "revoked")
     assert client.get(f"/v1/grants/{grant['id']}", headers=me).json()["active"] is False

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from entrusted.adapters.directory_transport import DirectoryMailer
 from entrusted.domain.policy import Actor, ActorKind
-from entrusted.services.memory_mail import InMemoryMailer
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.unit.registry_world import SIGNUP
@@ -51,7 +51,7 @@ def identify(cli: Cli, username: str, customer_id: str, case_id: str) -> None:
         agent = Actor(ActorKind.STAFF, member.id, member.roles)
         started = c.identification.start(agent, customer_id, "email_code", case_id=case_id)
         mailer = c.mailer
-        assert isinstance(mailer, InMemoryMailer)
+        assert isinstance(mailer, DirectoryMailer)
         c.identification.verify(agent, started.id, mailer.sent[-1].body.split("code is ")[1][:6])
 
 

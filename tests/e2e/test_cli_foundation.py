@@ -7,7 +7,7 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,11 @@ from entrusted.errors import AuthenticationFailed
 from tests.conftest import count_rows
 
 WIDE = {"COLUMNS": "200", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb"}
+# Messages go to files under the data dir: the explicit choice `serve` and `worker` need.
+DIRECTORY_TRANSPORTS = {
+    "ENTRUSTED_MAIL_TRANSPORT": "directory",
+    "ENTRUSTED_SMS_TRANSPORT": "directory",
+}
 PASSWORD = "correct horse battery"
 
 
@@ -35,9 +40,24 @@ class Cli:
     data_dir: Path
     database_url: str
 
+    tokens: dict[str, str] = field(default_factory=dict)
+
     def __call__(self, *args: str, stdin: str | None = None, columns: int = 200) -> Result:
         argv = ["--data-dir", str(self.data_dir), "--database-url", self.database_url, *args]
-        return self.runner.invoke(app, argv, input=stdin, env={**WIDE, "COLUMNS": str(columns)})
+        env = {**WIDE, **DIRECTORY_TRANSPORTS, "COLUMNS": str(columns)}
+        if "--as" in args:  # `--as NAME` needs NAME's credential: a token of theirs
+            env["ENTRUSTED_TOKEN"] = self.token_of(args[args.index("--as") + 1])
+        return self.runner.invoke(app, argv, input=stdin, env=env)
+
+    def token_of(self, username: str) -> str:
+        """A token of the staff member `username` (issued once, by the operator), or an
+        empty one for a name that is no staff member (`policy explain --as support`)."""
+        if username not in self.tokens:
+            with self.container() as c:
+                known = any(m.username == username for m in c.staff.list_members())
+                secret = c.staff.issue_token(username, "cli tests").secret if known else ""
+            self.tokens[username] = secret
+        return self.tokens[username]
 
     def add_staff(self, username: str, name: str, *roles: str) -> Result:
         """`staff add` with the password on standard input, as a script would."""
@@ -59,7 +79,15 @@ class Cli:
 
     @contextmanager
     def container(self) -> Iterator[Container]:
-        c = build(Settings(data_dir=self.data_dir, database_url=self.database_url))
+        # The tests look in with a password alone; the second factor has its own tests.
+        settings = Settings(
+            data_dir=self.data_dir,
+            database_url=self.database_url,
+            staff_totp_required=False,
+            mail_transport="directory",
+            sms_transport="directory",
+        )
+        c = build(settings)
         try:
             yield c
         finally:

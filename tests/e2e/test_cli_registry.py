@@ -51,16 +51,21 @@ def test_import_find_show_and_refusals(cli: Cli, tmp_path: Path) -> None:
     out = ok(cli("customers", "import", str(path)))
     assert "imported 25 customers" in out
     assert cli.rows("customer") == 25
-    out = ok(cli("customers", "find", "--email", rows[3]["email"].upper(), "--as", "sam"))
-    assert rows[3]["last_name"] in out
+    email = rows[3]["email"].upper()
+    out = ok(cli("customers", "find", "--email", email, "--ticket", "HD-1", "--as", "sam"))
+    assert rows[3]["last_name"] not in out  # masked until the caller is identified
+    assert "not identified yet" in out
     customer_id = out.split()[0]
-    assert ok(cli("customers", "show", customer_id, "--as", "sam")).startswith(customer_id)
+    line = refused(cli("customers", "show", customer_id, "--as", "sam"), 7)
+    assert "needs an open case or a helpdesk ticket" in line
+    show = ("customers", "show", customer_id, "--ticket", "HD-1", "--as", "sam")
+    assert ok(cli(*show)).startswith(customer_id)
     line = refused(cli("customers", "show", customer_id, "--as", "sid"), 7)
     assert "no rule permits sysadmin to identify personal_details" in line
     line = refused(cli("customers", "export", "--as", "sam"), 7)
     assert "never sold, distributed or exported in bulk" in line
     assert "no customer has" in ok(
-        cli("customers", "find", "--phone", "+41 44 000 99 98", "--as", "sam")
+        cli("customers", "find", "--phone", "+41 44 000 99 98", "--ticket", "HD-1", "--as", "sam")
     )
     # A repeated import collides on the first row: nothing more is written.
     line = refused(cli("customers", "import", str(path)), 4)
@@ -120,6 +125,15 @@ def test_add_open_and_transfer_needs_identification(cli: Cli) -> None:
     )
     ada = out.split()[1].rstrip(",")
     contract = out.split("contract ")[1].split(";")[0]
+    # Truthful: the link is queued with the customer, not yet sent; the outbox shows it.
+    assert "password link queued in the outbox, not sent yet" in " ".join(out.split())
+    listed = ok(cli("outbox", "list", "--status", "pending"))
+    assert "pending: 1" in listed
+    assert f"customer.password_link {ada}" in " ".join(listed.split())
+    assert "1 sent" in ok(cli("outbox", "deliver"))
+    assert "sent: 1" in ok(cli("outbox", "list"))
+    (mail,) = (cli.data_dir / "outgoing" / "mail").glob("*.eml")
+    assert "To: ada@example.com" in mail.read_text(encoding="utf-8")
     out = ok(
         cli(
             "customers",

@@ -16,6 +16,11 @@ import pytest
 
 ENTRUSTED = Path(sys.executable).with_name("entrusted")
 STARTUP_S = 20.0
+# The explicit choice that lets serve and worker start with no relay: files under the data dir.
+DIRECTORY_TRANSPORTS = {
+    "ENTRUSTED_MAIL_TRANSPORT": "directory",
+    "ENTRUSTED_SMS_TRANSPORT": "directory",
+}
 
 
 @pytest.fixture
@@ -65,7 +70,7 @@ def test_serve_answers_healthz(tmp_path: Path, env: dict[str, str]) -> None:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [str(ENTRUSTED), "--data-dir", str(data), "serve", "--port", str(port), "--no-worker"],
-            env=env,
+            env={**env, **DIRECTORY_TRANSPORTS},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -102,3 +107,29 @@ def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[s
     assert "allowed" in result.stdout
     assert "not serving (--no-serve)" in result.stdout
     assert (tmp_path / "demo" / "entrusted.db").exists()
+    # The demo's mail went to files, and it says where.
+    outgoing = (tmp_path / "demo" / "outgoing" / "mail").resolve()
+    assert len(list(outgoing.glob("*.eml"))) >= 5
+    assert "e-mail(s) written to" in result.stdout
+    assert "outgoing/mail" in "".join(result.stdout.split())
+
+
+@pytest.mark.slow
+def test_serve_and_worker_refuse_to_start_without_a_way_to_send(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert run(env, "--data-dir", str(data), "init").returncode == 0
+    for command in (["serve", "--port", str(free_port())], ["worker", "--once"]):
+        result = run(env, "--data-dir", str(data), *command, timeout=60)
+        assert result.returncode == 2, result.stdout + result.stderr
+        said = " ".join((result.stdout + result.stderr).split())
+        assert "no mail transport is configured; set smtp_host" in said
+        assert "no SMS transport is configured" in said
+    only_mail = {**env, "ENTRUSTED_MAIL_TRANSPORT": "directory"}
+    result = run(only_mail, "--data-dir", str(data), "worker", "--once", timeout=60)
+    assert result.returncode == 2
+    assert "no SMS transport" in " ".join(result.stderr.split())
+    result = run({**env, **DIRECTORY_TRANSPORTS}, "--data-dir", str(data), "worker", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "outbox.deliver: ok 0 sent" in result.stdout

@@ -15,16 +15,18 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from entrusted.adapters.directory_transport import DirectoryMailer
 from entrusted.bootstrap import WORKER, Container, build, initialise
 from entrusted.config import Settings
 from entrusted.domain.cases import GrantEnd, RequestStatus
+from entrusted.domain.outbox import OutboxStatus, Topic
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.errors import Refused
 from entrusted.services.gate import AccessContext
-from entrusted.services.memory_mail import InMemoryMailer
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.conftest import FakeClock, count_rows
 from tests.integration.test_registry_sql import ledgered, raw_rows, staff
+from tests.refusals import refused_by
 from tests.unit.consent_machine import ConsentMachine
 from tests.unit.consent_model import Env
 from tests.unit.registry_world import SIGNUP, People, customer
@@ -59,14 +61,14 @@ def services(c: Container, contract_id: str) -> dict[str, str]:
 
 def link(c: Container) -> str:
     mailer = c.mailer
-    assert isinstance(mailer, InMemoryMailer)
+    assert isinstance(mailer, DirectoryMailer)
     return mailer.sent[-1].body.split("#token=")[1].split()[0]
 
 
 def identify(c: Container, who: Actor, customer_id: str, case_id: str | None) -> None:
     started = c.identification.start(who, customer_id, "email_code", case_id=case_id)
     mailer = c.mailer
-    assert isinstance(mailer, InMemoryMailer)
+    assert isinstance(mailer, DirectoryMailer)
     c.identification.verify(who, started.id, mailer.sent[-1].body.split("code is ")[1][:6])
 
 
@@ -93,7 +95,7 @@ def test_request_approve_use_end_is_durably_ledgered(container: Container) -> No
     refused(c, lambda: c.grants.use(other, grant.id), "mailbox-closed-to-staff")
     refused(c, lambda: c.grants.use(support, grant.id), "consent.sessions-spent")
     assert c.grants.end_session(support, use.session.id).end_reason is GrantEnd.USED
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=lambda: ledgered(c)[-1]):
         c.gate.decide(support, Action.READ, box, AccessContext(case.id, grant.id))
     c.cases.resolve(support, case.id)
     rules = {(e.actor_id, e.rule) for e in ledgered(c) if e.refs.get("case") == case.id}
@@ -104,9 +106,15 @@ def test_request_approve_use_end_is_durably_ledgered(container: Container) -> No
     view = c.cases.get(support, case.id)
     assert view.requests[0].status is RequestStatus.APPROVED
     assert view.requests[0].answered_by == cus
+    # The notices were queued in the outbox with each change; the worker's job sends them.
+    queued = {(m.topic, m.ref) for m in c.outbox.list(OutboxStatus.PENDING)}
+    assert (Topic.CLOSING_SUMMARY, case.id) in queued
+    assert c.outbox.deliver().failed == 0
+    assert c.outbox.counts()[OutboxStatus.PENDING] == 0
     mailer = c.mailer
-    assert isinstance(mailer, InMemoryMailer)
-    assert f"{support.id} read {1}{MAILBOX_NAME}: allowed" in mailer.sent[-1].body
+    assert isinstance(mailer, DirectoryMailer)
+    summary = next(m for m in reversed(mailer.sent) if m.subject.startswith(f"Case {case.id}"))
+    assert f"{support.id} read {1}{MAILBOX_NAME}: allowed" in summary.body
 
 
 def test_bad_input_and_faults_are_refused_ledgered_and_grant_nothing(
@@ -158,7 +166,7 @@ def test_verbal_consent_and_not_me(container: Container) -> None:
     c.gate.decide(support, Action.ENTER, space, AccessContext(case.id))
     ended = c.verbal_consent.not_me(link(c))
     assert ended.end_reason is GrantEnd.NOT_ME
-    with pytest.raises(Refused):
+    with refused_by("ftp-space-closed-to-staff", ledger=lambda: ledgered(c)[-1]):
         c.gate.decide(support, Action.ENTER, space, AccessContext(case.id))
     view = c.cases.get(support, case.id)
     assert view.case.flagged_at is not None
@@ -240,13 +248,18 @@ def test_no_service_name_is_stored_in_clear(container: Container) -> None:
 
 def test_no_access_outside_a_live_grant_on_sqlite(tmp_path: Path) -> None:
     clock = FakeClock()
-    cfg = Settings(data_dir=tmp_path / "d", database_url=f"sqlite:///{tmp_path / 'p.db'}")
+    cfg = Settings(
+        data_dir=tmp_path / "d",
+        database_url=f"sqlite:///{tmp_path / 'p.db'}",
+        mail_transport="directory",
+        sms_transport="directory",
+    )
     initialise(cfg)
     c = build(cfg, clock=clock)
     try:
         pair = (staff(c, "sam", "support"), staff(c, "sue", "support"))
         mailer = c.mailer
-        assert isinstance(mailer, InMemoryMailer)
+        assert isinstance(mailer, DirectoryMailer)
         env = Env(
             c,
             c.verbal_consent,

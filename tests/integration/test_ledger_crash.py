@@ -31,15 +31,22 @@ from datetime import UTC, datetime
 from entrusted.adapters.db.engine import make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
+from entrusted.adapters.joblock import FileJobLock
+from entrusted.adapters.ledger_record import LocalRecordFile
 from entrusted.crypto.signing import load_signer
 from entrusted.domain.audit import AuditEntry
 from entrusted.services.ledger import CheckpointService
+from pathlib import Path
 
 url, key = sys.argv[1], sys.argv[2]
 store = SqlLedgerStore(make_engine(url))
 ledger = GroupCommitLedger(store)
 ledger.start()
-checkpoints = CheckpointService(store, load_signer(key), lambda: datetime.now(UTC))
+signer, data = load_signer(key), Path(key).parent
+checkpoints = CheckpointService(
+    store, signer, lambda: datetime.now(UTC), FileJobLock(data / "locks"),
+    LocalRecordFile(data / "ledger.record", signer),
+)
 out = threading.Lock()
 
 def append(k):

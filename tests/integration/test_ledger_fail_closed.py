@@ -13,7 +13,9 @@ from entrusted.adapters.db.engine import make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_verify import verify_ledger
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
-from entrusted.bootstrap import Container
+from entrusted.adapters.joblock import FileJobLock
+from entrusted.adapters.ledger_record import LocalRecordFile
+from entrusted.bootstrap import LEDGER_RECORD, Container
 from entrusted.crypto.signing import load_signer
 from entrusted.domain.audit import Receipt
 from entrusted.errors import EntrustedError, Unavailable
@@ -59,7 +61,14 @@ def test_every_append_fails_closed_on_an_unwritable_database(container: Containe
         assert len(errors) == 32
         assert all(isinstance(e, Unavailable) for e in errors)
         key = load_signer(container.settings.effective_ledger_key_file)
-        signer = CheckpointService(ledger.store, key, container.clock)
+        data = container.settings.data_dir
+        signer = CheckpointService(
+            ledger.store,
+            key,
+            container.clock,
+            FileJobLock(data / "locks"),
+            LocalRecordFile(data / LEDGER_RECORD, key),
+        )
         with pytest.raises(Unavailable):
             signer.sign(force=True)
     finally:

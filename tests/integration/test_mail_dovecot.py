@@ -102,6 +102,26 @@ def test_resolving_the_case_ends_the_open_session_and_later_logins(world: MailWo
     assert not ok(w, f"{alice.address}*sam", PASSWORD)
 
 
+def test_disabling_the_staff_member_ends_their_open_session(world: MailWorld) -> None:
+    """Issue 10 item 4: a disabled member's IMAP session ends at once, not at its next login."""
+    w = world
+    sam = staff(w.c, "sam", "support")
+    alice = w.customer(1, CUSTOMER_PW)
+    w.grant(sam, alice, sessions=3)
+    result, conn = login(w, f"{alice.address}*sam", PASSWORD)
+    assert result == "OK"
+    assert conn is not None
+    conn.select("INBOX")
+    w.c.staff.disable("sam")  # StaffDisabled -> grants end -> doveadm kick
+    deadline = time.monotonic() + 10
+    with pytest.raises((imaplib.IMAP4.abort, OSError)):  # noqa: PT012 - poll until kicked
+        while time.monotonic() < deadline:
+            conn.noop()
+            time.sleep(0.1)
+    conn.shutdown()
+    assert not ok(w, f"{alice.address}*sam", PASSWORD)
+
+
 def test_entrusted_unreachable_is_a_temporary_failure_for_staff_only(world: MailWorld) -> None:
     w = world
     sam = staff(w.c, "sam", "support")

@@ -4,6 +4,7 @@ every look decided by the gate and ledgered; the API route and the CLI command t
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from entrusted.bootstrap import Container
 from entrusted.config import Settings
 from entrusted.domain.mail import decode_folder_name
 from entrusted.entrypoints.api.app import create_app
-from entrusted.errors import NotFound, Refused
+from entrusted.errors import NotFound
 from tests.integration.test_consent_sql import register
 from tests.integration.test_registry_sql import ledgered, staff
+from tests.refusals import default_denied
 
 ADDRESS = "1reto.rueegsegger@example.org"
 
@@ -45,6 +47,37 @@ def make_maildir(root: Path) -> None:
     (root / ".A.B" / "new" / "1700000005.M6P1.host,S=9,W=9").touch()
 
 
+def watch_opens(root: Path) -> list[str]:
+    """Every file opened under `root` from now on, however its path is spelt: the Maildir
+    reader walks bytes paths, and `str(b"/x")` is `"b'/x'"`, which never matched `root`."""
+    opened: list[str] = []
+    prefix = str(root) + os.sep
+
+    def watch(event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or not isinstance(args[0], str | bytes | os.PathLike):
+            return  # an open of a file descriptor names no path
+        path = os.fsdecode(args[0])
+        if path.startswith(prefix):
+            opened.append(path)
+
+    sys.addaudithook(watch)  # cannot be removed; it only records paths under `root`
+    return opened
+
+
+def test_open_watch_catches_a_planted_open(tmp_path: Path) -> None:
+    """The P13 check must fail when a message is opened, whether by str or by bytes path."""
+    root = tmp_path / "Maildir"
+    make_maildir(root)
+    opened = watch_opens(root)
+    message = root / "cur" / "1700000002.M3P1.other:2,"
+    with open(os.fsencode(message), "rb"):  # noqa: PTH123 - a bytes path is the case here
+        pass
+    message.read_bytes()
+    assert opened == [str(message), str(message)]
+    assert MaildirReader().folders(str(root)) is not None
+    assert len(opened) == 2  # the reader itself opened nothing
+
+
 def test_modified_utf7_names() -> None:
     assert decode_folder_name("Entw&APw-rfe") == "Entwürfe"
     assert decode_folder_name("&ZeVnLIqe-") == "日本語"
@@ -59,13 +92,7 @@ def test_monitor_reports_totals_without_opening_a_message(
     cus, _, svc = register(c, 1)
     root = tmp_path / "mail" / "example.org" / "1reto.rueegsegger" / "Maildir"
     make_maildir(root)
-    opened: list[str] = []
-
-    def watch(event: str, args: tuple[Any, ...]) -> None:
-        if event == "open" and str(args[0]).startswith(str(root)):
-            opened.append(str(args[0]))
-
-    sys.addaudithook(watch)  # cannot be removed; it only records paths under `root`
+    opened = watch_opens(root)
     meta = c.mailbox_monitor.metadata(support, ADDRESS.upper())
     assert opened == []
     assert meta.service_id == svc["mailbox"]
@@ -87,9 +114,8 @@ def test_monitor_refusals_are_ledgered(container: Container) -> None:
     c = container
     office = staff(c, "otto", "other")
     register(c, 1)
-    with pytest.raises(Refused):
+    with default_denied("other to list_metadata mailbox_metadata", ledger=lambda: ledgered(c)[-1]):
         c.mailbox_monitor.metadata(office, ADDRESS)
-    assert ledgered(c)[-1].decision == "deny"
     with pytest.raises(NotFound):
         c.mailbox_monitor.metadata(staff(c, "sam", "support"), "nobody@example.org")
     with pytest.raises(NotFound):  # a hosted mailbox with no directory yet
@@ -125,17 +151,21 @@ def test_api_route_and_cli_command(container: Container, tmp_path: Path) -> None
         headers={"Authorization": f"Bearer {hook}"},
     )
     assert (denied.status_code, denied.json()["allow"]) == (403, False)
+    wrong_password = ledgered(c)[-1]
+    assert (wrong_password.decision, wrong_password.rule) == ("deny", "mail.staff-unauthenticated")
     not_hook = client.post(
         "/v1/gate/mail-login",
         json={"target": ADDRESS, "staff": "sam", "password": "x"},
         headers={"Authorization": f"Bearer {token}"},
     )
-    assert not_hook.status_code == 403
+    # the hook's plain answer carries no rule field: the ledger names it
+    assert (not_hook.status_code, ledgered(c)[-1].rule) == (403, "mail.hook-only")
     from entrusted.entrypoints.cli.main import app
 
     env = {"ENTRUSTED_DATABASE_URL": c.settings.effective_database_url,
            "ENTRUSTED_DATA_DIR": str(c.settings.data_dir),
-           "ENTRUSTED_MAIL_ROOT_TEMPLATE": c.settings.mail_root_template}  # fmt: skip
+           "ENTRUSTED_MAIL_ROOT_TEMPLATE": c.settings.mail_root_template,
+           "ENTRUSTED_TOKEN": token}  # fmt: skip
     out = CliRunner().invoke(app, ["mail", "monitor", ADDRESS, "--as", "sam"], env=env)
     assert out.exit_code == 0, out.output
     assert "Entwürfe" in out.output

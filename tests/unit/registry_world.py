@@ -22,6 +22,7 @@ from entrusted.services.identification import CallerIdentified, IdentificationSe
 from entrusted.services.memory import InMemoryLedger
 from entrusted.services.memory_mail import InMemoryMailer, InMemorySms
 from entrusted.services.memory_registry import InMemoryRegistry
+from entrusted.services.outbox import DeliveryReport, OutboxService
 from entrusted.services.registry import RegistryParts, RegistryService
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.conftest import FakeClock
@@ -98,12 +99,18 @@ class World:
             self.clock,
             lambda: self.keys,
             Contacts(),
-            self.mailer,
             "https://portal.example.com",
+        )
+        self.outbox = OutboxService(
+            self.store.unit_of_work, self.mailer, self.clock, self.auth.renderers()
         )
         self.registry = RegistryService(parts, self.auth, self.ledger)
         self.contracts = ContractService(parts, self.auth)
         self.identification = IdentificationService(parts, self.mailer, self.sms)
+
+    def deliver(self) -> DeliveryReport:
+        """Run the worker's outbox job once (password links)."""
+        return self.outbox.deliver()
 
     def register(self, **kwargs: object) -> str:
         return self.registry.register(SIGNUP, self.people.form(**kwargs)).customer_id  # type: ignore[arg-type]

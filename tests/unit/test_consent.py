@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from entrusted.domain.cases import CaseStatus, GrantEnd, RequestStatus
+from entrusted.domain.outbox import Topic
 from entrusted.domain.policy import Action, Resource, ResourceKind
 from entrusted.errors import Conflict, InvalidInput, Refused
 from entrusted.services.gate import AccessContext
+from tests.refusals import default_denied, refused_by
 from tests.unit.consent_world import ConsentWorld, Holder
 from tests.unit.registry_world import SUPPORT, SUPPORT2, SYSADMIN, customer
 
@@ -122,11 +124,15 @@ def test_resolution_ends_every_grant_and_sends_a_summary(
     view = world.cases.get(SUPPORT, case.id)
     assert view.grants[0].end_reason is GrantEnd.CASE_RESOLVED
     assert {r.id: r.status for r in view.requests}[pending.id] is RequestStatus.WITHDRAWN
+    # Queued with the resolution, in its transaction; the worker's outbox job sends it.
+    queued = world.consent_store.state.outbox.values()
+    assert (Topic.CLOSING_SUMMARY, case.id) in {(m.topic, m.ref) for m in queued}
+    assert world.deliver().failed == 0
     summary = world.mailer.sent[-1]
     assert summary.subject == f"Case {case.id} resolved: what was accessed"
     assert f"{SUPPORT.id} read box" in summary.body
     assert grant_id in summary.body
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=world.ledger):
         world.grants.use(SUPPORT, grant_id)
     with pytest.raises(Conflict):
         world.cases.resolve(SUPPORT, case.id)
@@ -153,17 +159,17 @@ def test_customer_revokes_and_backstop_and_job(world: ConsentWorld, holder: Hold
     revoked = world.grants.revoke(customer(holder.customer_id), first)
     assert revoked.end_reason is GrantEnd.REVOKED
     assert not can_read(world, SUPPORT, holder, case.id)
-    with pytest.raises(Refused):
+    with default_denied("customer to delete grant", without="owns_resource", ledger=world.ledger):
         world.grants.revoke(customer(world.holder().customer_id), first)  # not theirs
 
     second = approved(world, holder, case.id)
     world.clock.advance(hours=8)
     assert not can_read(world, SUPPORT, holder, case.id)  # before any job runs
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=world.ledger):
         world.grants.use(SUPPORT, second)
     unanswered = world.consent.request(SUPPORT, case.id, holder.ftp, WHY)
     world.clock.advance(hours=12)
-    with pytest.raises(Refused):
+    with default_denied("support to delete grant", ledger=world.ledger):
         world.consent.expire(SUPPORT)  # only a service runs the job
     report = world.consent.expire(world.worker)
     assert (report.requests, report.grants) == (1, 1)
@@ -196,7 +202,7 @@ def test_transfer_and_cancellation_end_grants_at_once(world: ConsentWorld) -> No
     grant2 = approved(world, other, case2.id)
     world.contracts.cancel(customer(other.customer_id), other.contract_id)
     assert world.cases.get(SUPPORT, case2.id).grants[0].end_reason is GrantEnd.CANCELLED
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=world.ledger):
         world.grants.use(SUPPORT, grant2)
 
 
@@ -204,7 +210,7 @@ def test_several_sessions_when_asked(world: ConsentWorld, holder: Holder) -> Non
     case = world.cases.open(SUPPORT, holder.contract_id, "Thunderbird opens 3 connections")
     grant_id = approved(world, holder, case.id, sessions=3)
     uses = [world.grants.use(SUPPORT, grant_id) for _ in range(3)]
-    with pytest.raises(Refused):
+    with refused_by("consent.sessions-spent", ledger=world.ledger):
         world.grants.use(SUPPORT, grant_id)
     for u in uses[:2]:
         assert world.grants.end_session(SUPPORT, u.session.id).ended_at is None
@@ -230,7 +236,7 @@ def test_customer_opens_a_case_and_denies(world: ConsentWorld, holder: Holder) -
         world.consent.approve(me, req.id, world.link_token())
     assert spent.value.decision.rule_id == "consent.link-spent"
     assert world.cases.get(me, case.id).grants == ()
-    with pytest.raises(Refused):
+    with default_denied("customer to create case", without="owns_resource", ledger=world.ledger):
         world.cases.open(me, world.holder().contract_id, "Not my contract")
 
 
@@ -242,5 +248,5 @@ def test_ftp_grant_opens_the_space_for_enter(world: ConsentWorld, holder: Holder
     use = world.grants.use(SYSADMIN, grant.id)
     assert use.grant.action is Action.ENTER
     world.gate.decide(SYSADMIN, Action.ENTER, space, AccessContext(case_id=case.id))
-    with pytest.raises(Refused):
+    with default_denied("sysadmin to delete ftp_space", ledger=world.ledger):
         world.gate.decide(SYSADMIN, Action.DELETE, space, AccessContext(case_id=case.id))

@@ -10,8 +10,9 @@ import pytest
 
 from entrusted.domain.cases import GrantEnd, GrantOrigin
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
-from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, Refused
+from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, Refused, Unavailable
 from entrusted.services.gate import AccessContext
+from tests.refusals import refused_by
 from tests.unit.consent_world import ConsentWorld
 from tests.unit.registry_world import (
     LEGAL,
@@ -196,7 +197,7 @@ def test_not_me_ends_the_grant_and_flags_the_case(world: ConsentWorld) -> None:
         "consent.grant-ended",
         grant.id,
     )
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=world.ledger):
         world.grants.use(SUPPORT, grant.id)
     with pytest.raises(Conflict):
         world.verbal.not_me(token)
@@ -215,15 +216,17 @@ def test_nothing_is_granted_when_the_receipt_cannot_be_sent(world: ConsentWorld)
     case = world.cases.open(SUPPORT, h.contract_id, "Phone call")
     world.identify(SUPPORT, h.customer_id, case_id=case.id)
     world.mailer.fail = True
-    refused(
-        world,
-        lambda: world.verbal.record(SUPPORT, case.id, h.mailbox, read_back=True),
-        "consent.receipt-undeliverable",
-    )
-    refused(
-        world,
-        lambda: world.consent.request(SUPPORT, case.id, h.mailbox, WHY),
-        "consent.request",
-    )
+    # The relay is down: a clear Unavailable (503), the refusal ledgered, nothing stored.
+    for step, rule in [
+        (
+            lambda: world.verbal.record(SUPPORT, case.id, h.mailbox, read_back=True),
+            "consent.receipt-undeliverable",
+        ),
+        (lambda: world.consent.request(SUPPORT, case.id, h.mailbox, WHY), "consent.request"),
+    ]:
+        with pytest.raises(Unavailable, match="mail relay unavailable"):
+            step()
+        last = world.ledger.entries[-1]
+        assert (last.decision, last.rule) == ("deny", rule)
     assert world.consent_store.state.consents == {}
     assert world.consent_store.state.requests == {}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from entrusted.domain.outbox import Topic
 from entrusted.domain.policy import ActorKind
-from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, RateLimited, Refused
+from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, RateLimited
+from tests.refusals import refused_by
 from tests.unit.registry_world import OPERATOR, SIGNUP, SUPPORT, World
 
 PASSWORD = "a long customer passphrase"
@@ -18,6 +20,8 @@ def world() -> World:
 
 
 def link_token(world: World) -> str:
+    """The token of the newest password link, once the worker delivered the outbox."""
+    world.deliver()
     return world.mailer.sent[-1].body.split("#token=")[1].split()[0]
 
 
@@ -58,11 +62,40 @@ def test_expired_link_and_wrong_password_fail_and_failures_are_limited(world: Wo
 
 
 def test_link_requests_do_not_reveal_who_is_a_customer(world: World) -> None:
+    form = world.people.form()
+    world.registry.register(SIGNUP, form)
+    world.deliver()
+    customers_before = dict(world.store.state.customers), dict(world.store.state.password_tokens)
+    world.auth.request_link(form.email)
     world.auth.request_link("nobody@example.com")
     world.auth.request_link("not an address")
-    assert world.mailer.sent == []
+    # Inside the request: the same single outbox row for a customer and a stranger, nothing
+    # read back about the customer, nothing sent, no token written.
+    queued = sorted(m.topic.value for m in world.store.state.outbox.values() if m.attempts == 0)
+    assert queued == [Topic.PASSWORD_LINK_REQUEST.value] * 2
+    assert len(world.mailer.sent) == 1
+    assert (dict(world.store.state.customers), dict(world.store.state.password_tokens)) == (
+        customers_before
+    )
+    report = world.deliver()  # the worker resolves the addresses
+    assert (report.sent, report.void) == (1, 1)
+    assert world.mailer.sent[-1].to == form.email
     with pytest.raises(AuthenticationFailed):
         world.auth.login("nobody@example.com", PASSWORD, "192.0.2.1")
+
+
+def test_link_requests_are_throttled_per_address_whoever_owns_it(world: World) -> None:
+    form = world.people.form()
+    world.registry.register(SIGNUP, form)
+    for address in (form.email, "nobody@example.com"):
+        for _ in range(3):
+            world.auth.request_link(address)
+        with pytest.raises(RateLimited) as caught:
+            world.auth.request_link(address.upper())  # the same address, differently typed
+        assert caught.value.retry_after_s == 3600
+    world.auth.request_link("somebody.else@example.com")  # another address is not held back
+    world.clock.advance(hours=1, seconds=1)
+    world.auth.request_link(form.email)  # an hour later it is allowed again
 
 
 def rows(world: World, count: int) -> list[dict[str, str | None]]:
@@ -136,6 +169,6 @@ def test_import_duplicates_are_refused_whole(world: World) -> None:
 
 
 def test_import_by_staff_is_refused(world: World) -> None:
-    with pytest.raises(Refused):
+    with refused_by("registry.registrar-only", ledger=world.ledger):
         world.registry.import_customers(SUPPORT, rows(world, 2))
     assert world.store.state.customers == {}

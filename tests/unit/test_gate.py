@@ -22,6 +22,7 @@ from entrusted.domain.policy import (
 from entrusted.errors import InvalidInput, Refused, Unavailable
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.memory import InMemoryLedger
+from tests.refusals import refused_by
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SUPPORT = Actor(ActorKind.STAFF, "stf_1", frozenset({Role.SUPPORT}))
@@ -70,10 +71,10 @@ def test_unwired_condition_port_means_deny_and_wired_port_allows() -> None:
 
     gate, ledger = make_gate({Condition.ACTIVE_GRANT: grant})
     assert gate.decide(SUPPORT, Action.READ, MAILBOX, AccessContext(case_id="case_1")).allowed
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=ledger):
         gate.decide(SUPPORT, Action.READ, MAILBOX, AccessContext(case_id="case_2"))
     other = Actor(ActorKind.STAFF, "stf_2", frozenset({Role.SUPPORT}))
-    with pytest.raises(Refused):
+    with refused_by("mailbox-closed-to-staff", ledger=ledger):
         gate.decide(other, Action.READ, MAILBOX, AccessContext(case_id="case_1"))
     assert [e.decision for e in ledger.entries] == ["allow", "deny", "deny"]
     gate.decide(SUPPORT, Action.LIST_METADATA, METADATA)
@@ -90,8 +91,8 @@ def test_only_needed_conditions_are_resolved() -> None:
 
         return resolve
 
-    gate, _ = make_gate({c: spy(c) for c in Condition})
-    with pytest.raises(Refused):
+    gate, ledger = make_gate({c: spy(c) for c in Condition})
+    with refused_by("mailbox-closed-to-staff", ledger=ledger):
         gate.decide(SUPPORT, Action.READ, MAILBOX)
     assert asked == [Condition.ACTIVE_GRANT]
 

@@ -8,8 +8,9 @@ import pytest
 
 from entrusted.domain.policy import Action, Resource, ResourceKind
 from entrusted.domain.registry import IdentificationMethod, IdentificationOutcome
-from entrusted.errors import Conflict, InvalidInput, NotFound, Refused, Unavailable
+from entrusted.errors import Conflict, InvalidInput, NotFound, Unavailable
 from entrusted.services.gate import AccessContext
+from tests.refusals import default_denied
 from tests.unit.registry_world import SUPPORT, SUPPORT2, SYSADMIN, World, customer
 
 
@@ -117,7 +118,7 @@ def test_bad_method_missing_mobile_and_dead_relay_store_nothing(world: World) ->
 
 def test_sysadmin_cannot_identify_callers(world: World) -> None:
     alice = world.register()
-    with pytest.raises(Refused):
+    with default_denied("sysadmin to identify personal_details", ledger=world.ledger):
         world.identification.start(SYSADMIN, alice, "email_code")
     assert world.store.state.identifications == {}
 
@@ -126,7 +127,9 @@ def test_session_confirmation_by_the_customer_only(world: World) -> None:
     alice, bob = world.register(), world.register()
     started = world.identification.start(SUPPORT, alice, "session")
     assert started.method is IdentificationMethod.SESSION
-    with pytest.raises(Refused):
+    with default_denied(
+        "customer to update personal_details", without="owns_resource", ledger=world.ledger
+    ):
         world.identification.confirm(customer(bob), started.id)
     with pytest.raises(Conflict):
         world.identification.verify(SUPPORT, started.id, "123456")
@@ -146,17 +149,25 @@ def test_caller_identified_is_per_staff_member_customer_case_and_hour(world: Wor
 
     alice = world.register(services=(ServiceRequest("website", "www.example.com"),))
     resource = contract_of(world, alice)
-    with pytest.raises(Refused, match="without caller_identified"):
+    with default_denied(
+        "support to read contract", without="caller_identified", ledger=world.ledger
+    ):
         world.gate.decide(SUPPORT, Action.READ, resource)
     world.identify(SUPPORT, alice, case_id="case_1")
     assert world.gate.decide(SUPPORT, Action.READ, resource).allowed
     assert world.gate.decide(
         SUPPORT, Action.READ, resource, AccessContext(case_id="case_1")
     ).allowed
-    with pytest.raises(Refused):
+    with default_denied(
+        "support to read contract", without="caller_identified", ledger=world.ledger
+    ):
         world.gate.decide(SUPPORT, Action.READ, resource, AccessContext(case_id="case_2"))
-    with pytest.raises(Refused):
+    with default_denied(
+        "support to read contract", without="caller_identified", ledger=world.ledger
+    ):
         world.gate.decide(SUPPORT2, Action.READ, resource)
     world.clock.advance(minutes=61)
-    with pytest.raises(Refused):
+    with default_denied(
+        "support to read contract", without="caller_identified", ledger=world.ledger
+    ):
         world.gate.decide(SUPPORT, Action.READ, resource)

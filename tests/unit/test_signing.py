@@ -16,6 +16,7 @@ from entrusted.crypto import signing as signing_module
 from entrusted.crypto.signing import NoteSigner, generate_key_file, load_signer, verify_note
 from entrusted.domain.checkpoint import Checkpoint, format_signed_note, parse_signed_note
 from entrusted.errors import Conflict, InvalidInput, TamperDetected
+from tests.conftest import require_module
 
 # golang.org/x/mod/sumdb/note note_test.go: a private key, its vkey and a signature it made.
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
@@ -300,8 +301,8 @@ def test_docstring_examples() -> None:
 
 
 def test_tlog_scales_signs_identically_and_accepts_our_notes() -> None:
-    tlog = pytest.importorskip("tlog_scales.tlog")
-    ts = pytest.importorskip("tlog_scales.signing")
+    tlog = require_module("tlog_scales.tlog")
+    ts = require_module("tlog_scales.signing")
     seed = hashlib.sha256(b"interop seed").digest()
     ours = NoteSigner.from_seed(ORIGIN, seed)
     theirs = ts.PlainEd25519Signer(ORIGIN, seed)
@@ -317,8 +318,8 @@ def test_tlog_scales_signs_identically_and_accepts_our_notes() -> None:
 
 
 def test_ml_dsa_witness_cosignature_is_ignored_but_valid_for_tlog_scales() -> None:
-    tlog = pytest.importorskip("tlog_scales.tlog")
-    ts = pytest.importorskip("tlog_scales.signing")
+    tlog = require_module("tlog_scales.tlog")
+    ts = require_module("tlog_scales.signing")
     ours = NoteSigner.from_seed(ORIGIN, hashlib.sha256(b"log").digest())
     witness = ts.MLDSA44CosignatureSigner("witness.example.com", hashlib.sha256(b"w").digest())
     log_signer = ts.PlainEd25519Signer(ORIGIN, hashlib.sha256(b"log").digest())

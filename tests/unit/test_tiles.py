@@ -32,6 +32,7 @@ from entrusted.domain.tiles import (
     tile_path,
     tiles_for_size,
 )
+from tests.conftest import require_module
 from tests.unit.test_ledger_merkle import (
     BIG,
     mth,
@@ -260,10 +261,10 @@ def test_bundle_round_trip(entries: list[bytes]) -> None:
 
 
 def test_tiles_written_by_tlog_scales_match_ours(tmp_path: Path) -> None:
-    backend_mod = pytest.importorskip("tlog_scales.backend")
-    writer_mod = pytest.importorskip("tlog_scales.writer")
-    reader_mod = pytest.importorskip("tlog_scales.reader")
-    signing_mod = pytest.importorskip("tlog_scales.signing")
+    backend_mod = require_module("tlog_scales.backend")
+    writer_mod = require_module("tlog_scales.writer")
+    reader_mod = require_module("tlog_scales.reader")
+    signing_mod = require_module("tlog_scales.signing")
     rng = random.Random(70_000)
     entries = [rng.randbytes(rng.randrange(0, 40)) for _ in range(70_000)]
     writer = writer_mod.TilesWriter.create(tmp_path / "log", "example.com/interop")

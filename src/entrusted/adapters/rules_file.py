@@ -28,6 +28,7 @@ from entrusted.domain.policy import (
     ResourceKind,
     Role,
     Rule,
+    Service,
     scope_problem,
 )
 from entrusted.domain.policy_analysis import Invariant, InvariantKind, RuleSet
@@ -150,8 +151,10 @@ class _Reader:
                 out.add(Role(name))
             elif name in ActorKind._value2member_map_:
                 out.add(ActorKind(name))
+            elif name in Service._value2member_map_:
+                out.add(Service(name))
             else:
-                known = ", ".join([*Role, *ActorKind])
+                known = ", ".join([*Role, *ActorKind, *Service])
                 self.fail(item, f"unknown role or actor kind {name!r} in {what} "
                           f"(known: {known}, *)")
         return frozenset(out)

@@ -83,21 +83,9 @@ class SmtpMailer:
         self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
     ) -> str:
         """Send one plain-text message to `to` and return its Message-ID (for the ledger)."""
-        given = dict(headers or {})
-        check_mail(to, subject, given)
-        # The domain is given so make_msgid never does its own (slow, DNS) FQDN lookup.
-        message_id = make_msgid(domain=self._domain)
-        message = EmailMessage()
-        message["From"] = self._sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = message_id
-        for name, value in given.items():
-            message[name] = value
-        message.set_content(body)
+        message = compose(self._sender, self._domain, to, subject, body, headers)
         self._deliver(message, to)
-        return message_id
+        return str(message["Message-ID"])
 
     def _deliver(self, message: EmailMessage, to: str) -> None:
         where = f"mail relay {self._host}:{self._port}"
@@ -139,6 +127,36 @@ class SmtpMailer:
         auth = "with credentials" if self._username is not None else "without credentials"
         tls = "STARTTLS" if self._starttls else "plain"
         return f"SmtpMailer({self._host}:{self._port}, {tls}, {auth})"
+
+
+def compose(
+    sender: str,
+    domain: str,
+    to: str,
+    subject: str,
+    body: str,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """The message every mail transport sends (the relay, or a file for the directory
+    transport), after the checks of `services.messaging.check_mail`."""
+    given = dict(headers or {})
+    check_mail(to, subject, given)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    # The domain is given so make_msgid never does its own (slow, DNS) FQDN lookup.
+    message["Message-ID"] = make_msgid(domain=domain)
+    for name, value in given.items():
+        message[name] = value
+    message.set_content(body)
+    return message
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of a From line's address, for Message-IDs."""
+    return canonical_email(parseaddr(sender)[1], "smtp sender").rpartition("@")[2]
 
 
 def _hang_up(smtp: smtplib.SMTP) -> None:

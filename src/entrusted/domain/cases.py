@@ -65,6 +65,8 @@ class GrantEnd(StrEnum):
     EXPIRED = "expired"  # the backstop duration passed
     TRANSFERRED = "contract_transferred"
     CANCELLED = "contract_cancelled"
+    STAFF_DISABLED = "staff_disabled"  # the staff member named in it was disabled
+    ROLE_REMOVED = "staff_role_removed"  # a role was taken from the staff member named in it
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,3 +206,62 @@ def parse_vkey(text: str) -> VerifierKey:
     if key_id(name, key_type, public_key) != kid:
         raise ValueError("vkey key ID does not match its name and key")
     return VerifierKey(name, kid, key_type, public_key)
+
+
+# --- the signed local record ---------------------------------------------------------------
+
+_RECORD_HEADER = "entrusted ledger local record v1"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRecord:
+    """What this installation last signed and last verified, kept outside the database.
+
+    Someone with only database access can delete checkpoints and truncate the log; they cannot
+    change this file without the signing key. So the signer refuses any head inconsistent with
+    `signed_size`/`signed_root`, and start-up verifies only entries from `verified_size` on,
+    resuming the tree from `verified_hashes` (its compact range there) and the checkpoints from
+    row `checkpoints_checked`. Its body is not a checkpoint (its second line is no size), so
+    the signature can never be passed off as a signed tree head.
+
+    >>> r = LocalRecord("example.com/log", 2, bytes(32), 2, (bytes(32),), 1)
+    >>> parse_local_record(r.body()) == r
+    True
+    """
+
+    origin: str
+    signed_size: int
+    signed_root: bytes
+    verified_size: int
+    verified_hashes: tuple[bytes, ...]
+    checkpoints_checked: int
+
+    def body(self) -> str:
+        hashes = " ".join(b64encode(h) for h in self.verified_hashes)
+        return (
+            f"{_RECORD_HEADER}\n{self.origin}\n"
+            f"signed {self.signed_size} {b64encode(self.signed_root)}\n"
+            f"verified {self.verified_size} {self.checkpoints_checked} {hashes}".rstrip()
+            + "\n"
+        )
+
+
+def parse_local_record(text: str) -> LocalRecord:
+    """The inverse of `LocalRecord.body`; ValueError on anything else."""
+    lines = text.split("\n")
+    if len(lines) != 5 or lines[0] != _RECORD_HEADER or lines[4] != "":
+        raise ValueError("not a local ledger record")
+    signed, verified = lines[2].split(" "), lines[3].split(" ")
+    if len(signed) != 3 or signed[0] != "signed" or len(verified) < 3 or verified[0] != "verified":
+        raise ValueError("not a local ledger record")
+    numbers = (signed[1], verified[1], verified[2])
+    if not all(_DECIMAL.fullmatch(n) for n in numbers):
+        raise ValueError("record sizes are not canonical decimals")
+    hashes = tuple(b64decode_strict(h) for h in verified[3:])
+    size = int(verified[1])
+    if len(hashes) != size.bit_count() or any(len(h) != 32 for h in hashes):
+        raise ValueError("record's compact range does not fit its size")
+    root = b64decode_strict(signed[2])
+    if len(root) != 32:
+        raise ValueError("record's signed root is not 32 bytes")
+    return LocalRecord(lines[1], int(signed[1]), root, size, hashes, int(verified[2]))

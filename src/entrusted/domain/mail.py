@@ -13,9 +13,12 @@ UTF-7 (RFC 3501 section 5.1.3); `decode_folder_name` turns `Entw&APw-rfe` into `
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 
 from entrusted.errors import InvalidInput
+
+_VARIABLE = re.compile(r"%([und%])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +92,7 @@ def mailbox_root(template: str, address: str) -> str:
     for part in (local, domain):
         if "/" in part or "\0" in part or part.startswith("."):
             raise InvalidInput("address", "cannot name a mailbox directory")
-    return template.replace("%u", address).replace("%n", local).replace("%d", domain)
+    values = {"u": address, "n": local, "d": domain, "%": "%"}
+    # One pass over the template: a value is inserted once and never scanned again, so a
+    # customer who registers `%d@example.org` gets the directory `%d`, not `example.org`.
+    return _VARIABLE.sub(lambda m: values[m.group(1)], template)

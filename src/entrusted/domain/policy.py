@@ -60,6 +60,21 @@ class ActorKind(StrEnum):
     PUBLIC = "public"
 
 
+class Service(StrEnum):
+    """Which integration a service actor is: each reaches only what it needs, so the rules name
+    them one by one (`service` in a rule stands for all of them). A service actor whose id is
+    none of these (say, a retired integration's token) has no principal any rule names."""
+
+    SIGNUP = "signup"  # the signup site registers customers and contracts
+    MAIL_HOOK = "mail_hook"  # Dovecot's login hook: asks on behalf of staff, closes sessions
+    FTP_SERVER = "ftp_server"  # the FTP authorizer: asks on behalf of staff, closes sessions
+    WORKER = "worker"  # the periodic jobs: expiry and backup retention
+    OPERATOR = "operator"  # the machine's operator at the console (`cli:user@host`)
+
+
+OPERATOR_PREFIX = "cli:"  # the id prefix of the console operator's actor (no token carries it)
+
+
 class Action(StrEnum):
     IDENTIFY = "identify"
     READ = "read"
@@ -123,10 +138,12 @@ class Obligation(StrEnum):
     DESTROY_AFTER_7_DAYS = "destroy_after_7_days"  # backup retention (P16)
 
 
-Principal: TypeAlias = Role | ActorKind
+Principal: TypeAlias = Role | ActorKind | Service
 
 NON_STAFF = frozenset(k for k in ActorKind if k is not ActorKind.STAFF)
-ALL_PRINCIPALS: frozenset[Principal] = frozenset(Role) | NON_STAFF
+ALL_PRINCIPALS: frozenset[Principal] = (
+    frozenset(Role) | frozenset(Service) | (NON_STAFF - {ActorKind.SERVICE})
+)
 
 # Which resource kinds a condition can meaningfully be about; a rule that uses a condition on
 # any other kind is a mistake (it would silently never or always hold), so loading rejects it.
@@ -151,11 +168,14 @@ _NOTHING: frozenset[Condition] = frozenset()
 
 
 def expand_principals(who: Iterable[Principal]) -> frozenset[Principal]:
-    """`staff` in a rule means every role; the engine only ever looks up concrete principals."""
+    """`staff` in a rule means every role and `service` every integration; the engine only
+    ever looks up concrete principals."""
     out: set[Principal] = set()
     for p in who:
         if p is ActorKind.STAFF:
             out.update(Role)
+        elif p is ActorKind.SERVICE:
+            out.update(Service)
         else:
             out.add(p)
     return frozenset(out)
@@ -168,6 +188,16 @@ def scope_problem(condition: Condition, kinds: Iterable[ResourceKind]) -> str | 
         return None
     allowed = ", ".join(sorted(k.value for k in CONDITION_SCOPE[condition]))
     return f"condition {condition.value} cannot apply to {', '.join(bad)} (only to {allowed})"
+
+
+def service_principal(actor_id: str) -> Principal:
+    """The principal of a service actor: its integration, or the bare kind (which no rule
+    names, so everything is denied) for an id that is no known integration."""
+    if actor_id.startswith(OPERATOR_PREFIX):
+        return Service.OPERATOR
+    if actor_id in Service._value2member_map_ and actor_id != Service.OPERATOR:
+        return Service(actor_id)
+    return ActorKind.SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,14 +385,14 @@ class Engine:
         """The table keys an actor is evaluated under, in a stable order."""
         if actor.kind is ActorKind.STAFF:
             return tuple(sorted(actor.roles))
-        return (actor.kind,)
+        return (_key(actor),)
 
     def conditions_needed(self, actor: Actor, action: Action,
                           kind: ResourceKind) -> frozenset[Condition]:
         """The conditions the gate must resolve for this request; all others are irrelevant."""
         if actor.kind is not ActorKind.STAFF or len(actor.roles) == 1:
             # The hot path: one table key, no sorting (`principals` is for the general case).
-            (key,) = actor.roles or (actor.kind,)
+            (key,) = actor.roles or (_key(actor),)
             entry = self._table.get((key, action, kind))
             return _NOTHING if entry is None else entry.needed
         needed = _NOTHING
@@ -382,7 +412,7 @@ class Engine:
                 return self._decide_roles(actor, action, resource, facts)
             (key,) = actor.roles
         else:
-            key = actor.kind
+            key = _key(actor)
         entry = self._table.get((key, action, resource.kind))
         if entry is None:
             return self._default_denial(key.value, action, resource.kind)
@@ -463,6 +493,13 @@ class Engine:
             decision = _denial(_target(label, action, kind), (), frozenset(), frozenset())
             self._denials[key] = decision
         return decision
+
+
+def _key(actor: Actor) -> Principal:
+    """The table key of a non-staff actor: a service's integration, otherwise its kind."""
+    if actor.kind is ActorKind.SERVICE:
+        return service_principal(actor.id)
+    return actor.kind
 
 
 def _note(rule: Rule, held: frozenset[Condition]) -> str:

@@ -33,6 +33,9 @@ class InvariantKind(StrEnum):
     REQUIRES = "requires"  # every allowed listed request has all the listed conditions
     ONLY = "only"  # among `among`, no principal outside `who` is allowed any listed request
     ALLOW = "allow"  # every listed request is allowed even when no condition holds
+    # `who` is allowed nothing outside the listed actions x resources, beyond what an `allow`
+    # invariant promises to everyone (reading the policy document): that is no one's reach.
+    CONFINE = "confine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +186,34 @@ def _targets(inv: Invariant) -> Iterator[tuple[Principal, Action, ResourceKind]]
     principals = expand_principals(inv.who)
     if inv.kind is InvariantKind.ONLY:
         principals = expand_principals(inv.among) - principals
+    if inv.kind is InvariantKind.CONFINE:
+        # Everything outside the fence: a service token must reach only its integration's needs.
+        for principal in sorted(principals):
+            for action in sorted(Action):
+                for kind in sorted(ResourceKind):
+                    if action not in inv.actions or kind not in inv.resources:
+                        yield principal, action, kind
+        return
     for principal in sorted(principals):
         for action in sorted(inv.actions):
             for kind in sorted(inv.resources):
                 yield principal, action, kind
 
 
-def _check(engine: Engine, inv: Invariant) -> Iterator[Violation]:
+def _for_everyone(invariants: Iterable[Invariant]) -> frozenset[tuple[Action, ResourceKind]]:
+    """What `allow` invariants promise to every principal."""
+    return frozenset(
+        (a, k) for inv in invariants
+        if inv.kind is InvariantKind.ALLOW and expand_principals(inv.who) >= ALL_PRINCIPALS
+        for a in inv.actions for k in inv.resources
+    )
+
+
+def _check(engine: Engine, inv: Invariant,
+           public: frozenset[tuple[Action, ResourceKind]] = frozenset()) -> Iterator[Violation]:
     for principal, action, kind in _targets(inv):
+        if inv.kind is InvariantKind.CONFINE and (action, kind) in public:
+            continue
         if inv.kind is InvariantKind.ALLOW:
             decision = engine.evaluate(principal, action, kind, frozenset())
             if not decision.allowed:
@@ -213,7 +236,8 @@ def _check(engine: Engine, inv: Invariant) -> Iterator[Violation]:
 def check_invariants(ruleset: RuleSet, engine: Engine | None = None) -> list[Violation]:
     """Every violated invariant with a counter-example and the rule ids responsible."""
     engine = engine or Engine(ruleset.rules)
-    return [v for inv in ruleset.invariants for v in _check(engine, inv)]
+    public = _for_everyone(ruleset.invariants)
+    return [v for inv in ruleset.invariants for v in _check(engine, inv, public)]
 
 
 def _permissions(engine: Engine) -> dict[tuple[Principal, Action, ResourceKind,

@@ -79,6 +79,12 @@ def _width_suffix(width: int | None) -> str:
     return f".p/{width}"
 
 
+def max_tile_index(level: int) -> int:
+    """The largest index a tile at `level` can have in a tree of at most 2^64 - 1 leaves (a
+    bound that also keeps every index inside a signed 64-bit database column)."""
+    return MAX_TREE_SIZE >> (TILE_HEIGHT * (level + 1))
+
+
 def tile_path(level: int, index: int, width: int | None = None) -> str:
     """`tile/<L>/<N>[.p/<W>]`; width None (or 256) means a full tile."""
     if not 0 <= level <= MAX_TILE_LEVEL:

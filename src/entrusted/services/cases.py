@@ -27,15 +27,51 @@ from entrusted.domain.cases import (
     VerbalConsent,
     clean_subject,
 )
-from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, Resource
+from entrusted.domain.outbox import Topic
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource
 from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import Identification
 from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.consent_parts import ConsentParts, load_case
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, end_in, grant_resource
+from entrusted.services.outbox import queue
+from entrusted.services.outcomes import Outcome
+from entrusted.services.ports import ConsentUnitOfWork
 
 MAX_LIST = 500
+PAGE_MAX = 100  # a page of cases; a support agent's own open cases fit on one
+PAGE_DEFAULT = 20
+
+
+def _theirs(uow: ConsentUnitOfWork, case: Case, actor: Actor) -> bool:
+    return (
+        case.opened_by == actor.id
+        or any(r.staff_id == actor.id for r in uow.access_requests.for_case(case.id))
+        or any(g.staff_id == actor.id for g in uow.grants.for_case(case.id))
+    )
+
+
+def staff_case(
+    uow: ConsentUnitOfWork, customer_id: str, contract_id: str, staff_id: str | None
+) -> str | None:
+    """The open case an attempt on the contract's data belongs to, when the caller named none
+    (an IMAP login names only a mailbox): the staff member's own (opened by them, or with a
+    request or grant of theirs), else the newest open case on the contract. Filing the attempt
+    under it puts it, allowed or refused, in that case's closing summary."""
+    with_contract = [
+        c
+        for c in uow.cases.find(CaseStatus.OPEN, customer_id, MAX_LIST)
+        if c.contract_id == contract_id
+    ]
+    for case in with_contract if staff_id else ():
+        if (
+            case.opened_by == staff_id
+            or any(g.staff_id == staff_id for g in uow.grants.for_case(case.id))
+            or any(r.staff_id == staff_id for r in uow.access_requests.for_case(case.id))
+        ):
+            return case.id
+    return with_contract[0].id if with_contract else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,28 +168,36 @@ class CaseService:
         actor: Actor,
         status: str | None = None,
         customer_id: str | None = None,
-        limit: int = 100,
+        limit: int = PAGE_DEFAULT,
     ) -> list[Case]:
-        """Cases, newest first: support and sysadmins list any; a customer lists their own."""
+        """Cases, newest first, at most `PAGE_MAX`: a customer lists their own; a staff member
+        lists one customer's (`customer_id`, an id support gets only from a throttled, ledgered
+        look-up) or else only their own: opened by them, or with a request or grant of theirs.
+        The whole case file is no list to page through (issue 11 item 4)."""
         try:
             wanted = None if status is None else CaseStatus(status)
         except ValueError:
             raise InvalidInput("status", "must be open or resolved") from None
-        if not 1 <= limit <= MAX_LIST:
-            raise InvalidInput("limit", f"must be between 1 and {MAX_LIST}")
+        if not 1 <= limit <= PAGE_MAX:
+            raise InvalidInput("limit", f"must be between 1 and {PAGE_MAX}")
         if actor.kind is ActorKind.CUSTOMER:
             customer_id = customer_id or actor.id
             scope = Resource(Kind.CASE, f"customer/{customer_id}", owner=customer_id)
             self._p.gate.decide(actor, Action.READ, scope)
         else:
-            label = f"customer/{customer_id}" if customer_id else "all"
+            label = f"customer/{customer_id}" if customer_id else f"staff/{actor.id}"
             self._p.gate.decide(actor, Action.LIST, Resource(Kind.CASE, label, owner=customer_id))
         with self._p.uow() as uow:
-            return uow.cases.find(wanted, customer_id, limit)
+            if customer_id is not None or actor.kind is not ActorKind.STAFF:
+                return uow.cases.find(wanted, customer_id, limit)
+            return [c for c in uow.cases.find(wanted, None, MAX_LIST) if _theirs(uow, c, actor)][
+                :limit
+            ]
 
     def resolve(self, actor: Actor, case_id: str) -> Case:
         """Resolve a case: its requests are withdrawn and its grants end in the same
-        transaction; then the ends are ledgered and the customer gets a closing summary."""
+        transaction, with the customer's closing summary queued in the outbox (rendered from
+        the ledger at delivery); then the ends are ledgered."""
         p = self._p
         with p.uow() as uow:
             case = load_case(uow, case_id)
@@ -175,15 +219,16 @@ class CaseService:
             ]
             live = [g for g in uow.grants.for_case(case_id) if g.ended_at is None]
             ended = end_in(uow, live, now, actor.id, GrantEnd.CASE_RESOLVED)
+            queue(uow.outbox, Topic.CLOSING_SUMMARY, case_id, now)
             uow.commit()
         for r in withdrawn:
-            p.gate.record_outcome(
+            p.outcomes.record(
                 actor,
                 Action.DELETE,
                 grant_resource(r.id, r.customer_id),
-                Decision(Effect.PERMIT, "consent.request", "request withdrawn: case resolved"),
+                Outcome.REQUEST,
+                "request withdrawn: case resolved",
                 AccessContext(case_id=case_id),
             )
         self._grants.announce_ended(actor, ended)
-        p.notices.closing_summary(resolved)
         return resolved

@@ -34,21 +34,20 @@ from entrusted.domain.cases import (
     latest_end,
     scope_text,
 )
-from entrusted.domain.policy import Action, Actor, Decision, Effect
-from entrusted.errors import Conflict, EntrustedError, NotFound
+from entrusted.domain.outbox import Topic
+from entrusted.domain.policy import Action, Actor
+from entrusted.errors import Conflict, EntrustedError, NotFound, Unavailable
 from entrusted.services.consent_parts import (
     APPROVAL_TOKEN_PREFIX,
     ConsentParts,
     consentable_service,
     load_case,
     new_secret,
-    refuse,
 )
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, grant_resource
-
-REQUEST_RULE = "consent.request"
-GRANTED_RULE = "consent.granted"
+from entrusted.services.outbox import queue
+from entrusted.services.outcomes import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +118,19 @@ class ConsentService:
             service.kind, name, read_only, sessions, case.id, f"{hours} hours after you approve"
         )
         secret, digest = new_secret(APPROVAL_TOKEN_PREFIX)
+        # The holder is asked before the request exists: only once the relay accepted the
+        # e-mail is it stored (outside any transaction, so a slow relay holds no lock).
         try:
-            with p.uow() as uow:
-                uow.access_requests.add(request, digest)
-                p.notices.requested(request, secret, words)
-                uow.commit()
+            p.notices.requested(request, secret, words)
         except EntrustedError as exc:
-            refuse(
-                p.gate,
-                actor,
-                Action.UPDATE,
-                case.resource(),
-                ctx,
-                REQUEST_RULE,
-                f"the customer could not be asked ({exc.message}); nothing was stored",
+            reason = f"the customer could not be asked ({exc.message}); nothing was stored"
+            p.outcomes.record(
+                actor, Action.UPDATE, case.resource(), Outcome.REQUEST, reason, ctx, allowed=False
             )
+            raise Unavailable(reason) if isinstance(exc, Unavailable) else exc from None
+        with p.uow() as uow:
+            uow.access_requests.add(request, digest)
+            uow.commit()
         return request
 
     def get_request(self, actor: Actor, request_id: str) -> AccessRequest:
@@ -176,29 +173,34 @@ class ConsentService:
             now,
             now + p.limits.grant_max_duration,
         )
-        granted = Decision(Effect.PERMIT, GRANTED_RULE, f"{actor.id} approved {request.id}")
-        grant_ctx = AccessContext(case_id=case.id, grant_id=grant.id, note=f"from {request.id}")
-        p.gate.record_outcome(
-            actor, Action.APPROVE, grant_resource(grant.id, holder), granted, grant_ctx
-        )
         with p.uow() as uow:
             answered = uow.access_requests.answer(
                 request.id, RequestStatus.APPROVED, now, actor.id, grant.id
             )
             if answered:
                 uow.grants.add(grant)
+                queue(uow.outbox, Topic.GRANTED, grant.id, now)
                 uow.commit()
         if not answered:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 Action.APPROVE,
                 resource,
-                ctx,
-                "consent.link-spent",
+                Outcome.LINK_SPENT,
                 f"request {request.id} was answered meanwhile; this link is spent",
+                ctx,
             )
-        p.notices.granted(grant)
+        # "granted" reports the committed grant: ledgered only now (the APPROVE decision
+        # before the write is what fails closed).
+        grant_ctx = AccessContext(case_id=case.id, grant_id=grant.id, note=f"from {request.id}")
+        p.outcomes.record(
+            actor,
+            Action.APPROVE,
+            grant_resource(grant.id, holder),
+            Outcome.GRANTED,
+            f"{actor.id} approved {request.id}",
+            grant_ctx,
+        )
         return grant
 
     def deny(self, actor: Actor, request_id: str, token: str | None = None) -> AccessRequest:
@@ -218,12 +220,8 @@ class ConsentService:
             uow.commit()
         if not answered:
             raise Conflict(f"request {request.id} was answered meanwhile")
-        p.gate.record_outcome(
-            actor,
-            Action.DELETE,
-            resource,
-            Decision(Effect.PERMIT, REQUEST_RULE, "the customer said no"),
-            ctx,
+        p.outcomes.record(
+            actor, Action.DELETE, resource, Outcome.REQUEST, "the customer said no", ctx
         )
         return self._request(request.id)
 
@@ -239,57 +237,52 @@ class ConsentService:
         resource = grant_resource(request.id, request.customer_id)
         ctx = AccessContext(case_id=request.case_id, note=f"{action.value} {request.id}")
         if actor.id != request.customer_id:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 action,
                 resource,
-                ctx,
-                "consent.not-the-holder",
+                Outcome.NOT_THE_HOLDER,
                 f"request {request.id} was made to {request.customer_id}, not {actor.id}",
+                ctx,
             )
         with p.uow() as uow:
             digest = uow.access_requests.link_digest(request.id)
         if (required or token is not None) and (token is None or token_digest(token) != digest):
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 action,
                 resource,
-                ctx,
-                "consent.link-invalid",
+                Outcome.LINK_INVALID,
                 f"the link does not belong to request {request.id}",
+                ctx,
             )
         state = request.state_at(p.clock())
         if state in (RequestStatus.APPROVED, RequestStatus.DENIED):
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 action,
                 resource,
-                ctx,
-                "consent.link-spent",
+                Outcome.LINK_SPENT,
                 f"request {request.id} was already {state.value}; a link works once",
+                ctx,
             )
         if state is RequestStatus.EXPIRED:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 action,
                 resource,
-                ctx,
-                "consent.request-expired",
+                Outcome.REQUEST_EXPIRED,
                 f"request {request.id} lapsed unanswered at {latest_end(request.expires_at)}",
+                ctx,
             )
         if state is RequestStatus.WITHDRAWN:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 action,
                 resource,
-                ctx,
-                "consent.request-withdrawn",
+                Outcome.REQUEST_WITHDRAWN,
                 f"request {request.id} was withdrawn (its case or contract changed)",
+                ctx,
             )
 
     # --- the worker and the registry's hook ----------------------------------------------
@@ -327,11 +320,12 @@ class ConsentService:
             grants = uow.grants.active_for_contract(contract_id)
             uow.commit()
         for r in withdrawn:
-            p.gate.record_outcome(
+            p.outcomes.record(
                 actor,
                 Action.DELETE,
                 grant_resource(r.id, r.customer_id),
-                Decision(Effect.PERMIT, REQUEST_RULE, f"request withdrawn: contract {change}"),
+                Outcome.REQUEST,
+                f"request withdrawn: contract {change}",
                 AccessContext(case_id=r.case_id),
             )
         self._grants.end_grants(actor, grants, reason)

@@ -3,23 +3,32 @@ access request with its single-use approval link, the receipt of verbal consent 
 one-click "this was not me" link, and that a grant was given, first used and ended; on
 resolution, a closing summary of what was accessed under the case, drawn from the ledger.
 
-The request and the receipt must reach the customer, so their failure is the caller's error
-(nothing is granted). The others are told after the fact and never hold back the step they
-report: ending a grant must not wait for a mail relay. Their result says whether they went.
+The request and the receipt must reach the customer before anything takes effect: they are
+handed to the relay first, and only once it accepted them is the request or grant stored;
+otherwise the caller gets the relay's error and nothing exists. The others are told after the
+fact: the service queues them in the outbox (`services/outbox.py`) inside the transaction of
+the change they report, and the worker renders them here at delivery and retries, so ending a
+grant never waits for a mail relay and a notice is never silently lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+import structlog
 
 from entrusted.crypto.personal import data_key, open_customer, open_service
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.cases import AccessRequest, Case, Grant, GrantEnd, latest_end, scope_text
+from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import ResourceKind
 from entrusted.errors import EntrustedError
 from entrusted.services.messaging import MailSender
-from entrusted.services.ports import CustomerEntries
+from entrusted.services.outbox import Letter, Renderer
+from entrusted.services.ports import ConsentUnitOfWorkFactory, CustomerEntries
 from entrusted.services.registry import RegistryParts, load_customer
+
+log = structlog.get_logger("entrusted.messages")
 
 _HEADERS: Mapping[str, str] = {"Auto-Submitted": "auto-generated"}
 _ACCESS_KINDS = {ResourceKind.MAILBOX_CONTENT.value, ResourceKind.FTP_SPACE.value}
@@ -31,6 +40,8 @@ _ENDED_BECAUSE = {
     GrantEnd.EXPIRED: "its time ran out",
     GrantEnd.TRANSFERRED: "the contract was transferred to another holder",
     GrantEnd.CANCELLED: "the contract was cancelled",
+    GrantEnd.STAFF_DISABLED: "the staff member it named no longer works with us",
+    GrantEnd.ROLE_REMOVED: "the staff member it named no longer holds that role",
 }
 
 
@@ -94,12 +105,8 @@ class ConsentNotices:
             f"If you do nothing, the request lapses at {request.expires_at:%Y-%m-%d %H:%M} UTC "
             "and nobody gets access. You can withdraw a permission at any time.\n"
         )
-        self._mailer.send(
-            self.address(request.customer_id),
-            f"Support asks to access your {_kind(request)}",
-            body,
-            dict(_HEADERS),
-        )
+        subject = f"Support asks to access your {_kind(request)}"
+        self._must_send(request.customer_id, subject, body, "access request", request.id)
 
     def receipt(self, grant: Grant, identified_by: str, words: str, secret: str) -> None:
         """The receipt of verbal consent; raises when it cannot be sent."""
@@ -110,54 +117,79 @@ class ConsentNotices:
             f"Recorded by staff member {grant.staff_id} (grant {grant.id}).\n\n"
             f"If this was not you, one click withdraws it at once and flags the case:\n{link}\n"
         )
-        self._mailer.send(
-            self.address(grant.customer_id),
-            f"Receipt: you allowed support into your {_kind(grant)}",
-            body,
-            dict(_HEADERS),
-        )
+        subject = f"Receipt: you allowed support into your {_kind(grant)}"
+        self._must_send(grant.customer_id, subject, body, "verbal-consent receipt", grant.id)
 
-    # --- messages after the fact (best effort) ---------------------------------------------
-
-    def _tell(self, customer_id: str, subject: str, body: str) -> bool:
+    def _must_send(self, customer_id: str, subject: str, body: str, kind: str, ref: str) -> None:
+        """Hand the message to the relay now; its error is the caller's (nothing exists yet)."""
         try:
-            self._mailer.send(self.address(customer_id), subject, body, dict(_HEADERS))
-        except EntrustedError:
-            return False
-        return True
+            message_id = self._mailer.send(self.address(customer_id), subject, body, dict(_HEADERS))
+        except EntrustedError as exc:
+            log.warning("message.undeliverable", kind=kind, ref=ref, error=exc.message)
+            raise
+        log.info("message.sent", kind=kind, ref=ref, message_id=message_id)
 
-    def granted(self, grant: Grant) -> bool:
+    # --- messages after the fact (queued in the outbox, rendered at delivery) ------------
+
+    def renderers(self, consent_uow: ConsentUnitOfWorkFactory) -> dict[Topic, Renderer]:
+        """What the outbox worker calls to turn a queued notice into a letter; a grant or
+        case that is gone leaves nothing to say (None)."""
+
+        def grant_letter(build: Callable[[Grant], Letter]) -> Renderer:
+            def render(message: OutboxMessage) -> Letter | None:
+                with consent_uow() as uow:
+                    grant = uow.grants.get(message.ref)
+                return None if grant is None else build(grant)
+
+            return render
+
+        def summary(message: OutboxMessage) -> Letter | None:
+            with consent_uow() as uow:
+                case = uow.cases.get(message.ref)
+            return None if case is None else self.closing_summary(case)
+
+        return {
+            Topic.GRANTED: grant_letter(self.granted),
+            Topic.USED: grant_letter(self.used),
+            Topic.ENDED: grant_letter(self.ended),
+            Topic.CLOSING_SUMMARY: summary,
+        }
+
+    def _letter(self, customer_id: str, subject: str, body: str) -> Letter:
+        return Letter(self.address(customer_id), subject, body)
+
+    def granted(self, grant: Grant) -> Letter:
         words = self.scope(grant)
-        return self._tell(
+        return self._letter(
             grant.customer_id,
             f"You allowed support into your {_kind(grant)}",
             f"You gave staff member {grant.staff_id} {words} (grant {grant.id}).\n"
             "You can withdraw it at any time from your account.\n",
         )
 
-    def used(self, grant: Grant) -> bool:
+    def used(self, grant: Grant) -> Letter:
         name = self.service_name(grant.contract_id, grant.service_id)
         when = grant.first_used_at or grant.created_at
-        return self._tell(
+        return self._letter(
             grant.customer_id,
             f"Support is now in your {_kind(grant)}",
             f"Staff member {grant.staff_id} opened your {_kind(grant)} {name} at "
             f"{when:%Y-%m-%d %H:%M} UTC under grant {grant.id}, for case {grant.case_id}.\n",
         )
 
-    def ended(self, grant: Grant) -> bool:
+    def ended(self, grant: Grant) -> Letter:
         name = self.service_name(grant.contract_id, grant.service_id)
         why = _ENDED_BECAUSE[grant.end_reason] if grant.end_reason else "it ended"
-        return self._tell(
+        return self._letter(
             grant.customer_id,
             f"Support's access to your {_kind(grant)} has ended",
             f"Grant {grant.id} for your {_kind(grant)} {name} ended because {why}. "
             f"It was used for {grant.sessions_used} session(s).\n",
         )
 
-    def closing_summary(self, case: Case) -> bool:
+    def closing_summary(self, case: Case) -> Letter:
         """What was accessed under the case, drawn from the ledger entries filed under the
-        customer and naming the case."""
+        customer and naming the case (read at delivery, after the case's entries exist)."""
         entries = [
             AuditEntry.from_bytes(body)
             for _, body in self._ledger.entries_for_customer(
@@ -183,4 +215,4 @@ class ConsentNotices:
             f"Permissions involved: {', '.join(grants) or 'none'}.\n"
             "Your own ledger entries, with proofs, are in your data export.\n"
         )
-        return self._tell(case.customer_id, f"Case {case.id} resolved: what was accessed", body)
+        return self._letter(case.customer_id, f"Case {case.id} resolved: what was accessed", body)

@@ -1,21 +1,22 @@
 """What the case, consent and grant services share: their collaborators, their limits, and the
-one way they refuse a step the rules allowed but the state of the case does not (a resolved
-case, a resource outside the contract, a spent link): ledgered as an outcome, then raised."""
+recorder through which they refuse a step the rules allowed but the state of the case does not
+(a resolved case, a resource outside the contract, a spent link): ledgered as an outcome from
+the catalogue (`services/outcomes.py`), then raised."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import NoReturn
 
 from entrusted.crypto.secrets import token_digest
 from entrusted.domain.cases import RESOURCE_OF, Case
-from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource
+from entrusted.domain.policy import Action, Actor, Resource
 from entrusted.domain.registry import ContractStatus, StoredContract, StoredService
-from entrusted.errors import InvalidInput, NotFound, Refused
+from entrusted.errors import InvalidInput, NotFound
 from entrusted.services.consent_notices import ConsentNotices
 from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import Clock, ConsentUnitOfWork, ConsentUnitOfWorkFactory
 from entrusted.services.registry import RegistryParts
 
@@ -50,6 +51,10 @@ class ConsentParts:
     def clock(self) -> Clock:
         return self.registry.clock
 
+    @property
+    def outcomes(self) -> OutcomeRecorder:
+        return OutcomeRecorder(self.registry.gate)
+
     def ids(self, prefix: str) -> str:
         return self.registry.ids(prefix)
 
@@ -62,21 +67,6 @@ def new_secret(prefix: str) -> tuple[str, bytes]:
     """A single-use link token for an e-mail, and the digest that is all we keep of it."""
     secret = prefix + secrets.token_urlsafe(32)
     return secret, token_digest(secret)
-
-
-def refuse(
-    gate: Gate,
-    actor: Actor,
-    action: Action,
-    resource: Resource,
-    context: AccessContext,
-    rule: str,
-    reason: str,
-) -> NoReturn:
-    """Ledger a refusal of the work itself (`rule` names the service step), then raise it."""
-    denial = Decision(Effect.FORBID, rule, reason)
-    gate.record_outcome(actor, action, resource, denial, context)
-    raise Refused(denial)
 
 
 def load_case(uow: ConsentUnitOfWork, case_id: str) -> Case:
@@ -99,47 +89,43 @@ def consentable_service(
     the case must be open and not disowned, its contract still held by the case's customer
     and active, and the service one of that contract's mailboxes or FTP spaces."""
     if not case.open:
-        refuse(
-            p.gate,
+        p.outcomes.refuse(
             actor,
             action,
             resource,
-            context,
-            "consent.case-resolved",
+            Outcome.CASE_RESOLVED,
             f"case {case.id} is resolved; consent never outlives its case",
+            context,
         )
     contract = p.contract(case.contract_id)
     if contract is None or contract.holder_id != case.customer_id:
-        refuse(
-            p.gate,
+        p.outcomes.refuse(
             actor,
             action,
             resource,
-            context,
-            "consent.contract-changed-hands",
+            Outcome.CONTRACT_CHANGED_HANDS,
             f"contract {case.contract_id} is no longer held by the customer of case {case.id}",
+            context,
         )
     if contract.status is ContractStatus.CANCELLED:
-        refuse(
-            p.gate,
+        p.outcomes.refuse(
             actor,
             action,
             resource,
-            context,
-            "consent.contract-cancelled",
+            Outcome.CONTRACT_CANCELLED,
             f"contract {contract.id} is cancelled",
+            context,
         )
     service = next((s for s in contract.services if s.id == service_id), None)
     if service is None:
-        refuse(
-            p.gate,
+        p.outcomes.refuse(
             actor,
             action,
             resource,
-            context,
-            "consent.resource-not-in-contract",
+            Outcome.RESOURCE_NOT_IN_CONTRACT,
             f"{service_id} is not a hosted service of contract {contract.id}, "
             f"the contract of case {case.id}",
+            context,
         )
     if service.kind not in RESOURCE_OF:
         raise InvalidInput("service_id", "only a mailbox or an FTP space needs consent")

@@ -6,8 +6,9 @@ right on the contract at once (their next request names another owner and is ref
 the names of its hosted services are re-encrypted under the new holder's data key. Support
 may read, cancel or transfer a contract only once its holder was identified (the rules'
 `caller_identified`, see `services/identification.py`). The handover is ledgered twice: the
-gate's decision is filed under the old holder, and the handover itself under the new one,
-so each finds it in their own ledger entries.
+gate's decision, before anything changes, is filed under the old holder (the transfer record
+points at it); the handover itself, only once the transfer committed, under the new one (its
+index is `TransferResult.handover_index`), so each finds it in their own ledger entries.
 
 ```python
 contracts.transfer(support, "ctr_1", to_customer="cus_2")   # after identifying the holder
@@ -27,7 +28,7 @@ from entrusted.crypto.personal import (
     seal_customer,
     seal_service,
 )
-from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, Resource
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource
 from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import (
     ContractStatus,
@@ -39,6 +40,7 @@ from entrusted.domain.registry import (
 from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.customer_auth import CustomerAuthService
 from entrusted.services.gate import AccessContext
+from entrusted.services.outcomes import Outcome
 from entrusted.services.registry import (
     DUPLICATE_EMAIL,
     RegistryParts,
@@ -53,7 +55,6 @@ from entrusted.services.registry_forms import (
     validate_services,
 )
 
-HANDOVER_RULE = "registry.contract-handed-over"
 # Called after a transfer or a cancellation commits, with (actor, contract id, "transferred"
 # or "cancelled"): consent ends there at once (services/consent.py).
 ContractHook = Callable[[Actor, str, str], None]
@@ -64,7 +65,8 @@ class TransferResult:
     transfer: Transfer
     contract: ContractView
     new_customer: bool
-    password_link_sent: bool
+    password_link_queued: bool  # in the outbox, with the transfer; the worker sends it
+    handover_index: int  # the handover outcome, filed under the new holder
 
 
 def contract_resource(contract: StoredContract) -> Resource:
@@ -168,7 +170,7 @@ class ContractService:
         new_id = to_customer or p.ids("cus")
         base = context or AccessContext()
         ctx = AccessContext(base.case_id, base.grant_id, base.court_order_id, note=f"to {new_id}")
-        p.gate.decide(actor, Action.TRANSFER, contract_resource(contract), ctx)
+        decided = p.gate.decide(actor, Action.TRANSFER, contract_resource(contract), ctx)
         if contract.status is ContractStatus.CANCELLED:
             raise Conflict(f"contract {contract_id} is cancelled and cannot be transferred")
         if new_id == old:
@@ -184,38 +186,32 @@ class ContractService:
                     raise Conflict(DUPLICATE_EMAIL)
         if details is not None:
             p.gate.decide(actor, Action.CREATE, personal(new_id), ctx)
-        handover = Decision(
-            Effect.PERMIT, HANDOVER_RULE, f"contract handed over from {old} to {new_id}"
-        )
-        receipt = p.gate.record_outcome(
-            actor,
-            Action.TRANSFER,
-            Resource(Kind.CONTRACT, contract_id, owner=new_id),
-            handover,
-            AccessContext(base.case_id, note=f"from {old}"),
-        )
         old_dek, new_dek = data_key(keys, old_holder), data_key(keys, target)
         moved = [move_service(old_dek, old, new_dek, new_id, s) for s in contract.services]
         record = Transfer(
-            p.ids("trf"), contract_id, old, new_id, p.clock(), actor.id, receipt.index
+            p.ids("trf"), contract_id, old, new_id, p.clock(), actor.id, decided.receipt.index
         )
-        secret = None
         with p.uow() as uow:
             current = uow.contracts.get(contract_id)
             if current is None or current.holder_id != old or current.status != contract.status:
                 raise Conflict(f"contract {contract_id} changed meanwhile; ask again")
             if details is not None:
                 uow.customers.add(target)
-                secret, digest, expires = self._links.new_link()
-                uow.customers.set_password_token(new_id, digest, expires)
+                self._links.queue_link(uow.outbox, new_id)
             uow.contracts.move(contract_id, new_id, moved)
             uow.contracts.add_transfer(record)
             uow.commit()
+        handover = p.outcomes.record(
+            actor,
+            Action.TRANSFER,
+            Resource(Kind.CONTRACT, contract_id, owner=new_id),
+            Outcome.CONTRACT_HANDED_OVER,
+            f"contract handed over from {old} to {new_id}",
+            AccessContext(base.case_id, note=f"from {old}"),
+        )
         for hook in self.after_change:
             hook(actor, contract_id, "transferred")
-        sent = (
-            details is not None
-            and secret is not None
-            and self._links.send_link(details.email, secret)
+        new_customer = details is not None
+        return TransferResult(
+            record, self._view(contract_id), new_customer, new_customer, handover.index
         )
-        return TransferResult(record, self._view(contract_id), details is not None, sent)

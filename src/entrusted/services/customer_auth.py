@@ -1,7 +1,8 @@
 """Customer credentials (P1, P10): a password set through a one-time link, and bearer tokens.
 
-At registration the customer gets an e-mail with a link holding a random token (only its
-SHA-256 is stored, for `password_link_ttl_s`); following it sets an argon2id password. Logging
+At registration a password link is queued in the outbox; the worker mints a random token
+(only its SHA-256 is stored, for `password_link_ttl_s`) and mails the link; following it sets
+an argon2id password. Logging
 in with the e-mail address on file and that password yields a 12-hour customer token
 (`entc_...`), which authenticates as `Actor(CUSTOMER, customer id)`: the actor the gate's
 `owns_resource` condition recognises. Failed logins are counted like staff logins, under a
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from entrusted.crypto.blind_index import email_index
-from entrusted.crypto.personal import RegistryKeys
+from entrusted.crypto.personal import RegistryKeys, open_customer
 from entrusted.crypto.secrets import (
     DUMMY_PASSWORD_HASH,
     hash_password,
@@ -24,17 +25,25 @@ from entrusted.crypto.secrets import (
     token_digest,
     verify_password,
 )
+from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import Actor, ActorKind
-from entrusted.domain.registry import CustomerSession, CustomerStatus
+from entrusted.domain.registry import CustomerSession, CustomerStatus, SealedCustomer
 from entrusted.domain.staff import validate_password
-from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited, Unavailable
-from entrusted.services.messaging import MailSender
-from entrusted.services.ports import Clock, ContactNormaliser, RegistryUnitOfWorkFactory
+from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
+from entrusted.services.outbox import Letter, Renderer, queue
+from entrusted.services.ports import (
+    Clock,
+    ContactNormaliser,
+    OutboxRepository,
+    RegistryUnitOfWork,
+    RegistryUnitOfWorkFactory,
+)
 from entrusted.services.staff import SESSION_TTL, LoginLimits
 
 CUSTOMER_TOKEN_PREFIX = "entc_"  # noqa: S105 - a public prefix, not a secret
 LINK_TOKEN_PREFIX = "entl_"  # noqa: S105
 _BAD_LOGIN = "invalid e-mail address or password"
+_HOUR = timedelta(hours=1)
 
 
 def is_customer_token(secret: str) -> bool:
@@ -56,62 +65,88 @@ class CustomerAuthService:
         clock: Clock,
         keys: Callable[[], RegistryKeys],
         contacts: ContactNormaliser,
-        mailer: MailSender,
         portal_url: str,
         link_ttl: timedelta = timedelta(hours=48),
         limits: LoginLimits | None = None,
         ids: Callable[[str], str] = new_id,
+        readers: RegistryUnitOfWorkFactory | None = None,
+        link_limit: int = 3,
     ) -> None:
         self._uow = uow
+        self._readers = readers or uow  # units that only read: no write lock on SQLite
         self._clock = clock
         self._keys = keys
         self._contacts = contacts
-        self._mailer = mailer
         self._portal = portal_url.rstrip("/")
         self._link_ttl = link_ttl
         self._limits = limits or LoginLimits()
         self._ids = ids
+        self._link_limit = link_limit
 
     def new_link(self) -> tuple[str, bytes, datetime]:
         """A fresh link token: (secret for the e-mail, digest to store, expiry)."""
         secret = LINK_TOKEN_PREFIX + secrets.token_urlsafe(32)
         return secret, token_digest(secret), self._clock() + self._link_ttl
 
-    def send_link(self, email: str, secret: str) -> bool:
-        """E-mail the link; False (and the customer can ask again) if the relay cannot take it.
-        The token sits in the URL fragment, which browsers never send to a server or in a
-        Referer, so it stays out of access logs."""
-        body = (
-            "Welcome. Set the password of your customer account here (the link works once, "
-            f"for {int(self._link_ttl.total_seconds() // 3600)} hours):\n\n"
-            f"{self._portal}/password#token={secret}\n"
-        )
-        try:
-            self._mailer.send(
-                email, "Set your password", body, {"Auto-Submitted": "auto-generated"}
-            )
-        except (Unavailable, InvalidInput):
-            return False
-        return True
+    def queue_link(self, outbox: OutboxRepository, customer_id: str) -> None:
+        """Queue a password link for `customer_id` in the caller's transaction; the worker
+        mints its token and mails it (`renderers`), so no secret waits in the outbox."""
+        queue(outbox, Topic.PASSWORD_LINK, customer_id, self._clock())
 
     def request_link(self, email: str) -> None:
-        """Send a new link to `email` if it is a customer's address. The answer is the same
-        either way, so the endpoint cannot be used to find out who is a customer."""
+        """Queue a new link for `email`, to be sent if it is a customer's address. The
+        request does the same work either way (one throttle count, one outbox row keyed by
+        the address's blind index, no customer lookup and no send), so neither the answer
+        nor its time tells who is a customer; the worker resolves the address. At most
+        `link_limit` requests per address and hour: RateLimited beyond."""
         try:
             idx = email_index(self._keys().index_key, self._contacts.email(email, "email"))
         except InvalidInput:
             return
-        secret, digest, expires = self.new_link()
+        now = self._clock()
         with self._uow() as uow:
-            found = uow.customers.by_email_index(idx)
-            if found is None or found.status is not CustomerStatus.ACTIVE:
-                return
-            uow.customers.set_password_token(found.id, digest, expires)
+            asked = uow.outbox.count_since(Topic.PASSWORD_LINK_REQUEST, idx.hex(), now - _HOUR)
+            if asked >= self._link_limit:
+                raise RateLimited("too many password links asked for this address", 3600)
+            queue(uow.outbox, Topic.PASSWORD_LINK_REQUEST, idx.hex(), now)
             uow.commit()
-        self.send_link(self._contacts.email(email, "email"), secret)
+
+    def renderers(self) -> dict[Topic, Renderer]:
+        """The outbox worker's view of password links: a new token, stored as a digest,
+        then the letter (None when the customer is gone, disabled or was never one)."""
+
+        def by_id(message: OutboxMessage) -> Letter | None:
+            with self._uow() as uow:
+                return self._link_letter(uow, uow.customers.get(message.ref))
+
+        def by_address(message: OutboxMessage) -> Letter | None:
+            with self._uow() as uow:
+                found = uow.customers.by_email_index(bytes.fromhex(message.ref))
+                return self._link_letter(uow, found)
+
+        return {Topic.PASSWORD_LINK: by_id, Topic.PASSWORD_LINK_REQUEST: by_address}
+
+    def _link_letter(
+        self, uow: RegistryUnitOfWork, customer: SealedCustomer | None
+    ) -> Letter | None:
+        """The token sits in the URL fragment, which browsers never send to a server or in
+        a Referer, so it stays out of access logs."""
+        if customer is None or customer.status is not CustomerStatus.ACTIVE:
+            return None
+        secret, digest, expires = self.new_link()
+        uow.customers.set_password_token(customer.id, digest, expires)
+        uow.commit()
+        body = (
+            "Set the password of your customer account here (the link works once, "
+            f"for {int(self._link_ttl.total_seconds() // 3600)} hours):\n\n"
+            f"{self._portal}/password#token={secret}\n"
+        )
+        return Letter(open_customer(self._keys(), customer).email, "Set your password", body)
 
     def set_password(self, link_secret: str, password: str) -> str:
-        """Set the password the link is for; returns the customer id. The link works once."""
+        """Set the password the link is for; returns the customer id. The link works once,
+        and every session signed in with the old password ends: a reset after a stolen
+        password must shut the thief out, not only change the lock."""
         validate_password(password)
         password_hash = hash_password(password)
         with self._uow() as uow:
@@ -120,6 +155,7 @@ class CustomerAuthService:
                 raise AuthenticationFailed("invalid or expired password link")
             customer, _ = found
             uow.customers.set_password(customer.id, password_hash)
+            uow.customer_sessions.revoke_all_for_customer(customer.id, self._clock())
             uow.commit()
         return customer.id
 
@@ -131,7 +167,9 @@ class CustomerAuthService:
         except InvalidInput:
             idx = token_digest(email)  # an account that cannot exist, counted all the same
         account = f"customer:{idx.hex()[:40]}"
-        with self._uow() as uow:
+        # Read, hash, then write, each apart (see StaffService._verify): argon2 never runs
+        # inside a transaction, and the writing unit waits for SQLite's lock instead of failing.
+        with self._readers() as uow:
             retry = int(self._limits.window.total_seconds())
             if uow.login_failures.count_for_address(address, since) >= (
                 self._limits.max_failures_per_address
@@ -143,7 +181,12 @@ class CustomerAuthService:
                 raise RateLimited("too many failed logins for this account", retry)
             customer = uow.customers.by_email_index(idx)
             stored = uow.customers.password_hash(customer.id) if customer else None
-            ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
+        ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
+        with self._uow() as uow:
+            if ok and customer is not None:
+                # Re-read: closed, or a new password set, while the hash was being checked
+                customer = uow.customers.get(customer.id)
+                ok = customer is not None and uow.customers.password_hash(customer.id) == stored
             if not ok or customer is None or customer.status is not CustomerStatus.ACTIVE:
                 uow.login_failures.record(account, address[:64], now)
                 uow.commit()
@@ -157,7 +200,7 @@ class CustomerAuthService:
 
     def authenticate(self, secret: str) -> Actor:
         """Resolve a customer token to its actor, or refuse."""
-        with self._uow() as uow:
+        with self._readers() as uow:
             session = uow.customer_sessions.by_digest(token_digest(secret))
             if session is None or not session.usable_at(self._clock()):
                 raise AuthenticationFailed("invalid, expired or revoked token")

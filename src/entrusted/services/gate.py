@@ -33,9 +33,10 @@ from entrusted.domain.policy import (
     ResourceKind,
 )
 from entrusted.errors import EntrustedError, InvalidInput, Refused, Unavailable
+from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import Clock, Ledger
 
-INVALID_RULE = "gate.invalid-request"
+INVALID_RULE = Outcome.INVALID_REQUEST.value
 MAX_ID = 64
 
 
@@ -49,6 +50,7 @@ class AccessContext:
     mailing_purpose: str | None = None
     recipients: tuple[str, ...] = ()
     note: str | None = None  # a short, id-only remark for the ledger (never personal details)
+    ticket: str | None = None  # the helpdesk ticket a support look-up answers (P1), ledgered
 
     def refs(self) -> dict[str, str]:
         pairs = {
@@ -57,6 +59,7 @@ class AccessContext:
             "court_order": self.court_order_id,
             "purpose": self.mailing_purpose,
             "note": self.note,
+            "ticket": self.ticket,
         }
         return {k: v for k, v in pairs.items() if v}
 
@@ -143,8 +146,9 @@ class Gate:
     ) -> Receipt:
         """Ledger what came of an access the rules already allowed, when the outcome is itself
         evidence: a caller identification that succeeded or failed, a contract handed over to
-        its new holder (filed under them). `outcome.rule_id` names the service step (never a
-        policy rule), so an audit tells decisions of the rules from outcomes of the work."""
+        its new holder (filed under them). `outcome.rule_id` names the service step from the
+        outcome catalogue (never a policy rule), so an audit tells decisions of the rules from
+        outcomes of the work. Services call it through `outcomes.OutcomeRecorder`."""
         context = context or AccessContext()
         self._validate(actor, action, resource, context)
         return self._record(actor, action.value, resource, context, outcome)

@@ -28,12 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from entrusted.domain.cases import Grant, GrantEnd, GrantSession
-from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, Resource
+from entrusted.domain.outbox import Topic
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Service
 from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import ContractStatus
 from entrusted.errors import Conflict, NotFound
-from entrusted.services.consent_parts import ConsentParts, load_case, refuse
+from entrusted.services.consent_parts import ConsentParts, load_case
 from entrusted.services.gate import AccessContext
+from entrusted.services.outbox import queue
+from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import (
     Clock,
     ConsentUnitOfWork,
@@ -41,9 +44,9 @@ from entrusted.services.ports import (
     RegistryUnitOfWorkFactory,
 )
 
-ENDED_RULE = "consent.grant-ended"
-SESSION_RULE = "consent.session"
 GrantHook = Callable[[Grant], None]
+# Which integration's token may close a session it reports ended: the server it runs on.
+SERVER_OF = {Kind.MAILBOX_CONTENT: Service.MAIL_HOOK, Kind.FTP_SPACE: Service.FTP_SERVER}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ def end_in(
             current = uow.grants.get(g.id)
             assert current is not None
             ended.append(current)
+            queue(uow.outbox, Topic.ENDED, g.id, at)
     return ended
 
 
@@ -104,37 +108,46 @@ class GrantService:
         grant = self._get(grant_id)
         resource, now = grant.resource(), p.clock()
         ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id)
-        if grant.staff_id == actor.id and grant.active_at(now) and grant.spent:
-            refuse(
-                p.gate,
+        if actor.kind is not ActorKind.STAFF or actor.id != grant.staff_id:
+            # Checked before the gate: the customer's own-mail rule would otherwise let the
+            # holder consume the agent's grant and open a "staff" session in their own name.
+            p.outcomes.refuse(
                 actor,
                 grant.action,
                 resource,
+                Outcome.NOT_THE_GRANTEE,
+                f"grant {grant.id} is for one staff member; only they open sessions under it",
                 ctx,
-                "consent.sessions-spent",
+            )
+        if grant.active_at(now) and grant.spent:
+            p.outcomes.refuse(
+                actor,
+                grant.action,
+                resource,
+                Outcome.SESSIONS_SPENT,
                 f"grant {grant.id} allowed {grant.max_sessions} session(s); all are used",
+                ctx,
             )
         p.gate.decide(actor, grant.action, resource, ctx)
         session = GrantSession(p.ids("gss"), grant.id, actor.id, now)
         with p.uow() as uow:
             consumed = uow.grants.consume(grant.id, now)
+            current = uow.grants.get(grant.id)
             if consumed:
                 uow.grants.add_session(session)
+                if current is not None and current.sessions_used == 1:
+                    queue(uow.outbox, Topic.USED, grant.id, now)
                 uow.commit()
-            current = uow.grants.get(grant.id)
         assert current is not None
         if not consumed:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 grant.action,
                 resource,
-                ctx,
-                "consent.sessions-spent",
+                Outcome.SESSIONS_SPENT,
                 f"grant {grant.id} ended or was used up meanwhile",
+                ctx,
             )
-        if current.sessions_used == 1:
-            p.notices.used(current)
         return GrantUse(session, current)
 
     def end_session(self, actor: Actor, session_id: str) -> Grant:
@@ -147,15 +160,16 @@ class GrantService:
         if session is None or grant is None:
             raise NotFound("session", session_id)
         ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id, note=f"session {session.id}")
-        if actor.id != session.staff_id and actor.kind is not ActorKind.SERVICE:
-            refuse(
-                p.gate,
+        own = actor.kind is ActorKind.STAFF and actor.id == session.staff_id
+        server = actor.kind is ActorKind.SERVICE and actor.id == SERVER_OF[grant.resource_kind]
+        if not (own or server):
+            p.outcomes.refuse(
                 actor,
                 grant.action,
                 grant.resource(),
-                ctx,
-                SESSION_RULE,
+                Outcome.SESSION,
                 "only the staff member of a session, or the server it runs on, closes it",
+                ctx,
             )
         now = p.clock()
         with p.uow() as uow:
@@ -166,13 +180,8 @@ class GrantService:
         if not closed:
             raise Conflict(f"session {session.id} is already closed")
         assert current is not None
-        p.gate.record_outcome(
-            actor,
-            grant.action,
-            grant.resource(),
-            Decision(Effect.PERMIT, SESSION_RULE, f"session {session.id} closed"),
-            ctx,
-        )
+        closing = f"session {session.id} closed"
+        p.outcomes.record(actor, grant.action, grant.resource(), Outcome.SESSION, closing, ctx)
         if current.spent and not still_open and current.ended_at is None:
             self.end_grants(actor, [current], GrantEnd.USED)
             return self._get(grant.id)
@@ -201,20 +210,21 @@ class GrantService:
         return ended
 
     def announce_ended(self, actor: Actor, ended: Sequence[Grant]) -> None:
-        """After grants ended: ledger each end, run the hooks, tell the customer."""
+        """After grants ended: ledger each end and run the hooks (the customer's notice was
+        queued in the outbox with the change, by `end_in`)."""
         for g in ended:
             reason = g.end_reason.value if g.end_reason else "ended"
-            self._p.gate.record_outcome(
+            self._p.outcomes.record(
                 actor,
                 Action.DELETE,
                 grant_resource(g.id, g.customer_id),
-                Decision(Effect.PERMIT, ENDED_RULE, f"grant ended: {reason}"),
+                Outcome.GRANT_ENDED,
+                f"grant ended: {reason}",
                 AccessContext(case_id=g.case_id, grant_id=g.id),
             )
         for g in ended:
             for hook in self.on_grant_ended:
                 hook(g)
-            self._p.notices.ended(g)
 
     def sweep(self, actor: Actor) -> int:
         """The expiry job's half for grants: end those past their backstop, those spent with

@@ -24,19 +24,22 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import structlog
+
 from entrusted.crypto.personal import code_digest, code_matches, new_code, open_customer
-from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, Resource
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource
 from entrusted.domain.policy import ResourceKind as Kind
-from entrusted.domain.registry import Identification, IdentificationMethod
+from entrusted.domain.registry import Identification, IdentificationMethod, PersonalDetails
 from entrusted.domain.registry import IdentificationOutcome as Outcome
-from entrusted.errors import Conflict, InvalidInput, NotFound
+from entrusted.errors import Conflict, EntrustedError, InvalidInput, NotFound
 from entrusted.services.gate import AccessContext
 from entrusted.services.messaging import MailSender, SmsSender
+from entrusted.services.outcomes import Outcome as Ledgered
 from entrusted.services.ports import Clock, RegistryUnitOfWorkFactory
 from entrusted.services.registry import RegistryParts, load_customer, personal
 
-OUTCOME_RULE = "registry.identification"
 _METHODS = ", ".join(m.value for m in IdentificationMethod)
+log = structlog.get_logger("entrusted.messages")
 
 
 class IdentificationService:
@@ -91,29 +94,40 @@ class IdentificationService:
                 held = uow.contracts.get(contract_id)
                 if held is None or held.holder_id != customer_id:
                     raise InvalidInput("contract_id", "is not a contract of this customer")
-            code = None if how is IdentificationMethod.SESSION else new_code()
-            digest = None if code is None else code_digest(keys, ident.id, code)
+        code = None if how is IdentificationMethod.SESSION else new_code()
+        digest = None if code is None else code_digest(keys, ident.id, code)
+        if code is not None:
+            # Sent before the identification is stored, outside any transaction (a slow relay
+            # holds no lock); if it cannot be sent, nothing is stored and the caller gets the
+            # transport's error (503), never a 201 for a code that reached nobody.
+            self._send_code(how, open_customer(keys, sealed), code, ident.id)
+        with p.uow() as uow:
             uow.identifications.add(ident, digest)
-            if code is not None:
-                details = open_customer(keys, sealed)
-                minutes = int(self._ttl.total_seconds() // 60)
-                text = (
-                    f"Your identification code is {code}. Read it to our support team; "
-                    f"it expires in {minutes} minutes. Never give it to anyone else."
-                )
-                if how is IdentificationMethod.EMAIL_CODE:
-                    self._mailer.send(
-                        details.email,
-                        "Your identification code",
-                        text,
-                        {"Auto-Submitted": "auto-generated"},
-                    )
-                elif details.mobile is None:
-                    raise InvalidInput("method", "there is no mobile number on file")
-                else:
-                    self._sms.send(details.mobile, text)
             uow.commit()
         return ident
+
+    def _send_code(
+        self, how: IdentificationMethod, details: PersonalDetails, code: str, ref: str
+    ) -> None:
+        minutes = int(self._ttl.total_seconds() // 60)
+        text = (
+            f"Your identification code is {code}. Read it to our support team; "
+            f"it expires in {minutes} minutes. Never give it to anyone else."
+        )
+        if how is IdentificationMethod.SMS_CODE and details.mobile is None:
+            raise InvalidInput("method", "there is no mobile number on file")
+        try:
+            if how is IdentificationMethod.EMAIL_CODE:
+                headers = {"Auto-Submitted": "auto-generated"}
+                self._mailer.send(details.email, "Your identification code", text, headers)
+            elif details.mobile is not None:
+                self._sms.send(details.mobile, text)
+        except EntrustedError as exc:
+            log.warning(
+                "message.undeliverable", kind=f"{how.value} code", ref=ref, error=exc.message
+            )
+            raise
+        log.info("message.sent", kind=f"{how.value} code", ref=ref)
 
     def verify(self, actor: Actor, identification_id: str, code: str) -> Identification:
         """Check the code the caller read back. Wrong or expired: InvalidInput("code"), the
@@ -123,6 +137,17 @@ class IdentificationService:
         context = AccessContext(case_id=ident.case_id)
         resource = personal(ident.customer_id)
         p.gate.decide(actor, Action.IDENTIFY, resource, context)
+        if ident.staff_id != actor.id:
+            # Checked before the attempt counter: another agent can neither borrow the
+            # caller's identification nor use up its attempts (issue 11 item 4).
+            p.outcomes.refuse(
+                actor,
+                Action.IDENTIFY,
+                resource,
+                Ledgered.NOT_THE_IDENTIFIER,
+                f"identification {ident.id} was started by another staff member",
+                context,
+            )
         if ident.method is IdentificationMethod.SESSION:
             raise Conflict(f"identification {ident.id} is confirmed by the customer's session")
         keys = p.keys()
@@ -159,13 +184,18 @@ class IdentificationService:
             if error is None
             else f"identification by {ident.method.value} failed: {error}"
         )
-        effect = Effect.PERMIT if error is None else Effect.FORBID
-        p.gate.record_outcome(
-            actor, Action.IDENTIFY, resource, Decision(effect, OUTCOME_RULE, reason), context
-        )
         with p.uow() as uow:
             uow.identifications.update(updated)
             uow.commit()
+        p.outcomes.record(
+            actor,
+            Action.IDENTIFY,
+            resource,
+            Ledgered.IDENTIFICATION,
+            reason,
+            context,
+            allowed=error is None,
+        )
         if error is not None:
             raise error
         return updated
@@ -186,16 +216,12 @@ class IdentificationService:
             ident, attempts=ident.attempts + 1, outcome=Outcome.VERIFIED, completed_at=p.clock()
         )
         reason = "caller identified by confirmation from the customer's session"
-        p.gate.record_outcome(
-            actor,
-            Action.IDENTIFY,
-            resource,
-            Decision(Effect.PERMIT, OUTCOME_RULE, reason),
-            context,
-        )
         with p.uow() as uow:
             uow.identifications.update(updated)
             uow.commit()
+        p.outcomes.record(
+            actor, Action.IDENTIFY, resource, Ledgered.IDENTIFICATION, reason, context
+        )
         return updated
 
     def _get(self, identification_id: str) -> Identification:

@@ -8,14 +8,44 @@ the last one is re-signed at least every ten minutes so that a silent gap is vis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol, TypeVar
 
 from entrusted.crypto.signing import NoteSigner
-from entrusted.domain.checkpoint import Checkpoint
+from entrusted.domain.checkpoint import Checkpoint, LocalRecord
 from entrusted.domain.ledger import verify_consistency
-from entrusted.errors import TamperDetected
-from entrusted.services.ports import CheckpointRecord, Clock, LedgerLog
+from entrusted.errors import TamperDetected, Unavailable
+from entrusted.services.ports import Clock, LedgerLog
+
+SIGN_LOCK = "ledger.sign"  # one signer at a time, across processes (worker, CLI, export)
+
+
+class SignerLock(Protocol):
+    """A cross-process try-lock (the worker's job lock)."""
+
+    def hold(self, name: str) -> AbstractContextManager[bool]: ...
+
+
+class Verified(Protocol):
+    """A verification's report, holding the local record of the point it reached."""
+
+    @property
+    def record(self) -> LocalRecord: ...
+
+
+V = TypeVar("V", bound=Verified)
+
+
+class LocalRecordStore(Protocol):
+    """The signed record of what this installation signed and verified, outside the database."""
+
+    def load(self) -> LocalRecord | None: ...
+    def save(self, record: LocalRecord) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +61,18 @@ class CheckpointService:
         log: LedgerLog,
         signer: NoteSigner,
         clock: Clock,
+        lock: SignerLock,
+        record: LocalRecordStore,
         idle_resign: timedelta = timedelta(minutes=10),
+        lock_wait_s: float = 10.0,
     ) -> None:
         self._log = log
         self._signer = signer
         self._clock = clock
+        self._lock = lock
+        self._record = record
         self._idle = idle_resign
+        self._lock_wait_s = lock_wait_s
 
     @property
     def vkey(self) -> str:
@@ -47,31 +83,76 @@ class CheckpointService:
         return self._signer.name
 
     def sign(self, force: bool = False) -> SignedCheckpoint | None:
-        """Sign the current head if it grew (or the idle re-sign is due, or `force`)."""
-        size = self._log.stored_size()
-        last = self._log.latest_checkpoint()
-        now = self._clock()
-        if (
-            last is not None
-            and not force
-            and last.size == size
-            and now - last.signed_at < self._idle
-        ):
-            return None
-        root = self._log.root_at(size)
-        if last is not None:
-            self._check_consistent(last, size, root)
-        note = self._signer.sign_checkpoint(Checkpoint(self._signer.name, size, root))
-        self._log.add_checkpoint(size, root, note, now)
-        return SignedCheckpoint(size, root, note)
+        """Sign the current head if it grew (or the idle re-sign is due, or `force`).
 
-    def _check_consistent(self, last: CheckpointRecord, size: int, root: bytes) -> None:
-        if size < last.size:
-            raise TamperDetected(f"the log shrank below the last checkpoint ({last.size})")
-        proof = self._log.consistency_proof(last.size, size)
-        if not verify_consistency(last.size, size, last.root, root, proof):
+        Every signing path comes here and signs under one cross-process lock, so two signers
+        never interleave; the head must be consistent with the newest stored checkpoint and
+        with the last head this installation signed (the local record, which a database thief
+        cannot roll back), and the store checks the largest stored one again as it inserts.
+        """
+        with self._signing():
+            size = self._log.stored_size()
+            last = self._log.latest_checkpoint()
+            now = self._clock()
+            if (
+                last is not None
+                and not force
+                and last.size == size
+                and now - last.signed_at < self._idle
+            ):
+                return None
+            root = self._log.root_at(size)
+            if last is not None:
+                self._check_consistent(last.size, last.root, size, root, "checkpoint")
+            record = self._record.load()
+            if record is not None:
+                self._check_consistent(
+                    record.signed_size, record.signed_root, size, root, "the head this log signed"
+                )
+            note = self._signer.sign_checkpoint(Checkpoint(self._signer.name, size, root))
+            # Recorded before the note can leave this process: whatever happens next, the
+            # signer remembers that it signed this head.
+            self._record.save(
+                replace(record, signed_size=size, signed_root=root)
+                if record is not None
+                else LocalRecord(self._signer.name, size, root, 0, (), 0)
+            )
+            self._log.add_checkpoint(size, root, note, now)
+            return SignedCheckpoint(size, root, note)
+
+    def advance_record(self, verify: Callable[[LocalRecord | None], V]) -> V:
+        """Run `verify` from the signed local record and keep the point it reached, under the
+        signing lock so that no signature lands in between (start-up verification)."""
+        with self._signing():
+            report = verify(self._record.load())
+            self._record.save(report.record)
+            return report
+
+    @contextmanager
+    def _signing(self) -> Iterator[None]:
+        deadline = time.monotonic() + self._lock_wait_s
+        while True:
+            with self._lock.hold(SIGN_LOCK) as got:
+                if got:
+                    yield
+                    return
+            if time.monotonic() >= deadline:
+                raise Unavailable("another process is signing a checkpoint; try again")
+            time.sleep(0.02)
+
+    def _check_consistent(
+        self, old_size: int, old_root: bytes, size: int, root: bytes, what: str
+    ) -> None:
+        if size < old_size:
             raise TamperDetected(
-                f"the log at size {size} is not consistent with checkpoint {last.size}; not signing"
+                f"the log (size {size}) shrank below {what} (size {old_size}); not signing",
+                index=size,
+            )
+        proof = self._log.consistency_proof(old_size, size)
+        if not verify_consistency(old_size, size, old_root, root, proof):
+            raise TamperDetected(
+                f"the log at size {size} is not consistent with {what} (size {old_size}); "
+                "not signing"
             )
 
     def latest(self) -> SignedCheckpoint:
@@ -81,3 +162,57 @@ class CheckpointService:
             assert signed is not None
             return signed
         return SignedCheckpoint(last.size, last.root, last.note)
+
+
+class TailSigner:
+    """Signs a checkpoint soon after every append, so the unsigned tail (entries a database
+    thief could still delete without trace) lives at most about `max_delay_s`.
+
+    The ledger pokes it after each committed batch; one thread signs whatever has been
+    appended by then, at most every `min_gap_s`, so under load one signature covers many
+    batches. A failed signature is reported through `on_error` and retried on the next poke.
+
+    >>> tail = TailSigner(checkpoints, on_error=print)  # doctest: +SKIP
+    >>> ledger.after_commit = tail.poke  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        checkpoints: CheckpointService,
+        on_error: Callable[[Exception], None],
+        min_gap_s: float = 0.2,
+    ) -> None:
+        self._checkpoints = checkpoints
+        self._on_error = on_error
+        self._min_gap_s = min_gap_s
+        self._due = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        self._due.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="ledger-tail", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stopping.set()
+            self._due.set()
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            if self._stopping.is_set():
+                return
+            self._due.clear()
+            try:
+                self._checkpoints.sign()
+            except Exception as exc:  # noqa: BLE001 - reported; signing resumes on the next poke
+                self._on_error(exc)
+            self._stopping.wait(self._min_gap_s)

@@ -2,6 +2,13 @@
 member's own password logs in only under an active grant for exactly that mailbox, and each
 such login consumes one session of the grant, ledgered.
 
+Every refusal is ledgered with its reason, also those decided before the rules are asked: a
+caller other than the hook (`mail.hook-only`), a wrong password or unknown staff member
+(`mail.staff-unauthenticated`, filed under the mailbox's holder when the target exists), an
+unknown target (`mail.unknown-target`). An attempt on a mailbox whose contract has an open case
+carries that case (the staff member's own, else the newest), so the case's closing summary
+lists refused attempts as well as allowed ones.
+
 Dovecot's Lua passdb (`adapters/mail/dovecot_passdb.lua`) calls `POST /v1/gate/mail-login`
 with the `mail_hook` service token; this service answers. Anything but a clean allow is a
 denial; the hook itself turns "Entrusted unreachable" into a temporary failure. When a grant
@@ -21,19 +28,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from entrusted.domain.cases import Grant
-from entrusted.domain.policy import Action, Actor, ActorKind, Decision, Effect, ResourceKind
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import ServiceKind
 from entrusted.domain.staff import ServiceName
-from entrusted.errors import Refused
+from entrusted.errors import AuthenticationFailed, InvalidInput, NotFound, RateLimited
+from entrusted.services.cases import staff_case
 from entrusted.services.consent_parts import ConsentParts
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService
-from entrusted.services.mailbox_monitor import find_mailbox, mailbox_address
+from entrusted.services.mailbox_monitor import Mailbox, find_mailbox, mailbox_address
+from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import MailSessions
 from entrusted.services.staff import StaffService
 
-HOOK_ONLY_RULE = "mail.hook-only"
-NO_GRANT_RULE = "mail.no-grant"
+# What a refusal is filed against when the target names no hosted mailbox (never the address).
+UNKNOWN_TARGET = Resource(ResourceKind.MAILBOX_CONTENT, "unknown-mailbox")
 log = logging.getLogger(__name__)
 
 
@@ -66,14 +75,44 @@ class MailLoginService:
         self, caller: Actor, target: str, username: str, password: str, remote_ip: str
     ) -> MailLogin:
         """Decide a staff login to `target` for the mail server's hook (see the module doc)."""
+        p = self._p
         if caller.kind is not ActorKind.SERVICE or caller.id != ServiceName.MAIL_HOOK.value:
-            raise Refused(
-                Decision(Effect.FORBID, HOOK_ONLY_RULE, "only the mail server's hook asks this")
+            p.outcomes.refuse(
+                caller,
+                Action.READ,
+                UNKNOWN_TARGET,
+                Outcome.MAIL_HOOK_ONLY,
+                "only the mail server's hook asks this",
+                AccessContext(note="imap login"),
             )
-        member = self._staff.check_password(username, password, remote_ip or "unknown")
-        box = find_mailbox(self._p.registry, target)
-        resource = box.resource(ResourceKind.MAILBOX_CONTENT)
-        now = self._p.clock()
+        box = self._mailbox(target)
+        resource = UNKNOWN_TARGET if box is None else box.resource(ResourceKind.MAILBOX_CONTENT)
+        try:
+            member = self._staff.check_password(username, password, remote_ip or "unknown")
+        except (AuthenticationFailed, RateLimited) as exc:
+            case_id = None if box is None else self._case(None, box)
+            p.outcomes.record(
+                caller,
+                Action.READ,
+                resource,
+                Outcome.MAIL_STAFF_UNAUTHENTICATED,
+                f"imap login as staff {username[:64]!r} refused: {exc.message}",
+                AccessContext(case_id=case_id, note="imap login"),
+                allowed=False,
+            )
+            raise
+        if box is None:
+            p.outcomes.record(
+                member,
+                Action.READ,
+                resource,
+                Outcome.MAIL_UNKNOWN_TARGET,
+                "imap login refused: the target is not a hosted mailbox",
+                AccessContext(note="imap login"),
+                allowed=False,
+            )
+            raise NotFound("mailbox", "with that address")
+        now = p.clock()
         with self._p.uow() as uow:
             usable = [
                 g
@@ -85,13 +124,26 @@ class MailLoginService:
             ]
         if not usable:
             # The gate decides (and ledgers) the attempt: without a grant the rules refuse.
-            self._p.gate.decide(member, Action.READ, resource, AccessContext(note="imap login"))
-            raise Refused(Decision(Effect.FORBID, NO_GRANT_RULE, "no usable grant"))
+            ctx = AccessContext(case_id=self._case(member.id, box), note="imap login")
+            p.gate.decide(member, Action.READ, resource, ctx)
+            p.outcomes.refuse(
+                member, Action.READ, resource, Outcome.MAIL_NO_GRANT, "no usable grant", ctx
+            )
         grant = min(usable, key=lambda g: g.expires_at)
         used = self._grants.use(member, grant.id)
         return MailLogin(
             grant.id, used.session.id, grant.case_id, used.grant.expires_at, grant.read_only
         )
+
+    def _mailbox(self, target: str) -> Mailbox | None:
+        try:
+            return find_mailbox(self._p.registry, target)
+        except (InvalidInput, NotFound):
+            return None
+
+    def _case(self, staff_id: str | None, box: Mailbox) -> str | None:
+        with self._p.uow() as uow:
+            return staff_case(uow, box.holder_id, box.contract.id, staff_id)
 
     def end_sessions(self, grant: Grant) -> None:
         """`on_grant_ended` hook: end the mailbox's live IMAP sessions. A failure is logged

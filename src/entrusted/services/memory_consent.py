@@ -24,8 +24,10 @@ from entrusted.domain.cases import (
     RequestStatus,
     VerbalConsent,
 )
+from entrusted.domain.outbox import OutboxMessage
 from entrusted.errors import Conflict
 from entrusted.services.memory import SnapshotStore, SnapshotUnitOfWork
+from entrusted.services.memory_outbox import InMemoryOutbox
 
 
 @dataclass
@@ -35,6 +37,7 @@ class _State:
     consents: dict[str, tuple[VerbalConsent, bytes]] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     sessions: dict[str, GrantSession] = field(default_factory=dict)
+    outbox: dict[str, OutboxMessage] = field(default_factory=dict)
 
 
 def _unique(existing: object, what: str) -> None:
@@ -223,6 +226,7 @@ class InMemoryConsentUnitOfWork(SnapshotUnitOfWork[_State]):
         self.access_requests = _Requests(state)
         self.consents = _Consents(state)
         self.grants = _Grants(state)
+        self.outbox = InMemoryOutbox(state.outbox)
 
 
 class InMemoryConsent(SnapshotStore[_State]):

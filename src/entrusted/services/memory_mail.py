@@ -1,6 +1,8 @@
-"""In-memory twins of `MailSender` and `SmsSender`: they run the same checks as the real
-adapters and record what would have been sent, so service tests can read the one-time code a
-customer received. `fail = True` makes them fail like an unreachable relay or gateway."""
+"""In-memory twins of `MailSender` and `SmsSender`, for tests only (the composition root never
+builds them: an installation without a transport fails loudly instead). They run the same
+checks as the real adapters and record what would have been sent, so service tests can read
+the one-time code a customer received. `fail = True` makes them fail like an unreachable
+relay or gateway."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from entrusted.domain.outbox import OutboxMessage
 from entrusted.domain.registry import (
     ContractStatus,
     CustomerSession,
@@ -26,6 +27,7 @@ from entrusted.domain.registry import (
 )
 from entrusted.errors import Conflict
 from entrusted.services.memory import SnapshotStore, SnapshotUnitOfWork
+from entrusted.services.memory_outbox import InMemoryOutbox
 
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
 
@@ -40,6 +42,7 @@ class _State:
     identifications: dict[str, tuple[Identification, bytes | None]] = field(default_factory=dict)
     sessions: dict[bytes, CustomerSession] = field(default_factory=dict)
     failures: list[tuple[str, str, datetime]] = field(default_factory=list)
+    outbox: dict[str, OutboxMessage] = field(default_factory=dict)
 
 
 class _Customers:
@@ -196,6 +199,16 @@ class _Sessions:
     def by_digest(self, digest: bytes) -> CustomerSession | None:
         return self._s.sessions.get(digest)
 
+    def revoke_all_for_customer(self, customer_id: str, at: datetime) -> int:
+        live = {
+            d: s
+            for d, s in self._s.sessions.items()
+            if s.customer_id == customer_id and s.revoked_at is None
+        }
+        for digest, session in live.items():
+            self._s.sessions[digest] = replace(session, revoked_at=at)
+        return len(live)
+
 
 class _Failures:
     def __init__(self, s: _State) -> None:
@@ -221,6 +234,7 @@ class InMemoryRegistryUnitOfWork(SnapshotUnitOfWork[_State]):
         self.identifications = _Identifications(state)
         self.customer_sessions = _Sessions(state)
         self.login_failures = _Failures(state)
+        self.outbox = InMemoryOutbox(state.outbox)
 
 
 class InMemoryRegistry(SnapshotStore[_State]):

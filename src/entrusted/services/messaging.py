@@ -1,11 +1,14 @@
 """Outgoing messages to customers: the ports for e-mail and SMS, and the checks every sender
 applies before anything leaves.
 
-Caller identification (a one-time code to the address or mobile on file), mailings and policy
-amendment notices all send through these two Protocols. The real adapters are
-`adapters.smtp.SmtpMailer` and `adapters.sms.HttpSmsGateway`; the in-memory twins in
-`services.memory_mail` record what would have been sent. Both kinds run the same checks, here,
-so a test against a twin refuses exactly what production would.
+Caller identification (a one-time code to the address or mobile on file), consent requests
+and receipts, and the outbox's notices all send through these two Protocols. The real
+adapters are `adapters.smtp.SmtpMailer` and `adapters.sms.HttpSmsGateway`; the operator may
+choose the `directory` transports instead (`adapters.directory_transport`: files under the
+data dir). With neither configured, `NoMailTransport` / `NoSmsTransport` fail every send
+with a clear error: a message is never silently kept in memory outside tests. The in-memory twins in
+`services.memory_mail` are for tests only. All of them run the same checks, here, so a test
+against a twin refuses exactly what production would.
 
 The checks exist because a recipient or header value comes from stored customer data or a
 caller: a line break in one would let it add headers or recipients (header injection), and a
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from entrusted.domain.contacts import canonical_email, canonical_phone
-from entrusted.errors import InvalidInput
+from entrusted.errors import InvalidInput, Unavailable
 
 # Headers the sender sets itself; letting a caller set them could redirect or forge a message.
 RESERVED_HEADERS = frozenset(
@@ -63,6 +66,27 @@ class SmsSender(Protocol):
         InvalidInput for a bad number or text; Unavailable when the gateway cannot take it.
         """
         ...
+
+
+NO_MAIL = 'no mail transport is configured; set smtp_host, or mail_transport = "directory"'
+NO_SMS = 'no SMS transport is configured; set sms_gateway_url, or sms_transport = "directory"'
+
+
+class NoMailTransport:
+    """The mailer of an installation that configured none: every message fails, loudly,
+    naming what to configure (`serve` and `worker` refuse to start this way)."""
+
+    def send(
+        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+    ) -> str:
+        raise Unavailable(NO_MAIL)
+
+
+class NoSmsTransport:
+    """The SMS sender of an installation that configured none; see `NoMailTransport`."""
+
+    def send(self, to: str, text: str) -> None:
+        raise Unavailable(NO_SMS)
 
 
 @dataclass(frozen=True)

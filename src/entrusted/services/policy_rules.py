@@ -13,6 +13,7 @@ from entrusted.domain.policy import Engine
 from entrusted.domain.policy_analysis import RuleSet, check_invariants, diff
 from entrusted.domain.policy_deployment import Deployment
 from entrusted.errors import Conflict
+from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import Clock, Ledger
 
 
@@ -78,7 +79,7 @@ class RulesDeployment:
                 resource_kind="policy_rules",
                 resource_id=ruleset.sha256[:16],
                 decision="allow",
-                rule="policy.deploy",
+                rule=Outcome.POLICY_DEPLOYED.value,
                 reason=summary[:2000],
                 refs=refs,
                 nonce=self._nonce(32),

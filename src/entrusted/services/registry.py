@@ -6,13 +6,15 @@ rules decide (and the ledger records) who sees what:
 
 - the signup site (service token) or an operator at the console registers customers;
 - a customer reads, corrects and exports their own record;
-- support identifies a caller and sees only the name and a contract summary;
+- support looks a caller up (with a case or ticket, throttled) and sees what identification
+  needs, the name and a contract summary only once the caller is identified
+  (`registry_lookup.py`);
 - sysadmins and every other role get nothing: no rule permits them;
 - an attempt to export the customer file is refused by a forbid no role escapes (P4).
 
 ```python
 registry.register(signup, Registration("Muster", "Anna", "anna@example.com"))
-registry.summary(support, "cus_1")          # name + contracts, ledgered
+registry.find(support, email="anna@example.com", context=AccessContext(ticket="HD-1"))
 registry.export_all(sysadmin)               # raises Refused, ledgered
 ```
 """
@@ -24,33 +26,32 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from entrusted.crypto.blind_index import email_index, phone_index
+from entrusted.crypto.blind_index import email_index
 from entrusted.crypto.personal import (
     RegistryKeys,
     data_key,
     open_contract,
     open_customer,
-    open_name,
     reseal,
     seal_customer,
     seal_service,
 )
 from entrusted.crypto.secrets import new_id
-from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource, ResourceKind
+from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.domain.registry import (
     ContractStatus,
     ContractView,
     CustomerRecord,
     CustomerStatus,
-    CustomerSummary,
     PersonalDetails,
     SealedCustomer,
     StoredContract,
     is_registrar,
 )
-from entrusted.errors import Conflict, InvalidInput, NotFound, Refused
+from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.customer_auth import CustomerAuthService
 from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import (
     Clock,
     ContactNormaliser,
@@ -65,9 +66,14 @@ from entrusted.services.registry_forms import (
     validate_details,
     validate_services,
 )
+from entrusted.services.registry_lookup import (
+    CallerLookup,
+    CallerView,
+    LookupLimits,
+    LookupThrottle,
+)
 
 EXPORT_FORMAT = "entrusted-data-export/v1"
-REGISTRAR_ONLY = "registry.registrar-only"
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
 
 
@@ -83,12 +89,16 @@ class RegistryParts:
     clock: Clock
     ids: Callable[[str], str] = new_id
 
+    @property
+    def outcomes(self) -> OutcomeRecorder:
+        return OutcomeRecorder(self.gate)
+
 
 @dataclass(frozen=True, slots=True)
 class Registered:
     customer_id: str
     contract_id: str | None
-    password_link_sent: bool
+    password_link_queued: bool  # in the outbox, with the customer; the worker sends it
 
 
 def personal(customer_id: str) -> Resource:
@@ -100,11 +110,13 @@ def require_registrar(gate: Gate, actor: Actor, resource: Resource) -> None:
     rules can only say "a service", and the mail hook is a service too."""
     if is_registrar(actor):
         return
-    denial = Decision(
-        Effect.FORBID, REGISTRAR_ONLY, "only the signup site or an operator registers customers"
+    OutcomeRecorder(gate).refuse(
+        actor,
+        Action.CREATE,
+        resource,
+        Outcome.REGISTRAR_ONLY,
+        "only the signup site or an operator registers customers",
     )
-    gate.record_outcome(actor, Action.CREATE, resource, denial)
-    raise Refused(denial)
 
 
 def load_customer(uow: RegistryUnitOfWork, customer_id: str) -> SealedCustomer:
@@ -116,11 +128,19 @@ def load_customer(uow: RegistryUnitOfWork, customer_id: str) -> SealedCustomer:
 
 class RegistryService:
     def __init__(
-        self, parts: RegistryParts, links: CustomerAuthService, ledger: CustomerEntries
+        self,
+        parts: RegistryParts,
+        links: CustomerAuthService,
+        ledger: CustomerEntries,
+        lookup: CallerLookup | None = None,
     ) -> None:
         self._p = parts
         self._links = links
         self._ledger = ledger
+        # Without a case store a look-up naming a case is Unavailable; tickets still work.
+        self.lookup = lookup or CallerLookup(
+            parts, LookupThrottle(LookupLimits(), parts.clock), None
+        )
 
     # --- registration --------------------------------------------------------------------
 
@@ -145,10 +165,9 @@ class RegistryService:
             )
         now = p.clock()
         sealed = seal_customer(keys, customer_id, CustomerStatus.ACTIVE, now, details)
-        secret, digest, expires = self._links.new_link()
         with p.uow() as uow:
             uow.customers.add(sealed)
-            uow.customers.set_password_token(customer_id, digest, expires)
+            self._links.queue_link(uow.outbox, customer_id)
             if contract_id is not None:
                 dek = data_key(keys, sealed)
                 services = tuple(
@@ -161,8 +180,7 @@ class RegistryService:
                     )
                 )
             uow.commit()
-        sent = self._links.send_link(details.email, secret)
-        return Registered(customer_id, contract_id, sent)
+        return Registered(customer_id, contract_id, password_link_queued=True)
 
     # --- the customer's own record -------------------------------------------------------
 
@@ -196,23 +214,14 @@ class RegistryService:
         details = open_customer(self._p.keys(), sealed)
         return CustomerRecord(sealed.id, sealed.status, sealed.created_at, details)
 
-    # --- support: identifying a caller ---------------------------------------------------
+    # --- support: identifying a caller (services/registry_lookup.py) ----------------------
 
     def summary(
         self, actor: Actor, customer_id: str, context: AccessContext | None = None
-    ) -> CustomerSummary:
-        """The name and the contracts of a customer, nothing else: what identification needs."""
-        self._p.gate.decide(actor, Action.IDENTIFY, personal(customer_id), context)
-        with self._p.uow() as uow:
-            sealed = load_customer(uow, customer_id)
-            contracts = uow.contracts.for_holder(customer_id)
-        return self._summary(sealed, contracts)
-
-    def _summary(self, sealed: SealedCustomer, contracts: list[StoredContract]) -> CustomerSummary:
-        keys = self._p.keys()
-        last, first = open_name(keys, sealed)
-        views = tuple(open_contract(keys, sealed, c) for c in contracts)
-        return CustomerSummary(sealed.id, last, first, views)
+    ) -> CallerView:
+        """What support may see of a customer to identify a caller: masked until the caller is
+        identified, then the name and the contracts. Needs an open case or a ticket."""
+        return self.lookup.summary(actor, customer_id, context or AccessContext())
 
     def find(
         self,
@@ -221,32 +230,11 @@ class RegistryService:
         email: str | None = None,
         phone: str | None = None,
         context: AccessContext | None = None,
-    ) -> list[CustomerSummary]:
+    ) -> list[CallerView]:
         """Find a contract holder by the e-mail or phone number a caller gives, through the
         blind index only. The lookup itself passes the gate first, so a role that may not
         identify callers learns nothing, not even whether the address is a customer's."""
-        p = self._p
-        if (email is None) == (phone is None):
-            raise InvalidInput("email", "give either an e-mail address or a phone number")
-        key = p.keys().index_key
-        if email is not None:
-            how, idx = "email", email_index(key, p.contacts.email(email, "email"))
-        else:
-            how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
-        lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
-        p.gate.decide(actor, Action.IDENTIFY, lookup, context)
-        with p.uow() as uow:
-            if email is not None:
-                one = uow.customers.by_email_index(idx)
-                found = [] if one is None else [one]
-            else:
-                found = uow.customers.by_phone_index(idx)
-            held = {c.id: uow.contracts.for_holder(c.id) for c in found}
-        out = []
-        for sealed in found:
-            p.gate.decide(actor, Action.IDENTIFY, personal(sealed.id), context)
-            out.append(self._summary(sealed, held[sealed.id]))
-        return out
+        return self.lookup.find(actor, email, phone, context or AccessContext())
 
     # --- exports --------------------------------------------------------------------------
 
@@ -255,11 +243,13 @@ class RegistryService:
         is refused *and recorded*; the shipped invariants make every rules file refuse it."""
         self._p.gate.decide(actor, Action.EXPORT, Resource(ResourceKind.CUSTOMER_FILE, "all"))
         # Only reachable under rules that broke the invariant check at start-up; still no.
-        denial = Decision(Effect.FORBID, "registry.no-bulk-export", "there is no bulk export")
-        self._p.gate.record_outcome(
-            actor, Action.EXPORT, Resource(ResourceKind.CUSTOMER_FILE, "all"), denial
+        self._p.outcomes.refuse(
+            actor,
+            Action.EXPORT,
+            Resource(ResourceKind.CUSTOMER_FILE, "all"),
+            Outcome.NO_BULK_EXPORT,
+            "there is no bulk export",
         )
-        raise Refused(denial)
 
     def export_own(self, actor: Actor, customer_id: str) -> dict[str, Any]:
         """A customer's data-access export: their record, contracts, identifications,

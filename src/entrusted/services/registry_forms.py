@@ -6,6 +6,7 @@ Everything is checked before anything is decided or written, and every error nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -107,6 +108,21 @@ def validate_services(
             raise InvalidInput(f"{where}.name", "is listed twice")
         out.append((kind, name))
     return tuple(out)
+
+
+_TICKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:#/-]{0,63}")
+
+
+def clean_ticket(value: str | None) -> str | None:
+    """A helpdesk ticket reference, as support's look-ups name it (P1): it goes into the
+    ledger, so it must be a reference (letters, digits, `._:#/-`, at most 64), never the
+    caller's details typed into the wrong field."""
+    if value is None or not value.strip():
+        return None
+    ticket = value.strip()
+    if not _TICKET.fullmatch(ticket):
+        raise InvalidInput("ticket", "must be a ticket reference: letters, digits, ._:#/- (1-64)")
+    return ticket
 
 
 def registration_from_row(row: Mapping[str, str | None]) -> Registration:

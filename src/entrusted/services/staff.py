@@ -3,6 +3,8 @@
 Every credential check resolves to an `Actor`; nothing else in the system trusts a username.
 Failed logins are counted per account and per client address, and lock out further attempts
 for a window, so password guessing against the staff who hold the keys to customer data is slow.
+Administration (ledgered, with its events) lives in `staff_admin.py`, the second factor (sealed
+seeds, codes used once) in `staff_totp.py`.
 """
 
 from __future__ import annotations
@@ -13,28 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from entrusted.crypto.secrets import (
-    DUMMY_PASSWORD_HASH,
-    hash_password,
-    new_id,
-    new_token,
-    token_digest,
-    verify_password,
-)
-from entrusted.crypto.totp import new_totp_secret, provisioning_uri, verify_totp
+from entrusted.crypto.secrets import DUMMY_PASSWORD_HASH, new_id, token_digest, verify_password
 from entrusted.domain.policy import Actor, ActorKind
-from entrusted.domain.staff import (
-    ApiToken,
-    ServiceName,
-    StaffMember,
-    TokenKind,
-    parse_roles,
-    validate_display_name,
-    validate_password,
-    validate_username,
-)
-from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, RateLimited
+from entrusted.domain.staff import StaffMember, TokenKind
+from entrusted.errors import AuthenticationFailed, RateLimited
+from entrusted.services.events import EventBus
+from entrusted.services.gate import Gate
+from entrusted.services.outcomes import OutcomeRecorder
 from entrusted.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from entrusted.services.staff_admin import IssuedToken, StaffAdmin
+from entrusted.services.staff_totp import SecondFactor
 
 SESSION_TTL = timedelta(hours=12)
 
@@ -46,15 +36,9 @@ class LoginLimits:
     window: timedelta = timedelta(minutes=15)
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """The plaintext `secret` exists only in this value: it is shown once and never stored."""
+class StaffService(StaffAdmin):
+    """Staff administration (`StaffAdmin`) plus logins and token checks."""
 
-    secret: str
-    token: ApiToken
-
-
-class StaffService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -63,8 +47,26 @@ class StaffService:
         ids: Callable[[str], str] = new_id,
         default_token_ttl: timedelta = timedelta(days=90),
         password_cache_ttl: timedelta = timedelta(0),
+        readers: UnitOfWorkFactory | None = None,
+        *,
+        gate: Gate,
+        events: EventBus,
+        operator: Actor,
+        second_factor: SecondFactor,
+        max_token_ttl: timedelta = timedelta(days=90),
     ) -> None:
         self._uow = uow
+        # Staff administration is decided by the gate and ledgered; `operator` is who acts
+        # when a caller names nobody (the machine's operator at the console).
+        self._gate = gate
+        self._outcomes = OutcomeRecorder(gate)
+        self._events = events
+        self._operator = operator
+        self._totp = second_factor
+        self._max_ttl = max_token_ttl
+        # Units that only read (token checks, the read half of a login): on SQLite they never
+        # take the write lock, so they neither wait for writers nor hold writers up.
+        self._readers = readers or uow
         self._clock = clock
         self._limits = limits or LoginLimits()
         self._ids = ids
@@ -73,157 +75,23 @@ class StaffService:
         self._password_cache: dict[str, tuple[bytes, datetime]] = {}
         self._cache_key = secrets.token_bytes(32)  # per process: nothing to steal from disk
 
-    def add(self, username: str, display_name: str, roles: list[str], password: str) -> StaffMember:
-        member = StaffMember(
-            id=self._ids("stf"),
-            username=validate_username(username),
-            display_name=validate_display_name(display_name),
-            roles=parse_roles(roles),
-            created_at=self._clock(),
-        )
-        password_hash = hash_password(validate_password(password))
-        with self._uow() as uow:
-            if uow.staff.by_username(member.username) is not None:
-                raise Conflict(f"staff member {member.username!r} already exists")
-            uow.staff.add(member, password_hash)
-            uow.commit()
-        return member
-
-    def list_members(self) -> list[StaffMember]:
-        with self._uow() as uow:
-            return uow.staff.all()
-
-    def get(self, username: str) -> StaffMember:
-        with self._uow() as uow:
-            return self._require(uow.staff.by_username(username), username)
-
-    @staticmethod
-    def _require(member: StaffMember | None, username: str) -> StaffMember:
-        if member is None:
-            raise NotFound("staff member", username)
-        return member
-
-    def disable(self, username: str) -> StaffMember:
-        """Disabling also revokes every token at once: a departing employee keeps nothing."""
-        now = self._clock()
-        with self._uow() as uow:
-            member = self._require(uow.staff.by_username(username), username)
-            if not member.active:
-                raise Conflict(f"staff member {username!r} is already disabled")
-            uow.staff.set_disabled(member.id, now)
-            uow.tokens.revoke_all_for_staff(member.id, now)
-            uow.commit()
-            refreshed = uow.staff.get(member.id)
-        assert refreshed is not None
-        return refreshed
-
-    def enroll_totp(self, username: str) -> str:
-        """Store a fresh secret (not yet active) and return its provisioning URI."""
-        secret = new_totp_secret()
-        with self._uow() as uow:
-            member = self._require(uow.staff.by_username(username), username)
-            uow.staff.set_totp(member.id, secret, enabled=False)
-            uow.commit()
-        return provisioning_uri(secret, username)
-
-    def confirm_totp(self, username: str, code: str) -> None:
-        with self._uow() as uow:
-            member = self._require(uow.staff.by_username(username), username)
-            secret = uow.staff.totp_secret(member.id)
-            if secret is None:
-                raise Conflict("no TOTP enrolment in progress; run enrol first")
-            if not verify_totp(secret, code, self._clock().timestamp()):
-                raise InvalidInput("code", "does not match the enrolled authenticator")
-            uow.staff.set_totp(member.id, secret, enabled=True)
-            uow.commit()
-
-    def issue_token(self, username: str, label: str, ttl_days: int | None = None) -> IssuedToken:
-        with self._uow() as uow:
-            member = self._require(uow.staff.by_username(username), username)
-        return self.issue_token_for(member.id, label, ttl_days)
-
-    def issue_token_for(
-        self, staff_id: str, label: str, ttl_days: int | None = None
-    ) -> IssuedToken:
-        with self._uow() as uow:
-            member = self._require(uow.staff.get(staff_id), staff_id)
-            username = member.username
-            if not member.active:
-                raise Conflict(f"staff member {username!r} is disabled")
-            issued = self._new_token(TokenKind.PERSONAL, label, ttl_days, staff_id=member.id)
-            uow.tokens.add(issued.token, token_digest(issued.secret))
-            uow.commit()
-        return issued
-
-    def issue_service_token(
-        self, service: str, label: str, ttl_days: int | None = None
-    ) -> IssuedToken:
-        try:
-            name = ServiceName(service)
-        except ValueError:
-            allowed = ", ".join(s.value for s in ServiceName)
-            raise InvalidInput(
-                "service", f"unknown service {service!r} (allowed: {allowed})"
-            ) from None
-        issued = self._new_token(TokenKind.SERVICE, label, ttl_days, service=name)
-        with self._uow() as uow:
-            uow.tokens.add(issued.token, token_digest(issued.secret))
-            uow.commit()
-        return issued
-
-    def _new_token(
-        self,
-        kind: TokenKind,
-        label: str,
-        ttl_days: int | None,
-        staff_id: str | None = None,
-        service: ServiceName | None = None,
-        ttl: timedelta | None = None,
-    ) -> IssuedToken:
-        label = label.strip()
-        if not 1 <= len(label) <= 200:
-            raise InvalidInput("label", "must be 1-200 characters")
-        if ttl is None:
-            if ttl_days is not None and not 1 <= ttl_days <= 3650:
-                raise InvalidInput("ttl_days", "must be between 1 and 3650")
-            ttl = timedelta(days=ttl_days) if ttl_days else self._default_ttl
-        now = self._clock()
-        token = ApiToken(
-            id=self._ids("tok"),
-            kind=kind,
-            label=label,
-            created_at=now,
-            expires_at=now + ttl,
-            staff_id=staff_id,
-            service=service,
-        )
-        return IssuedToken(secret=new_token(), token=token)
-
-    def tokens(self, username: str) -> list[ApiToken]:
-        with self._uow() as uow:
-            member = self._require(uow.staff.by_username(username), username)
-            return uow.tokens.list_for_staff(member.id)
-
-    def revoke_token(self, token_id: str) -> None:
-        with self._uow() as uow:
-            token = uow.tokens.get(token_id)
-            if token is None:
-                raise NotFound("token", token_id)
-            if token.revoked_at is not None:
-                raise Conflict(f"token {token_id} is already revoked")
-            uow.tokens.revoke(token_id, self._clock())
-            uow.commit()
-
     def login(
         self, username: str, password: str, totp_code: str | None, address: str
     ) -> IssuedToken:
         """Exchange a password (and TOTP code, once enrolled) for a 12-hour session token."""
         now = self._clock()
+        member, stored = self._verify(username, password, totp_code, address, now)
+        issued = self._new_token(
+            TokenKind.PERSONAL, "login session", None, staff_id=member.id, ttl=SESSION_TTL
+        )
         with self._uow() as uow:
-            member = self._verify(uow, username, password, totp_code, address, now)
-            issued = self._new_token(
-                TokenKind.PERSONAL, "login session", None, staff_id=member.id, ttl=SESSION_TTL
-            )
+            current = uow.staff.get(member.id)
+            changed = uow.staff.password_hash(member.id) != stored
+            if current is None or not current.active or changed:
+                # Disabled, or the password changed, while the hash was being checked
+                uow.login_failures.record(username[:64], address[:64], now)
+                uow.commit()
+                raise AuthenticationFailed("invalid username, password or code")
             uow.tokens.add(issued.token, token_digest(issued.secret))
             uow.login_failures.clear_account(username)
             uow.commit()
@@ -235,10 +103,7 @@ class StaffService:
         records as `login`. A recent success is remembered as a keyed digest of (stored hash,
         password) for `password_cache_ttl`, so an IMAP client's reconnects do not each pay
         argon2; a changed password or a disabled account misses that cache."""
-        now = self._clock()
-        with self._uow() as uow:
-            member = self._verify(uow, username, password, None, address, now, totp=False)
-            uow.commit()
+        member, _ = self._verify(username, password, None, address, self._clock(), totp=False)
         return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
 
     def _remembered(self, username: str, stored: str, password: str, now: datetime) -> bool:
@@ -255,14 +120,52 @@ class StaffService:
 
     def _verify(
         self,
-        uow: UnitOfWork,
         username: str,
         password: str,
         totp_code: str | None,
         address: str,
         now: datetime,
         totp: bool = True,
-    ) -> StaffMember:
+    ) -> tuple[StaffMember, str]:
+        """The member and the password hash that matched, or AuthenticationFailed with the
+        failure recorded. Reads in one read-only unit, hashes outside any transaction (argon2
+        takes ~50 ms: holding SQLite's write lock that long would queue every writer), and
+        writes the failure in a short writing unit of its own, which waits for the lock, so
+        a failed attempt is counted even while others write."""
+        with self._readers() as uow:
+            self._check_limits(uow, username, address, now)
+            member = uow.staff.by_username(username)
+            stored = uow.staff.password_hash(member.id) if member else None
+            wants_totp = totp and member is not None and member.totp_enabled
+        if stored is None:
+            verify_password(DUMMY_PASSWORD_HASH, password)  # same time as a real check
+            ok = False
+        elif totp:
+            ok = verify_password(stored, password)
+        else:
+            ok = self._remembered(username, stored, password, now)
+        if wants_totp and ok and member is not None:
+            ok = self._code_ok(member.id, totp_code, now)
+        if not ok or member is None or stored is None or not member.active:
+            with self._uow() as uow:
+                uow.login_failures.record(username[:64], address[:64], now)
+                uow.commit()
+            raise AuthenticationFailed("invalid username, password or code")
+        if totp and self._totp.required and not member.totp_enabled:
+            raise AuthenticationFailed(
+                "a second factor is required for staff: enrol one first (staff totp-enrol)"
+            )
+        return member, stored
+
+    def _code_ok(self, staff_id: str, code: str | None, now: datetime) -> bool:
+        """Check a TOTP code and spend its time step, so the same code never works twice."""
+        with self._uow() as uow:
+            ok = self._totp.use(uow, staff_id, code, now)
+            if ok:
+                uow.commit()
+        return ok
+
+    def _check_limits(self, uow: UnitOfWork, username: str, address: str, now: datetime) -> None:
         since = now - self._limits.window
         if (
             uow.login_failures.count_for_address(address, since)
@@ -280,28 +183,11 @@ class StaffService:
                 "too many failed logins for this account",
                 int(self._limits.window.total_seconds()),
             )
-        member = uow.staff.by_username(username)
-        stored = uow.staff.password_hash(member.id) if member else None
-        if stored is None:
-            verify_password(DUMMY_PASSWORD_HASH, password)  # same time as a real check
-            ok = False
-        elif totp:
-            ok = verify_password(stored, password)
-        else:
-            ok = self._remembered(username, stored, password, now)
-        if totp and ok and member is not None and member.totp_enabled:
-            secret = uow.staff.totp_secret(member.id)
-            ok = bool(secret and totp_code and verify_totp(secret, totp_code, now.timestamp()))
-        if not ok or member is None or not member.active:
-            uow.login_failures.record(username[:64], address[:64], now)
-            uow.commit()
-            raise AuthenticationFailed("invalid username, password or code")
-        return member
 
     def authenticate(self, secret: str) -> Actor:
         """Resolve a bearer token to the actor it stands for, or refuse."""
         now = self._clock()
-        with self._uow() as uow:
+        with self._readers() as uow:
             token = uow.tokens.by_digest(token_digest(secret))
             if token is None or not token.usable_at(now):
                 raise AuthenticationFailed("invalid, expired or revoked token")

@@ -32,17 +32,23 @@ from entrusted.domain.cases import (
 )
 from entrusted.domain.policy import Action, Actor, ActorKind
 from entrusted.domain.registry import Identification
-from entrusted.errors import AuthenticationFailed, Conflict, EntrustedError, InvalidInput
+from entrusted.errors import (
+    AuthenticationFailed,
+    Conflict,
+    EntrustedError,
+    InvalidInput,
+    Unavailable,
+)
 from entrusted.services.consent_parts import (
     NOT_ME_TOKEN_PREFIX,
     ConsentParts,
     consentable_service,
     load_case,
     new_secret,
-    refuse,
 )
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, grant_resource
+from entrusted.services.outcomes import Outcome
 
 
 class VerbalConsentService:
@@ -72,26 +78,24 @@ class VerbalConsentService:
         ctx = AccessContext(case_id=case.id, grant_id=grant_id, note="verbal consent")
         p.gate.decide(actor, Action.CREATE, resource, ctx)  # caller_identified, by this agent
         if case.flagged_at is not None:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 Action.CREATE,
                 resource,
-                ctx,
-                "consent.case-flagged",
+                Outcome.CASE_FLAGGED,
                 f"case {case.id} is flagged: a consent on it was disowned; ask by link",
+                ctx,
             )
         service = consentable_service(p, actor, Action.CREATE, resource, ctx, case, service_id)
         ident = self._identification(actor, case.customer_id, case.id)
         if ident is None:
-            refuse(
-                p.gate,
+            p.outcomes.refuse(
                 actor,
                 Action.CREATE,
                 resource,
-                ctx,
-                "consent.identification-stale",
+                Outcome.IDENTIFICATION_STALE,
                 "no identification of this caller by you on this case is recent enough",
+                ctx,
             )
         now = p.clock()
         consent_id = p.ids("vcn")
@@ -125,22 +129,21 @@ class VerbalConsentService:
             grant.id,
         )
         secret, digest = new_secret(NOT_ME_TOKEN_PREFIX)
+        # The receipt must reach the customer before the grant exists (P9): the relay
+        # accepts it first, outside any transaction, and only then is the grant stored.
         try:
-            with p.uow() as uow:
-                uow.grants.add(grant)
-                uow.consents.add(consent, digest)
-                p.notices.receipt(grant, ident.method.value, p.notices.scope(grant), secret)
-                uow.commit()
+            p.notices.receipt(grant, ident.method.value, p.notices.scope(grant), secret)
         except EntrustedError as exc:
-            refuse(
-                p.gate,
-                actor,
-                Action.CREATE,
-                resource,
-                ctx,
-                "consent.receipt-undeliverable",
-                f"the receipt could not be sent ({exc.message}); nothing was granted",
+            reason = f"the receipt could not be sent ({exc.message}); nothing was granted"
+            undeliverable = Outcome.RECEIPT_UNDELIVERABLE
+            p.outcomes.record(
+                actor, Action.CREATE, resource, undeliverable, reason, ctx, allowed=False
             )
+            raise Unavailable(reason) if isinstance(exc, Unavailable) else exc from None
+        with p.uow() as uow:
+            uow.grants.add(grant)
+            uow.consents.add(consent, digest)
+            uow.commit()
         return consent, grant
 
     def _identification(

@@ -31,6 +31,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=16,
+            hide_parameters=True,  # SQL parameters hold personal data: never in a traceback
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so that BEGIN
@@ -40,7 +41,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_size=8, max_overflow=16, pool_pre_ping=True)
+        return sa.create_engine(
+            parsed, pool_size=8, max_overflow=16, pool_pre_ping=True, hide_parameters=True
+        )
     raise InvalidInput("database_url", "only sqlite and postgresql databases are supported")
 
 

@@ -125,6 +125,16 @@ class SqlCustomerSessionRepository:
             )
         )
 
+    def revoke_all_for_customer(self, customer_id: str, at: datetime) -> int:
+        """Revoke every live session of a customer (a password reset); returns how many."""
+        s = t.customer_session.c
+        done = self._conn.execute(
+            t.customer_session.update()
+            .where(s.customer_id == customer_id, s.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(done.rowcount)
+
     def by_digest(self, digest: bytes) -> CustomerSession | None:
         row = (
             self._conn.execute(

@@ -27,6 +27,7 @@ from entrusted.domain.audit import Receipt
 from entrusted.domain.ledger import (
     EMPTY_ROOT,
     HASH_SIZE,
+    MAX_TILE_LEVEL,
     TILE_HEIGHT,
     TILE_WIDTH,
     CompactRange,
@@ -38,9 +39,10 @@ from entrusted.domain.ledger import (
 )
 from entrusted.domain.tiles import (
     locate_node,
+    max_tile_index,
     node_from_tile_hashes,
 )
-from entrusted.errors import NotFound, TamperDetected, Unavailable
+from entrusted.errors import Conflict, NotFound, TamperDetected, Unavailable
 
 FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 SEQUENCER_LOCK = 0x656E7472_75737465  # "entruste": the advisory lock key of the sequencer
@@ -278,6 +280,8 @@ class SqlLedgerStore:
 
     def tile(self, level: int, idx: int, width: int | None) -> bytes:
         """A C2SP tile: the full tile, or the first `width` hashes of a (possibly now full) one."""
+        if not 0 <= level <= MAX_TILE_LEVEL or not 0 <= idx <= max_tile_index(level):
+            raise NotFound("ledger tile", f"{level}/{idx}")  # no tree holds it (nor a BIGINT)
         with self._engine.connect() as conn:
             data = self._tile(lambda: conn, level, idx, width or TILE_WIDTH)
         if width is None:
@@ -357,15 +361,49 @@ class SqlLedgerStore:
         )
 
     def add_checkpoint(self, size: int, root: bytes, note: str, signed_at: datetime) -> None:
+        """Store a signed checkpoint, refusing in the same transaction (under the sequencer's
+        lock, so no append or other signer moves in between) one that is smaller than, or not
+        consistent with, the largest checkpoint stored: a signer that lost a race, or one
+        handed a rewritten log, can never make the sequence go backwards."""
+        sqlite = is_sqlite(self._engine)
         try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    t.ledger_checkpoint.insert().values(
-                        size=size, root=root, note=note, signed_at=signed_at
+            # The sequencer's own lock first: in this process the writer thread hands over
+            # between batches instead of starving the database's busy-wait.
+            with self._lock, self._engine.connect() as conn:
+                if sqlite:
+                    conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    if not sqlite:
+                        conn.execute(_LOCK_AND_SYNC, {"k": SEQUENCER_LOCK})
+                    self._check_against_largest(conn, size, root)
+                    conn.execute(
+                        t.ledger_checkpoint.insert().values(
+                            size=size, root=root, note=note, signed_at=signed_at
+                        )
                     )
-                )
         except SQLAlchemyError as exc:
             raise Unavailable(f"checkpoint not stored ({exc.__class__.__name__})") from None
+
+    def _check_against_largest(self, conn: sa.Connection, size: int, root: bytes) -> None:
+        cp = t.ledger_checkpoint.c
+        largest = conn.execute(
+            sa.select(cp.size, cp.root).order_by(cp.size.desc(), cp.id.desc()).limit(1)
+        ).first()
+        if largest is None:
+            return
+        old_size, old_root = int(largest.size), bytes(largest.root)
+        stored = int(conn.execute(sa.select(t.ledger_state.c.size)).scalar() or 0)
+        if size < old_size or size > stored:
+            raise Conflict(
+                f"checkpoint of size {size} refused: the largest signed checkpoint has size "
+                f"{old_size} and the log {stored}"
+            )
+        proof = consistency_proof(old_size, size, lambda h, i: self._node(lambda: conn, h, i))
+        if not verify_consistency(old_size, size, old_root, root, proof):
+            raise TamperDetected(
+                f"checkpoint of size {size} refused: not consistent with the largest signed "
+                f"checkpoint (size {old_size})"
+            )
 
 
 def _insert_entries(conn: sa.Connection, rows: list[tuple[int, bytes, str | None]]) -> None:

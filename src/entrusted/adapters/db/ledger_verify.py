@@ -327,7 +327,7 @@ class _Verifier:
 
         Runs after every tile has been checked, so roots may come from the stored tiles."""
         rows = self.db.rows("SELECT id, size, root, note FROM ledger_checkpoint ORDER BY id")
-        nodes = _StoredNodes(self.db)
+        nodes = StoredNodes(self.db)
         previous: tuple[int, int, bytes] | None = None
         for expected_id, (cp_id, size, root, note) in enumerate(rows, start=1):
             if cp_id != expected_id:
@@ -360,7 +360,7 @@ class _Verifier:
         return len(rows)
 
 
-class _StoredNodes:
+class StoredNodes:
     """Tree nodes folded from stored tiles (cached), once the tiles are known to be right."""
 
     def __init__(self, db: SnapshotReader) -> None:

@@ -10,14 +10,41 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from entrusted.adapters.db import tables as t
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.domain.audit import AuditEntry, Receipt
-from entrusted.errors import EntrustedError, Unavailable
+from entrusted.domain.ledger import MAX_BUNDLE_ENTRY
+from entrusted.errors import EntrustedError, InvalidInput, Unavailable
 
 MAX_BATCH = 2000
 ACK_TIMEOUT_S = 30.0
+
+
+CUSTOMER_ID_MAX: int = t.ledger_entry.c.customer_id.type.length  # type: ignore[attr-defined]  # a String column
+
+
+def check_item(body: bytes, customer_id: str | None) -> None:
+    """Refuse, before it joins a batch, an entry its columns cannot hold: the database would
+    reject it mid-batch and fail every other caller's append in the same commit. Bodies are
+    bounded by the C2SP entry-bundle limit, so every entry can also be served."""
+    if not isinstance(body, bytes) or not 0 < len(body) <= MAX_BUNDLE_ENTRY:
+        raise InvalidInput("ledger entry", f"an entry is 1-{MAX_BUNDLE_ENTRY} bytes")
+    if customer_id is None:
+        return
+    if (
+        not isinstance(customer_id, str)
+        or not 0 < len(customer_id) <= CUSTOMER_ID_MAX
+        or "\x00" in customer_id  # PostgreSQL text cannot hold NUL
+    ):
+        raise InvalidInput(
+            "ledger customer_id", f"a customer id is 1-{CUSTOMER_ID_MAX} characters, no NUL"
+        )
+    try:
+        customer_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("ledger customer_id", "a customer id must be valid Unicode") from None
 
 
 class _Pending:
@@ -40,6 +67,8 @@ class GroupCommitLedger:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.batches = 0  # commits done, for benchmarks and tests
+        # Called after each committed batch (the tail signer's poke); must not block.
+        self.after_commit: Callable[[], None] | None = None
 
     def start(self) -> None:
         with self._start_lock:
@@ -62,6 +91,8 @@ class GroupCommitLedger:
         return self.append_raw([(e.to_bytes(), e.owner) for e in entries])
 
     def append_raw(self, items: Sequence[tuple[bytes, str | None]]) -> list[Receipt]:
+        for body, customer_id in items:
+            check_item(body, customer_id)  # one bad caller must not fail the others' batch
         if self._thread is None:
             self.start()
         pending = _Pending(items)
@@ -112,3 +143,5 @@ class GroupCommitLedger:
             p.receipts = receipts[pos : pos + len(p.items)]
             pos += len(p.items)
             p.done.set()
+        if self.after_commit is not None:
+            self.after_commit()

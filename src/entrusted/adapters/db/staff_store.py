@@ -65,11 +65,13 @@ class SqlStaffRepository:
         ).scalar_one_or_none()
         return None if value is None else str(value)
 
-    def totp_secret(self, staff_id: str) -> str | None:
+    def totp_seed(self, staff_id: str, pending: bool = False) -> bytes | None:
+        """The sealed active seed, or with `pending` the one being enrolled."""
+        column = t.staff.c.totp_pending_seed if pending else t.staff.c.totp_seed
         value = self._conn.execute(
-            sa.select(t.staff.c.totp_secret).where(t.staff.c.id == staff_id)
+            sa.select(column).where(t.staff.c.id == staff_id)
         ).scalar_one_or_none()
-        return None if value is None else str(value)
+        return None if value is None else bytes(value)
 
     def all(self) -> list[StaffMember]:
         return self._load(sa.true())
@@ -77,12 +79,65 @@ class SqlStaffRepository:
     def set_disabled(self, staff_id: str, at: datetime) -> None:
         self._conn.execute(t.staff.update().where(t.staff.c.id == staff_id).values(disabled_at=at))
 
-    def set_totp(self, staff_id: str, secret: str | None, enabled: bool) -> None:
+    def set_roles(self, staff_id: str, roles: frozenset[Role]) -> None:
+        self._conn.execute(t.staff_role.delete().where(t.staff_role.c.staff_id == staff_id))
+        self._conn.execute(
+            t.staff_role.insert(), [{"staff_id": staff_id, "role": r.value} for r in roles]
+        )
+
+    def set_pending_totp(self, staff_id: str, sealed: bytes | None) -> None:
+        """Store a seed being enrolled; the active one (if any) stays in force meanwhile."""
+        self._conn.execute(
+            t.staff.update().where(t.staff.c.id == staff_id).values(totp_pending_seed=sealed)
+        )
+
+    def activate_totp(self, staff_id: str, sealed: bytes, step: int) -> None:
+        """The confirmed seed becomes the active one; `step` (the confirming code's) is used."""
         self._conn.execute(
             t.staff.update()
             .where(t.staff.c.id == staff_id)
-            .values(totp_secret=secret, totp_enabled=enabled)
+            .values(
+                totp_seed=sealed, totp_pending_seed=None, totp_enabled=True, totp_last_step=step
+            )
         )
+
+    def use_totp_step(self, staff_id: str, step: int) -> bool:
+        """Record `step` as used, only if it is later than the last one: a conditional update,
+        so two requests racing with the same code cannot both pass."""
+        last = t.staff.c.totp_last_step
+        done = self._conn.execute(
+            t.staff.update()
+            .where(t.staff.c.id == staff_id, sa.or_(last.is_(None), last < step))
+            .values(totp_last_step=step)
+        )
+        return bool(done.rowcount)
+
+    def sealed_seeds(self) -> list[tuple[str, bytes | None, bytes | None]]:
+        """(staff id, active seed, pending seed) of every member holding a sealed seed."""
+        s = t.staff.c
+        rows = self._conn.execute(
+            sa.select(s.id, s.totp_seed, s.totp_pending_seed)
+            .where(sa.or_(s.totp_seed.is_not(None), s.totp_pending_seed.is_not(None)))
+            .order_by(s.id)
+        )
+        return [(r[0], _blob(r[1]), _blob(r[2])) for r in rows]
+
+    def replace_seeds(self, staff_id: str, active: bytes | None, pending: bytes | None) -> None:
+        self._conn.execute(
+            t.staff.update()
+            .where(t.staff.c.id == staff_id)
+            .values(totp_seed=active, totp_pending_seed=pending)
+        )
+
+    def totp_last_step(self, staff_id: str) -> int | None:
+        value = self._conn.execute(
+            sa.select(t.staff.c.totp_last_step).where(t.staff.c.id == staff_id)
+        ).scalar_one_or_none()
+        return None if value is None else int(value)
+
+
+def _blob(value: object) -> bytes | None:
+    return None if value is None else bytes(value)  # type: ignore[call-overload]
 
 
 def _token(row: sa.RowMapping) -> ApiToken:

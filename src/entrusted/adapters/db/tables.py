@@ -23,7 +23,11 @@ staff = sa.Table(
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("display_name", sa.String(200), nullable=False),
     sa.Column("password_hash", sa.String(200), nullable=False),
-    sa.Column("totp_secret", sa.String(64), nullable=True),
+    # TOTP seeds are sealed (crypto.totp.SealedSeed): the active one, and one being enrolled
+    # that replaces it only once confirmed; the last time step used refuses a replayed code.
+    sa.Column("totp_seed", sa.LargeBinary(256), nullable=True),
+    sa.Column("totp_pending_seed", sa.LargeBinary(256), nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
     sa.Column("totp_enabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
@@ -80,7 +84,7 @@ ledger_entry = sa.Table(
     metadata,
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
-    sa.Column("customer_id", sa.String(40), nullable=True, index=True),
+    sa.Column("customer_id", sa.String(64), nullable=True, index=True),  # the gate's MAX_ID
 )
 
 ledger_full_tile = sa.Table(
@@ -343,4 +347,24 @@ grant_session = sa.Table(
     sa.Column("staff_id", sa.String(64), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("ended_at", UTCDateTime, nullable=True),
+)
+
+# --- the outbox (domain/outbox.py): notices queued with the change they report -----------------
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("topic", sa.String(40), nullable=False),
+    sa.Column("ref", sa.String(64), nullable=False),  # an id or a blind index, never an address
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("message_id", sa.String(200), nullable=True),
+    # The worker's query: pending notices by due time; the throttle: one topic and ref.
+    sa.Index("ix_outbox_status", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_topic", "topic", "ref", "created_at"),
 )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from entrusted import __version__
 from entrusted.bootstrap import Container, build
@@ -20,18 +24,33 @@ from entrusted.entrypoints.api import (
     problems,
     staff,
 )
+from entrusted.entrypoints.api.middleware import BodyLimit, SecurityHeaders
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     if container is None:
         container = build(settings or Settings())
+    docs = container.settings.api_docs
     app = FastAPI(
         title="Entrusted",
         version=__version__,
         description="Enforce and prove a hosting provider's privacy policy.",
+        # The docs pages load their scripts from a CDN: off unless the operator asks.
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     app.state.container = container
     problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(
+        SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc"}) if docs else frozenset()
+    )
+    if container.settings.trusted_proxies:
+        # Outermost: rate limits and the ledger see the client a trusted proxy names, and
+        # X-Forwarded-For from anyone else is ignored (uvicorn's own handling is off).
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=list(container.settings.trusted_proxies)
+        )
     app.include_router(health.router)
     app.include_router(staff.router)
     app.include_router(ledger.router)
@@ -42,4 +61,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(access_requests.router)
     app.include_router(grants.router)
     app.include_router(mail.router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document with every operation's problem answers (built once, on demand)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document(get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            ))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

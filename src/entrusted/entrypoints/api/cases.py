@@ -13,6 +13,7 @@ from entrusted.entrypoints.api.consent_models import (
     VerbalConsentOut,
 )
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.services.cases import PAGE_DEFAULT, PAGE_MAX
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -49,8 +50,9 @@ def list_cases(
     c: ContainerDep,
     status: str | None = Query(default=None, max_length=16),
     customer_id: str | None = Query(default=None, max_length=40),
-    limit: int = Query(default=100, ge=1, le=500),
+    limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
 ) -> list[CaseOut]:
+    """Staff see one customer's cases (`customer_id`) or else only their own."""
     return [CaseOut.of(case) for case in c.cases.find(who, status, customer_id, limit)]
 
 

@@ -40,7 +40,7 @@ class TransferOut(BaseModel):
     from_customer: str
     to_customer: str
     new_customer: bool
-    password_link_sent: bool
+    password_link_queued: bool
     ledger_index: int
 
 
@@ -83,6 +83,6 @@ def transfer(contract_id: str, body: TransferIn, who: ActorDep, c: ContainerDep)
         from_customer=done.transfer.from_customer,
         to_customer=done.transfer.to_customer,
         new_customer=done.new_customer,
-        password_link_sent=done.password_link_sent,
+        password_link_queued=done.password_link_queued,
         ledger_index=done.transfer.ledger_index,
     )

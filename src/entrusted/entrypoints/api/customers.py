@@ -4,15 +4,16 @@ search, customer credentials; and the bulk listing that is always refused (P4)."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from entrusted.domain.registry import CustomerRecord
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.registry_models import RegistrationIn, SummaryOut
 from entrusted.services.gate import AccessContext
+from entrusted.services.registry_lookup import CallerView
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CaseQuery = str | None
@@ -21,7 +22,7 @@ CaseQuery = str | None
 class RegisteredOut(BaseModel):
     id: str
     contract_id: str | None
-    password_link_sent: bool
+    password_link_queued: bool
 
 
 class CustomerOut(BaseModel):
@@ -46,9 +47,39 @@ class CorrectionIn(BaseModel):
 
 
 class SearchIn(BaseModel):
+    """A look-up names an open case or a helpdesk ticket (P1); both are ledgered."""
+
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     case_id: str | None = Field(default=None, max_length=64)
+    ticket: str | None = Field(default=None, max_length=64)
+
+
+class CallerOut(BaseModel):
+    """What support sees of a possible caller: hints to start an identification with, and
+    `summary` (name and contracts) only once the caller is identified."""
+
+    id: str
+    identified: bool
+    initials: str
+    email_hint: str
+    mobile_hint: str | None
+    contract_ids: list[str]
+    methods: list[str]
+    summary: SummaryOut | None
+
+    @classmethod
+    def of(cls, view: CallerView) -> CallerOut:
+        return cls(
+            id=view.id,
+            identified=view.identified,
+            initials=view.initials,
+            email_hint=view.email_hint,
+            mobile_hint=view.mobile_hint,
+            contract_ids=list(view.contract_ids),
+            methods=[m.value for m in view.methods],
+            summary=None if view.summary is None else SummaryOut.of(view.summary),
+        )
 
 
 class LinkIn(BaseModel):
@@ -90,7 +121,7 @@ def register(body: RegistrationIn, who: ActorDep, c: ContainerDep) -> Registered
     return RegisteredOut(
         id=done.customer_id,
         contract_id=done.contract_id,
-        password_link_sent=done.password_link_sent,
+        password_link_queued=done.password_link_queued,
     )
 
 
@@ -99,12 +130,11 @@ def list_all(who: ActorDep, c: ContainerDep) -> None:
     c.registry.export_all(who)
 
 
-@router.post("/search", response_model=list[SummaryOut], summary="Find a caller by e-mail or phone")
-def search(body: SearchIn, who: ActorDep, c: ContainerDep) -> list[SummaryOut]:
-    found = c.registry.find(
-        who, email=body.email, phone=body.phone, context=AccessContext(case_id=body.case_id)
-    )
-    return [SummaryOut.of(s) for s in found]
+@router.post("/search", response_model=list[CallerOut], summary="Find a caller by e-mail or phone")
+def search(body: SearchIn, who: ActorDep, c: ContainerDep) -> list[CallerOut]:
+    context = AccessContext(case_id=body.case_id, ticket=body.ticket)
+    found = c.registry.find(who, email=body.email, phone=body.phone, context=context)
+    return [CallerOut.of(s) for s in found]
 
 
 @router.post("/password-link", status_code=202, summary="E-mail a new password link")
@@ -140,12 +170,19 @@ def correct(customer_id: str, body: CorrectionIn, who: ActorDep, c: ContainerDep
 
 
 @router.get(
-    "/{customer_id}/summary", response_model=SummaryOut, summary="Name and contracts, for support"
+    "/{customer_id}/summary",
+    response_model=CallerOut,
+    summary="A caller's hints for support; name and contracts once identified",
 )
 def summary(
-    customer_id: str, who: ActorDep, c: ContainerDep, case_id: CaseQuery = None
-) -> SummaryOut:
-    return SummaryOut.of(c.registry.summary(who, customer_id, AccessContext(case_id=case_id)))
+    customer_id: str,
+    who: ActorDep,
+    c: ContainerDep,
+    case_id: CaseQuery = None,
+    ticket: Annotated[str | None, Query(max_length=64)] = None,
+) -> CallerOut:
+    context = AccessContext(case_id=case_id, ticket=ticket)
+    return CallerOut.of(c.registry.summary(who, customer_id, context))
 
 
 @router.get("/{customer_id}/export", summary="The customer's own data-access export")

@@ -1,4 +1,5 @@
-"""Liveness and readiness: is the process up, and can it reach its database?"""
+"""Liveness and readiness: is the process up, can it reach its database, and are notices to
+customers getting out (the outbox's pending and failed counts)?"""
 
 from __future__ import annotations
 
@@ -9,18 +10,34 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from entrusted import __version__
+from entrusted.domain.outbox import OutboxStatus
 from entrusted.entrypoints.api.deps import ContainerDep
+from entrusted.errors import Unavailable
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness and database readiness")
+@router.get("/healthz", summary="Liveness, database readiness and the outbox's backlog")
 def healthz(c: ContainerDep) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok", "version": __version__, "database": "ok"}
     try:
         with c.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError:
+        counts = c.outbox.counts()
+    except (sa.exc.SQLAlchemyError, Unavailable):
         body.update(status="degraded", database="unreachable")
         return JSONResponse(body, status_code=503)
+    # Notices owed to customers: pending ones wait for the worker; failed ones need an
+    # operator (`entrusted outbox list --status failed`), so they mark the service degraded.
+    body["outbox"] = {
+        "pending": counts[OutboxStatus.PENDING],
+        "failed": counts[OutboxStatus.FAILED],
+    }
+    if counts[OutboxStatus.FAILED]:
+        body["status"] = "degraded"
+    # The worker's last full verification of the ledger: a failure means tampering was found.
+    body["ledger_verification"] = c.ledger_verification()
+    if body["ledger_verification"]["ok"] is False:
+        body["status"] = "degraded"
     return JSONResponse(body)
+

@@ -72,10 +72,15 @@ class MailLoginOut(BaseModel):
     read_only: bool
 
 
+class MailLoginDenied(BaseModel):
+    allow: bool
+    reason: str
+
+
 @router.post(
     "/gate/mail-login",
     response_model=MailLoginOut,
-    responses={403: {"description": '{"allow": false, "reason": ...}'}},
+    responses={403: {"model": MailLoginDenied, "description": "The login may not pass."}},
     summary="Dovecot asks: may this staff login pass?",
 )
 def mail_login(body: MailLoginIn, who: ActorDep, c: ContainerDep) -> MailLoginOut | JSONResponse:

@@ -7,9 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from entrusted.domain.policy import ActorKind, Decision, Effect
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
-from entrusted.errors import Refused
+from entrusted.services.personal_tokens import issue_personal_token
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 
@@ -48,14 +47,17 @@ def me(who: ActorDep) -> MeOut:
 
 class TokenIn(BaseModel):
     label: str = Field(min_length=1, max_length=200)
-    ttl_days: int | None = Field(default=None, ge=1, le=3650)
+    ttl_days: int | None = Field(
+        default=None, ge=1, le=3650, description="At most the `token_max_ttl_days` setting."
+    )
+    totp: str | None = Field(
+        default=None, max_length=10, description="A fresh TOTP code: a session alone cannot mint"
+    )
 
 
 @router.post(
     "/tokens", response_model=TokenOut, status_code=201, summary="Create a personal API token"
 )
 def create_token(body: TokenIn, who: ActorDep, c: ContainerDep) -> TokenOut:
-    if who.kind is not ActorKind.STAFF:
-        raise Refused(Decision(Effect.FORBID, None, "only staff members hold personal tokens"))
-    issued = c.staff.issue_token_for(who.id, body.label, body.ttl_days)
+    issued = issue_personal_token(c.staff, c.gate, who, body.label, body.ttl_days, body.totp)
     return TokenOut(id=issued.token.id, token=issued.secret, expires_at=issued.token.expires_at)

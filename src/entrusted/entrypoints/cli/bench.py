@@ -47,6 +47,12 @@ def bench(
         ),
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
+    seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--seconds", min=1, help="How long a timed benchmark runs (load: default 60)."
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark and print its measurements (same-run peers and limits included)."""
     directory = _bench_dir()
@@ -62,7 +68,7 @@ def bench(
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    offered = {"database_url": database_url, "quick": quick}
+    offered = {"database_url": database_url, "quick": quick, "seconds": seconds}
     accepted = inspect.signature(module.run).parameters
     result = module.run(**{k: v for k, v in offered.items() if k in accepted and v is not None})
     if as_json:

@@ -22,6 +22,7 @@ from entrusted.entrypoints.cli.context import (
     staff_actor,
 )
 from entrusted.entrypoints.cli.customers import AsOption
+from entrusted.services.cases import PAGE_DEFAULT, PAGE_MAX
 
 app = typer.Typer(help="Support cases, access requests and verbal consent.", no_args_is_help=True)
 
@@ -68,9 +69,9 @@ def list_(
     as_: AsOption,
     status: Annotated[str | None, typer.Option("--status", help="open or resolved.")] = None,
     customer: Annotated[str | None, typer.Option("--customer", help="One customer's.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=PAGE_MAX)] = PAGE_DEFAULT,
 ) -> None:
-    """List cases, newest first."""
+    """List cases, newest first: one customer's (--customer), or else only your own."""
     with container() as c:
         for case in c.cases.find(staff_actor(c, as_), status, customer, limit):
             print_case(case)

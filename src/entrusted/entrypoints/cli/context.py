@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from entrusted import errors
-from entrusted.bootstrap import Container, build
-from entrusted.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    # Only for annotations: importing the composition root (SQLAlchemy, pydantic, every
+    # adapter) at module level made `entrusted --version` and `--help` pay for all of it.
+    from entrusted.bootstrap import Container
+    from entrusted.config import Settings
     from entrusted.domain.policy import Actor
 
 console = Console()
@@ -42,6 +44,8 @@ class CliState:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, **more: Any) -> Settings:
+        from entrusted.config import load_settings
+
         return load_settings(self.config_file, **{**self.overrides, **more})
 
 
@@ -50,6 +54,8 @@ state = CliState()
 
 @contextmanager
 def container(**overrides: Any) -> Iterator[Container]:
+    from entrusted.bootstrap import build
+
     c = build(state.settings(**overrides))
     try:
         yield c
@@ -124,12 +130,41 @@ def operator_actor() -> Actor:
     return Actor(ActorKind.SERVICE, (CLI_OPERATOR_PREFIX + operator())[:64])
 
 
-def staff_actor(c: Container, username: str) -> Actor:
-    """The staff member a command acts as (`--as USERNAME`): the gate decides by their roles,
-    and the ledger names them."""
-    from entrusted.domain.policy import Actor, ActorKind
+TOKEN_ENV = "ENTRUSTED_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 
+
+def staff_actor(c: Container, username: str) -> Actor:
+    """The staff member a command acts as (`--as USERNAME`), proven by their credential: the
+    token in `ENTRUSTED_TOKEN`, or, at a terminal, their password and TOTP code. A name alone
+    proves nothing, and the ledger must name who really acted."""
+    import os
+
+    from entrusted.domain.policy import ActorKind
+
+    secret = os.environ.get(TOKEN_ENV)
+    if secret:
+        actor = c.authenticate(secret)
+    elif sys.stdin.isatty():
+        password: str = typer.prompt(f"Password of {username}", hide_input=True)
+        code: str = typer.prompt("TOTP code (empty if none)", default="", show_default=False)
+        session = c.staff.login(username, password, code or None, f"cli:{operator()}"[:64])
+        actor = c.staff.authenticate(session.secret)
+    else:
+        raise errors.AuthenticationFailed(
+            f"acting as {username!r} needs their credential: set {TOKEN_ENV} to one of "
+            "their tokens, or run at a terminal to type their password and code"
+        )
     member = c.staff.get(username)
-    if not member.active:
-        raise errors.AuthenticationFailed(f"staff member {username!r} is disabled")
-    return Actor(ActorKind.STAFF, member.id, member.roles)
+    if actor.kind is not ActorKind.STAFF or actor.id != member.id:
+        raise errors.AuthenticationFailed(f"the token in {TOKEN_ENV} is not that of {username!r}")
+    return actor
+
+
+def admin_actor(c: Container) -> Actor | None:
+    """Who runs a staff-administration command: the staff member whose token is in
+    `ENTRUSTED_TOKEN` (a sysadmin), otherwise None, which the service records as the
+    machine's operator (`cli:user@host`)."""
+    import os
+
+    secret = os.environ.get(TOKEN_ENV)
+    return c.authenticate(secret) if secret else None

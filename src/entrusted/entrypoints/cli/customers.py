@@ -18,7 +18,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from entrusted.domain.registry import CustomerSummary
 from entrusted.entrypoints.cli.context import (
     console,
     container,
@@ -30,6 +29,7 @@ from entrusted.entrypoints.cli.context import (
 from entrusted.errors import InvalidInput
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_forms import Registration, ServiceRequest
+from entrusted.services.registry_lookup import CallerView
 
 app = typer.Typer(
     help="Register and import customers, identify callers, find contract holders.",
@@ -38,6 +38,9 @@ app = typer.Typer(
 
 AsOption = Annotated[str, typer.Option("--as", help="The staff member (username) this is done as.")]
 CaseOption = Annotated[str | None, typer.Option("--case", help="The support case this is part of.")]
+TicketOption = Annotated[
+    str | None, typer.Option("--ticket", help="The helpdesk ticket this look-up answers.")
+]
 COLUMNS = ("last_name", "first_name", "email", "phone", "mobile")
 REQUIRED = COLUMNS[:3]
 
@@ -61,7 +64,19 @@ FtpOption = Annotated[
 ]
 
 
-def print_summary(summary: CustomerSummary) -> None:
+def print_caller(view: CallerView) -> None:
+    """The masked hints until the caller is identified; then the name and contracts."""
+    summary = view.summary
+    if summary is None:
+        mobile = f", mobile {view.mobile_hint}" if view.mobile_hint else ""
+        console.print(
+            Text(
+                f"{view.id}  {view.initials} (not identified yet: e-mail {view.email_hint}"
+                f"{mobile}; contracts {', '.join(view.contract_ids) or 'none'}; "
+                f"identify by {', '.join(m.value for m in view.methods)})"
+            )
+        )
+        return
     console.print(Text(f"{summary.id}  {summary.last_name}, {summary.first_name}"))
     table = Table("contract", "status", "since", "services")
     for c in summary.contracts:
@@ -82,16 +97,19 @@ def add(
     website: WebsiteOption = [],  # noqa: B006
     ftp: FtpOption = [],  # noqa: B006
 ) -> None:
-    """Register one customer (with a first contract if services are given) and e-mail them
-    the link that sets their password."""
+    """Register one customer (with a first contract if services are given) and queue the
+    e-mail with the link that sets their password (the worker sends it)."""
     form = Registration(
         last_name, first_name, email, phone, mobile, tuple(services_from(mailbox, website, ftp))
     )
     with container() as c:
         done = c.registry.register(operator_actor(), form)
     contract = f", contract {done.contract_id}" if done.contract_id else ""
-    link = "sent" if done.password_link_sent else "NOT sent (ask again with the portal)"
-    console.print(f"registered {done.customer_id}{contract}; password link {link}")
+    link = "queued in the outbox" if done.password_link_queued else "not queued"
+    console.print(
+        f"registered {done.customer_id}{contract}; password link {link}, not sent yet: "
+        "`entrusted worker` sends it (see `entrusted outbox list`)"
+    )
 
 
 def read_rows(path: Path) -> list[dict[str, str | None]]:
@@ -157,11 +175,14 @@ def show(
     customer_id: Annotated[str, typer.Argument(help="Customer id (cus_...).")],
     as_: AsOption,
     case: CaseOption = None,
+    ticket: TicketOption = None,
 ) -> None:
-    """What support sees to identify a caller: name and contracts."""
+    """What support sees of a caller (needs --case or --ticket): hints to identify them by,
+    then name and contracts once identified."""
+    context = AccessContext(case_id=case, ticket=ticket)
     with container() as c:
-        summary = c.registry.summary(staff_actor(c, as_), customer_id, AccessContext(case_id=case))
-    print_summary(summary)
+        view = c.registry.summary(staff_actor(c, as_), customer_id, context)
+    print_caller(view)
 
 
 @app.command("find")
@@ -171,16 +192,17 @@ def find(
     email: Annotated[str | None, typer.Option("--email", help="The caller's e-mail.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", help="The caller's phone.")] = None,
     case: CaseOption = None,
+    ticket: TicketOption = None,
 ) -> None:
-    """Find a contract holder by the e-mail address or phone number a caller gives."""
+    """Find a contract holder by the e-mail address or phone number a caller gives (needs
+    --case or --ticket)."""
+    context = AccessContext(case_id=case, ticket=ticket)
     with container() as c:
-        found = c.registry.find(
-            staff_actor(c, as_), email=email, phone=phone, context=AccessContext(case_id=case)
-        )
+        found = c.registry.find(staff_actor(c, as_), email=email, phone=phone, context=context)
     if not found:
         console.print("no customer has this e-mail address or number")
-    for summary in found:
-        print_summary(summary)
+    for view in found:
+        print_caller(view)
 
 
 @app.command("identify")

@@ -18,6 +18,7 @@ from entrusted.entrypoints.cli.demo_consent import consent_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
 from entrusted.entrypoints.cli.demo_mail import mail_step
+from entrusted.entrypoints.cli.demo_messages import DEMO_TRANSPORTS, mail_dir, mails
 from entrusted.entrypoints.cli.demo_registry import registry_step
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
@@ -71,7 +72,11 @@ def demo(
     if data_dir.exists():
         shutil.rmtree(data_dir)
     mail_root = str(data_dir.resolve() / "mail" / "%d" / "%n" / "Maildir")
-    state.overrides.update(data_dir=data_dir, database_url=None, mail_root_template=mail_root)
+    state.overrides.update(
+        data_dir=data_dir, database_url=None, mail_root_template=mail_root, **DEMO_TRANSPORTS
+    )
+    # The demo's staff log in with the password it prints; a real installation needs TOTP.
+    state.overrides["staff_totp_required"] = False
     for line in initialise(state.settings()):
         console.print(f"[green]created[/green] {line}")
     fake = Faker("de_CH")
@@ -79,12 +84,17 @@ def demo(
     with container() as c:
         for note in c.start(deployed_by=operator()):
             console.print(f"[green]started[/green] {note}")
+        for note in c.require_transports():
+            console.print(f"[green]messages[/green] {note}")
         console.rule("staff (P8: only support and sysadmins have technical access)")
         _seed_staff(c, fake)
         for title, step in DEMO_STEPS:
             console.rule(title)
             step(c, fake)
         first = c.staff.list_members()[0]
+        console.rule("where the messages went (the directory transport: nothing left the machine)")
+        console.print(f"  outbox: {c.outbox.deliver()}")
+        console.print(f"  {len(mails(c))} e-mail(s) written to {mail_dir(c)} as .eml files")
         console.rule("try it")
         console.print(f"Every demo staff member's password is [bold]{DEMO_PASSWORD}[/bold]")
         console.print(

@@ -10,20 +10,16 @@ from rich.markup import escape
 from entrusted.bootstrap import Container
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.entrypoints.cli.context import console
+from entrusted.entrypoints.cli.demo_messages import last_body
 from entrusted.entrypoints.cli.demo_registry import SIGNUP, _person, _staff, _try
-from entrusted.services.memory_mail import InMemoryMailer
 from entrusted.services.registry_forms import ServiceRequest
 
 
-def _link(mailer: InMemoryMailer) -> str:
-    return mailer.sent[-1].body.split("#token=")[1].split()[0]
+def _link(c: Container) -> str:
+    return last_body(c, "Support asks").split("#token=")[1].split()[0]
 
 
 def consent_step(c: Container, fake: Faker) -> None:
-    mailer = c.mailer
-    if not isinstance(mailer, InMemoryMailer):
-        console.print("  messages go through the configured SMTP relay; skipping this step")
-        return
     services = (
         ServiceRequest("mailbox", "office@example.net"),
         ServiceRequest("ftp_space", "office-backup"),
@@ -45,14 +41,14 @@ def consent_step(c: Container, fake: Faker) -> None:
         read_only=True,
     )
     console.print(f"  asked for read-only access ({req.id}); the holder was e-mailed a link")
-    grant = c.consent.approve(me, req.id, _link(mailer))
+    grant = c.consent.approve(me, req.id, _link(c))
     console.print(f"  the holder approved: grant {grant.id}, approved by {grant.approved_by}")
     session = c.grants.use(support, grant.id)
     console.print(f"  {name} logs in to the mailbox: [green]allowed[/green] ({session.session.id})")
     _try("another agent uses the same grant", lambda: c.grants.use(support2, grant.id))
     _try(f"{name} opens a second session", lambda: c.grants.use(support, grant.id))
     started = c.identification.start(support, holder.customer_id, "email_code", case_id=case.id)
-    code = mailer.sent[-1].body.split("code is ")[1][:6]
+    code = last_body(c, "Your identification code").split("code is ")[1][:6]
     c.identification.verify(support, started.id, code)
     _try(
         "support2 records verbal consent (did not identify the caller)",
@@ -64,7 +60,9 @@ def consent_step(c: Container, fake: Faker) -> None:
         f"(grant {verbal.id}); receipt sent with a one-click 'this was not me'"
     )
     c.cases.resolve(support, case.id)
-    console.print(f"  {case.id} resolved: every grant on it ended; the closing summary says:")
-    for line in mailer.sent[-1].body.splitlines()[3:6]:
+    console.print(f"  {case.id} resolved: every grant on it ended; the notices were queued")
+    console.print(f"  the worker's outbox job delivers them: {c.outbox.deliver()}")
+    console.print("  the closing summary says:")
+    for line in last_body(c, f"Case {case.id}").splitlines()[3:6]:
         console.print(f"    {escape(line)}", highlight=False)
     _try("support logs in again after resolution", lambda: c.grants.use(support, grant.id))

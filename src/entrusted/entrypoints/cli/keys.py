@@ -17,7 +17,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrusted.crypto.envelope import create_master_key_file
-from entrusted.entrypoints.cli.context import console, container, err_console, guarded
+from entrusted.entrypoints.cli.context import (
+    admin_actor,
+    console,
+    container,
+    err_console,
+    guarded,
+)
 from entrusted.errors import Unavailable
 from entrusted.services.keys import rotate as rotate_keys
 
@@ -78,6 +84,12 @@ def rotate(
                 lambda done, total: bar.update(task, completed=done, total=total),
                 batch_size=batch_size,
             )
+        summary = (
+            f"master key {report.new_kek_id}: {report.rewrapped} customer key(s) re-wrapped, "
+            f"{sum(report.remaining.values())} left"
+        )
+        seeds = c.staff.rotate_seeds(summary, by=admin_actor(c))
+    console.print(f"{seeds} staff TOTP seed(s) re-wrapped", highlight=False)
     console.print(
         f"master key {report.new_kek_id}: {report.rewrapped} re-wrapped, "
         f"{report.already_current} already current, {report.conflicts} changed meanwhile",

@@ -16,10 +16,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrusted.adapters.db.ledger_verify import verify_ledger
-from entrusted.bootstrap import Container
+from entrusted.bootstrap import Container, tile_source
 from entrusted.domain.checkpoint import b64encode
 from entrusted.entrypoints.cli.context import console, container, err_console, guarded
 from entrusted.errors import InvalidInput, TamperDetected
+from entrusted.services.ledger_monitor import MonitorState, monitor
 from entrusted.services.receipts import ReceiptService, verify_receipt
 
 app = typer.Typer(
@@ -177,6 +178,67 @@ def export(
     )
 
 
+@app.command("monitor")
+@guarded
+def monitor_cmd(
+    url: Annotated[str, typer.Argument(help="The log's tiles URL, e.g. https://HOST/v1/ledger.")],
+    state: Annotated[
+        Path,
+        typer.Option("--state", help="File keeping the last verified checkpoint.", dir_okay=False),
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="The log's verifier key (vkey or .pub file); needed on the first run, then "
+            "kept in the state file.",
+        ),
+    ] = None,
+) -> None:
+    """Hold a published log to its own history: fail loudly on a rollback or a fork.
+
+    Fetches the newest checkpoint, checks its signature, and proves from the log's public
+    tiles that it extends the checkpoint kept in --state; only then is the state advanced.
+    A rollback or fork exits 9 and leaves the state file as it was. Needs no data directory.
+    """
+    previous = _read_state(state)
+    if key is not None:
+        vkey = _vkey(key)
+    elif previous is not None:
+        vkey = previous.vkey
+    else:
+        raise InvalidInput("key", "the first run needs --key (the log's verifier key)")
+    with tile_source(url) as source:
+        report = monitor(source, vkey, previous)
+    _write_state(state, report.state)
+    before = "first look" if previous is None else f"consistent with size {previous.size}"
+    console.print(
+        f"log verified: checkpoint of size {report.state.size} (root "
+        f"{report.state.root.hex()}), {before}, {report.tiles} tiles fetched",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _read_state(path: Path) -> MonitorState | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput("state", f"cannot read {path}: {exc}") from None
+    return MonitorState.from_json(text)
+
+
+def _write_state(path: Path, state: MonitorState) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(state.to_json() + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise InvalidInput("state", f"cannot write {path}: {exc.strerror}") from None
+
+
 @app.command("verify-receipt")
 @guarded
 def verify_receipt_cmd(
@@ -187,11 +249,21 @@ def verify_receipt_cmd(
             "--key", help="The log's published verifier key: a vkey string or a .pub file."
         ),
     ],
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="Also prove the receipt's checkpoint consistent with the log at this tiles "
+            "URL today (e.g. https://HOST/v1/ledger).",
+        ),
+    ] = None,
 ) -> None:
     """Check a receipt offline, with only the log's public key.
 
     Needs no data directory and no database: checks the checkpoint signature, every inclusion
-    and consistency proof, and that every entry is about the receipt's customer.
+    and consistency proof, and that every entry is about the receipt's customer. With
+    --against, also proves from the log's public tiles that today's log still extends the
+    receipt's checkpoint: a history rewritten since the receipt was issued exits 9.
     """
     try:
         with file.open("rb") as fh:
@@ -204,7 +276,18 @@ def verify_receipt_cmd(
         receipt = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidInput("receipt", f"{file} is not JSON: {exc}") from None
-    report = verify_receipt(receipt, _vkey(key))
+    vkey = _vkey(key)
+    report = verify_receipt(receipt, vkey)
+    if against is not None:
+        seen = MonitorState(vkey, report.size, report.root, receipt["checkpoint"])
+        with tile_source(against) as source:
+            today = monitor(source, vkey, seen).state
+        console.print(
+            f"the log at {against} today (size {today.size}) is consistent with the receipt's "
+            f"checkpoint (size {report.size})",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"receipt verified: {len(report.entries)} entries about {report.customer} are in the "
         f"log {report.origin} signed at size {report.size} (root {report.root.hex()}); "

@@ -9,19 +9,6 @@ from typing import Annotated
 import typer
 
 from entrusted import __version__
-from entrusted.entrypoints.cli import (
-    bench,
-    cases,
-    contracts,
-    customers,
-    demo,
-    grants,
-    keys,
-    ledger,
-    mail,
-    policy,
-    staff,
-)
 from entrusted.entrypoints.cli.context import (
     configure_logging,
     console,
@@ -30,6 +17,7 @@ from entrusted.entrypoints.cli.context import (
     operator,
     state,
 )
+from entrusted.entrypoints.cli.lazy import LazyGroup
 
 app = typer.Typer(
     help=(
@@ -38,16 +26,10 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # The command modules (services, SQLAlchemy, Faker) load only for the command that runs,
+    # so `entrusted --version` and `--help` stay fast; see entrypoints/cli/lazy.py.
+    cls=LazyGroup,
 )
-app.add_typer(staff.app, name="staff")
-app.add_typer(policy.app, name="policy")
-app.add_typer(ledger.app, name="ledger")
-app.add_typer(customers.app, name="customers")
-app.add_typer(contracts.app, name="contracts")
-app.add_typer(cases.app, name="cases")
-app.add_typer(grants.app, name="grants")
-app.add_typer(keys.app, name="keys")
-app.add_typer(mail.app, name="mail")
 
 
 def _version(value: bool) -> None:
@@ -127,10 +109,12 @@ def serve(
     import uvicorn
 
     from entrusted.entrypoints.api.app import create_app
+    from entrusted.entrypoints.api.middleware import access_log_config
 
     with container() as c:
         configure_logging(c.settings.log_level)
-        for note in c.start(deployed_by=operator()):
+        notes = c.require_transports()
+        for note in [*notes, *c.start(deployed_by=operator(), sign_tail=True)]:
             console.print(note)
         stop = threading.Event()
         if not no_worker:
@@ -141,6 +125,10 @@ def serve(
                 host=host or c.settings.bind_host,
                 port=port or c.settings.bind_port,
                 log_level=c.settings.log_level.lower(),
+                # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app trusts exactly
+                # the configured proxies (`trusted_proxies`) instead.
+                proxy_headers=False,
+                log_config=access_log_config(),
             )
         finally:
             stop.set()
@@ -154,6 +142,7 @@ def worker(
     """Run the periodic jobs (expiry, retention, checkpoint signing) until interrupted."""
     with container() as c:
         configure_logging(c.settings.log_level)
+        c.require_transports()
         c.start(deployed_by=operator())
         w = c.worker()
         if once:
@@ -167,10 +156,6 @@ def worker(
             w.run_forever(stop)
         except KeyboardInterrupt:
             stop.set()
-
-
-app.command("demo")(demo.demo)
-app.command("bench")(bench.bench)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
 from entrusted.domain.policy import (
+    NON_STAFF,
     Action,
     ActorKind,
     Condition,
@@ -24,6 +25,7 @@ from entrusted.domain.policy import (
     Principal,
     ResourceKind,
     Role,
+    Service,
 )
 from entrusted.domain.policy_analysis import (
     check_invariants,
@@ -80,9 +82,11 @@ def _parse(enum: type[_E], value: str, option: str) -> _E:
 def _principal(value: str) -> Principal:
     if value in Role._value2member_map_:
         return Role(value)
-    if value in ActorKind._value2member_map_ and value != ActorKind.STAFF:
+    if value in Service._value2member_map_:
+        return Service(value)
+    if value in ActorKind._value2member_map_ and value not in (ActorKind.STAFF, ActorKind.SERVICE):
         return ActorKind(value)
-    known = ", ".join([*Role, *(k for k in ActorKind if k is not ActorKind.STAFF)])
+    known = ", ".join([*Role, *Service, *(k for k in NON_STAFF if k is not ActorKind.SERVICE)])
     raise InvalidInput("--as", f"unknown role or actor kind {value!r} (known: {known})")
 
 
@@ -127,8 +131,9 @@ def check(
 @app.command("explain")
 def explain_command(
     principal: Annotated[
-        str, typer.Option("--as", help="Role (support, sysadmin, ...) or actor kind (customer, "
-                          "service, third_party, public) asking.", show_default=False)
+        str, typer.Option("--as", help="Role (support, sysadmin, ...), integration (signup, "
+                          "mail_hook, ftp_server, worker, operator) or actor kind (customer, "
+                          "third_party, public) asking.", show_default=False)
     ],
     action: Annotated[
         str, typer.Option("--action", help="Action asked for, e.g. read or restore.",

@@ -8,10 +8,19 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
-from entrusted.entrypoints.cli.context import console, container, guarded, read_secret
+from entrusted.entrypoints.cli.context import (
+    admin_actor,
+    console,
+    container,
+    guarded,
+    read_secret,
+)
 
 app = typer.Typer(
-    help="Manage staff members, their roles, second factors and API tokens.", no_args_is_help=True
+    help="Manage staff members, their roles, second factors and API tokens. Each step is "
+    "ledgered as the machine's operator (OS user and host), or as the sysadmin whose token "
+    "is in ENTRUSTED_TOKEN.",
+    no_args_is_help=True,
 )
 
 
@@ -40,7 +49,7 @@ def add(
     """Add a staff member with one or more roles (prompts for a password)."""
     password = read_secret("Password", password_stdin)
     with container() as c:
-        member = c.staff.add(username, name, role, password)
+        member = c.staff.add(username, name, role, password, by=admin_actor(c))
     console.print(
         f"added {member.username} ({member.id}) with roles {', '.join(sorted(member.roles))}"
     )
@@ -68,10 +77,24 @@ def list_() -> None:
 @app.command("disable")
 @guarded
 def disable(username: Annotated[str, typer.Argument(help="The staff member to disable.")]) -> None:
-    """Disable a staff member and revoke all of their tokens at once."""
+    """Disable a staff member: their tokens, grants and mail sessions end at once."""
     with container() as c:
-        c.staff.disable(username)
-    console.print(f"disabled {username}; all their tokens are revoked")
+        c.staff.disable(username, by=admin_actor(c))
+    console.print(f"disabled {username}; all their tokens are revoked and their grants ended")
+
+
+@app.command("roles")
+@guarded
+def roles(
+    username: Annotated[str, typer.Argument(help="Whose roles.")],
+    role: Annotated[
+        list[str], typer.Option("--role", help="The complete new set; repeat for several.")
+    ],
+) -> None:
+    """Replace a staff member's roles; a role taken away ends the grants they hold."""
+    with container() as c:
+        member = c.staff.set_roles(username, role, by=admin_actor(c))
+    console.print(f"{member.username} now holds {', '.join(sorted(member.roles))}")
 
 
 @app.command("token")
@@ -80,12 +103,14 @@ def token(
     username: Annotated[str, typer.Argument(help="Whose token.")],
     label: Annotated[str, typer.Option("--label", help="What the token is for.")] = "cli",
     ttl_days: Annotated[
-        int | None, typer.Option("--ttl-days", help="Lifetime in days (default from settings).")
+        int | None,
+        typer.Option("--ttl-days", help="Lifetime in days (at most token_max_ttl_days)."),
     ] = None,
 ) -> None:
-    """Create a personal API token. It is shown once; only its hash is stored."""
+    """Create a personal API token, ledgered as issued by you. It is shown once; only its
+    hash is stored."""
     with container() as c:
-        issued = c.staff.issue_token(username, label, ttl_days)
+        issued = c.staff.issue_token(username, label, ttl_days, by=admin_actor(c))
     console.print(f"token {issued.token.id} (expires {issued.token.expires_at:%Y-%m-%d}):")
     console.print(issued.secret, highlight=False, soft_wrap=True)
 
@@ -101,7 +126,7 @@ def service_token(
 ) -> None:
     """Create a scoped token for an integration (signup site, mail hook, FTP server)."""
     with container() as c:
-        issued = c.staff.issue_service_token(service, label, ttl_days)
+        issued = c.staff.issue_service_token(service, label, ttl_days, by=admin_actor(c))
     console.print(f"service token {issued.token.id} for {service}:")
     console.print(issued.secret, highlight=False, soft_wrap=True)
 
@@ -113,7 +138,7 @@ def revoke(
 ) -> None:
     """Revoke one API token."""
     with container() as c:
-        c.staff.revoke_token(token_id)
+        c.staff.revoke_token(token_id, by=admin_actor(c))
     console.print(f"revoked {token_id}")
 
 
@@ -137,10 +162,17 @@ def tokens(username: Annotated[str, typer.Argument(help="Whose tokens.")]) -> No
 
 @app.command("totp-enrol")
 @guarded
-def totp_enrol(username: Annotated[str, typer.Argument(help="Who enrols.")]) -> None:
-    """Start TOTP enrolment: prints the otpauth:// URI to load into an authenticator app."""
+def totp_enrol(
+    username: Annotated[str, typer.Argument(help="Who enrols.")],
+    code: Annotated[
+        str | None,
+        typer.Option("--code", help="A code from the current authenticator, to replace it."),
+    ] = None,
+) -> None:
+    """Start TOTP enrolment: prints the otpauth:// URI to load into an authenticator app. An
+    active second factor stays in force until the new one is confirmed."""
     with container() as c:
-        uri = c.staff.enroll_totp(username)
+        uri = c.staff.enroll_totp(username, code, by=admin_actor(c))
     console.print(uri, highlight=False, soft_wrap=True)
     console.print("confirm with: entrusted staff totp-confirm USERNAME CODE")
 
@@ -153,5 +185,5 @@ def totp_confirm(
 ) -> None:
     """Finish TOTP enrolment; from now on logins need a code."""
     with container() as c:
-        c.staff.confirm_totp(username, code)
+        c.staff.confirm_totp(username, code, by=admin_actor(c))
     console.print(f"TOTP enabled for {username}")

@@ -1,0 +1,77 @@
+"""The signed local record of the ledger, as a file in the data directory.
+
+It lives outside the database on purpose: a database thief who deletes checkpoints and
+truncates the log cannot also rewrite this file without the signing key, so the signer and
+start-up see the rollback. The file is signed with the ledger key (a signed note whose body is
+not a checkpoint), written atomically (temporary file, fsync, rename), and any file that does
+not verify is tampering, not a reason to start afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from entrusted.crypto.signing import NoteSigner
+from entrusted.domain.checkpoint import LocalRecord, parse_local_record, parse_signed_note
+from entrusted.errors import TamperDetected
+
+MAX_RECORD_BYTES = 64 << 10
+
+
+class LocalRecordFile:
+    """`load()` the record (None if this installation never wrote one), `save()` a new one."""
+
+    def __init__(self, path: Path, signer: NoteSigner) -> None:
+        self._path = path
+        self._signer = signer
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def load(self) -> LocalRecord | None:
+        try:
+            with self._path.open("rb") as fh:
+                raw = fh.read(MAX_RECORD_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        try:
+            body, signatures = parse_signed_note(raw.decode("utf-8"))
+            record = parse_local_record(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TamperDetected(
+                f"the local ledger record {self._path} is malformed: {exc}"
+            ) from None
+        key = Ed25519PublicKey.from_public_bytes(self._signer.public_key_bytes)
+        for sig in signatures:
+            if sig.name == self._signer.name and sig.key_id == self._signer.key_id:
+                try:
+                    key.verify(sig.signature, body.encode("utf-8"))
+                except InvalidSignature:
+                    break
+                if record.origin != self._signer.name:
+                    break
+                return record
+        raise TamperDetected(f"the local ledger record {self._path} is not signed by the log key")
+
+    def save(self, record: LocalRecord) -> None:
+        text = self._signer.sign_note(record.body())
+        tmp = self._path.with_name(f"{self._path.name}.{os.getpid()}.{threading.get_ident()}")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(self._path)
+        dir_fd = os.open(self._path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,145 @@
+"""Pure ASGI middleware in front of every route: a request body limit enforced while the body
+arrives, the security headers, and the access-log filter that keeps addresses out of logs.
+
+Why ASGI and not a FastAPI dependency: a dependency runs after the framework has read the whole
+body into memory, which is exactly what an oversized unauthenticated body must not achieve.
+
+```python
+app.add_middleware(BodyLimit, max_bytes=1024 * 1024)
+app.add_middleware(SecurityHeaders, docs_paths=frozenset())
+```
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from entrusted.entrypoints.api.problems import PROBLEM_BASE
+
+TOO_LARGE = 413
+
+
+class BodyLimit:
+    """Refuse a body longer than `max_bytes` with 413: at once when Content-Length says so (the
+    body is never read), otherwise as soon as the chunks received pass the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _send_problem(send, self._detail())
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # FastAPI re-raises an HTTPException from body reading as it is, so the
+                    # problem handler answers it; nothing further is read.
+                    raise HTTPException(TOO_LARGE, self._detail())
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _detail(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes"
+
+
+async def _send_problem(send: Send, detail: str) -> None:
+    body = json.dumps(
+        {"type": PROBLEM_BASE + "too-large", "title": "too large", "status": TOO_LARGE,
+         "detail": detail}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *SECURITY_HEADERS,
+    ]
+    await send({"type": "http.response.start", "status": TOO_LARGE, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# Every answer may carry a token or personal details, so none is cached or sniffed, and none
+# may be framed or run a script: the API serves JSON only.
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Add `SECURITY_HEADERS` to every response. The interactive docs pages (only served when
+    the operator turns them on) load their scripts from a CDN, so they get no CSP."""
+
+    def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path") in self.docs_paths
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    if docs and name == b"content-security-policy":
+                        continue
+                    headers[name.decode()] = value.decode()
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+# A path segment that holds an address, raw or percent-encoded (`%40`).
+_ADDRESS_SEGMENT = re.compile(r"[^/?&=]*(?:@|%40)[^/?&=]*", re.IGNORECASE)
+REDACTED = "[address]"
+
+
+def redact_path(path: str) -> str:
+    """`/v1/mailboxes/info@example.org/metadata` -> `/v1/mailboxes/[address]/metadata`."""
+    return _ADDRESS_SEGMENT.sub(REDACTED, path)
+
+
+class RedactAddresses(logging.Filter):
+    """For uvicorn's access log: its record's third argument is the path with the query; a
+    mailbox address there would put personal data into every log line (issue 11, item 12)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args: Any = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
+        return True
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with `RedactAddresses` on its access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_addresses"] = {"()": RedactAddresses}
+    config["handlers"]["access"]["filters"] = ["redact_addresses"]
+    return config

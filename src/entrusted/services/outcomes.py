@@ -1,0 +1,179 @@
+"""The outcome catalogue: every id a service writes into the ledger's `rule` field for what
+came of its work (as opposed to a decision of the rules), each citing the promises it serves,
+and the one recorder every service ledgers them through.
+
+Why a catalogue: an evidence report reads `PROMISES` to show which ledger entries prove which
+promise, and a test forbids outcome-id literals anywhere else, so an id cannot drift between
+the module that writes it and the report that reads it. The values are the ids the ledger has
+always held, so existing entries keep their meaning.
+
+Why one recorder: an outcome reports a change, so it is appended only *after* the change
+committed (STYLE rule 4); a refusal changes nothing, so it is appended and then raised. Both
+go through the gate's ledger append, which fails closed (`Unavailable`) when it cannot commit.
+
+```python
+outcomes = OutcomeRecorder(gate)
+outcomes.refuse(actor, Action.APPROVE, resource, Outcome.LINK_SPENT, "link used", ctx)
+outcomes.record(actor, Action.DELETE, resource, Outcome.GRANT_ENDED, "grant ended: used", ctx)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, NoReturn
+
+from entrusted.domain.audit import Receipt
+from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource
+from entrusted.errors import Refused
+
+if TYPE_CHECKING:  # the gate imports this catalogue; only the recorder needs the gate
+    from entrusted.services.gate import AccessContext, Gate
+
+
+class Outcome(StrEnum):
+    """What came of a service step; `promises` lists the promises (POLICY.md) it evidences."""
+
+    INVALID_REQUEST = "gate.invalid-request"
+    # the registry: identification, contracts, registration, exports
+    IDENTIFICATION = "registry.identification"
+    CONTRACT_HANDED_OVER = "registry.contract-handed-over"
+    REGISTRAR_ONLY = "registry.registrar-only"
+    NO_BULK_EXPORT = "registry.no-bulk-export"
+    # support's look-ups of callers: no walking the customer file (P1, P2, P3)
+    LOOKUP_NEEDS_REASON = "registry.lookup-needs-reason"
+    LOOKUPS_THROTTLED = "registry.lookups-throttled"
+    LOOKUP_VOLUME_ALERT = "registry.lookup-volume-alert"
+    NOT_THE_IDENTIFIER = "registry.not-the-identifier"
+    POLICY_DEPLOYED = "policy.deploy"
+    # consent: access requests, verbal consent, grants and their sessions
+    REQUEST = "consent.request"
+    GRANTED = "consent.granted"
+    GRANT_ENDED = "consent.grant-ended"
+    SESSION = "consent.session"
+    SESSIONS_SPENT = "consent.sessions-spent"
+    CASE_RESOLVED = "consent.case-resolved"
+    CASE_FLAGGED = "consent.case-flagged"
+    CONTRACT_CHANGED_HANDS = "consent.contract-changed-hands"
+    CONTRACT_CANCELLED = "consent.contract-cancelled"
+    RESOURCE_NOT_IN_CONTRACT = "consent.resource-not-in-contract"
+    IDENTIFICATION_STALE = "consent.identification-stale"
+    RECEIPT_UNDELIVERABLE = "consent.receipt-undeliverable"
+    NOT_THE_HOLDER = "consent.not-the-holder"
+    NOT_THE_GRANTEE = "consent.not-the-grantee"
+    LINK_INVALID = "consent.link-invalid"
+    LINK_SPENT = "consent.link-spent"
+    REQUEST_EXPIRED = "consent.request-expired"
+    REQUEST_WITHDRAWN = "consent.request-withdrawn"
+    # the mail server's staff login (P10, P11, P14)
+    MAIL_HOOK_ONLY = "mail.hook-only"
+    MAIL_NO_GRANT = "mail.no-grant"
+    MAIL_STAFF_UNAUTHENTICATED = "mail.staff-unauthenticated"
+    MAIL_UNKNOWN_TARGET = "mail.unknown-target"
+    # staff credentials (P8, P12)
+    TOKENS_STAFF_ONLY = "staff.tokens-staff-only"
+    # staff administration (P8, P12, P14)
+    STAFF_ADDED = "staff.added"
+    STAFF_DISABLED = "staff.disabled"
+    STAFF_ROLES_CHANGED = "staff.roles-changed"
+    TOKEN_ISSUED = "staff.token-issued"  # noqa: S105 - an outcome id, not a secret
+    TOKEN_REVOKED = "staff.token-revoked"  # noqa: S105
+    TOTP_ENROLMENT_STARTED = "staff.totp-enrolment-started"
+    TOTP_CONFIRMED = "staff.totp-confirmed"
+    TOTP_CODE_REFUSED = "staff.totp-code-refused"
+    KEYS_ROTATED = "keys.rotated"
+    # the ledger's scheduled full verification (P3)
+    LEDGER_VERIFIED = "ledger.verified"
+    LEDGER_TAMPERED = "ledger.tampered"
+
+    @property
+    def promises(self) -> tuple[str, ...]:
+        return PROMISES[self]
+
+
+PROMISES: Mapping[Outcome, tuple[str, ...]] = {
+    Outcome.INVALID_REQUEST: ("P3", "P12"),
+    Outcome.IDENTIFICATION: ("P1", "P3"),
+    Outcome.CONTRACT_HANDED_OVER: ("P1", "P3"),
+    Outcome.REGISTRAR_ONLY: ("P2", "P12"),
+    Outcome.NO_BULK_EXPORT: ("P4", "P3"),
+    Outcome.LOOKUP_NEEDS_REASON: ("P1", "P3"),
+    Outcome.LOOKUPS_THROTTLED: ("P1", "P2", "P3"),
+    Outcome.LOOKUP_VOLUME_ALERT: ("P1", "P2", "P3"),
+    Outcome.NOT_THE_IDENTIFIER: ("P1", "P3"),
+    Outcome.POLICY_DEPLOYED: ("P17", "P12"),
+    Outcome.REQUEST: ("P10", "P11"),
+    Outcome.GRANTED: ("P9", "P10", "P11"),
+    Outcome.GRANT_ENDED: ("P11",),
+    Outcome.SESSION: ("P11", "P3"),
+    Outcome.SESSIONS_SPENT: ("P11",),
+    Outcome.CASE_RESOLVED: ("P11",),
+    Outcome.CASE_FLAGGED: ("P9",),
+    Outcome.CONTRACT_CHANGED_HANDS: ("P1", "P11"),
+    Outcome.CONTRACT_CANCELLED: ("P11",),
+    Outcome.RESOURCE_NOT_IN_CONTRACT: ("P11",),
+    Outcome.IDENTIFICATION_STALE: ("P1", "P9"),
+    Outcome.RECEIPT_UNDELIVERABLE: ("P9",),
+    Outcome.NOT_THE_HOLDER: ("P11",),
+    Outcome.NOT_THE_GRANTEE: ("P8", "P11"),
+    Outcome.LINK_INVALID: ("P11",),
+    Outcome.LINK_SPENT: ("P11",),
+    Outcome.REQUEST_EXPIRED: ("P11",),
+    Outcome.REQUEST_WITHDRAWN: ("P11",),
+    Outcome.MAIL_HOOK_ONLY: ("P10", "P12"),
+    Outcome.MAIL_NO_GRANT: ("P10", "P11"),
+    Outcome.MAIL_STAFF_UNAUTHENTICATED: ("P10", "P14"),
+    Outcome.MAIL_UNKNOWN_TARGET: ("P10", "P3"),
+    Outcome.TOKENS_STAFF_ONLY: ("P8", "P12"),
+    Outcome.STAFF_ADDED: ("P8", "P12"),
+    Outcome.STAFF_DISABLED: ("P8", "P12"),
+    Outcome.STAFF_ROLES_CHANGED: ("P8", "P12"),
+    Outcome.TOKEN_ISSUED: ("P8", "P14"),
+    Outcome.TOKEN_REVOKED: ("P8", "P14"),
+    Outcome.TOTP_ENROLMENT_STARTED: ("P8", "P14"),
+    Outcome.TOTP_CONFIRMED: ("P8", "P14"),
+    Outcome.TOTP_CODE_REFUSED: ("P8", "P14"),
+    Outcome.KEYS_ROTATED: ("P2", "P14"),
+    Outcome.LEDGER_VERIFIED: ("P3",),
+    Outcome.LEDGER_TAMPERED: ("P3",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecorder:
+    """Ledgers outcomes from the catalogue through the gate (see the module doc)."""
+
+    gate: Gate
+
+    def record(
+        self,
+        actor: Actor,
+        action: Action,
+        resource: Resource,
+        outcome: Outcome,
+        reason: str,
+        context: AccessContext | None = None,
+        *,
+        allowed: bool = True,
+    ) -> Receipt:
+        """Ledger what came of a step; call it only once the change it reports committed
+        (`allowed=False` for a step that failed but is not raised as a refusal)."""
+        effect = Effect.PERMIT if allowed else Effect.FORBID
+        decision = Decision(effect, outcome.value, reason)
+        return self.gate.record_outcome(actor, action, resource, decision, context)
+
+    def refuse(
+        self,
+        actor: Actor,
+        action: Action,
+        resource: Resource,
+        outcome: Outcome,
+        reason: str,
+        context: AccessContext | None = None,
+    ) -> NoReturn:
+        """Ledger a refusal of the work itself, then raise it carrying the same reason."""
+        denial = Decision(Effect.FORBID, outcome.value, reason)
+        self.gate.record_outcome(actor, action, resource, denial, context)
+        raise Refused(denial)

@@ -1,0 +1,274 @@
+"""Support's look-ups of callers (P1, P2, P3): support cannot walk the customer file.
+
+P1 says a customer's details serve to identify the holder, so a look-up (find by e-mail or
+phone, a customer's summary), after the gate allowed the role to identify callers at all:
+
+1. is throttled per staff member (`LookupLimits.per_minute`): beyond it the refusal
+   `registry.lookups-throttled` is ledgered and `RateLimited` raised (HTTP 429 with
+   Retry-After); each `alert_per_hour` look-ups by one staff member within an hour ledger the
+   alert `registry.lookup-volume-alert`, for whoever reviews the ledger;
+2. names why: an open case (of that customer, for a summary) or a helpdesk ticket reference,
+   both ledgered with the decision; without one it is refused, `registry.lookup-needs-reason`;
+3. shows only what identification needs (`CallerView`: initials, masked contact hints, the
+   contract ids and the methods a code can go by) until the caller is identified; the name
+   and the contracts with their services only once the gate allows reading the customer's
+   contracts, which needs `caller_identified` (on the named case, when there is one). While
+   the full view is withheld that decision is a ledgered denial: the evidence that support
+   saw only the masked view.
+
+The throttle counts in the process that serves the look-ups (the API server); a CLI command
+runs one look-up per process, so its count starts afresh each time (docs/registry.md).
+
+```python
+lookup.find(support, email="anna@example.com", context=AccessContext(ticket="HD-4711"))
+lookup.summary(support, "cus_1", AccessContext(case_id="case_7"))   # full once identified
+```
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from entrusted.crypto.blind_index import email_index, phone_index
+from entrusted.crypto.personal import open_contract, open_customer
+from entrusted.domain.cases import Case
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.domain.registry import (
+    CustomerSummary,
+    IdentificationMethod,
+    SealedCustomer,
+    StoredContract,
+)
+from entrusted.errors import InvalidInput, NotFound, RateLimited, Refused, Unavailable
+from entrusted.services.gate import AccessContext
+from entrusted.services.outcomes import Outcome
+from entrusted.services.ports import Clock, ConsentUnitOfWorkFactory
+from entrusted.services.registry_forms import clean_ticket
+
+if TYPE_CHECKING:  # the registry builds its look-up from its parts; only types needed here
+    from entrusted.services.registry import RegistryParts
+
+CaseFinder = Callable[[str], Case | None]
+_MINUTE = timedelta(minutes=1)
+_HOUR = timedelta(hours=1)
+
+
+def cases_in(uow: ConsentUnitOfWorkFactory) -> CaseFinder:
+    """The case a look-up names, read from the consent store (wired by the composition root)."""
+
+    def find(case_id: str) -> Case | None:
+        with uow() as tx:
+            return tx.cases.get(case_id)
+
+    return find
+
+
+@dataclass(frozen=True, slots=True)
+class LookupLimits:
+    """Look-ups one staff member may make per minute, and how many within an hour raise an
+    alert entry (settings `support_lookups_per_minute`, `support_lookup_alert_per_hour`)."""
+
+    per_minute: int = 10
+    alert_per_hour: int = 60
+
+
+class LookupThrottle:
+    """A sliding window of each staff member's look-ups in this process."""
+
+    def __init__(self, limits: LookupLimits, clock: Clock) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._seen: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, staff_id: str) -> tuple[int, int]:
+        """Count one look-up: (0, look-ups in the last hour) when admitted, else (seconds to
+        wait, look-ups in the last hour) without counting it."""
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.setdefault(staff_id, deque())
+            while seen and seen[0] <= now - _HOUR:
+                seen.popleft()
+            last_minute = [t for t in seen if t > now - _MINUTE]
+            if len(last_minute) >= self.limits.per_minute:
+                wait = (last_minute[0] + _MINUTE - now).total_seconds()
+                return max(1, math.ceil(wait)), len(seen)
+            seen.append(now)
+            return 0, len(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerView:
+    """What support sees of a possible caller. Until the caller is identified: initials,
+    masked hints of where a code would go, the contract ids and methods to start an
+    identification with; `summary` (name and contracts with services) only afterwards."""
+
+    id: str
+    identified: bool
+    initials: str
+    email_hint: str
+    mobile_hint: str | None
+    contract_ids: tuple[str, ...]
+    methods: tuple[IdentificationMethod, ...]
+    summary: CustomerSummary | None
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(number: str) -> str:
+    return number[:3] + "*" * max(0, len(number) - 5) + number[-2:]
+
+
+class CallerLookup:
+    """Find and summary for support (see the module doc); `RegistryService` delegates here."""
+
+    def __init__(
+        self, parts: RegistryParts, throttle: LookupThrottle, cases: CaseFinder | None
+    ) -> None:
+        self._p = parts
+        self.throttle = throttle
+        self._cases = cases
+
+    def summary(self, actor: Actor, customer_id: str, context: AccessContext) -> CallerView:
+        p = self._p
+        resource = _personal(customer_id)
+        p.gate.decide(actor, Action.IDENTIFY, resource, context)
+        context = self._admit(actor, resource, context, customer_id)
+        with p.uow() as uow:
+            sealed = uow.customers.get(customer_id)
+            if sealed is None:
+                raise NotFound("customer", customer_id)
+            contracts = uow.contracts.for_holder(customer_id)
+        return self._view(actor, sealed, contracts, context)
+
+    def find(
+        self, actor: Actor, email: str | None, phone: str | None, context: AccessContext
+    ) -> list[CallerView]:
+        p = self._p
+        if (email is None) == (phone is None):
+            raise InvalidInput("email", "give either an e-mail address or a phone number")
+        key = p.keys().index_key
+        if email is not None:
+            how, idx = "email", email_index(key, p.contacts.email(email, "email"))
+        else:
+            how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
+        lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
+        p.gate.decide(actor, Action.IDENTIFY, lookup, context)
+        context = self._admit(actor, lookup, context, None)
+        with p.uow() as uow:
+            if email is not None:
+                one = uow.customers.by_email_index(idx)
+                found = [] if one is None else [one]
+            else:
+                found = uow.customers.by_phone_index(idx)
+            held = {c.id: uow.contracts.for_holder(c.id) for c in found}
+        out = []
+        for sealed in found:
+            p.gate.decide(actor, Action.IDENTIFY, _personal(sealed.id), context)
+            out.append(self._view(actor, sealed, held[sealed.id], context))
+        return out
+
+    def _admit(
+        self, actor: Actor, resource: Resource, context: AccessContext, customer_id: str | None
+    ) -> AccessContext:
+        """Throttle, then check the look-up's reason; both refusals are ledgered."""
+        outcomes = self._p.outcomes
+        context = AccessContext(case_id=context.case_id, ticket=clean_ticket(context.ticket))
+        wait, in_hour = self.throttle.admit(actor.id)
+        if wait:
+            outcomes.record(
+                actor,
+                Action.IDENTIFY,
+                resource,
+                Outcome.LOOKUPS_THROTTLED,
+                f"more than {self.throttle.limits.per_minute} look-ups in a minute",
+                context,
+                allowed=False,
+            )
+            raise RateLimited("too many customer look-ups; wait before the next", wait)
+        if in_hour % self.throttle.limits.alert_per_hour == 0:
+            outcomes.record(
+                actor,
+                Action.IDENTIFY,
+                resource,
+                Outcome.LOOKUP_VOLUME_ALERT,
+                f"{in_hour} customer look-ups within an hour by one staff member",
+                context,
+            )
+        if context.case_id is None and context.ticket is None:
+            outcomes.refuse(
+                actor,
+                Action.IDENTIFY,
+                resource,
+                Outcome.LOOKUP_NEEDS_REASON,
+                "a look-up needs an open case or a helpdesk ticket reference",
+                context,
+            )
+        if context.case_id is not None:
+            if self._cases is None:
+                raise Unavailable("support cases cannot be checked here; name a ticket")
+            case = self._cases(context.case_id)
+            if case is None or not case.open or customer_id not in (None, case.customer_id):
+                outcomes.refuse(
+                    actor,
+                    Action.IDENTIFY,
+                    resource,
+                    Outcome.LOOKUP_NEEDS_REASON,
+                    f"{context.case_id} is not an open case of this customer",
+                    context,
+                )
+        return context
+
+    def _view(
+        self,
+        actor: Actor,
+        sealed: SealedCustomer,
+        contracts: list[StoredContract],
+        context: AccessContext,
+    ) -> CallerView:
+        keys = self._p.keys()
+        details = open_customer(keys, sealed)
+        methods = tuple(
+            m
+            for m in IdentificationMethod
+            if m is not IdentificationMethod.SMS_CODE or details.mobile is not None
+        )
+        full = None
+        if self._identified(actor, sealed.id, context):
+            views = tuple(open_contract(keys, sealed, c) for c in contracts)
+            full = CustomerSummary(sealed.id, details.last_name, details.first_name, views)
+        return CallerView(
+            id=sealed.id,
+            identified=full is not None,
+            initials=f"{details.first_name[:1]}. {details.last_name[:1]}.",
+            email_hint=mask_email(details.email),
+            mobile_hint=None if details.mobile is None else mask_phone(details.mobile),
+            contract_ids=tuple(c.id for c in contracts),
+            methods=methods,
+            summary=full,
+        )
+
+    def _identified(self, actor: Actor, customer_id: str, context: AccessContext) -> bool:
+        """Whether the gate lets `actor` read the customer's contracts (a staff member's only
+        way is `caller_identified`); a denial is ledgered like any other."""
+        if actor.kind is not ActorKind.STAFF:
+            return False
+        scope = Resource(ResourceKind.CONTRACT, f"of/{customer_id}", owner=customer_id)
+        try:
+            self._p.gate.decide(actor, Action.READ, scope, context)
+        except Refused:
+            return False
+        return True
+
+
+def _personal(customer_id: str) -> Resource:
+    return Resource(ResourceKind.PERSONAL_DETAILS, customer_id, owner=customer_id)

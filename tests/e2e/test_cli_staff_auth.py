@@ -1,0 +1,77 @@
+"""The CLI acts for a staff member only with their credential (issue 11 item 5), and staff
+administration at the console is ledgered as the operator or the sysadmin whose token it
+runs with, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from entrusted.bootstrap import console_operator
+from entrusted.domain.audit import AuditEntry
+from entrusted.entrypoints.cli.main import app
+from tests.e2e.test_cli_foundation import WIDE, Cli, ok, refused
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Cli:
+    cli = Cli(CliRunner(), tmp_path / "data", database_url)
+    ok(cli("init"))
+    ok(cli.add_staff("sam", "Sam Support", "support"))
+    ok(cli.add_staff("sid", "Sid Sysadmin", "sysadmin"))
+    return cli
+
+
+def run(cli: Cli, *args: str, token: str | None) -> tuple[int, str]:
+    """`entrusted ...` with exactly this ENTRUSTED_TOKEN (or none), bypassing the helper."""
+    argv = ["--data-dir", str(cli.data_dir), "--database-url", cli.database_url, *args]
+    env = {**WIDE, "ENTRUSTED_TOKEN": token or ""}
+    result = cli.runner.invoke(app, argv, env=env)
+    return result.exit_code, result.stderr if result.exit_code else result.output
+
+
+def entries(cli: Cli) -> list[AuditEntry]:
+    with cli.container() as c:
+        store = c.ledger_store
+        return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
+
+
+def test_acting_as_a_staff_member_needs_their_token(cli: Cli) -> None:
+    find = ("customers", "find", "--email", "nobody@example.com", "--as", "sam")
+    code, line = run(cli, *find, token=None)
+    assert code == 5
+    assert "needs their credential" in line
+    code, line = run(cli, *find, token=cli.token_of("sid"))
+    assert code == 5
+    assert "is not that of 'sam'" in line
+    with cli.container() as c:
+        sam = c.staff.get("sam")
+    before = len(entries(cli))
+    run(cli, *find, token=cli.token_of("sam"))
+    assert any(e.actor_id == sam.id for e in entries(cli)[before:])
+
+
+def test_staff_administration_is_ledgered_as_operator_or_sysadmin(cli: Cli) -> None:
+    with cli.container() as c:
+        sid, sam = c.staff.get("sid"), c.staff.get("sam")
+    ok(cli("staff", "roles", "sam", "--role", "support", "--role", "legal"))
+    last = entries(cli)[-1]
+    assert (last.rule, last.actor_id, last.resource_id) == (
+        "staff.roles-changed", console_operator().id, sam.id
+    )
+    code, _ = run(cli, "staff", "disable", "sam", token=cli.token_of("sid"))
+    assert code == 0
+    last = entries(cli)[-1]
+    assert (last.rule, last.actor_id) == ("staff.disabled", sid.id)
+    ok(cli("staff", "add", "ana", "--name", "Ana", "--role", "support", "--password-stdin",
+           stdin="correct horse battery\n"))  # fmt: skip
+    line = refused(run_as(cli, "ana", "staff", "disable", "sid"), 7)
+    assert "staff_account" in line
+
+
+def run_as(cli: Cli, username: str, *args: str) -> Result:
+    argv = ["--data-dir", str(cli.data_dir), "--database-url", cli.database_url, *args]
+    env = {**WIDE, "ENTRUSTED_TOKEN": cli.token_of(username)}
+    return cli.runner.invoke(app, argv, env=env)
