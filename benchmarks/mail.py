@@ -7,8 +7,9 @@ Entrusted's Lua passdb (the gate, a grant session consumed and ledgered each tim
 kind of login the first one (nothing cached in Python or the kernel yet) is reported beside the
 median of the ones after it.
 
-Targets: monitor <= 1.3x the listdir floor and faster than doveadm warm; staff login <= 2x the
-customer login. Without Dovecot, the Dovecot figures are null."""
+Targets: monitor <= 1.3x the listdir floor and faster than doveadm cold (like the monitor,
+a look without an index; doveadm warm reads the index its first run built, and is reported for
+context); staff login <= 2x the customer login. Without Dovecot, the Dovecot figures are null."""
 
 from __future__ import annotations
 

@@ -32,7 +32,11 @@ LastEntry = InMemoryLedger | Callable[[], Any]
 def _check_ledgered(ledger: LastEntry | None, rule: str | None, reason: str) -> None:
     if ledger is None:
         return
-    entry = ledger.entries[-1] if isinstance(ledger, InMemoryLedger) else ledger()
+    if isinstance(ledger, InMemoryLedger):
+        assert ledger.entries, "the refusal was not the last ledger entry: the ledger is empty"
+        entry = ledger.entries[-1]
+    else:
+        entry = ledger()
     assert (entry.decision, entry.rule, entry.reason) == ("deny", rule, reason), (
         f"the refusal was not the last ledger entry: {entry}"
     )

@@ -536,6 +536,8 @@ def _ledger_key(settings: Settings, force: bool) -> list[str]:
     if force:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".pub").unlink(missing_ok=True)
+        # The wiped log's signed local record: kept, it would (rightly) refuse the new log.
+        (settings.data_dir / LEDGER_RECORD).unlink(missing_ok=True)
     if path.exists():
         return [f"nothing: ledger signing key {path} exists and is kept"]
     vkey = generate_key_file(path, settings.ledger_origin)

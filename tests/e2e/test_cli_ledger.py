@@ -117,7 +117,14 @@ def test_export_and_verify_receipt_offline(cli: Cli, container: Container, tmp_p
 def test_every_command_and_option_has_help() -> None:
     group = typer.main.get_command(ledger_app)
     commands = group.commands  # type: ignore[attr-defined]
-    assert set(commands) == {"verify", "checkpoint", "prove", "export", "verify-receipt"}
+    assert set(commands) == {
+        "verify",
+        "checkpoint",
+        "prove",
+        "export",
+        "verify-receipt",
+        "monitor",
+    }
     for name, command in commands.items():
         assert command.help, name
         for param in command.params:

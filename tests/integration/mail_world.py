@@ -70,6 +70,7 @@ def mail_world(tmp: Path, **settings: Any) -> Iterator[MailWorld]:
         doveadm_path="doveadm",
         doveadm_config=base / "etc" / "dovecot.conf",
         mail_root_template=str(base / "mail" / "%d" / "%n" / "Maildir"),
+        mail_transport="directory",  # the access-request link is read back from its file
         **settings,
     )
     initialise(s)

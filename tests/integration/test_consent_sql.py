@@ -92,7 +92,7 @@ def test_request_approve_use_end_is_durably_ledgered(container: Container) -> No
     box = Resource(ResourceKind.MAILBOX_CONTENT, svc["mailbox"], owner=cus)
     c.gate.decide(support, Action.READ, box, AccessContext(case.id, grant.id))
     use = c.grants.use(support, grant.id)
-    refused(c, lambda: c.grants.use(other, grant.id), "mailbox-closed-to-staff")
+    refused(c, lambda: c.grants.use(other, grant.id), "consent.not-the-grantee")
     refused(c, lambda: c.grants.use(support, grant.id), "consent.sessions-spent")
     assert c.grants.end_session(support, use.session.id).end_reason is GrantEnd.USED
     with refused_by("mailbox-closed-to-staff", ledger=lambda: ledgered(c)[-1]):
@@ -133,7 +133,7 @@ def test_bad_input_and_faults_are_refused_ledgered_and_grant_nothing(
     refused(c, lambda: c.consent.approve(support, req.id, token), None)
     grant = c.consent.approve(customer(cus), req.id, token)
     refused(c, lambda: c.consent.approve(customer(cus), req.id, token), "consent.link-spent")
-    refused(c, lambda: c.grants.use(other, grant.id), "mailbox-closed-to-staff")
+    refused(c, lambda: c.grants.use(other, grant.id), "consent.not-the-grantee")
     late = c.consent.request(support, case.id, svc["ftp_space"], WHY)
     late_token = link(c)
     assert isinstance(c.clock, FakeClock)

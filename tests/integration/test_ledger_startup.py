@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from entrusted.adapters.db import tables as t
-from entrusted.bootstrap import LEDGER_RECORD, LEDGER_VERIFY_JOB, Container, build
+from entrusted.bootstrap import LEDGER_RECORD, LEDGER_VERIFY_JOB, Container, build, initialise
 from entrusted.config import Settings
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import b64encode
@@ -161,3 +161,14 @@ def test_the_scheduled_full_verification_is_ledgered_and_a_health_figure(
     health = container.ledger_verification()
     assert health["ok"] is False
     assert "entry 300" in str(health["detail"])
+
+
+def test_init_force_forgets_the_wiped_logs_record(settings: Settings, container: Container) -> None:
+    _started(settings, container)
+    initialise(settings, force=True)  # a new key and an empty log: the old record must go
+    fresh = build(settings)
+    try:
+        notes = fresh.start("ops@example.com")
+        assert notes[0].startswith("ledger verified: no entries since the last verified point")
+    finally:
+        fresh.close()

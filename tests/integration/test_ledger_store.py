@@ -77,19 +77,24 @@ def test_restart_reproduces_state(container: Container) -> None:
 def test_triggers_refuse_rewrites(container: Container) -> None:
     container.ledger.append_many([entry(i) for i in range(300)])
     container.checkpoints.sign()
-    for statement in (
-        "UPDATE ledger_entry SET body = body WHERE idx = 3",
-        "DELETE FROM ledger_entry WHERE idx = 3",
-        "DELETE FROM ledger_full_tile",
-        "UPDATE ledger_full_tile SET hashes = hashes",
-        "DELETE FROM ledger_checkpoint",
-        "UPDATE ledger_state SET size = 1",
-        "UPDATE ledger_partial_tile SET hashes = X'00'",
+    # Each statement with the message of the trigger that must stop it (the same words on
+    # SQLite and PostgreSQL), so a refusal for another reason (a typo, a lock) does not pass.
+    for statement, message in (
+        ("UPDATE ledger_entry SET body = body WHERE idx = 3", "ledger_entry is append-only"),
+        ("DELETE FROM ledger_entry WHERE idx = 3", "ledger_entry is append-only"),
+        ("DELETE FROM ledger_full_tile", "ledger_full_tile is append-only"),
+        ("UPDATE ledger_full_tile SET hashes = hashes", "ledger_full_tile is append-only"),
+        ("DELETE FROM ledger_checkpoint", "ledger_checkpoint is append-only"),
+        ("UPDATE ledger_state SET size = 1", "the ledger only grows"),
+        ("UPDATE ledger_partial_tile SET hashes = X'00'", "partial tiles only grow"),
     ):
         sql = statement
         if container.engine.dialect.name == "postgresql":
             sql = statement.replace("X'00'", "'\\x00'::bytea")
-        with pytest.raises(sa.exc.DatabaseError), container.engine.begin() as conn:
+        with (
+            pytest.raises(sa.exc.DatabaseError, match=message),
+            container.engine.begin() as conn,
+        ):
             conn.execute(sa.text(sql))
 
 

@@ -80,6 +80,12 @@ def test_staff_logins_pass_only_under_a_grant_once(world: MailWorld) -> None:
     assert len(allowed) == 1
     assert allowed[0].refs["grant"] == grant_id
     assert any(e.rule == "mailbox-closed-to-staff" for e in entries)
+    # The second login under the one-off grant is refused as such, with its grant and case.
+    assert (entries[-1].decision, entries[-1].rule, entries[-1].refs["grant"]) == (
+        "deny",
+        "consent.sessions-spent",
+        grant_id,
+    )
     assert ok(w, alice.address, CUSTOMER_PW)
 
 

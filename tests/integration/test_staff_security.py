@@ -309,3 +309,19 @@ def test_key_rotation_moves_totp_seeds_and_is_ledgered(
         c.staff.login("quentin", PASSWORD, current_code(seed, clock().timestamp()), "x")
     finally:
         c.close()
+
+
+def test_a_lost_authenticator_is_reset_explicitly_and_ledgered(
+    container: Container, clock: FakeClock
+) -> None:
+    c = container
+    member = c.staff.add("quentin", NAME, ["support"], PASSWORD)
+    old = seed_of(c.staff.enroll_totp("quentin"))
+    c.staff.confirm_totp("quentin", current_code(old, clock().timestamp()))
+    c.staff.reset_totp("quentin")
+    assert not c.staff.get("quentin").totp_enabled
+    assert [e.rule for e in entries_for(c, member.id)][-1] == "staff.totp-reset"
+    new = seed_of(c.staff.enroll_totp("quentin"))  # no code needed: nothing active
+    clock.advance(seconds=30)
+    c.staff.confirm_totp("quentin", current_code(new, clock().timestamp()))
+    assert c.staff.get("quentin").totp_enabled

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import doctest
 import hashlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -326,3 +327,37 @@ def test_strict_base64() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(checkpoint_module).failed == 0
+
+
+# --- the signed local record ---------------------------------------------------------------
+
+
+@given(size=st.integers(0, 2**64 - 1), signed=st.integers(0, 2**64 - 1))
+def test_local_record_round_trips(size: int, signed: int) -> None:
+    record = checkpoint_module.LocalRecord(
+        "example.com/log", signed, bytes(range(32)), size, (bytes(32),) * size.bit_count(), 7
+    )
+    assert checkpoint_module.parse_local_record(record.body()) == record
+
+
+def test_a_local_record_is_never_a_checkpoint() -> None:
+    """Signed with the log key, the record must not pass for a signed tree head."""
+    record = checkpoint_module.LocalRecord("example.com/log", 3, bytes(32), 3, (bytes(32),) * 2, 1)
+    with pytest.raises(ValueError):
+        checkpoint_module.parse_checkpoint_body(record.body())
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b.replace("verified 3 1 ", "verified 4 1 "),  # compact range no longer fits
+        lambda b: b.replace("signed 3 ", "signed 03 "),
+        lambda b: b.replace("v1", "v2"),
+        lambda b: b + "extra\n",
+        lambda b: b.rstrip("\n"),
+    ],
+)
+def test_a_malformed_local_record_is_refused(mutate: Callable[[str], str]) -> None:
+    record = checkpoint_module.LocalRecord("example.com/log", 3, bytes(32), 3, (bytes(32),) * 2, 1)
+    with pytest.raises(ValueError):
+        checkpoint_module.parse_local_record(mutate(record.body()))

@@ -117,7 +117,7 @@ def test_a_grant_used_by_another_agent(world: ConsentWorld) -> None:
     grant = world.consent.approve(customer(h.customer_id), req.id, world.link_token())
     for agent in (SUPPORT2, SYSADMIN, LEGAL):
         refused(
-            world, lambda agent=agent: world.grants.use(agent, grant.id), "mailbox-closed-to-staff"
+            world, lambda agent=agent: world.grants.use(agent, grant.id), "consent.not-the-grantee"
         )
     box = Resource(ResourceKind.MAILBOX_CONTENT, h.mailbox, owner=h.customer_id)
     with pytest.raises(Refused) as other:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from entrusted.domain.policy import Action, Decision, Effect, Resource, ResourceKind
-from entrusted.errors import InvalidInput, Refused, Unavailable
+from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.memory import InMemoryLedger
 from tests.conftest import FakeClock
+from tests.refusals import default_denied, default_deny_reason
 from tests.unit.registry_world import ENGINE, SIGNUP, SUPPORT
 
 
@@ -42,10 +43,10 @@ def test_decide_many_records_every_decision_and_refuses_on_any_denial() -> None:
     ledger = InMemoryLedger()
     gate = Gate(ENGINE, ledger, FakeClock())
     mixed = [details("cus_1"), Resource(ResourceKind.CUSTOMER_FILE, "all"), details("cus_2")]
-    with pytest.raises(Refused) as info:
+    with default_denied("signup to create customer_file"):
         gate.decide_many(SIGNUP, Action.CREATE, mixed)
-    assert info.value.decision.allowed is False
     assert [e.decision for e in ledger.entries] == ["allow", "deny", "allow"]
+    assert ledger.entries[1].reason == default_deny_reason("signup to create customer_file")
     with pytest.raises(InvalidInput):
         gate.decide_many(SIGNUP, Action.CREATE, [details("cus_3"), details("x" * 65)])
     assert ledger.entries[-1].rule == "gate.invalid-request"

@@ -56,6 +56,7 @@ def test_a_bad_ticket_is_invalid_input_and_a_good_one_is_ledgered(world: World) 
     with pytest.raises(InvalidInput) as info:
         world.registry.summary(SUPPORT, alice, AccessContext(ticket="anna@example.com"))
     assert info.value.field == "ticket"
+    assert not any("anna@example.com" in e.refs.values() for e in world.ledger.entries)
     world.registry.summary(SUPPORT, alice, TICKET)
     identify = next(e for e in reversed(world.ledger.entries) if e.action == "identify")
     assert (identify.decision, identify.refs.get("ticket")) == ("allow", "HD-4711")
@@ -74,12 +75,11 @@ def test_masked_until_identified_then_name_and_contracts(world: World) -> None:
     assert "000" not in view.mobile_hint
     assert len(view.contract_ids) == 1
     assert IdentificationMethod.SMS_CODE in view.methods
-    # Withholding the full view is itself a ledgered decision: support saw the masked one.
-    withheld = world.ledger.entries[-1]
-    assert (withheld.action, withheld.resource_kind, withheld.decision) == (
-        "read",
-        "contract",
-        "deny",
+    # The masked answer is recorded by the look-up's allowed `identify`, and is no refusal.
+    last = world.ledger.entries[-1]
+    assert (last.action, last.owner, last.decision) == ("identify", alice, "allow")
+    assert not any(
+        e.action == "read" and e.resource_kind == "contract" for e in world.ledger.entries
     )
     world.identify(SUPPORT, alice)
     full = world.registry.summary(SUPPORT, alice, TICKET)
@@ -87,6 +87,8 @@ def test_masked_until_identified_then_name_and_contracts(world: World) -> None:
     assert full.summary is not None
     assert (full.summary.last_name, full.summary.first_name) == (form.last_name, form.first_name)
     assert [s.name for s in full.summary.contracts[0].services] == ["shop@example.com"]
+    shown = world.ledger.entries[-1]
+    assert (shown.action, shown.resource_kind, shown.decision) == ("read", "contract", "allow")
     # Another agent's identification does not open it for SUPPORT2.
     assert world.registry.summary(SUPPORT2, alice, TICKET).summary is None
 

@@ -61,7 +61,7 @@ class EventBus:
             try:
                 handler(event)
             except Exception as exc:  # run the others, then raise the first
-                log.error("event handler failed", event=type(event).__name__, exc_info=True)
+                log.error("event handler failed", kind=type(event).__name__, exc_info=True)
                 first = first or exc
         if first is not None:
             raise first

@@ -23,6 +23,7 @@ from entrusted.errors import TamperDetected, Unavailable
 from entrusted.services.ports import Clock, LedgerLog
 
 SIGN_LOCK = "ledger.sign"  # one signer at a time, across processes (worker, CLI, export)
+START_UP_WAIT_S = 900.0  # how long start-up waits for another process's verification
 
 
 class SignerLock(Protocol):
@@ -123,14 +124,14 @@ class CheckpointService:
     def advance_record(self, verify: Callable[[LocalRecord | None], V]) -> V:
         """Run `verify` from the signed local record and keep the point it reached, under the
         signing lock so that no signature lands in between (start-up verification)."""
-        with self._signing():
+        with self._signing(START_UP_WAIT_S):  # another process may be verifying a long tail
             report = verify(self._record.load())
             self._record.save(report.record)
             return report
 
     @contextmanager
-    def _signing(self) -> Iterator[None]:
-        deadline = time.monotonic() + self._lock_wait_s
+    def _signing(self, wait_s: float | None = None) -> Iterator[None]:
+        deadline = time.monotonic() + (self._lock_wait_s if wait_s is None else wait_s)
         while True:
             with self._lock.hold(SIGN_LOCK) as got:
                 if got:

@@ -114,14 +114,26 @@ class MailLoginService:
             raise NotFound("mailbox", "with that address")
         now = p.clock()
         with self._p.uow() as uow:
-            usable = [
+            live = [
                 g
                 for g in uow.grants.active_for_contract(box.contract.id)
                 if g.staff_id == member.id
                 and g.service_id == box.service_id
                 and g.active_at(now)
-                and not g.spent
             ]
+        usable = [g for g in live if not g.spent]
+        if not usable and live:
+            # A grant whose sessions are all used still counts for the sessions it opened (the
+            # gate would allow them), but never for a new login: one-off means one-off (P11).
+            spent = live[0]
+            p.outcomes.refuse(
+                member,
+                Action.READ,
+                resource,
+                Outcome.SESSIONS_SPENT,
+                f"grant {spent.id} allowed {spent.max_sessions} session(s); all are used",
+                AccessContext(case_id=spent.case_id, grant_id=spent.id, note="imap login"),
+            )
         if not usable:
             # The gate decides (and ledgers) the attempt: without a grant the rules refuse.
             ctx = AccessContext(case_id=self._case(member.id, box), note="imap login")

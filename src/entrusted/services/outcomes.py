@@ -83,6 +83,7 @@ class Outcome(StrEnum):
     TOTP_ENROLMENT_STARTED = "staff.totp-enrolment-started"
     TOTP_CONFIRMED = "staff.totp-confirmed"
     TOTP_CODE_REFUSED = "staff.totp-code-refused"
+    TOTP_RESET = "staff.totp-reset"
     KEYS_ROTATED = "keys.rotated"
     # the ledger's scheduled full verification (P3)
     LEDGER_VERIFIED = "ledger.verified"
@@ -135,6 +136,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.TOTP_ENROLMENT_STARTED: ("P8", "P14"),
     Outcome.TOTP_CONFIRMED: ("P8", "P14"),
     Outcome.TOTP_CODE_REFUSED: ("P8", "P14"),
+    Outcome.TOTP_RESET: ("P8", "P14"),
     Outcome.KEYS_ROTATED: ("P2", "P14"),
     Outcome.LEDGER_VERIFIED: ("P3",),
     Outcome.LEDGER_TAMPERED: ("P3",),

@@ -12,9 +12,9 @@ phone, a customer's summary), after the gate allowed the role to identify caller
 3. shows only what identification needs (`CallerView`: initials, masked contact hints, the
    contract ids and the methods a code can go by) until the caller is identified; the name
    and the contracts with their services only once the gate allows reading the customer's
-   contracts, which needs `caller_identified` (on the named case, when there is one). While
-   the full view is withheld that decision is a ledgered denial: the evidence that support
-   saw only the masked view.
+   contracts, which needs `caller_identified` (on the named case, when there is one). The
+   gate is asked only once that condition holds: a masked answer is recorded by the
+   look-up's own `identify` entry, and every full view by its `read` entry.
 
 The throttle counts in the process that serves the look-ups (the API server); a CLI command
 runs one look-up per process, so its count starts afresh each time (docs/registry.md).
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from entrusted.crypto.blind_index import email_index, phone_index
 from entrusted.crypto.personal import open_contract, open_customer
 from entrusted.domain.cases import Case
-from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.domain.policy import Action, Actor, ActorKind, Condition, Resource, ResourceKind
 from entrusted.domain.registry import (
     CustomerSummary,
     IdentificationMethod,
@@ -140,6 +140,7 @@ class CallerLookup:
 
     def summary(self, actor: Actor, customer_id: str, context: AccessContext) -> CallerView:
         p = self._p
+        context = _reason(context)
         resource = _personal(customer_id)
         p.gate.decide(actor, Action.IDENTIFY, resource, context)
         context = self._admit(actor, resource, context, customer_id)
@@ -162,6 +163,7 @@ class CallerLookup:
         else:
             how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
         lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
+        context = _reason(context)
         p.gate.decide(actor, Action.IDENTIFY, lookup, context)
         context = self._admit(actor, lookup, context, None)
         with p.uow() as uow:
@@ -182,7 +184,6 @@ class CallerLookup:
     ) -> AccessContext:
         """Throttle, then check the look-up's reason; both refusals are ledgered."""
         outcomes = self._p.outcomes
-        context = AccessContext(case_id=context.case_id, ticket=clean_ticket(context.ticket))
         wait, in_hour = self.throttle.admit(actor.id)
         if wait:
             outcomes.record(
@@ -258,16 +259,27 @@ class CallerLookup:
         )
 
     def _identified(self, actor: Actor, customer_id: str, context: AccessContext) -> bool:
-        """Whether the gate lets `actor` read the customer's contracts (a staff member's only
-        way is `caller_identified`); a denial is ledgered like any other."""
+        """Whether the gate lets `actor` read the customer's contracts (for staff, only under
+        `caller_identified`). The gate is asked only once the condition holds, so a masked
+        answer is no refusal in the ledger (the look-up's `identify` entry records it) and
+        every full view has its ledgered `read`. Rules that still refuse mean masked."""
         if actor.kind is not ActorKind.STAFF:
             return False
         scope = Resource(ResourceKind.CONTRACT, f"of/{customer_id}", owner=customer_id)
+        identified = self._p.gate.resolvers.get(Condition.CALLER_IDENTIFIED)
+        if identified is None or not identified(actor, scope, context):
+            return False
         try:
             self._p.gate.decide(actor, Action.READ, scope, context)
         except Refused:
             return False
         return True
+
+
+def _reason(context: AccessContext) -> AccessContext:
+    """The look-up's case and checked ticket, before anything reaches the ledger: a caller's
+    address typed into the ticket field must not be written there."""
+    return AccessContext(case_id=context.case_id, ticket=clean_ticket(context.ticket))
 
 
 def _personal(customer_id: str) -> Resource:

@@ -226,6 +226,17 @@ class StaffAdmin:
             uow.commit()
         self._done(step, Outcome.TOTP_CONFIRMED, "second factor active")
 
+    def reset_totp(self, username: str, *, by: Actor | None = None) -> None:
+        """An administrator switches a member's second factor off (a lost phone): explicit
+        and ledgered, never a side effect. With TOTP required, the member cannot log in
+        again until they enrol a new one."""
+        member = self.get(username)
+        step = self._decide(by, Action.UPDATE, member.id, "reset second factor")
+        with self._uow() as uow:
+            uow.staff.clear_totp(member.id)
+            uow.commit()
+        self._done(step, Outcome.TOTP_RESET, "second factor switched off; enrol a new one")
+
     def rotate_seeds(self, note: str, *, by: Actor | None = None) -> int:
         """Re-wrap every sealed TOTP seed under the current master key, as `keys rotate` does
         customers' keys, and ledger the rotation (`note`: what the customers' part did, in

@@ -122,6 +122,15 @@ class SqlStaffRepository:
         )
         return [(r[0], _blob(r[1]), _blob(r[2])) for r in rows]
 
+    def clear_totp(self, staff_id: str) -> None:
+        """Forget both seeds and switch the second factor off (an explicit, ledgered reset);
+        the last step used stays, so an old code can never count again."""
+        self._conn.execute(
+            t.staff.update()
+            .where(t.staff.c.id == staff_id)
+            .values(totp_seed=None, totp_pending_seed=None, totp_enabled=False)
+        )
+
     def replace_seeds(self, staff_id: str, active: bytes | None, pending: bytes | None) -> None:
         self._conn.execute(
             t.staff.update()

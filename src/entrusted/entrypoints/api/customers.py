@@ -137,7 +137,7 @@ def search(body: SearchIn, who: ActorDep, c: ContainerDep) -> list[CallerOut]:
     return [CallerOut.of(s) for s in found]
 
 
-@router.post("/password-link", status_code=202, summary="E-mail a new password link")
+@router.post("/password-link", status_code=202, summary="Queue a new password link")
 def password_link(body: LinkIn, c: ContainerDep) -> Response:
     c.customer_auth.request_link(body.email)
     return Response(status_code=202)

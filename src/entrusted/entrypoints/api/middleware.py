@@ -89,7 +89,8 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 
 
 class SecurityHeaders:
-    """Add `SECURITY_HEADERS` to every response. The interactive docs pages (only served when
+    """Add `SECURITY_HEADERS` to every response (a route's own `Cache-Control` wins: only the
+    public ledger routes set one). The interactive docs pages (only served when
     the operator turns them on) load their scripts from a CDN, so they get no CSP."""
 
     def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
@@ -107,6 +108,10 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS:
                     if docs and name == b"content-security-policy":
+                        continue
+                    # A route that chose its own caching (the public ledger tiles, immutable
+                    # per C2SP tlog-tiles) keeps it; everything else is never stored.
+                    if name == b"cache-control" and "cache-control" in headers:
                         continue
                     headers[name.decode()] = value.decode()
             await send(message)

@@ -108,7 +108,8 @@ ERROR_RESPONSES = {
     413: "The body is larger than `max_body_bytes`.",
     422: "A field is invalid (`field` names it).",
     429: "Too many attempts; retry after the `Retry-After` seconds.",
-    503: "The ledger or the database is unavailable; nothing was done.",
+    503: "The ledger, the database or the mail or SMS transport is unavailable, or the database "
+    "stayed busy; nothing was done: retry after the `Retry-After` seconds.",
 }
 _WRITES = frozenset({"post", "put", "patch", "delete"})
 

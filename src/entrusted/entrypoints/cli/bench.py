@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from entrusted.entrypoints.cli.context import console, err_console
+from entrusted.entrypoints.cli.context import configure_logging, console, err_console
 
 
 def _bench_dir() -> Path:
@@ -68,6 +68,9 @@ def bench(
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # Services log what they do; a benchmark's stdout is its figures (one JSON object with
+    # --json), so only warnings are logged, on stderr.
+    configure_logging("WARNING")
     offered = {"database_url": database_url, "quick": quick, "seconds": seconds}
     accepted = inspect.signature(module.run).parameters
     result = module.run(**{k: v for k, v in offered.items() if k in accepted and v is not None})

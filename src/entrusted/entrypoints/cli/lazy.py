@@ -29,7 +29,13 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "bench",
         "Run a benchmark and print its measurements (same-run peers and limits included).",
     ),
-    "staff": ("staff", "app", "Manage staff members, their roles, second factors and API tokens."),
+    "staff": (
+        "staff",
+        "app",
+        "Manage staff members, their roles, second factors and API tokens. Each step is "
+        "ledgered as the machine's operator (OS user and host), or as the sysadmin whose token "
+        "is in ENTRUSTED_TOKEN.",
+    ),
     "policy": (
         "policy",
         "app",

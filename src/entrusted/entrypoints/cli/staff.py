@@ -177,6 +177,15 @@ def totp_enrol(
     console.print("confirm with: entrusted staff totp-confirm USERNAME CODE")
 
 
+@app.command("totp-reset")
+@guarded
+def totp_reset(username: Annotated[str, typer.Argument(help="Whose second factor.")]) -> None:
+    """Switch a staff member's second factor off (a lost phone); ledgered. They enrol anew."""
+    with container() as c:
+        c.staff.reset_totp(username, by=admin_actor(c))
+    console.print(f"TOTP reset for {username}; enrol a new one: entrusted staff totp-enrol")
+
+
 @app.command("totp-confirm")
 @guarded
 def totp_confirm(
