@@ -11,7 +11,13 @@ PostgreSQL server given by URL, dropped afterwards):
 4. the bare hash limit: a hashlib leaf-hash loop over the same bodies, the ceiling for (5);
 5. full verification (`ledger verify`) of the whole log and its checkpoints;
 6. inclusion and consistency proofs against the 1,000,000-entry tree, from a cold process-level
-   cache for level 0 (random indexes), as a proof server would see them.
+   cache for level 0 (random indexes), as a proof server would see them;
+7. the monitor (`ledger monitor`'s `prove_consistent`) following the whole log in steps of
+   1,000 entries, folding every proof from tiles read from the database (cold tile cache, no
+   HTTP, as the verifier of phase 5 reads them): entries covered per second;
+8. witness cosigning: a real `entrusted witness serve` process on loopback; checkpoints are
+   signed alternately without and with it (100 new entries before each), and the figure is
+   the difference of the two medians.
 
 `quick` shrinks every phase (50,000 entries) for a smoke run.
 """
@@ -19,17 +25,37 @@ PostgreSQL server given by URL, dropped afterwards):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_verify import verify_ledger
-from entrusted.bootstrap import Container, scratch_installation
+from entrusted.adapters.ledger_record import LocalRecordFile
+from entrusted.adapters.witness_cosignatures import SqlCosignatureStore
+from entrusted.adapters.witness_http import HttpWitness
+from entrusted.adapters.witness_store import init_witness_dir
+from entrusted.bootstrap import LEDGER_RECORD, Container, scratch_installation
+from entrusted.crypto.signing import load_signer
 from entrusted.domain.audit import AuditEntry
+from entrusted.domain.checkpoint import Checkpoint
+from entrusted.services.ledger import CheckpointService
+from entrusted.services.ledger_monitor import prove_consistent
+from entrusted.services.witness_submit import ConfiguredWitness, WitnessSubmitter
 
 CLIENTS = 64
 BULK_BATCH = 10_000  # entries per batch-API call: what a replay tool would send
@@ -160,6 +186,107 @@ def _proofs(c: Container, size: int, count: int) -> tuple[dict[str, Any], dict[s
     )
 
 
+class _StoredTiles:
+    """The monitor's tile source, reading the log's tiles straight from the database."""
+
+    def __init__(self, store: SqlLedgerStore) -> None:
+        self.store = store
+
+    def checkpoint(self) -> str:
+        latest = self.store.latest_checkpoint()
+        return "" if latest is None else latest.note
+
+    def tile(self, level: int, index: int, width: int | None) -> bytes:
+        return self.store.tile(level, index, width)
+
+
+def _monitor_rate(c: Container, size: int, step: int = 1000) -> float:
+    store = SqlLedgerStore(c.engine)  # a cold cache, as a monitor's first pass
+    store.open()
+    sizes = [*range(step, size, step), size]
+    heads = [Checkpoint(c.checkpoints.origin, n, c.ledger_store.root_at(n)) for n in sizes]
+    source = _StoredTiles(store)
+    t0 = time.perf_counter()
+    for old, new in itertools.pairwise(heads):
+        prove_consistent(source, old, new)
+    return (sizes[-1] - sizes[0]) / (time.perf_counter() - t0)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _witness_process(log_vkey: str) -> Iterator[tuple[str, str]]:
+    """`entrusted witness serve` in a process of its own, trusting the log; (URL, vkey)."""
+    with tempfile.TemporaryDirectory(prefix="entrusted-witness-") as tmp:
+        vkey, store = init_witness_dir(Path(tmp), "witness.bench.example/w1")
+        store.trust(log_vkey)
+        port = _free_port()
+        main = "from entrusted.entrypoints.cli.main import main; main()"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", main, "witness", "serve", tmp, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/vkey").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the witness process did not start")
+                time.sleep(0.05)
+            yield url, vkey
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _witness_cosign_ms(c: Container, rounds: int) -> float:
+    """Median signing time with one witness minus median without, alternating on one log."""
+    signer = load_signer(c.settings.effective_ledger_key_file)
+    with _witness_process(signer.vkey) as (url, vkey):
+        client = HttpWitness(url)
+        try:
+            submitter = WitnessSubmitter(
+                [ConfiguredWitness(vkey, client)],
+                SqlCosignatureStore(c.engine),
+                c.ledger_store.consistency_proof,
+                c.clock,
+                lambda _w, reason: print(reason, file=sys.stderr),
+            )
+            witnessed = CheckpointService(
+                c.ledger_store,
+                signer,
+                c.clock,
+                c.job_lock(),
+                LocalRecordFile(c.settings.data_dir / LEDGER_RECORD, signer),
+                witnesses=submitter,
+            )
+            plain: list[float] = []
+            cosigned: list[float] = []
+            done = c.ledger_store.stored_size()
+            for _ in range(rounds):
+                for service, times in ((c.checkpoints, plain), (witnessed, cosigned)):
+                    c.ledger.append_raw(_bodies(done, 100))
+                    done += 100
+                    t0 = time.perf_counter()
+                    service.sign(force=True)
+                    times.append(time.perf_counter() - t0)
+        finally:
+            submitter.close()
+            client.close()
+    return round((statistics.median(cosigned) - statistics.median(plain)) * 1000, 3)
+
+
 def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
     size = 50_000 if quick else 1_000_000
     with scratch_installation(database_url) as c:
@@ -173,6 +300,8 @@ def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
         report = verify_ledger(c.engine, c.checkpoints.vkey)
         verify_rate = report.size / (time.perf_counter() - t0)
         inclusion, consistency = _proofs(c, report.size, 200 if quick else 2000)
+        monitor_rate = _monitor_rate(c, report.size)
+        cosign_ms = _witness_cosign_ms(c, 20 if quick else 100)
         return {
             "backend": c.engine.dialect.name,
             "group_commit": group,
@@ -182,4 +311,6 @@ def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
             "hash_limit_per_s": round(hash_limit),
             "inclusion_proof": inclusion,
             "consistency_proof": consistency,
+            "monitor_entries_per_s": round(monitor_rate),
+            "witness_cosign_ms": cosign_ms,
         }

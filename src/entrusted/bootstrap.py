@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import structlog
@@ -34,6 +35,8 @@ from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
 from entrusted.adapters.scheduler import Job, JobLock, Worker
 from entrusted.adapters.sms import HttpSmsGateway
 from entrusted.adapters.smtp import SmtpMailer
+from entrusted.adapters.witness_cosignatures import SqlCosignatureStore
+from entrusted.adapters.witness_http import HttpWitness
 from entrusted.config import Settings
 from entrusted.crypto.blind_index import (
     create_index_key_file,
@@ -68,12 +71,14 @@ from entrusted.services.consent_parts import ConsentLimits, ConsentParts
 from entrusted.services.contracts import ContractService
 from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
 from entrusted.services.events import EventBus
+from entrusted.services.ftp_login import FtpLoginService
 from entrusted.services.gate import Gate
+from entrusted.services.grant_entry import GrantEntry
 from entrusted.services.grants import ActiveGrant, GrantService
 from entrusted.services.identification import CallerIdentified, IdentificationService
 from entrusted.services.keys import WrappedKeyStore
 from entrusted.services.ledger import CheckpointService, TailSigner
-from entrusted.services.mail_login import MailLoginService
+from entrusted.services.mail_login import MailboxSessions, MailLoginService
 from entrusted.services.mailbox_monitor import MailboxMonitor
 from entrusted.services.messaging import (
     NO_MAIL,
@@ -98,6 +103,10 @@ from entrusted.services.staff import LoginLimits, StaffService
 from entrusted.services.staff_access import EndStaffGrants
 from entrusted.services.staff_totp import SecondFactor
 from entrusted.services.verbal_consent import VerbalConsentService
+from entrusted.services.witness_submit import ConfiguredWitness, WitnessPolicy, WitnessSubmitter
+
+if TYPE_CHECKING:
+    from pyftpdlib.servers import ThreadedFTPServer
 
 LEDGER_RECORD = "ledger.record"  # the signed local record, in the data directory
 LEDGER_VERIFY_JOB = "ledger.verify"  # the worker's scheduled full verification
@@ -135,10 +144,14 @@ class Container:
     verbal_consent: VerbalConsentService
     mailbox_monitor: MailboxMonitor
     mail_login: MailLoginService
+    grant_entry: GrantEntry
+    ftp_login: FtpLoginService
     outbox: OutboxService
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
     _tail: TailSigner | None = None
+    _witness_clients: list[HttpWitness] = field(default_factory=list)
+    _submitter: WitnessSubmitter | None = None
 
     @property
     def checkpoints(self) -> CheckpointService:
@@ -152,8 +165,53 @@ class Container:
                 self.job_lock(),
                 LocalRecordFile(self.settings.data_dir / LEDGER_RECORD, signer),
                 timedelta(seconds=self.settings.checkpoint_idle_resign_s),
+                witnesses=self._witness_submitter(),
             )
         return self._checkpoints
+
+    def _witness_submitter(self) -> WitnessSubmitter | None:
+        """The configured witnesses (none: checkpoints are published uncosigned)."""
+        if not self.settings.witnesses:
+            return None
+        self._witness_clients = [HttpWitness(url) for url, _ in self.witness_entries()]
+        witnesses = [
+            ConfiguredWitness(vkey, client)
+            for (_, vkey), client in zip(self.witness_entries(), self._witness_clients, strict=True)
+        ]
+
+        def alert(witness: str, reason: str) -> None:
+            resource = Resource(ResourceKind.LEDGER, f"witness/{witness}"[:64])
+            OutcomeRecorder(self.gate).record(
+                WORKER,
+                Action.READ,
+                resource,
+                Outcome.LEDGER_TAMPERED,
+                reason[:2000],
+                allowed=False,
+            )
+
+        self._submitter = WitnessSubmitter(
+            witnesses,
+            SqlCosignatureStore(self.engine),
+            self.ledger_store.consistency_proof,
+            self.clock,
+            alert,
+        )
+        return self._submitter
+
+    def witness_entries(self) -> list[tuple[str, str]]:
+        """(URL, vkey) of each configured witness; InvalidInput naming a malformed entry."""
+        entries = []
+        for entry in self.settings.witnesses:
+            url, _, vkey = entry.strip().partition(" ")
+            if not url.startswith(("https://", "http://")) or not vkey.strip():
+                raise InvalidInput("witnesses", f"{entry!r} is not `<URL> <vkey>`")
+            entries.append((url, vkey.strip()))
+        return entries
+
+    def witness_policy(self) -> WitnessPolicy:
+        keys = tuple(vkey for _, vkey in self.witness_entries())
+        return WitnessPolicy(keys, self.settings.witness_quorum)
 
     def ledger_verification(self) -> dict[str, object]:
         """The health figure of the worker's last full ledger verification: `{"ok", "at",
@@ -232,6 +290,10 @@ class Container:
             self._tail.stop()
             self._tail = None
         self.ledger.stop()
+        if self._submitter is not None:
+            self._submitter.close()
+        for client in self._witness_clients:
+            client.close()
         self.engine.dispose()
 
 
@@ -315,6 +377,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             base=timedelta(seconds=settings.outbox_retry_s),
             max_attempts=settings.outbox_max_attempts,
         ),
+        retention=timedelta(seconds=settings.outbox_retention_s),
     )
     consent_parts = ConsentParts(
         parts,
@@ -327,7 +390,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             identification_valid=timedelta(seconds=settings.identification_valid_s),
         ),
     )
-    grants = GrantService(consent_parts)
+    grants = GrantService(consent_parts, events)
     consent = ConsentService(consent_parts, grants)
     contracts = ContractService(parts, customer_auth)
     contracts.after_change.append(consent.contract_changed)
@@ -336,8 +399,12 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         if settings.doveadm_path
         else None
     )
-    mail_login = MailLoginService(consent_parts, staff, grants, sessions)
-    grants.on_grant_ended.append(mail_login.end_sessions)
+    grant_entry = GrantEntry(consent_parts, staff, grants)
+    grant_entry.subscribe(events)
+    if sessions is not None:
+        grant_entry.serve(ResourceKind.MAILBOX_CONTENT, MailboxSessions(parts, sessions))
+    mail_login = MailLoginService(parts, grant_entry)
+    ftp_login = FtpLoginService(parts, grant_entry, staff_limits, settings.ftp_root_template)
     EndStaffGrants(grants, consent_uow).subscribe(events)
     c = Container(
         settings=settings,
@@ -384,6 +451,8 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         verbal_consent=VerbalConsentService(consent_parts, grants),
         mailbox_monitor=MailboxMonitor(parts, MaildirReader(), settings.mail_root_template),
         mail_login=mail_login,
+        grant_entry=grant_entry,
+        ftp_login=ftp_login,
         outbox=outbox,
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
@@ -395,6 +464,44 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     )
     c.jobs.append(Job("outbox.deliver", settings.outbox_interval_s, lambda: str(outbox.deliver())))
     return c
+
+
+def ftp_tls_files(settings: Settings) -> tuple[Path, Path]:
+    """The FTPS server's certificate and key files (default: in the data directory)."""
+    return (
+        settings.ftp_cert_file or settings.data_dir / "ftp.crt",
+        settings.ftp_key_file or settings.data_dir / "ftp.key",
+    )
+
+
+def ftp_server(c: Container) -> ThreadedFTPServer:
+    """The FTPS server, co-located with the gate (in-process calls); its live staff sessions
+    are registered so that a grant ending here closes them at once. Imported here: pyftpdlib
+    and pyOpenSSL load only for the command that serves FTP."""
+    from entrusted.adapters.ftp.server import FtpServerConfig, LiveSessions, build_server
+
+    s = c.settings
+    low, high = (int(p) for p in s.ftp_passive_ports.split("-"))
+    if not 1024 <= low <= high <= 65535:
+        raise InvalidInput("ftp_passive_ports", "must be low-high within 1024-65535")
+    cert, key = ftp_tls_files(s)
+    for path in (cert, key):
+        if not path.is_file():
+            raise InvalidInput("ftp_cert_file", f"{path} is missing (entrusted ftp selfsigned)")
+    live = LiveSessions()
+    c.grant_entry.serve(ResourceKind.FTP_SPACE, live)
+    config = FtpServerConfig(
+        s.ftp_bind_host,
+        s.ftp_bind_port,
+        cert,
+        key,
+        range(low, high + 1),
+        s.ftp_max_login_attempts,
+        s.ftp_auth_failed_delay_s,
+        s.ftp_max_connections_per_address,
+        s.ftp_session_check_s,
+    )
+    return build_server(config, c.ftp_login, live)
 
 
 def console_operator() -> Actor:
@@ -473,6 +580,17 @@ def _tail_sign_failed(exc: Exception) -> None:
     structlog.get_logger("entrusted.ledger").error(
         "ledger.tail_sign_failed", error=type(exc).__name__, message=str(exc)
     )
+
+
+def adopt_ledger_record(c: Container, by: Actor) -> str:
+    """Write a new signed local record after verifying the whole log (see
+    `CheckpointService.advance_record`); the adoption itself is a ledger entry."""
+    vkey = c.checkpoints.vkey
+    verified = c.checkpoints.advance_record(lambda r: verify_since(c.engine, vkey, r), adopt=True)
+    summary = f"local ledger record adopted: {verified.summary()}"[:2000]
+    resource = Resource(ResourceKind.LEDGER, "local-record")
+    OutcomeRecorder(c.gate).record(by, Action.UPDATE, resource, Outcome.LEDGER_VERIFIED, summary)
+    return summary
 
 
 def _verify_ledger(c: Container) -> str:

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the worker verifies the whole ledger (entries, tiles, checkpoints).",
     )
+    # --- witnesses (services/witness_submit.py) ---
+    witnesses: tuple[str, ...] = Field(
+        default=(),
+        description="Witnesses each new checkpoint is submitted to, each as `<URL> <vkey>` "
+        "(C2SP tlog-witness submission prefix and the witness's cosignature/v1 verifier key).",
+    )
+    witness_quorum: int = Field(
+        default=0,
+        ge=0,
+        description="How many of `witnesses` must cosign a checkpoint (k of n) for "
+        "`verify-receipt` and `ledger monitor` given the same witness keys.",
+    )
     login_max_failures_per_account: int = Field(
         default=5, ge=1, description="Failed logins per account in the window before lock-out."
     )
@@ -167,6 +179,13 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(
         default=8, ge=1, le=50, description="Attempts before a notice is marked failed."
     )
+    outbox_retention_s: int = Field(
+        default=7 * 86400,
+        ge=3600,
+        le=366 * 86400,
+        description="How long sent and void notices stay in the outbox before the worker "
+        "deletes them (failed and pending ones stay).",
+    )
     password_link_max_per_hour: int = Field(
         default=3, ge=1, le=100, description="Password links one address may ask for per hour."
     )
@@ -241,6 +260,43 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a verified staff password is remembered (as a keyed digest, in "
         "memory) for IMAP logins; 0: argon2 on every login. Grants are checked every time.",
+    )
+    # --- the FTP(S) backup space (issue 14, P9) ---
+    ftp_bind_host: str = Field(
+        default="127.0.0.1", description="Address the FTPS server (`entrusted ftp serve`) uses."
+    )
+    ftp_bind_port: int = Field(default=2121, ge=1, le=65535, description="Its control port.")
+    ftp_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) of the FTPS server; default `ftp.crt` in the data "
+        "dir (`entrusted ftp selfsigned` makes one for testing).",
+    )
+    ftp_key_file: Path | None = Field(
+        default=None, description="Its PEM private key; default `ftp.key` in the data dir."
+    )
+    ftp_passive_ports: str = Field(
+        default="60000-60099",
+        pattern=r"^[0-9]{1,5}-[0-9]{1,5}$",
+        description="Passive data ports, `low-high` (open them in the firewall).",
+    )
+    ftp_root_template: str = Field(
+        default="/srv/ftp/%n",
+        description="Where an FTP space's files are: %n its account name, %i its service id.",
+    )
+    ftp_max_login_attempts: int = Field(
+        default=3, ge=1, le=20, description="Failed logins on one connection before it is cut."
+    )
+    ftp_auth_failed_delay_s: float = Field(
+        default=2.0, ge=0, le=30, description="Delay before answering a failed FTP login."
+    )
+    ftp_max_connections_per_address: int = Field(
+        default=10, ge=1, description="Simultaneous FTP connections from one client address."
+    )
+    ftp_session_check_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the FTP server closes staff sessions whose grant has ended "
+        "elsewhere (their next command is refused at once either way).",
     )
     # --- security hardening (issue 11) ---
     max_body_bytes: int = Field(

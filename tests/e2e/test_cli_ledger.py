@@ -124,6 +124,7 @@ def test_every_command_and_option_has_help() -> None:
         "export",
         "verify-receipt",
         "monitor",
+        "adopt-record",
     }
     for name, command in commands.items():
         assert command.help, name

@@ -100,7 +100,9 @@ def _read(path: Path) -> str:
 
 @pytest.mark.slow
 def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[str, str]) -> None:
-    result = run(env, "demo", "--data-dir", str(tmp_path / "demo"), "--no-serve")
+    # A database URL in the environment names someone's real installation: never the demo's.
+    elsewhere = {**env, "ENTRUSTED_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    result = run(elsewhere, "demo", "--data-dir", str(tmp_path / "demo"), "--no-serve")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the gate" in result.stdout
     assert "refused" in result.stdout
@@ -112,6 +114,21 @@ def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[s
     assert len(list(outgoing.glob("*.eml"))) >= 5
     assert "e-mail(s) written to" in result.stdout
     assert "outgoing/mail" in "".join(result.stdout.split())
+
+
+@pytest.mark.slow
+def test_demo_refuses_to_wipe_a_directory_it_did_not_make(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    data = tmp_path / "prod"
+    assert run(env, "--data-dir", str(data), "init").returncode == 0
+    (data / "important.txt").write_text("keep me")
+    before = sorted(p.name for p in data.iterdir())
+    result = run(env, "demo", "--data-dir", str(data), "--no-serve", timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "was not made by `entrusted demo`" in " ".join(result.stderr.split())
+    assert sorted(p.name for p in data.iterdir()) == before
+    assert (data / "important.txt").read_text() == "keep me"
 
 
 @pytest.mark.slow
@@ -133,3 +150,12 @@ def test_serve_and_worker_refuse_to_start_without_a_way_to_send(
     result = run({**env, **DIRECTORY_TRANSPORTS}, "--data-dir", str(data), "worker", "--once")
     assert result.returncode == 0, result.stderr
     assert "outbox.deliver: ok 0 sent" in result.stdout
+
+
+def test_a_command_without_an_installation_says_so(tmp_path: Path, env: dict[str, str]) -> None:
+    missing = tmp_path / "nothing-here"
+    result = run(env, "--data-dir", str(missing), "staff", "list", timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"no Entrusted installation in {missing}: run `entrusted init`" in said
+    assert not (missing / "entrusted.db").exists()  # nothing was created on the way

@@ -26,6 +26,8 @@ def test_quick_run_reports_every_figure() -> None:
         "hash_limit_per_s",
         "inclusion_proof",
         "consistency_proof",
+        "monitor_entries_per_s",
+        "witness_cosign_ms",
     }
     assert result["backend"] == "sqlite"
     assert set(result["group_commit"]) == {"clients", "appends_per_s", "p50_ms", "p99_ms"}
@@ -34,9 +36,16 @@ def test_quick_run_reports_every_figure() -> None:
     assert set(result["inclusion_proof"]) == {"size", "p50_ms", "p99_ms"}
     assert result["inclusion_proof"]["size"] == 50_000
     assert set(result["consistency_proof"]) == {"p50_ms"}
-    for rate in ("bulk_appends_per_s", "verify_entries_per_s", "hash_limit_per_s"):
+    for rate in (
+        "bulk_appends_per_s",
+        "verify_entries_per_s",
+        "hash_limit_per_s",
+        "monitor_entries_per_s",
+    ):
         assert result[rate] > 0, rate
     group = result["group_commit"]
     assert 0 < group["p50_ms"] <= group["p99_ms"]
     # The verifier cannot beat bare hashing of the same entries: a sanity check on the clock.
     assert result["verify_entries_per_s"] < result["hash_limit_per_s"]
+    # One witness round trip on loopback costs something, and far less than a second.
+    assert 0 < result["witness_cosign_ms"] < 1000

@@ -19,10 +19,12 @@ from entrusted.adapters.db import tables as t
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_verify import verify_ledger
 from entrusted.adapters.ledger_record import LocalRecordFile
-from entrusted.bootstrap import LEDGER_RECORD, Container, build
+from entrusted.bootstrap import LEDGER_RECORD, Container, adopt_ledger_record, build
 from entrusted.config import Settings
 from entrusted.crypto.signing import load_signer
+from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import Checkpoint
+from entrusted.domain.policy import Actor, ActorKind
 from entrusted.errors import Conflict, EntrustedError, TamperDetected
 from entrusted.services.ledger import CheckpointService
 from tests.conftest import FakeClock, count_rows
@@ -115,6 +117,11 @@ def test_racing_signers_never_go_backwards(
                     service.sign(force=True)
                 except Conflict as exc:  # lost the race at insert time: refused, not stored
                     refusals.append(exc)
+                except TamperDetected as exc:
+                    # Without the service lock a signer can read the size before another one
+                    # records a larger signed head: the local record refuses the stale head.
+                    stale = "the head this log signed" in exc.message
+                    (failures if service_lock or not stale else refusals).append(exc)
                 except Exception as exc:  # asserted empty below
                     failures.append(exc)
 
@@ -189,5 +196,38 @@ def test_a_rollback_without_the_key_is_refused(container: Container, settings: S
         assert _checkpoint_sizes(restarted.engine) == [1000]  # nothing was signed
         with pytest.raises(TamperDetected, match=r"rewritten|removed"):
             restarted.start("ops@example.com")
+    finally:
+        restarted.close()
+
+
+def test_a_rollback_with_the_record_deleted_is_still_refused(
+    container: Container, settings: Settings
+) -> None:
+    """Trial finding: deleting `ledger.record` next to the database used to turn the rollback
+    check off (start-up re-verified from zero and signed a fork of its own checkpoints)."""
+    fill(container, 3000, (1000, 2000, 3000))
+    container.close()
+    assert container.checkpoints.check_record().startswith("consistent with the head")
+    _rollback_without_key(container, 1500, 1)
+    # `ledger verify`'s second half: the stored log against what this installation signed.
+    with pytest.raises(TamperDetected, match=r"shrank below the head this log signed"):
+        container.checkpoints.check_record()
+    (settings.data_dir / LEDGER_RECORD).unlink()
+    restarted = build(settings)
+    try:
+        with pytest.raises(TamperDetected, match=r"signed local record is missing"):
+            restarted.start("ops@example.com")
+        assert _checkpoint_sizes(restarted.engine) == [1000]  # nothing was signed
+        # The operator's explicit, ledgered adoption (after checking the published heads).
+        summary = adopt_ledger_record(restarted, Actor(ActorKind.SERVICE, "cli:ops@host"))
+        assert summary.startswith("local ledger record adopted: ledger verified")
+        store = restarted.ledger_store
+        last = AuditEntry.from_bytes(store.entries(0, store.stored_size())[-1])
+        assert (last.actor_id, last.rule, last.resource_id) == (
+            "cli:ops@host",
+            "ledger.verified",
+            "local-record",
+        )
+        restarted.start("ops@example.com")  # adopted: starts again
     finally:
         restarted.close()

@@ -98,7 +98,7 @@ def test_resolving_the_case_ends_the_open_session_and_later_logins(world: MailWo
     assert result == "OK"
     assert conn is not None
     conn.select("INBOX")
-    w.c.cases.resolve(sam, case_id)  # on_grant_ended -> doveadm kick
+    w.c.cases.resolve(sam, case_id)  # GrantEnded -> doveadm kick
     deadline = time.monotonic() + 10
     with pytest.raises((imaplib.IMAP4.abort, OSError)):  # noqa: PT012 - poll until kicked
         while time.monotonic() < deadline:

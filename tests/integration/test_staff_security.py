@@ -71,6 +71,19 @@ def entries_for(c: Container, staff_id: str) -> list[AuditEntry]:
     return [e for e in ledgered(c) if e.resource_id == staff_id]
 
 
+class KickRecorder:
+    """A server's `GrantSessions` that records which grants' sessions it was told to close."""
+
+    def __init__(self, kicked: list[str]) -> None:
+        self.kicked = kicked
+
+    def kick(self, grant: Grant) -> None:
+        self.kicked.append(grant.id)
+
+    def end(self, session_id: str) -> None:
+        raise AssertionError(f"no session {session_id} is closed here, only grants ended")
+
+
 def seed_of(uri: str) -> str:
     return parse_qs(urlsplit(uri).query)["secret"][0]
 
@@ -83,7 +96,7 @@ def test_disabling_ends_grants_mail_sessions_and_tokens_at_once(container: Conta
     staff_id, grant = granted(c, "quentin")
     token = c.staff.issue_token("quentin", "desk").secret
     kicked: list[str] = []
-    c.grants.on_grant_ended.append(lambda g: kicked.append(g.id))  # the mail area's hook list
+    c.grant_entry.serve(ResourceKind.MAILBOX_CONTENT, KickRecorder(kicked))  # as the mail server
     c.staff.disable("quentin")
     ended = grant_now(c, grant.id)
     assert ended.end_reason is GrantEnd.STAFF_DISABLED

@@ -13,6 +13,7 @@ from entrusted.services.cases import CaseService
 from entrusted.services.consent import ConsentService
 from entrusted.services.consent_notices import ConsentNotices
 from entrusted.services.consent_parts import ConsentLimits, ConsentParts
+from entrusted.services.events import EventBus, GrantEnded
 from entrusted.services.grants import ActiveGrant, GrantService
 from entrusted.services.memory_consent import InMemoryConsent
 from entrusted.services.outbox import DeliveryReport, OutboxService
@@ -56,8 +57,9 @@ class ConsentWorld(World):
             self.notices.renderers(self.consent_store.unit_of_work),
         )
         cparts = ConsentParts(parts, self.consent_store.unit_of_work, self.notices, self.limits)
-        self.grants = GrantService(cparts)
-        self.grants.on_grant_ended.append(self.ended.append)
+        self.events = EventBus()
+        self.events.subscribe(GrantEnded, lambda event: self.ended.append(event.grant))
+        self.grants = GrantService(cparts, self.events)
         self.consent = ConsentService(cparts, self.grants)
         self.verbal = VerbalConsentService(cparts, self.grants)
         self.cases = CaseService(cparts, self.grants)

@@ -171,3 +171,30 @@ def test_caller_identified_is_per_staff_member_customer_case_and_hour(world: Wor
         "support to read contract", without="caller_identified", ledger=world.ledger
     ):
         world.gate.decide(SUPPORT, Action.READ, resource)
+
+
+def test_confirmation_conflicts_are_ledgered(world: World) -> None:
+    """Confirming a code identification, or one no longer pending, is a Conflict that changes
+    nothing and is ledgered as a refused identification (as `verify`'s conflicts are)."""
+    alice = world.register()
+    by_code = world.identification.start(SUPPORT, alice, "email_code")
+    by_session = world.identification.start(SUPPORT, alice, "session")
+    world.identification.confirm(customer(alice), by_session.id)
+
+    def last_refusal() -> tuple[str, str, str]:
+        entry = world.ledger.entries[-1]
+        return entry.decision, entry.rule, entry.reason
+
+    with pytest.raises(Conflict, match="one-time code"):
+        world.identification.confirm(customer(alice), by_code.id)
+    assert last_refusal()[:2] == ("deny", "registry.identification")
+    assert "one-time code" in last_refusal()[2]
+    assert stored(world, by_code.id) == (0, IdentificationOutcome.PENDING)
+    with pytest.raises(Conflict, match="is verified"):
+        world.identification.confirm(customer(alice), by_session.id)
+    assert last_refusal()[:2] == ("deny", "registry.identification")
+    assert "is verified" in last_refusal()[2]
+    with pytest.raises(Conflict, match="customer's session"):
+        world.identification.verify(SUPPORT, by_session.id, "123456")
+    assert last_refusal()[:2] == ("deny", "registry.identification")
+    assert stored(world, by_session.id) == (1, IdentificationOutcome.VERIFIED)

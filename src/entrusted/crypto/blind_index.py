@@ -33,11 +33,13 @@ from pathlib import Path
 
 from entrusted.crypto.envelope import KEY_SIZE, key_from_base64, read_key_file, write_key_file
 from entrusted.domain.contacts import canonical_email, canonical_phone
+from entrusted.domain.registry import clean_ftp_name
 from entrusted.errors import InvalidInput
 
 INDEX_SIZE = 32  # the whole HMAC-SHA256 output: no truncation, so no accidental matches
 _EMAIL = b"email\0"
 _PHONE = b"phone\0"
+_SPACE = b"space\0"  # an FTP space's account name: its login name, found like a mailbox
 _LABEL = "entrusted-index-key-v1"
 _FIELD = "index key"
 
@@ -51,6 +53,12 @@ def email_index(key: bytes, email: str) -> bytes:
 def phone_index(key: bytes, phone: str) -> bytes:
     """The blind index of `phone`, which must be in E.164 form (InvalidInput "phone" if not)."""
     return _index(key, _PHONE, canonical_phone(phone))
+
+
+def ftp_space_index(key: bytes, name: str) -> bytes:
+    """The blind index of an FTP space's account name (InvalidInput "name" if it is not one):
+    the FTP server finds the space a login names without decrypting every space's name."""
+    return _index(key, _SPACE, clean_ftp_name(name, "name"))
 
 
 def _index(key: bytes, kind: bytes, canonical: str) -> bytes:

@@ -117,11 +117,6 @@ class CaseService:
         p = self._p
         with p.uow() as uow:
             old = load_case(uow, case_id)
-        if old.open:
-            raise Conflict(f"case {old.id} is still open")
-        contract = p.contract(old.contract_id)
-        if contract is None or contract.holder_id != old.customer_id:
-            raise Conflict(f"contract {old.contract_id} changed hands; open a new case for it")
         text = clean_subject(subject if subject is not None else old.subject)
         case = Case(
             p.ids("case"),
@@ -134,7 +129,14 @@ class CaseService:
             reopened_from=old.id,
         )
         ctx = AccessContext(case_id=case.id, note=f"reopens {old.id}")
+        # Decided before the old case's state is looked at: an actor who may not open a case
+        # for this customer learns nothing about their cases or contract (issue 11).
         p.gate.decide(actor, Action.CREATE, case.resource(), ctx)
+        if old.open:
+            raise Conflict(f"case {old.id} is still open")
+        contract = p.contract(old.contract_id)
+        if contract is None or contract.holder_id != old.customer_id:
+            raise Conflict(f"contract {old.contract_id} changed hands; open a new case for it")
         with p.uow() as uow:
             uow.cases.add(case)
             uow.commit()

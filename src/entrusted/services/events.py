@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 import structlog
 
+from entrusted.domain.cases import Grant
 from entrusted.domain.policy import Actor, Role
 
 log = structlog.get_logger(__name__)
@@ -38,6 +39,23 @@ class StaffRolesRemoved:
     staff_id: str
     removed: frozenset[Role]
     by: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class GrantEnded:
+    """A grant ended (in the database, and ledgered): the servers it let staff into (mail,
+    FTP) must close the sessions still open under it."""
+
+    grant: Grant
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSessionEnded:
+    """One session under a grant was closed (the staff member logged out through the API, or
+    the server reported it): a server still serving that session must stop."""
+
+    grant: Grant
+    session_id: str
 
 
 E = TypeVar("E")

@@ -182,21 +182,23 @@ class Gate:
     ) -> Action:
         if not isinstance(actor, Actor) or not isinstance(actor.kind, ActorKind):
             raise InvalidInput("actor", "not an actor")
-        if not actor.id or len(actor.id) > MAX_ID:
-            raise InvalidInput("actor", "an actor needs an id of 1-64 characters")
+        if not actor.id or len(actor.id) > MAX_ID or not _printable(actor.id):
+            raise InvalidInput("actor", "an actor needs an id of 1-64 printable characters")
         if actor.kind is ActorKind.STAFF and not actor.roles:
             raise InvalidInput("actor", "a staff member without a role has no access")
         if actor.kind is not ActorKind.STAFF and actor.roles:
             raise InvalidInput("actor", "only staff members hold roles")
         if not isinstance(resource, Resource) or not isinstance(resource.kind, ResourceKind):
             raise InvalidInput("resource", "unknown resource kind")
-        if not resource.id or len(resource.id) > MAX_ID:
-            raise InvalidInput("resource", "a resource needs an id of 1-64 characters")
-        if resource.owner is not None and not 0 < len(resource.owner) <= MAX_ID:
-            raise InvalidInput("resource", "owner ids are 1-64 characters")
+        if not resource.id or len(resource.id) > MAX_ID or not _printable(resource.id):
+            raise InvalidInput("resource", "a resource needs an id of 1-64 printable characters")
+        if resource.owner is not None and not (
+            0 < len(resource.owner) <= MAX_ID and _printable(resource.owner)
+        ):
+            raise InvalidInput("resource", "owner ids are 1-64 printable characters")
         for name, value in context.refs().items():
-            if len(value) > MAX_ID:
-                raise InvalidInput(f"context.{name}", "ids are at most 64 characters")
+            if len(value) > MAX_ID or not _printable(value):
+                raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
         try:
             parsed = Action(action)
         except ValueError:
@@ -226,16 +228,16 @@ class Gate:
         return AuditEntry(
             time=self.clock(),
             actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
-            actor_id=str(getattr(actor, "id", ""))[:MAX_ID] or "unknown",
+            actor_id=_ledger_safe(getattr(actor, "id", "")) or "unknown",
             actor_roles=tuple(sorted(r.value for r in getattr(actor, "roles", ()))),
-            action=action[:MAX_ID],
+            action=_ledger_safe(action),
             resource_kind=str(getattr(getattr(resource, "kind", None), "value", "unknown")),
-            resource_id=str(getattr(resource, "id", ""))[:MAX_ID] or "unknown",
-            owner=(getattr(resource, "owner", None) or None),
+            resource_id=_ledger_safe(getattr(resource, "id", "")) or "unknown",
+            owner=_ledger_safe(getattr(resource, "owner", None)) or None,
             decision="allow" if decision.allowed else "deny",
             rule=decision.rule_id,
             reason=decision.reason,
-            refs={k: v[:MAX_ID] for k, v in context.refs().items()},
+            refs={k: _ledger_safe(v) for k, v in context.refs().items()},
             nonce=self.nonce(32),
         )
 
@@ -254,3 +256,19 @@ class Gate:
             raise Unavailable(
                 f"the decision could not be audited ({type(exc).__name__}); refused"
             ) from None
+
+
+def _printable(value: str) -> bool:
+    """Ids are printable text: no NUL (PostgreSQL text cannot hold it), no control characters
+    and no lone surrogates, so every id the gate accepts can be ledgered as given."""
+    return value.isprintable() and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+
+
+def _ledger_safe(value: object) -> str:
+    """An id as the ledger can hold it, for recording a request the gate refused as invalid:
+    unprintable characters become `?` and the length is capped, so the refusal itself is
+    always ledgered (never a 503 for a malformed id)."""
+    if value is None:
+        return ""
+    text = str(value)[:MAX_ID]
+    return "".join(ch if _printable(ch) else "?" for ch in text)

@@ -6,8 +6,8 @@ member logs in) and consumes one of the grant's sessions; once they are spent an
 session is closed, the grant has ended. It also ends at the earliest of: its case resolved,
 the customer revoking it (or disowning the verbal consent behind it), its backstop duration,
 the contract transferred or cancelled. Ending never waits for the ledger or a mail relay: the
-grant is ended in the database first, then the outcome is ledgered, the `on_grant_ended`
-hooks run (the mail and FTP areas end live sessions there) and the customer is told.
+grant is ended in the database first, then the outcome is ledgered, a `GrantEnded` event is
+published (the mail and FTP servers close live sessions on it) and the customer is told.
 
 `ActiveGrant` is the gate's `active_grant` condition: true only for an active grant of
 exactly this staff member, resource and case (and grant, if the request names one) that has
@@ -23,7 +23,7 @@ grants.revoke(customer, "gnt_1")              # the customer withdraws it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +34,7 @@ from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import ContractStatus
 from entrusted.errors import Conflict, NotFound
 from entrusted.services.consent_parts import ConsentParts, load_case
+from entrusted.services.events import EventBus, GrantEnded, GrantSessionEnded
 from entrusted.services.gate import AccessContext
 from entrusted.services.outbox import queue
 from entrusted.services.outcomes import Outcome
@@ -44,7 +45,6 @@ from entrusted.services.ports import (
     RegistryUnitOfWorkFactory,
 )
 
-GrantHook = Callable[[Grant], None]
 # Which integration's token may close a session it reports ended: the server it runs on.
 SERVER_OF = {Kind.MAILBOX_CONTENT: Service.MAIL_HOOK, Kind.FTP_SPACE: Service.FTP_SERVER}
 
@@ -79,9 +79,9 @@ def end_in(
 
 
 class GrantService:
-    def __init__(self, parts: ConsentParts) -> None:
+    def __init__(self, parts: ConsentParts, events: EventBus | None = None) -> None:
         self._p = parts
-        self.on_grant_ended: list[GrantHook] = []
+        self._events = events
 
     def _get(self, grant_id: str) -> Grant:
         with self._p.uow() as uow:
@@ -182,6 +182,8 @@ class GrantService:
         assert current is not None
         closing = f"session {session.id} closed"
         p.outcomes.record(actor, grant.action, grant.resource(), Outcome.SESSION, closing, ctx)
+        if self._events is not None:  # the server still serving it, if any, stops
+            self._events.publish(GrantSessionEnded(current, session.id))
         if current.spent and not still_open and current.ended_at is None:
             self.end_grants(actor, [current], GrantEnd.USED)
             return self._get(grant.id)
@@ -210,8 +212,8 @@ class GrantService:
         return ended
 
     def announce_ended(self, actor: Actor, ended: Sequence[Grant]) -> None:
-        """After grants ended: ledger each end and run the hooks (the customer's notice was
-        queued in the outbox with the change, by `end_in`)."""
+        """After grants ended: ledger each end and publish `GrantEnded` (the customer's notice
+        was queued in the outbox with the change, by `end_in`)."""
         for g in ended:
             reason = g.end_reason.value if g.end_reason else "ended"
             self._p.outcomes.record(
@@ -222,9 +224,9 @@ class GrantService:
                 f"grant ended: {reason}",
                 AccessContext(case_id=g.case_id, grant_id=g.id),
             )
-        for g in ended:
-            for hook in self.on_grant_ended:
-                hook(g)
+        if self._events is not None:  # the servers close sessions open under them
+            for g in ended:
+                self._events.publish(GrantEnded(g))
 
     def sweep(self, actor: Actor) -> int:
         """The expiry job's half for grants: end those past their backstop, those spent with

@@ -149,7 +149,18 @@ class IdentificationService:
                 context,
             )
         if ident.method is IdentificationMethod.SESSION:
-            raise Conflict(f"identification {ident.id} is confirmed by the customer's session")
+            conflict = Conflict(f"identification {ident.id} is confirmed by the customer's session")
+            why = f"identification by code refused: {conflict}"
+            p.outcomes.record(
+                actor,
+                Action.IDENTIFY,
+                resource,
+                Ledgered.IDENTIFICATION,
+                why,
+                context,
+                allowed=False,
+            )
+            raise conflict
         keys = p.keys()
         with p.uow() as uow:
             digest = uow.identifications.code_digest(ident.id)
@@ -207,11 +218,24 @@ class IdentificationService:
         resource = personal(ident.customer_id)
         context = AccessContext(case_id=ident.case_id)
         p.gate.decide(actor, Action.UPDATE, resource, context)
-        if ident.method is not IdentificationMethod.SESSION:
-            raise Conflict(f"identification {ident.id} is confirmed with its one-time code")
         state = ident.state_at(p.clock())
-        if state is not Outcome.PENDING:
-            raise Conflict(f"identification {ident.id} is {state.value}; start a new one")
+        conflict = None
+        if ident.method is not IdentificationMethod.SESSION:
+            conflict = Conflict(f"identification {ident.id} is confirmed with its one-time code")
+        elif state is not Outcome.PENDING:
+            conflict = Conflict(f"identification {ident.id} is {state.value}; start a new one")
+        if conflict is not None:  # nothing changes, but the refused confirmation is ledgered
+            why = f"confirmation from the customer's session refused: {conflict}"
+            p.outcomes.record(
+                actor,
+                Action.IDENTIFY,
+                resource,
+                Ledgered.IDENTIFICATION,
+                why,
+                context,
+                allowed=False,
+            )
+            raise conflict
         updated = replace(
             ident, attempts=ident.attempts + 1, outcome=Outcome.VERIFIED, completed_at=p.clock()
         )

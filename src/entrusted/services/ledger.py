@@ -21,6 +21,7 @@ from entrusted.domain.checkpoint import Checkpoint, LocalRecord
 from entrusted.domain.ledger import verify_consistency
 from entrusted.errors import TamperDetected, Unavailable
 from entrusted.services.ports import Clock, LedgerLog
+from entrusted.services.witness_submit import WitnessSubmitter
 
 SIGN_LOCK = "ledger.sign"  # one signer at a time, across processes (worker, CLI, export)
 START_UP_WAIT_S = 900.0  # how long start-up waits for another process's verification
@@ -66,6 +67,7 @@ class CheckpointService:
         record: LocalRecordStore,
         idle_resign: timedelta = timedelta(minutes=10),
         lock_wait_s: float = 10.0,
+        witnesses: WitnessSubmitter | None = None,
     ) -> None:
         self._log = log
         self._signer = signer
@@ -74,6 +76,7 @@ class CheckpointService:
         self._record = record
         self._idle = idle_resign
         self._lock_wait_s = lock_wait_s
+        self._witnesses = witnesses
 
     @property
     def vkey(self) -> str:
@@ -92,6 +95,8 @@ class CheckpointService:
         cannot roll back), and the store checks the largest stored one again as it inserts.
         """
         with self._signing():
+            if self._witnesses is not None:
+                self._witnesses.check_not_halted()
             size = self._log.stored_size()
             last = self._log.latest_checkpoint()
             now = self._clock()
@@ -118,16 +123,56 @@ class CheckpointService:
                 if record is not None
                 else LocalRecord(self._signer.name, size, root, 0, (), 0)
             )
-            self._log.add_checkpoint(size, root, note, now)
-            return SignedCheckpoint(size, root, note)
+            if self._witnesses is None:
+                self._log.add_checkpoint(size, root, note, now)
+                return SignedCheckpoint(size, root, note)
+            # The witnesses see the note while the log stores it: their round trips overlap
+            # the store's commit. A witness that objects halts us (its future raises).
+            cosigned = self._witnesses.start(size, root, note)
+            try:
+                self._log.add_checkpoint(size, root, note, now)
+            except BaseException:
+                cosigned.exception()  # wait: a witness's halt is stored and alerted either way
+                raise
+            return SignedCheckpoint(size, root, cosigned.result().note)
 
-    def advance_record(self, verify: Callable[[LocalRecord | None], V]) -> V:
+    def advance_record(self, verify: Callable[[LocalRecord | None], V], adopt: bool = False) -> V:
         """Run `verify` from the signed local record and keep the point it reached, under the
-        signing lock so that no signature lands in between (start-up verification)."""
+        signing lock so that no signature lands in between (start-up verification).
+
+        A log that holds signed checkpoints but no local record is refused unless `adopt`:
+        deleting the record is exactly what someone who rolled the database back would do, and
+        without it a truncated log that was re-tiled verifies. Adopting (an explicit operator
+        step: a restored data dir, a new instance on a shared database) verifies everything
+        from the first entry and writes a new record."""
         with self._signing(START_UP_WAIT_S):  # another process may be verifying a long tail
-            report = verify(self._record.load())
+            record = self._record.load()
+            last = self._log.latest_checkpoint()
+            if record is None and last is not None and not adopt:
+                raise TamperDetected(
+                    f"the signed local record is missing while the log holds signed "
+                    f"checkpoints (the latest at size {last.size}); a rolled-back database "
+                    "cannot be told from a genuine one without it. Check the log with "
+                    "`entrusted ledger monitor` against a copy of its published checkpoints, "
+                    "then run `entrusted ledger adopt-record`"
+                )
+            report = verify(record)
             self._record.save(report.record)
             return report
+
+    def check_record(self) -> str:
+        """Whether the log as stored is consistent with the last head this installation
+        signed (the local record): `ledger verify` checks the log against itself, this checks
+        it against what it already published. Raises `TamperDetected` on a rollback."""
+        record = self._record.load()
+        if record is None:
+            return "no local record in this data directory: not compared with earlier heads"
+        size = self._log.stored_size()
+        root = self._log.root_at(size)
+        self._check_consistent(
+            record.signed_size, record.signed_root, size, root, "the head this log signed"
+        )
+        return f"consistent with the head of size {record.signed_size:,} this installation signed"
 
     @contextmanager
     def _signing(self, wait_s: float | None = None) -> Iterator[None]:
@@ -162,7 +207,22 @@ class CheckpointService:
             signed = self.sign(force=True)
             assert signed is not None
             return signed
-        return SignedCheckpoint(last.size, last.root, last.note)
+        note = self._cosigned(last.size, last.root, last.note)
+        return SignedCheckpoint(last.size, last.root, note)
+
+    def published(self) -> SignedCheckpoint | None:
+        """The newest stored checkpoint with its witnesses' cosignatures (None if none yet);
+        never signs, so serving it needs no lock."""
+        last = self._log.latest_checkpoint()
+        if last is None:
+            return None
+        note = self._cosigned(last.size, last.root, last.note)
+        return SignedCheckpoint(last.size, last.root, note)
+
+    def _cosigned(self, size: int, root: bytes, note: str) -> str:
+        if self._witnesses is None:
+            return note
+        return self._witnesses.cosigned_note(size, root, note)
 
 
 class TailSigner:

@@ -28,6 +28,7 @@ from entrusted.domain.ledger import (
 )
 from entrusted.domain.tiles import locate_node, node_from_tile_hashes
 from entrusted.errors import InvalidInput, TamperDetected
+from entrusted.services.witness_submit import WitnessPolicy
 
 STATE_FORMAT = "entrusted-ledger-monitor-v1"
 
@@ -83,10 +84,17 @@ class MonitorReport:
     previous: MonitorState | None
     state: MonitorState
     tiles: int  # tiles fetched to prove consistency
+    witnesses: tuple[str, ...] = ()  # who cosigned the new checkpoint, when a policy was given
 
 
-def monitor(source: TileSource, vkey: str, previous: MonitorState | None) -> MonitorReport:
-    """Verify the log's newest checkpoint against `previous` (None: the first look)."""
+def monitor(
+    source: TileSource,
+    vkey: str,
+    previous: MonitorState | None,
+    witnesses: WitnessPolicy | None = None,
+) -> MonitorReport:
+    """Verify the log's newest checkpoint against `previous` (None: the first look); with
+    `witnesses`, it must also carry the policy's k of n cosignatures."""
     if previous is not None and previous.vkey != vkey:
         raise InvalidInput("key", "the state file trusts a different key than the one given")
     try:
@@ -95,11 +103,13 @@ def monitor(source: TileSource, vkey: str, previous: MonitorState | None) -> Mon
         raise InvalidInput("key", str(exc)) from None
     note = source.checkpoint()
     new = verify_note(note, vkey, origin=origin)
+    cosigners = witnesses.check(note) if witnesses is not None else {}
     tiles = 0
     if previous is not None:
         old = Checkpoint(new.origin, previous.size, previous.root)
         tiles = prove_consistent(source, old, new)
-    return MonitorReport(previous, MonitorState(vkey, new.size, new.root, note), tiles)
+    state = MonitorState(vkey, new.size, new.root, note)
+    return MonitorReport(previous, state, tiles, tuple(sorted(cosigners)))
 
 
 def prove_consistent(source: TileSource, old: Checkpoint, new: Checkpoint) -> int:

@@ -42,6 +42,13 @@ class InMemoryOutbox:
     def counts(self) -> dict[OutboxStatus, int]:
         return {s: sum(1 for m in self._m.values() if m.status is s) for s in OutboxStatus}
 
+    def prune(self, before: datetime) -> int:
+        done = (OutboxStatus.SENT, OutboxStatus.VOID)
+        old = [k for k, m in self._m.items() if m.status in done and m.created_at < before]
+        for key in old:
+            del self._m[key]
+        return len(old)
+
     def count_since(self, topic: Topic, ref: str, since: datetime) -> int:
         return sum(
             1

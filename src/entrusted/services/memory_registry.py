@@ -42,7 +42,9 @@ class _State:
     identifications: dict[str, tuple[Identification, bytes | None]] = field(default_factory=dict)
     sessions: dict[bytes, CustomerSession] = field(default_factory=dict)
     failures: list[tuple[str, str, datetime]] = field(default_factory=list)
+    in_flight: dict[int, tuple[str, str, datetime]] = field(default_factory=dict)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
+    lookups: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 class _Customers:
@@ -115,7 +117,7 @@ class _Contracts:
             if svc.name_idx is not None
         }
         if any(svc.name_idx in hosted for svc in contract.services if svc.name_idx):
-            raise Conflict("a mailbox with this address is already hosted")
+            raise Conflict("a mailbox or FTP space with this name is already hosted")
         self._s.contracts[contract.id] = contract
 
     def get(self, contract_id: str) -> StoredContract | None:
@@ -214,17 +216,58 @@ class _Failures:
     def __init__(self, s: _State) -> None:
         self._s = s
 
+    def hold(self, account: str, address: str) -> None:
+        """Nothing to wait for: the twin's units are not run concurrently."""
+
     def record(self, account: str, address: str, at: datetime) -> None:
         self._s.failures.append((account, address, at))
 
+    def begin(self, account: str, address: str, at: datetime) -> int:
+        attempt_id = max(self._s.in_flight, default=0) + 1
+        self._s.in_flight[attempt_id] = (account, address, at)
+        return attempt_id
+
+    def settle(self, attempt_id: int) -> None:
+        self._s.failures.append(self._s.in_flight.pop(attempt_id))
+
+    def drop(self, attempt_id: int) -> None:
+        self._s.in_flight.pop(attempt_id, None)
+
+    def _all(self) -> list[tuple[str, str, datetime]]:
+        return self._s.failures + list(self._s.in_flight.values())
+
     def count_for_account(self, account: str, since: datetime) -> int:
-        return sum(1 for a, _, at in self._s.failures if a == account and at >= since)
+        return sum(1 for a, _, at in self._all() if a == account and at >= since)
 
     def count_for_address(self, address: str, since: datetime) -> int:
-        return sum(1 for _, a, at in self._s.failures if a == address and at >= since)
+        return sum(1 for _, a, at in self._all() if a == address and at >= since)
+
+    def in_flight(self, account: str, address: str, since: datetime) -> int:
+        return sum(
+            1
+            for a, d, at in self._s.in_flight.values()
+            if (a == account or d == address) and at >= since
+        )
 
     def clear_account(self, account: str) -> None:
         self._s.failures = [f for f in self._s.failures if f[0] != account]
+
+
+class _Lookups:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def hold(self, staff_id: str) -> None:
+        """Nothing to wait for: the twin's units are not run concurrently."""
+
+    def add(self, staff_id: str, at: datetime) -> None:
+        self._s.lookups.append((staff_id, at))
+
+    def since(self, staff_id: str, since: datetime) -> list[datetime]:
+        return sorted(at for s, at in self._s.lookups if s == staff_id and at > since)
+
+    def prune(self, staff_id: str, until: datetime) -> None:
+        self._s.lookups = [(s, at) for s, at in self._s.lookups if s != staff_id or at > until]
 
 
 class InMemoryRegistryUnitOfWork(SnapshotUnitOfWork[_State]):
@@ -235,6 +278,7 @@ class InMemoryRegistryUnitOfWork(SnapshotUnitOfWork[_State]):
         self.customer_sessions = _Sessions(state)
         self.login_failures = _Failures(state)
         self.outbox = InMemoryOutbox(state.outbox)
+        self.lookups = _Lookups(state)
 
 
 class InMemoryRegistry(SnapshotStore[_State]):

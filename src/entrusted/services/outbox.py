@@ -7,7 +7,10 @@ delivery, from the records as they are then (None: nothing to send any more, the
 lock; a crash between the relay's acceptance and the status update sends that notice again
 (at least once, never silently lost). A failed attempt is retried after `Backoff.after`,
 and after `Backoff.max_attempts` the notice is `failed`, logged, and counted by the health
-route until an operator acts (`entrusted outbox list --status failed`).
+route until an operator acts (`entrusted outbox list --status failed`). Each pass also deletes
+notices sent or void longer ago than `retention` (setting `outbox_retention_s`): a row keyed by
+the blind index of an address that is no customer's (a password link asked for a stranger's
+address) must not stay for good; failed and pending notices stay.
 
 ```python
 queue(uow.outbox, Topic.ENDED, grant.id, now)    # inside the change's own transaction
@@ -21,7 +24,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -35,6 +38,8 @@ log = structlog.get_logger("entrusted.outbox")
 _HEADERS: Mapping[str, str] = {"Auto-Submitted": "auto-generated"}
 MAX_LIST = 500
 _BATCH = 100
+# The password-link throttle counts an address's requests of the last hour from these rows
+MIN_RETENTION = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +60,13 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     void: int = 0
+    pruned: int = 0
 
     def __str__(self) -> str:
-        return f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed, {self.void} void"
+        return (
+            f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed, "
+            f"{self.void} void, {self.pruned} pruned"
+        )
 
 
 def queue(outbox: OutboxRepository, topic: Topic, ref: str, now: datetime) -> OutboxMessage:
@@ -77,7 +86,11 @@ class OutboxService:
         clock: Clock,
         renderers: Mapping[Topic, Renderer],
         backoff: Backoff | None = None,
+        retention: timedelta = timedelta(days=7),
     ) -> None:
+        if retention < MIN_RETENTION:
+            raise InvalidInput("outbox_retention_s", "must be at least one hour")
+        self._retention = retention
         self._uow = uow
         self._mailer = mailer
         self._clock = clock
@@ -85,7 +98,7 @@ class OutboxService:
         self._backoff = backoff or Backoff()
 
     def deliver(self, limit: int = _BATCH) -> DeliveryReport:
-        """One pass over the notices that are due."""
+        """One pass over the notices that are due, then the pruning of old delivered ones."""
         with self._uow() as uow:
             due = uow.outbox.due(self._clock(), limit)
         counts = dict.fromkeys(OutboxStatus, 0)
@@ -99,7 +112,17 @@ class OutboxService:
             retrying,
             counts[OutboxStatus.FAILED],
             counts[OutboxStatus.VOID],
+            self.prune(),
         )
+
+    def prune(self) -> int:
+        """Delete notices sent or void before the retention period; how many went."""
+        with self._uow() as uow:
+            pruned = uow.outbox.prune(self._clock() - self._retention)
+            uow.commit()
+        if pruned:
+            log.info("outbox.pruned", count=pruned)
+        return pruned
 
     def _attempt(self, message: OutboxMessage) -> OutboxMessage:
         attempts = message.attempts + 1

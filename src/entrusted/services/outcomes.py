@@ -72,6 +72,15 @@ class Outcome(StrEnum):
     MAIL_NO_GRANT = "mail.no-grant"
     MAIL_STAFF_UNAUTHENTICATED = "mail.staff-unauthenticated"
     MAIL_UNKNOWN_TARGET = "mail.unknown-target"
+    # the FTP backup space: customers in their own space, staff only under a grant (P9)
+    FTP_SERVER_ONLY = "ftp.server-only"
+    FTP_NO_GRANT = "ftp.no-grant"
+    FTP_STAFF_UNAUTHENTICATED = "ftp.staff-unauthenticated"
+    FTP_UNKNOWN_TARGET = "ftp.unknown-target"
+    FTP_CUSTOMER_UNAUTHENTICATED = "ftp.customer-unauthenticated"
+    FTP_READ_ONLY = "ftp.read-only"
+    FTP_GRANT_GONE = "ftp.grant-gone"
+    FTP_SPACE_GONE = "ftp.space-gone"
     # staff credentials (P8, P12)
     TOKENS_STAFF_ONLY = "staff.tokens-staff-only"
     # staff administration (P8, P12, P14)
@@ -127,6 +136,14 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.MAIL_NO_GRANT: ("P10", "P11"),
     Outcome.MAIL_STAFF_UNAUTHENTICATED: ("P10", "P14"),
     Outcome.MAIL_UNKNOWN_TARGET: ("P10", "P3"),
+    Outcome.FTP_SERVER_ONLY: ("P9", "P12"),
+    Outcome.FTP_NO_GRANT: ("P9", "P11"),
+    Outcome.FTP_STAFF_UNAUTHENTICATED: ("P9", "P14"),
+    Outcome.FTP_UNKNOWN_TARGET: ("P9", "P3"),
+    Outcome.FTP_CUSTOMER_UNAUTHENTICATED: ("P9",),
+    Outcome.FTP_READ_ONLY: ("P9", "P11"),
+    Outcome.FTP_GRANT_GONE: ("P9", "P11"),
+    Outcome.FTP_SPACE_GONE: ("P9", "P1"),
     Outcome.TOKENS_STAFF_ONLY: ("P8", "P12"),
     Outcome.STAFF_ADDED: ("P8", "P12"),
     Outcome.STAFF_DISABLED: ("P8", "P12"),

@@ -35,6 +35,7 @@ from entrusted.domain.ledger import (
 from entrusted.errors import InvalidInput, NotFound, TamperDetected
 from entrusted.services.ledger import CheckpointService
 from entrusted.services.ports import LedgerLog
+from entrusted.services.witness_submit import WitnessPolicy
 
 RECEIPT_FORMAT = "entrusted-receipt/v1"
 MAX_CUSTOMER_ID = 40
@@ -64,6 +65,7 @@ class ReceiptReport:
     root: bytes
     entries: tuple[tuple[int, AuditEntry], ...]
     earlier_checkpoints: int
+    witnesses: tuple[str, ...] = ()  # who cosigned the checkpoint, when a policy was given
 
 
 class ReceiptService:
@@ -87,7 +89,10 @@ class ReceiptService:
         ]
         earlier: dict[str, dict[str, Any]] = {}
         for cp in self._log.checkpoints():
-            if cp.size <= latest.size and cp.note != latest.note and cp.note not in earlier:
+            # latest.note is the stored note followed by the witnesses' cosignature lines
+            if cp.size <= latest.size and not latest.note.startswith(cp.note) and (
+                cp.note not in earlier
+            ):
                 proof = self._log.consistency_proof(cp.size, latest.size)
                 earlier[cp.note] = {"checkpoint": cp.note, "consistency_proof": _b64_list(proof)}
         return {
@@ -127,8 +132,11 @@ def _b64_list(hashes: list[bytes]) -> list[str]:
 # --- offline verification -------------------------------------------------------------------
 
 
-def verify_receipt(receipt: object, vkey: str) -> ReceiptReport:
-    """Check a receipt with nothing but the log's verifier key; raise unless all of it holds."""
+def verify_receipt(
+    receipt: object, vkey: str, witnesses: WitnessPolicy | None = None
+) -> ReceiptReport:
+    """Check a receipt with nothing but the log's verifier key; raise unless all of it holds.
+    With `witnesses`, its checkpoint must also carry the policy's k of n cosignatures."""
     data = _object(
         receipt,
         "the receipt",
@@ -152,11 +160,14 @@ def verify_receipt(receipt: object, vkey: str) -> ReceiptReport:
         raise TamperDetected(
             f"the receipt's checkpoint does not verify: {exc.message}{hint}"
         ) from None
+    cosigners = witnesses.check(data["checkpoint"]) if witnesses is not None else {}
     entries = _check_entries(_list(data["entries"], "entries"), latest, customer)
     earlier = _list(data["earlier_checkpoints"], "earlier_checkpoints")
     for n, item in enumerate(earlier):
         _check_earlier(n, item, latest, vkey)
-    return ReceiptReport(customer, origin, latest.size, latest.root, entries, len(earlier))
+    return ReceiptReport(
+        customer, origin, latest.size, latest.root, entries, len(earlier), tuple(sorted(cosigners))
+    )
 
 
 def _check_entries(

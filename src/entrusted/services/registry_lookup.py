@@ -16,8 +16,8 @@ phone, a customer's summary), after the gate allowed the role to identify caller
    gate is asked only once that condition holds: a masked answer is recorded by the
    look-up's own `identify` entry, and every full view by its `read` entry.
 
-The throttle counts in the process that serves the look-ups (the API server); a CLI command
-runs one look-up per process, so its count starts afresh each time (docs/registry.md).
+The throttle's window is kept in the database (table `support_lookup`, pruned after an hour),
+so the API server, a second server process and every CLI command count the same look-ups.
 
 ```python
 lookup.find(support, email="anna@example.com", context=AccessContext(ticket="HD-4711"))
@@ -28,11 +28,9 @@ lookup.summary(support, "cus_1", AccessContext(case_id="case_7"))   # full once 
 from __future__ import annotations
 
 import math
-import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from entrusted.crypto.blind_index import email_index, phone_index
@@ -48,7 +46,11 @@ from entrusted.domain.registry import (
 from entrusted.errors import InvalidInput, NotFound, RateLimited, Refused, Unavailable
 from entrusted.services.gate import AccessContext
 from entrusted.services.outcomes import Outcome
-from entrusted.services.ports import Clock, ConsentUnitOfWorkFactory
+from entrusted.services.ports import (
+    Clock,
+    ConsentUnitOfWorkFactory,
+    RegistryUnitOfWorkFactory,
+)
 from entrusted.services.registry_forms import clean_ticket
 
 if TYPE_CHECKING:  # the registry builds its look-up from its parts; only types needed here
@@ -79,28 +81,30 @@ class LookupLimits:
 
 
 class LookupThrottle:
-    """A sliding window of each staff member's look-ups in this process."""
+    """A sliding window of each staff member's look-ups, kept in the registry's store (table
+    `support_lookup`), so every process and every CLI command counts the same look-ups."""
 
     def __init__(self, limits: LookupLimits, clock: Clock) -> None:
         self.limits = limits
         self._clock = clock
-        self._seen: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
 
-    def admit(self, staff_id: str) -> tuple[int, int]:
+    def admit(self, uow: RegistryUnitOfWorkFactory, staff_id: str) -> tuple[int, int]:
         """Count one look-up: (0, look-ups in the last hour) when admitted, else (seconds to
-        wait, look-ups in the last hour) without counting it."""
+        wait, look-ups in the last hour) without counting it. One writing unit that first
+        holds off the member's other look-ups, so parallel ones never share a count."""
         now = self._clock()
-        with self._lock:
-            seen = self._seen.setdefault(staff_id, deque())
-            while seen and seen[0] <= now - _HOUR:
-                seen.popleft()
+        with uow() as tx:
+            tx.lookups.hold(staff_id)
+            tx.lookups.prune(staff_id, now - _HOUR)
+            seen = tx.lookups.since(staff_id, now - _HOUR)
             last_minute = [t for t in seen if t > now - _MINUTE]
             if len(last_minute) >= self.limits.per_minute:
-                wait = (last_minute[0] + _MINUTE - now).total_seconds()
+                tx.commit()  # the pruning only
+                wait = (last_minute[-self.limits.per_minute] + _MINUTE - now).total_seconds()
                 return max(1, math.ceil(wait)), len(seen)
-            seen.append(now)
-            return 0, len(seen)
+            tx.lookups.add(staff_id, now)
+            tx.commit()
+        return 0, len(seen) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +188,7 @@ class CallerLookup:
     ) -> AccessContext:
         """Throttle, then check the look-up's reason; both refusals are ledgered."""
         outcomes = self._p.outcomes
-        wait, in_hour = self.throttle.admit(actor.id)
+        wait, in_hour = self.throttle.admit(self._p.uow, actor.id)
         if wait:
             outcomes.record(
                 actor,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,10 @@ from entrusted.services.staff_admin import IssuedToken, StaffAdmin
 from entrusted.services.staff_totp import SecondFactor
 
 SESSION_TTL = timedelta(hours=12)
+# How long an attempt waits for attempts still in flight (each settles after one argon2 hash,
+# 50-200 ms on this machine) before a limit they fill refuses it, and how often it looks again.
+IN_FLIGHT_WAIT_S = 10.0
+IN_FLIGHT_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,7 @@ class StaffService(StaffAdmin):
     ) -> IssuedToken:
         """Exchange a password (and TOTP code, once enrolled) for a 12-hour session token."""
         now = self._clock()
-        member, stored = self._verify(username, password, totp_code, address, now)
+        member, stored, attempt = self._verify(username, password, totp_code, address, now)
         issued = self._new_token(
             TokenKind.PERSONAL, "login session", None, staff_id=member.id, ttl=SESSION_TTL
         )
@@ -89,11 +94,12 @@ class StaffService(StaffAdmin):
             changed = uow.staff.password_hash(member.id) != stored
             if current is None or not current.active or changed:
                 # Disabled, or the password changed, while the hash was being checked
-                uow.login_failures.record(username[:64], address[:64], now)
+                uow.login_failures.settle(attempt)
                 uow.commit()
                 raise AuthenticationFailed("invalid username, password or code")
             uow.tokens.add(issued.token, token_digest(issued.secret))
-            uow.login_failures.clear_account(username)
+            uow.login_failures.drop(attempt)
+            uow.login_failures.clear_account(username[:64])
             uow.commit()
         return issued
 
@@ -103,7 +109,9 @@ class StaffService(StaffAdmin):
         records as `login`. A recent success is remembered as a keyed digest of (stored hash,
         password) for `password_cache_ttl`, so an IMAP client's reconnects do not each pay
         argon2; a changed password or a disabled account misses that cache."""
-        member, _ = self._verify(username, password, None, address, self._clock(), totp=False)
+        now = self._clock()
+        member, _, attempt = self._verify(username, password, None, address, now, totp=False)
+        self._end_attempt(attempt, failed=False, clear=username[:64])
         return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
 
     def _remembered(self, username: str, stored: str, password: str, now: datetime) -> bool:
@@ -126,17 +134,15 @@ class StaffService(StaffAdmin):
         address: str,
         now: datetime,
         totp: bool = True,
-    ) -> tuple[StaffMember, str]:
-        """The member and the password hash that matched, or AuthenticationFailed with the
-        failure recorded. Reads in one read-only unit, hashes outside any transaction (argon2
-        takes ~50 ms: holding SQLite's write lock that long would queue every writer), and
-        writes the failure in a short writing unit of its own, which waits for the lock, so
-        a failed attempt is counted even while others write."""
-        with self._readers() as uow:
-            self._check_limits(uow, username, address, now)
-            member = uow.staff.by_username(username)
-            stored = uow.staff.password_hash(member.id) if member else None
-            wants_totp = totp and member is not None and member.totp_enabled
+    ) -> tuple[StaffMember, str, int]:
+        """The member, the password hash that matched and the attempt still in flight (the
+        caller drops it), or AuthenticationFailed with the failure recorded. The attempt is
+        recorded in flight first, in the writing unit that checks the limits (`_begin`), so
+        N parallel wrong passwords cannot all pass a count taken before any of them failed
+        (issue 11). The hash is checked outside any transaction (argon2 takes ~50 ms: holding
+        SQLite's write lock that long would queue every writer)."""
+        attempt, member, stored = self._begin(username, address, now)
+        wants_totp = totp and member is not None and member.totp_enabled
         if stored is None:
             verify_password(DUMMY_PASSWORD_HASH, password)  # same time as a real check
             ok = False
@@ -147,15 +153,54 @@ class StaffService(StaffAdmin):
         if wants_totp and ok and member is not None:
             ok = self._code_ok(member.id, totp_code, now)
         if not ok or member is None or stored is None or not member.active:
-            with self._uow() as uow:
-                uow.login_failures.record(username[:64], address[:64], now)
-                uow.commit()
+            self._end_attempt(attempt, failed=True)
             raise AuthenticationFailed("invalid username, password or code")
         if totp and self._totp.required and not member.totp_enabled:
+            self._end_attempt(attempt, failed=False)  # the password was right: no guess
             raise AuthenticationFailed(
                 "a second factor is required for staff: enrol one first (staff totp-enrol)"
             )
-        return member, stored
+        return member, stored, attempt
+
+    def _begin(
+        self, username: str, address: str, now: datetime
+    ) -> tuple[int, StaffMember | None, str | None]:
+        """Check the limits and record the attempt in flight, in one writing unit that holds
+        off other attempts on the account or address until it commits. A limit reached only
+        because attempts are still in flight (a burst of correct logins) is waited out for a
+        moment, in real time since the attempts settle in real time; settled failures refuse
+        at once."""
+        account, source = username[:64], address[:64]
+        since = now - self._limits.window
+        retry = int(self._limits.window.total_seconds())
+        deadline = time.monotonic() + IN_FLIGHT_WAIT_S
+        while True:
+            with self._uow() as uow:
+                failures = uow.login_failures
+                failures.hold(account, source)
+                limited = self._limited(uow, account, source, since)
+                if limited is None:
+                    attempt = failures.begin(account, source, now)
+                    member = uow.staff.by_username(username)
+                    stored = uow.staff.password_hash(member.id) if member else None
+                    uow.commit()
+                    return attempt, member, stored
+                pending = failures.in_flight(account, source, since)
+                busy = pending > 0 and self._limited(uow, account, source, since, pending) is None
+            if not busy or time.monotonic() >= deadline:
+                raise RateLimited(limited, retry)
+            time.sleep(IN_FLIGHT_POLL_S)
+
+    def _end_attempt(self, attempt: int, failed: bool, clear: str | None = None) -> None:
+        """Settle an attempt as a failure, or drop it (and clear the account's failures)."""
+        with self._uow() as uow:
+            if failed:
+                uow.login_failures.settle(attempt)
+            else:
+                uow.login_failures.drop(attempt)
+            if clear is not None:
+                uow.login_failures.clear_account(clear)
+            uow.commit()
 
     def _code_ok(self, staff_id: str, code: str | None, now: datetime) -> bool:
         """Check a TOTP code and spend its time step, so the same code never works twice."""
@@ -165,24 +210,20 @@ class StaffService(StaffAdmin):
                 uow.commit()
         return ok
 
-    def _check_limits(self, uow: UnitOfWork, username: str, address: str, now: datetime) -> None:
-        since = now - self._limits.window
-        if (
-            uow.login_failures.count_for_address(address, since)
-            >= self._limits.max_failures_per_address
+    def _limited(
+        self, uow: UnitOfWork, account: str, address: str, since: datetime, discount: int = 0
+    ) -> str | None:
+        """Which limit the attempts recorded so far (in flight ones included) reach, if any;
+        `discount` leaves out that many, to ask whether settled failures alone reach it."""
+        if uow.login_failures.count_for_address(address, since) - discount >= (
+            self._limits.max_failures_per_address
         ):
-            raise RateLimited(
-                "too many failed logins from this address",
-                int(self._limits.window.total_seconds()),
-            )
-        if (
-            uow.login_failures.count_for_account(username, since)
-            >= self._limits.max_failures_per_account
+            return "too many failed logins from this address"
+        if uow.login_failures.count_for_account(account, since) - discount >= (
+            self._limits.max_failures_per_account
         ):
-            raise RateLimited(
-                "too many failed logins for this account",
-                int(self._limits.window.total_seconds()),
-            )
+            return "too many failed logins for this account"
+        return None
 
     def authenticate(self, secret: str) -> Actor:
         """Resolve a bearer token to the actor it stands for, or refuse."""

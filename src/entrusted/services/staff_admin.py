@@ -59,6 +59,7 @@ class _Step:
 
 class StaffAdmin:
     _uow: UnitOfWorkFactory
+    _readers: UnitOfWorkFactory  # read-only units: they never wait for SQLite's write lock
     _clock: Clock
     _ids: Callable[[str], str]
     _default_ttl: timedelta
@@ -115,11 +116,11 @@ class StaffAdmin:
         return member
 
     def list_members(self) -> list[StaffMember]:
-        with self._uow() as uow:
+        with self._readers() as uow:
             return uow.staff.all()
 
     def get(self, username: str) -> StaffMember:
-        with self._uow() as uow:
+        with self._readers() as uow:
             return self._require(uow.staff.by_username(username), username)
 
     @staticmethod
@@ -271,7 +272,7 @@ class StaffAdmin:
         """A member mints their own token (`POST /v1/tokens`): a session token alone does not
         suffice, a fresh code from their second factor must come with it (when they have one,
         and always when the second factor is required)."""
-        with self._uow() as uow:
+        with self._readers() as uow:
             member = self._require(uow.staff.get(staff_id), staff_id)
         # Checked before the code is spent: a bad lifetime must not cost the member a code.
         issued = self._new_token(TokenKind.PERSONAL, label, ttl_days, staff_id=member.id)
@@ -361,12 +362,12 @@ class StaffAdmin:
         return IssuedToken(secret=new_token(), token=token)
 
     def tokens(self, username: str) -> list[ApiToken]:
-        with self._uow() as uow:
+        with self._readers() as uow:
             member = self._require(uow.staff.by_username(username), username)
             return uow.tokens.list_for_staff(member.id)
 
     def revoke_token(self, token_id: str, *, by: Actor | None = None) -> None:
-        with self._uow() as uow:
+        with self._readers() as uow:
             token = uow.tokens.get(token_id)
         if token is None:
             raise NotFound("token", token_id)

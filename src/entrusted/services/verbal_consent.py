@@ -144,6 +144,10 @@ class VerbalConsentService:
             uow.grants.add(grant)
             uow.consents.add(consent, digest)
             uow.commit()
+        # "granted" reports the committed grant: ledgered only now (the CREATE decision before
+        # the write is what fails closed), as for a grant approved by link.
+        reason = f"{actor.id} recorded verbal consent {consent.id} ({ident.method.value})"
+        p.outcomes.record(actor, Action.CREATE, resource, Outcome.GRANTED, reason, ctx)
         return consent, grant
 
     def _identification(

@@ -65,6 +65,13 @@ class SqlOutboxRepository:
         found = {OutboxStatus(status): int(n) for status, n in rows}
         return {s: found.get(s, 0) for s in OutboxStatus}
 
+    def prune(self, before: datetime) -> int:
+        done = (OutboxStatus.SENT.value, OutboxStatus.VOID.value)
+        result = self._c.execute(
+            sa.delete(t.outbox).where(_O.status.in_(done), _O.created_at < before)
+        )
+        return int(result.rowcount)
+
     def count_since(self, topic: Topic, ref: str, since: datetime) -> int:
         n = self._c.execute(
             sa.select(sa.func.count()).where(

@@ -194,7 +194,7 @@ class SqlContractRepository:
                     t.hosted_service.insert(), [_service_values(s) for s in contract.services]
                 )
             except IntegrityError:
-                raise Conflict("a mailbox with this address is already hosted") from None
+                raise Conflict("a mailbox or FTP space with this name is already hosted") from None
 
     def _load(self, where: sa.ColumnElement[bool]) -> list[StoredContract]:
         rows = list(

@@ -223,11 +223,43 @@ class SqlTokenRepository:
 
 
 class SqlLoginFailureRepository:
+    """Failed logins, and staff attempts still in flight (`begin` records one before its
+    password is hashed; `settle` makes it a failure, `drop` forgets a success)."""
+
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
+    def hold(self, account: str, address: str) -> None:
+        """Make concurrent attempts on this account or from this address wait for this unit,
+        so each one counts the attempts recorded before it (issue 11). SQLite's writing unit
+        already holds the only write lock (BEGIN IMMEDIATE); PostgreSQL at READ COMMITTED
+        would let two units count the same rows, so they queue on transaction advisory locks,
+        taken in one order to avoid deadlocks and released at commit or rollback."""
+        if self._conn.dialect.name != "postgresql":
+            return
+        for key in sorted({f"login-account:{account}", f"login-address:{address}"}):
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
+
     def record(self, account: str, address: str, at: datetime) -> None:
         self._conn.execute(t.login_failure.insert().values(account=account, address=address, at=at))
+
+    def begin(self, account: str, address: str, at: datetime) -> int:
+        result = self._conn.execute(
+            t.login_failure.insert().values(account=account, address=address, at=at, in_flight=True)
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def settle(self, attempt_id: int) -> None:
+        self._conn.execute(
+            t.login_failure.update()
+            .where(t.login_failure.c.id == attempt_id)
+            .values(in_flight=False)
+        )
+
+    def drop(self, attempt_id: int) -> None:
+        self._conn.execute(t.login_failure.delete().where(t.login_failure.c.id == attempt_id))
 
     def _count(self, where: sa.ColumnElement[bool]) -> int:
         value = self._conn.execute(
@@ -245,5 +277,20 @@ class SqlLoginFailureRepository:
             sa.and_(t.login_failure.c.address == address, t.login_failure.c.at >= since)
         )
 
+    def in_flight(self, account: str, address: str, since: datetime) -> int:
+        f = t.login_failure.c
+        return self._count(
+            sa.and_(
+                f.in_flight.is_(True),
+                f.at >= since,
+                sa.or_(f.account == account, f.address == address),
+            )
+        )
+
     def clear_account(self, account: str) -> None:
-        self._conn.execute(t.login_failure.delete().where(t.login_failure.c.account == account))
+        """Forget the account's failures; attempts still in flight settle on their own."""
+        self._conn.execute(
+            t.login_failure.delete().where(
+                t.login_failure.c.account == account, t.login_failure.c.in_flight.is_(False)
+            )
+        )

@@ -63,6 +63,9 @@ login_failure = sa.Table(
     sa.Column("account", sa.String(64), nullable=False, index=True),
     sa.Column("address", sa.String(64), nullable=False, index=True),
     sa.Column("at", UTCDateTime, nullable=False, index=True),
+    # A staff attempt whose password is still being checked (migration 0009): it counts
+    # toward the limits at once, so parallel guesses cannot pass one stale count.
+    sa.Column("in_flight", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 job_state = sa.Table(
@@ -119,6 +122,27 @@ ledger_checkpoint = sa.Table(
     sa.Column("root", sa.LargeBinary, nullable=False),
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("signed_at", UTCDateTime, nullable=False),
+)
+
+# --- witness cosignatures (services/witness_submit.py, migration 0010) -------------------------
+
+ledger_cosignature = sa.Table(  # one witness's cosignature line over the checkpoint of `size`
+    "ledger_cosignature",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("witness", sa.String(255), primary_key=True),
+    sa.Column("root", sa.LargeBinary, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("cosigned_at", sa.BigInteger, nullable=False),  # the cosignature's POSIX time
+)
+
+ledger_witness = sa.Table(  # what each configured witness last cosigned; set when it objects
+    "ledger_witness",
+    metadata,
+    sa.Column("witness", sa.String(255), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("halted_reason", sa.Text, nullable=True),
+    sa.Column("halted_at", UTCDateTime, nullable=True),
 )
 
 # --- policy rules deployments ("how we manage these rules") ------------------------------------
@@ -367,4 +391,17 @@ outbox = sa.Table(
     # The worker's query: pending notices by due time; the throttle: one topic and ref.
     sa.Index("ix_outbox_status", "status", "next_attempt_at"),
     sa.Index("ix_outbox_topic", "topic", "ref", "created_at"),
+)
+
+# --- support look-ups (services/registry_lookup.py): the per-agent throttle's window -----------
+# One row per admitted look-up, kept for an hour, so the throttle holds across processes and
+# restarts; the staff id and the time only, never whom was looked up.
+
+support_lookup = sa.Table(
+    "support_lookup",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("staff_id", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_support_lookup_staff", "staff_id", "at"),
 )

@@ -30,6 +30,7 @@ from entrusted.adapters.db.identification_store import (
     SqlCustomerSessionRepository,
     SqlIdentificationRepository,
 )
+from entrusted.adapters.db.lookup_store import SqlLookupRepository
 from entrusted.adapters.db.outbox_store import SqlOutboxRepository
 from entrusted.adapters.db.registry_store import SqlContractRepository, SqlCustomerRepository
 from entrusted.adapters.db.staff_store import (
@@ -48,6 +49,7 @@ from entrusted.services.ports import (
     GrantRepository,
     IdentificationRepository,
     LoginFailureRepository,
+    LookupRepository,
     OutboxRepository,
     StaffRepository,
     TokenRepository,
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
         self.consents: ConsentRepository = SqlConsentRepository(self._conn)
         self.grants: GrantRepository = SqlGrantRepository(self._conn)
         self.outbox: OutboxRepository = SqlOutboxRepository(self._conn)
+        self.lookups: LookupRepository = SqlLookupRepository(self._conn)
         return self
 
     @property

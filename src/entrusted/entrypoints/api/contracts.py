@@ -41,7 +41,10 @@ class TransferOut(BaseModel):
     to_customer: str
     new_customer: bool
     password_link_queued: bool
+    # The gate's decision, filed under the old holder, and the handover itself, filed under
+    # the new one once the transfer committed: each holder finds one in their own entries.
     ledger_index: int
+    handover_index: int
 
 
 @router.post("", response_model=ContractOut, status_code=201, summary="Open a contract")
@@ -85,4 +88,5 @@ def transfer(contract_id: str, body: TransferIn, who: ActorDep, c: ContainerDep)
         new_customer=done.new_customer,
         password_link_queued=done.password_link_queued,
         ledger_index=done.transfer.ledger_index,
+        handover_index=done.handover_index,
     )

@@ -42,12 +42,13 @@ PARTIAL = (
 
 @router.get(
     "/checkpoint",
-    summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note), followed by "
+    "its witnesses' cosignature lines (C2SP tlog-cosignature)",
     response_class=Response,
     responses={200: {"content": {TEXT: {}}}},
 )
 def checkpoint(c: ContainerDep) -> Response:
-    latest = c.ledger_store.latest_checkpoint()
+    latest = c.checkpoints.published()
     if latest is None:
         raise NotFound("ledger checkpoint", "latest")
     return Response(latest.note, media_type=TEXT, headers={"Cache-Control": "no-cache"})

@@ -56,7 +56,16 @@ state = CliState()
 def container(**overrides: Any) -> Iterator[Container]:
     from entrusted.bootstrap import build
 
-    c = build(state.settings(**overrides))
+    settings = state.settings(**overrides)
+    if settings.database_url is None and not (settings.data_dir / "entrusted.db").exists():
+        # SQLite would create an empty file and every command would then fail on a missing
+        # table ("database unavailable"): say what is actually wrong.
+        raise errors.InvalidInput(
+            "data_dir",
+            f"no Entrusted installation in {settings.data_dir}: run `entrusted init`, or point "
+            "ENTRUSTED_DATA_DIR or --data-dir at an existing one",
+        )
+    c = build(settings)
     try:
         yield c
     finally:

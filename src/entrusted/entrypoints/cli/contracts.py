@@ -101,6 +101,6 @@ def transfer(
     t = done.transfer
     console.print(
         f"transferred {t.contract_id} from {t.from_customer} to {t.to_customer} "
-        f"({t.id}, ledger #{t.ledger_index})",
+        f"({t.id}, decision ledger #{t.ledger_index}, handover ledger #{done.handover_index})",
         highlight=False,
     )

@@ -15,11 +15,13 @@ from faker import Faker
 from entrusted.bootstrap import Container, initialise
 from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
 from entrusted.entrypoints.cli.demo_consent import consent_step
+from entrusted.entrypoints.cli.demo_ftp import free_port, ftp_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
 from entrusted.entrypoints.cli.demo_mail import mail_step
 from entrusted.entrypoints.cli.demo_messages import DEMO_TRANSPORTS, mail_dir, mails
 from entrusted.entrypoints.cli.demo_registry import registry_step
+from entrusted.errors import InvalidInput
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential on fake data
 DEMO_STAFF = [
@@ -44,6 +46,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
         consent_step,
     ),
     ("mail (P13, P14): the metadata-only monitor on a generated Maildir", mail_step),
+    ("the FTPS backup space (P9): the customer's own, staff only under a grant", ftp_step),
 ]
 
 
@@ -56,10 +59,35 @@ def _seed_staff(c: Container, fake: Faker) -> None:
         console.print(f"  staff {member.username:<24} roles: {', '.join(sorted(member.roles))}")
 
 
+DEMO_MARKER = ".entrusted-demo"
+
+
+def _clear_previous_demo(data_dir: Path) -> None:
+    """Wipe what an earlier demo left, and nothing else: a directory that is not empty and
+    carries no demo marker may be a real installation (its keys are the only way to read its
+    customers' details), so the demo refuses it instead of deleting it."""
+    if not data_dir.exists():
+        return
+    if not data_dir.is_dir():
+        raise InvalidInput("--data-dir", f"{data_dir} exists and is not a directory")
+    if any(data_dir.iterdir()) and not (data_dir / DEMO_MARKER).is_file():
+        raise InvalidInput(
+            "--data-dir",
+            f"{data_dir} is not empty and was not made by `entrusted demo`; "
+            "the demo only wipes its own directories (choose another --data-dir)",
+        )
+    shutil.rmtree(data_dir)
+
+
 @guarded
 def demo(
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where the demo installation lives (wiped first).")
+        Path,
+        typer.Option(
+            "--data-dir",
+            help="Where the demo installation lives: an earlier demo there is wiped first, "
+            "any other non-empty directory is refused.",
+        ),
     ] = Path("var/demo"),
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Stop after seeding instead of serving.")
@@ -69,16 +97,28 @@ def demo(
 ) -> None:
     """Create a demo installation with fake staff and data, walk through every capability,
     then serve the API on 127.0.0.1 (Ctrl-C to stop)."""
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
+    _clear_previous_demo(data_dir)
     mail_root = str(data_dir.resolve() / "mail" / "%d" / "%n" / "Maildir")
+    # Always the demo's own SQLite file: an ENTRUSTED_DATABASE_URL in the environment may name
+    # a real installation's database, which the demo must never touch.
+    database_url = f"sqlite:///{(data_dir / 'entrusted.db').resolve()}"
     state.overrides.update(
-        data_dir=data_dir, database_url=None, mail_root_template=mail_root, **DEMO_TRANSPORTS
+        data_dir=data_dir,
+        database_url=database_url,
+        mail_root_template=mail_root,
+        **DEMO_TRANSPORTS,
+    )
+    # The FTP step's server: a free loopback port, spaces under the demo's directory.
+    state.overrides.update(
+        ftp_bind_port=free_port(),
+        ftp_root_template=str(data_dir.resolve() / "ftp" / "%n"),
+        ftp_auth_failed_delay_s=0.0,
     )
     # The demo's staff log in with the password it prints; a real installation needs TOTP.
     state.overrides["staff_totp_required"] = False
     for line in initialise(state.settings()):
         console.print(f"[green]created[/green] {line}")
+    (data_dir / DEMO_MARKER).write_text("made by `entrusted demo`; the next demo run wipes it\n")
     fake = Faker("de_CH")
     fake.seed_instance(seed)
     with container() as c:

@@ -56,7 +56,13 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "grants": ("grants", "app", "Consent grants: the expiry job."),
     "keys": ("keys", "app", "Show and rotate the master key of customers' data keys."),
     "mail": ("mail", "app", "Mailbox metadata and the Dovecot staff-login gate."),
+    "ftp": ("ftp", "app", "The FTPS backup space server and its certificate."),
     "outbox": ("outbox", "app", "Notices queued for customers: list them, deliver the due ones."),
+    "witness": (
+        "witness",
+        "app",
+        "Run a witness that cosigns another party's log checkpoints (C2SP tlog-witness).",
+    ),
 }
 
 

@@ -16,12 +16,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrusted.adapters.db.ledger_verify import verify_ledger
-from entrusted.bootstrap import Container, tile_source
+from entrusted.bootstrap import Container, adopt_ledger_record, tile_source
 from entrusted.domain.checkpoint import b64encode
-from entrusted.entrypoints.cli.context import console, container, err_console, guarded
+from entrusted.entrypoints.cli.context import (
+    console,
+    container,
+    err_console,
+    guarded,
+    operator_actor,
+)
 from entrusted.errors import InvalidInput, TamperDetected
 from entrusted.services.ledger_monitor import MonitorState, monitor
 from entrusted.services.receipts import ReceiptService, verify_receipt
+from entrusted.services.witness_submit import WitnessPolicy
 
 app = typer.Typer(
     help="Audit, sign, prove and export the tamper-evident ledger of every access decision.",
@@ -38,6 +45,34 @@ KeyOption = Annotated[
         "(default: this installation's signing key).",
     ),
 ]
+
+
+WitnessOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="A witness's verifier key (vkey or .pub file), repeatable: the checkpoint must "
+        "carry cosignatures by --quorum of them.",
+    ),
+]
+QuorumOption = Annotated[
+    int | None,
+    typer.Option("--quorum", help="How many --witness keys must have cosigned (default: all)."),
+]
+
+
+def _witness_policy(witness: list[str] | None, quorum: int | None) -> WitnessPolicy | None:
+    if not witness:
+        if quorum:
+            raise InvalidInput("quorum", "--quorum needs --witness keys")
+        return None
+    keys = tuple(_vkey(w) for w in witness)
+    return WitnessPolicy(keys, len(keys) if quorum is None else quorum)
+
+
+def _cosigned_by(names: tuple[str, ...]) -> None:
+    if names:
+        console.print(f"cosigned by: {', '.join(names)}", highlight=False, soft_wrap=True)
 
 
 def _receipts(c: Container) -> ReceiptService:
@@ -86,15 +121,30 @@ def verify(key: KeyOption = None) -> None:
                         f"first bad entry: {exc.index}", highlight=False, soft_wrap=True
                     )
                 raise
+        against_record = c.checkpoints.check_record()
     seconds = time.perf_counter() - started
     rate = f", {report.size / seconds:,.0f} entries/s" if seconds and report.size else ""
     console.print(
         f"ledger verified: {report.size:,} entries, {report.tiles:,} tiles, "
         f"{report.checkpoints:,} checkpoints, root {report.root.hex()} "
-        f"({seconds:.2f} s{rate})",
+        f"({seconds:.2f} s{rate}); {against_record}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command("adopt-record")
+@guarded
+def adopt_record() -> None:
+    """Verify the whole log and write a new signed local record for this data directory.
+
+    `serve` refuses a log that holds signed checkpoints when the data directory has no local
+    record (a rolled-back database would look exactly like that). Run this only after checking
+    the log against its published checkpoints (`ledger monitor`): after restoring a data
+    directory, or for a new instance on a shared PostgreSQL database. The adoption is ledgered.
+    """
+    with container() as c:
+        console.print(adopt_ledger_record(c, operator_actor()), highlight=False, soft_wrap=True)
 
 
 @app.command("checkpoint")
@@ -194,6 +244,8 @@ def monitor_cmd(
             "kept in the state file.",
         ),
     ] = None,
+    witness: WitnessOption = None,
+    quorum: QuorumOption = None,
 ) -> None:
     """Hold a published log to its own history: fail loudly on a rollback or a fork.
 
@@ -209,7 +261,7 @@ def monitor_cmd(
     else:
         raise InvalidInput("key", "the first run needs --key (the log's verifier key)")
     with tile_source(url) as source:
-        report = monitor(source, vkey, previous)
+        report = monitor(source, vkey, previous, _witness_policy(witness, quorum))
     _write_state(state, report.state)
     before = "first look" if previous is None else f"consistent with size {previous.size}"
     console.print(
@@ -218,6 +270,7 @@ def monitor_cmd(
         highlight=False,
         soft_wrap=True,
     )
+    _cosigned_by(report.witnesses)
 
 
 def _read_state(path: Path) -> MonitorState | None:
@@ -257,6 +310,8 @@ def verify_receipt_cmd(
             "URL today (e.g. https://HOST/v1/ledger).",
         ),
     ] = None,
+    witness: WitnessOption = None,
+    quorum: QuorumOption = None,
 ) -> None:
     """Check a receipt offline, with only the log's public key.
 
@@ -277,7 +332,7 @@ def verify_receipt_cmd(
     except (ValueError, RecursionError) as exc:
         raise InvalidInput("receipt", f"{file} is not JSON: {exc}") from None
     vkey = _vkey(key)
-    report = verify_receipt(receipt, vkey)
+    report = verify_receipt(receipt, vkey, _witness_policy(witness, quorum))
     if against is not None:
         seen = MonitorState(vkey, report.size, report.root, receipt["checkpoint"])
         with tile_source(against) as source:
@@ -295,6 +350,7 @@ def verify_receipt_cmd(
         highlight=False,
         soft_wrap=True,
     )
+    _cosigned_by(report.witnesses)
     for index, entry in report.entries:
         console.print(
             f"  #{index} {entry.time.isoformat()} {entry.actor_kind} {entry.actor_id} "

@@ -65,6 +65,9 @@ def root(
 ) -> None:
     state.config_file = config
     state.overrides = {"data_dir": data_dir, "database_url": database_url}
+    # A command's own output is stdout; the services' structured log lines go to stderr and,
+    # for one-shot commands, only warnings and errors (`serve` and `worker` use `log_level`).
+    configure_logging("WARNING")
 
 
 @app.command()

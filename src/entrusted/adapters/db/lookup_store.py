@@ -1,0 +1,38 @@
+"""The support look-up throttle's window in SQL (services/registry_lookup.py): one row per
+admitted look-up, so every process (API server, CLI command, a second server) counts the same
+look-ups and a restart forgets nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from entrusted.adapters.db import tables as t
+
+_L = t.support_lookup.c
+
+
+class SqlLookupRepository:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def hold(self, staff_id: str) -> None:
+        """Queue this staff member's concurrent look-ups behind this unit, so two of them never
+        count the same window (SQLite's writing unit already holds the only write lock; on
+        PostgreSQL at READ COMMITTED a transaction advisory lock, released at its end)."""
+        if self._conn.dialect.name == "postgresql":
+            key = sa.func.hashtext(f"support-lookup:{staff_id}")
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+    def add(self, staff_id: str, at: datetime) -> None:
+        self._conn.execute(t.support_lookup.insert().values(staff_id=staff_id, at=at))
+
+    def since(self, staff_id: str, since: datetime) -> list[datetime]:
+        rows = self._conn.execute(
+            sa.select(_L.at).where(_L.staff_id == staff_id, _L.at > since).order_by(_L.at)
+        ).scalars()
+        return list(rows)
+
+    def prune(self, staff_id: str, until: datetime) -> None:
+        self._conn.execute(t.support_lookup.delete().where(_L.staff_id == staff_id, _L.at <= until))

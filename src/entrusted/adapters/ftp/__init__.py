@@ -1,0 +1,1 @@
+"""The FTPS server of the private backup space (P9), on pyftpdlib."""

@@ -1,0 +1,247 @@
+"""Who enters an FTP backup space, and what they may do there (P9, P11).
+
+P9: the FTP space of a customer is strictly private. Two kinds of login pass, each ledgered:
+
+- **The customer** logs in with the space's account name and the password of the contract
+  holder's customer account (FTP-specific passwords do not exist yet), into that space only,
+  with full read/write; the gate decides (`customer-uses-own-ftp-space`).
+- **Staff** log in as `space-name*staffname` with their own password, only under their own
+  live grant for exactly that space (`GrantEntry.enter`, one session consumed). Under a
+  read-only grant every write, rename or delete is refused and ledgered (`ftp.read-only`).
+  Each further step of a staff session (a listing, a download, a directory change) asks the
+  gate again under the grant, ledgered with an id-only note: a grant that ended meanwhile
+  blocks the next command (`ftp.grant-gone`), and the case's summary lists the steps.
+
+The FTP server (adapters/ftp) calls this in-process as the `ftp_server` service actor.
+
+```python
+door = FtpLoginService(registry, entry, limits, "/srv/ftp/%n")
+session = door.login(ftp_server, "office-backup*sam", password, "192.0.2.7")
+session.root, session.read_only, session.entry      # entry is None for the customer
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from entrusted.crypto.blind_index import ftp_space_index
+from entrusted.crypto.secrets import DUMMY_PASSWORD_HASH, verify_password
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.domain.registry import ContractStatus, CustomerStatus, clean_ftp_name
+from entrusted.domain.staff import ServiceName
+from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
+from entrusted.services.gate import AccessContext
+from entrusted.services.grant_entry import Boundary, Entry, GrantEntry, Target
+from entrusted.services.outcomes import Outcome
+from entrusted.services.registry import RegistryParts
+from entrusted.services.staff import LoginLimits
+
+STAFF_SEPARATOR = "*"
+NOTE = "ftp login"
+_BAD_LOGIN = "wrong account name or password"
+_VARIABLE = re.compile(r"%([ni%])")
+
+
+def space_root(template: str, name: str, service_id: str) -> str:
+    """The directory of an FTP space from a path template: `%n` its account name, `%i` its
+    service id, `%%` a percent sign. One pass: a value is inserted once and never scanned
+    again, and an account name is `[a-z][a-z0-9._-]*`, so it cannot name a parent or a
+    subdirectory."""
+    clean = clean_ftp_name(name, "name")
+    values = {"n": clean, "i": service_id, "%": "%"}
+    return _VARIABLE.sub(lambda m: values[m.group(1)], template)
+
+
+@dataclass(frozen=True, slots=True)
+class FtpSession:
+    """A login that passed: whose space, where its files are, and under which grant (staff)."""
+
+    actor: Actor
+    resource: Resource
+    contract_id: str
+    root: str
+    read_only: bool
+    entry: Entry | None = None  # the grant and grant session of a staff login
+
+
+class FtpLoginService:
+    def __init__(
+        self, registry: RegistryParts, entry: GrantEntry, limits: LoginLimits, root_template: str
+    ) -> None:
+        self._registry = registry
+        self._entry = entry
+        self._limits = limits
+        self._template = root_template
+        self.boundary = Boundary(
+            kind=ResourceKind.FTP_SPACE,
+            noun="FTP space",
+            server=ServiceName.FTP_SERVER,
+            action=Action.ENTER,
+            note=NOTE,
+            find=self._space,
+            server_only=Outcome.FTP_SERVER_ONLY,
+            unauthenticated=Outcome.FTP_STAFF_UNAUTHENTICATED,
+            unknown_target=Outcome.FTP_UNKNOWN_TARGET,
+            no_grant=Outcome.FTP_NO_GRANT,
+        )
+
+    def login(self, caller: Actor, username: str, password: str, remote_ip: str) -> FtpSession:
+        """Decide one FTP login (see the module doc); Refused, AuthenticationFailed, NotFound
+        or RateLimited otherwise, each ledgered."""
+        space_name, sep, staff_name = username.rpartition(STAFF_SEPARATOR)
+        if sep:
+            entry = self._entry.enter(
+                caller, self.boundary, space_name, staff_name, password, remote_ip
+            )
+            resource = Resource(ResourceKind.FTP_SPACE, entry.service_id, owner=entry.holder_id)
+            root = space_root(self._template, space_name, entry.service_id)
+            return FtpSession(
+                entry.member, resource, entry.contract_id, root, entry.read_only, entry
+            )
+        return self._customer(caller, username, password, remote_ip)
+
+    def step(self, session: FtpSession, command: str) -> bool:
+        """Whether a session may run one more command. Staff: the gate is asked again under
+        the grant and ledgers it as "ftp <command>". A customer: the space must still be
+        theirs (a contract handed over mid-session closes the old holder's session), read
+        without a ledger entry for each of their own commands. A refusal is ledgered."""
+        if session.entry is not None:
+            if self._entry.step(self.boundary, session.entry, f"ftp {command.lower()}"):
+                return True
+            outcome, why = Outcome.FTP_GRANT_GONE, "the grant of this session has ended"
+        elif self._holds(session):
+            return True
+        else:
+            outcome, why = Outcome.FTP_SPACE_GONE, "the space is no longer this customer's"
+        self._registry.outcomes.record(
+            session.actor,
+            Action.ENTER,
+            session.resource,
+            outcome,
+            f"ftp {command.lower()} refused: {why}",
+            self._context(session, command),
+            allowed=False,
+        )
+        return False
+
+    def still_live(self, session: FtpSession) -> bool:
+        """Whether a session may go on, read without a ledger entry (the server's periodic
+        check): a staff session's grant is active; a customer still holds the space."""
+        if session.entry is not None:
+            return self._entry.live(session.entry)
+        return self._holds(session)
+
+    def _holds(self, session: FtpSession) -> bool:
+        with self._registry.uow() as uow:
+            contract = uow.contracts.get(session.contract_id)
+        return (
+            contract is not None
+            and contract.status is ContractStatus.ACTIVE
+            and contract.holder_id == session.actor.id
+            and any(s.id == session.resource.id for s in contract.services)
+        )
+
+    def refuse_write(self, session: FtpSession, command: str) -> None:
+        """Ledger a write (upload, rename, delete, new directory) refused under a read-only
+        grant; the server answers 550."""
+        self._registry.outcomes.record(
+            session.actor,
+            Action.ENTER,
+            session.resource,
+            Outcome.FTP_READ_ONLY,
+            f"ftp {command.lower()} refused: the grant is read-only",
+            self._context(session, command),
+            allowed=False,
+        )
+
+    def logout(self, server: Actor, session: FtpSession) -> None:
+        """The connection closed: a staff session's grant session ends (which ends a spent
+        grant); a customer's needs nothing."""
+        if session.entry is not None:
+            self._entry.leave(server, session.entry.session_id)
+
+    # --- customers ---------------------------------------------------------------------
+
+    def _customer(self, caller: Actor, name: str, password: str, remote_ip: str) -> FtpSession:
+        outcomes = self._registry.outcomes
+        if caller.kind is not ActorKind.SERVICE or caller.id != ServiceName.FTP_SERVER.value:
+            outcomes.refuse(
+                caller,
+                Action.ENTER,
+                self.boundary.unknown,
+                Outcome.FTP_SERVER_ONLY,
+                "only the ftp_server service asks this",
+                AccessContext(note=NOTE),
+            )
+        found = self._space(name)
+        resource = (
+            self.boundary.unknown
+            if found is None
+            else Resource(ResourceKind.FTP_SPACE, found.service_id, owner=found.holder_id)
+        )
+        try:
+            customer = self._check_password(found, name, password, remote_ip)
+        except (AuthenticationFailed, RateLimited) as exc:
+            outcomes.record(
+                caller,
+                Action.ENTER,
+                resource,
+                Outcome.FTP_CUSTOMER_UNAUTHENTICATED,
+                f"{NOTE} refused: {exc.message}",
+                AccessContext(note=NOTE),
+                allowed=False,
+            )
+            raise
+        self._registry.gate.decide(customer, Action.ENTER, resource, AccessContext(note=NOTE))
+        assert found is not None  # a password only checks out for a space that exists
+        root = space_root(self._template, name, found.service_id)
+        return FtpSession(customer, resource, found.contract.id, root, read_only=False)
+
+    def _check_password(
+        self, found: Target | None, name: str, password: str, address: str
+    ) -> Actor:
+        """The holder's customer account password, with the same per-account and
+        per-address limits as the portal's login; argon2 runs outside any transaction."""
+        now = self._registry.clock()
+        since = now - self._limits.window
+        account, source = f"ftp:{name[:60]}", address[:64]
+        retry = int(self._limits.window.total_seconds())
+        with self._registry.uow() as uow:
+            failures = uow.login_failures
+            if failures.count_for_address(source, since) >= self._limits.max_failures_per_address:
+                raise RateLimited("too many failed logins from this address", retry)
+            if failures.count_for_account(account, since) >= self._limits.max_failures_per_account:
+                raise RateLimited("too many failed logins for this account", retry)
+            holder = None if found is None else uow.customers.get(found.holder_id)
+            stored = None if holder is None else uow.customers.password_hash(holder.id)
+        ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
+        with self._registry.uow() as uow:
+            if not ok or holder is None or holder.status is not CustomerStatus.ACTIVE:
+                uow.login_failures.record(account, source, now)
+                uow.commit()
+                raise AuthenticationFailed(_BAD_LOGIN)
+            uow.login_failures.clear_account(account)
+            uow.commit()
+        return Actor(ActorKind.CUSTOMER, holder.id)
+
+    def _space(self, name: str) -> Target | None:
+        try:
+            idx = ftp_space_index(self._registry.keys().index_key, name)
+        except InvalidInput:
+            return None
+        with self._registry.uow() as uow:
+            contract = uow.contracts.by_mailbox_index(idx)
+        service = (
+            None
+            if contract is None
+            else next((s for s in contract.services if s.name_idx == idx), None)
+        )
+        return None if contract is None or service is None else Target(service.id, contract)
+
+    def _context(self, session: FtpSession, command: str) -> AccessContext:
+        entry, note = session.entry, f"ftp {command.lower()}"
+        if entry is None:
+            return AccessContext(note=note)
+        return AccessContext(case_id=entry.case_id, grant_id=entry.grant_id, note=note)
