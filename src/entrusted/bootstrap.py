@@ -196,6 +196,7 @@ class Container:
             self.ledger_store.consistency_proof,
             self.clock,
             alert,
+            _witness_failures,
         )
         return self._submitter
 
@@ -574,6 +575,11 @@ def tile_source(url: str) -> HttpTileSource:
     """A published log's public tiles, for `ledger monitor` and `verify-receipt --against`
     (no settings, no data directory: anyone can run them)."""
     return HttpTileSource(url)
+
+
+def _witness_failures(failures: tuple[str, ...]) -> None:
+    """A witness that is down or misconfigured costs its cosignature, not the signature."""
+    structlog.get_logger("entrusted.ledger").warning("ledger.witness_failed", failures=failures)
 
 
 def _tail_sign_failed(exc: Exception) -> None:

@@ -71,8 +71,11 @@ def test_lookups_need_a_case_or_ticket(client: TestClient, container: Container)
     alice = register(client, container, ALICE)["id"]
     bob = register(client, container, BOB)["id"]
     support = staff_token(container, "support1", "support")
+    before = container.ledger_store.stored_size()
     r = client.post("/v1/customers/search", json={"phone": "+41 79 000 11 11"}, headers=support)
     refused_with(r, container, Outcome.LOOKUP_NEEDS_REASON)
+    # The refusal is the only entry: no "allow" of the gate for a look-up that never ran.
+    assert container.ledger_store.stored_size() == before + 1
     refused_with(
         client.get(f"/v1/customers/{alice}/summary", headers=support),
         container,

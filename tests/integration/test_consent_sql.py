@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from entrusted.config import Settings
 from entrusted.domain.cases import GrantEnd, RequestStatus
 from entrusted.domain.outbox import OutboxStatus, Topic
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
-from entrusted.errors import Refused
+from entrusted.errors import Conflict, Refused
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.conftest import FakeClock, count_rows
@@ -285,3 +286,57 @@ def test_no_access_outside_a_live_grant_on_sqlite(tmp_path: Path) -> None:
         )
     finally:
         c.close()
+
+
+def test_one_identification_gives_one_verbal_consent(container: Container) -> None:
+    """Trial finding: one identification gave any number of grants (P11: one-off)."""
+    c = container
+    support = staff(c, "sam", "support")
+    cus, ctr, svc = register(c, 1)
+    case = c.cases.open(support, ctr, "Restore on the phone")
+    identify(c, support, cus, case.id)
+    c.verbal_consent.record(support, case.id, svc["ftp_space"], read_back=True)
+    again = lambda: c.verbal_consent.record(  # noqa: E731
+        support, case.id, svc["mailbox"], read_back=True
+    )
+    refused(c, again, "consent.identification-used")
+    identify(c, support, cus, case.id)  # identified anew: a second consent may be given
+    c.verbal_consent.record(support, case.id, svc["mailbox"], read_back=True)
+    assert count_rows(c.engine, "verbal_consent") == 2
+
+
+def test_the_store_settles_a_race_on_one_identification(container: Container) -> None:
+    """Ten requests at once with the same identification: exactly one consent is stored."""
+    c = container
+    support = staff(c, "sam", "support")
+    cus, ctr, svc = register(c, 1)
+    case = c.cases.open(support, ctr, "Restore on the phone")
+    identify(c, support, cus, case.id)
+    consent, grant = c.verbal_consent.record(support, case.id, svc["ftp_space"], read_back=True)
+    identify(c, support, cus, case.id)
+    with c.uow() as uow:
+        fresh = uow.identifications.verified_since(cus, grant.created_at)[-1].id
+    assert fresh != consent.identification_id
+    results: list[str] = []
+
+    def twin(n: int) -> None:
+        copy = replace(grant, id=f"gnt_race{n}")
+        twin_consent = replace(
+            consent, id=f"vcn_race{n}", grant_id=copy.id, identification_id=fresh
+        )
+        try:
+            with c.uow() as uow:
+                uow.grants.add(copy)
+                uow.consents.add(twin_consent, bytes([n]) * 32)
+                uow.commit()
+            results.append("stored")
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=twin, args=(n,)) for n in range(10)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == ["conflict"] * 9 + ["stored"]
+    assert count_rows(c.engine, "verbal_consent") == 2

@@ -61,6 +61,8 @@ class ConsentMachine(RuleBasedStateMachine):
         self.consents: list[tuple[MGrant, str, bool]] = []  # grant, token, reported
         self.sessions: list[tuple[str, MGrant]] = []
         self.identified: dict[tuple[str, str, str | None], datetime] = {}
+        self.identifications: dict[tuple[str, str, str | None], int] = {}
+        self.consented_with: set[tuple[tuple[str, str, str | None], int]] = set()
         for contract_id in self.contract_ids:  # every run starts with a case per contract
             self.open_case(self.contract_ids.index(contract_id), by_customer=False)
 
@@ -190,17 +192,25 @@ class ConsentMachine(RuleBasedStateMachine):
         if case is None:
             return
         staff = self.env.staff[s]
+        key = (staff.id, case.customer, case.id)
         if identify:
             self.env.identify(staff, case.customer, case.id)
-            self.identified[(staff.id, case.customer, case.id)] = self.now
+            self.identified[key] = self.now
+            self.identifications[key] = self.identifications.get(key, 0) + 1
         service = self.contracts[case.contract].services[kind]
-        seen = self.identified.get((staff.id, case.customer, case.id))
+        seen = self.identified.get(key)
         fresh = seen is not None and seen >= self.now - HOUR
+        # One identification gives one consent (P11: one-off): the latest one must be unused.
+        latest = (key, self.identifications.get(key, 0))
         made = _ok(lambda: self.env.verbal.record(staff, case.id, service, read_back=True))
         assert (made is not None) == (
-            fresh and not case.flagged and self.consentable(case, service)
+            fresh
+            and not case.flagged
+            and self.consentable(case, service)
+            and latest not in self.consented_with
         )
         if made is not None:
+            self.consented_with.add(latest)
             _, grant = made
             m = MGrant(
                 grant.id,

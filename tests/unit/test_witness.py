@@ -24,9 +24,10 @@ from entrusted.crypto.signing import NoteSigner
 from entrusted.domain.checkpoint import Checkpoint, b64decode_strict, parse_signed_note, parse_vkey
 from entrusted.domain.cosignature import AddCheckpoint, parse_add_checkpoint
 from entrusted.domain.ledger import consistency_proof, leaf_hash, root_of
-from entrusted.errors import Conflict, InvalidInput, TamperDetected
+from entrusted.errors import Conflict, InvalidInput, TamperDetected, Unavailable
+from entrusted.services.memory_witness import BareWitnessClient, InMemoryCosignatureStore
 from entrusted.services.witness import RefusalKind, Witness, WitnessRefused
-from entrusted.services.witness_submit import WitnessPolicy
+from entrusted.services.witness_submit import ConfiguredWitness, WitnessPolicy, WitnessSubmitter
 
 ORIGIN = "log.example.com/ledger"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -224,3 +225,78 @@ def test_the_usage_examples_run() -> None:
 
     for module in (cosigning, cosignature, witness_module, witness_submit):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# --- the log's side: WitnessSubmitter against an in-process witness speaking bare C2SP -------
+
+
+def submitter_for(
+    log: Log, w: Witness, alerts: list[str], store: InMemoryCosignatureStore | None = None
+) -> tuple[WitnessSubmitter, InMemoryCosignatureStore]:
+    store = store or InMemoryCosignatureStore()
+    submitter = WitnessSubmitter(
+        [ConfiguredWitness(w.vkey, BareWitnessClient(w))],
+        store,
+        lambda old, new: consistency_proof(old, new, log.node),
+        lambda: NOW,
+        lambda _name, reason: alerts.append(reason),
+    )
+    return submitter, store
+
+
+def test_submitter_collects_cosignatures_and_recovers_its_place(
+    log: Log, witness: tuple[Witness, SqliteWitnessStore]
+) -> None:
+    w, _ = witness
+    alerts: list[str] = []
+    submitter, store = submitter_for(log, w, alerts)
+    first = submitter.submit(10, log.root(10), log.note(10))
+    assert first.count == 1
+    assert WitnessPolicy((w.vkey,), 1).check(first.note) == {"witness.example.org/w1": 1796040000}
+    store.sizes.clear()  # the log lost track of what the witness cosigned
+    second = submitter.submit(25, log.root(25), log.note(25))  # 409 (knows 10), then from 10
+    assert (second.count, second.failures, store.sizes) == (1, (), {"witness.example.org/w1": 25})
+    assert alerts == []
+
+
+def test_a_bare_409_at_the_same_size_is_a_fork_and_halts(
+    log: Log, signer: NoteSigner, witness: tuple[Witness, SqliteWitnessStore]
+) -> None:
+    w, _ = witness
+    alerts: list[str] = []
+    submitter, store = submitter_for(log, w, alerts)
+    submitter.submit(20, log.root(20), log.note(20))
+    fork = Log(signer, log.leaves[:3] + log.leaves[4:])
+    forked, _ = submitter_for(fork, w, alerts, store)  # the same log, its history forked
+    with pytest.raises(TamperDetected, match="refused size 20"):
+        forked.submit(20, fork.root(20), fork.note(20))
+    assert len(alerts) == 1
+    assert store.halts.keys() == {"witness.example.org/w1"}
+    with pytest.raises(TamperDetected, match="signing stopped: a witness reported"):
+        forked.check_not_halted()
+
+
+def test_an_unreachable_witness_is_reported_not_halted(
+    log: Log, witness: tuple[Witness, SqliteWitnessStore]
+) -> None:
+    w, _ = witness
+
+    class Down:
+        def add_checkpoint(self, request: AddCheckpoint) -> str:
+            raise Unavailable(f"witness down (request for size {len(request.note)})")
+
+    failures: list[tuple[str, ...]] = []
+    store = InMemoryCosignatureStore()
+    submitter = WitnessSubmitter(
+        [ConfiguredWitness(w.vkey, Down())],
+        store,
+        lambda old, new: consistency_proof(old, new, log.node),
+        lambda: NOW,
+        lambda _name, reason: pytest.fail(reason),
+        failures.append,
+    )
+    result = submitter.submit(5, log.root(5), log.note(5))
+    assert (result.count, result.note) == (0, log.note(5))
+    assert len(failures) == 1
+    assert failures[0][0].startswith("witness.example.org/w1: witness down")
+    submitter.check_not_halted()  # no raise

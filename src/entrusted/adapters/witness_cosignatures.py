@@ -21,21 +21,14 @@ class SqlCosignatureStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def witnessed_sizes(self) -> dict[str, int]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(t.ledger_witness.c.witness, t.ledger_witness.c.size))
-            return {str(w): int(s) for w, s in rows}
-
-    def halted(self) -> str | None:
+    def witnessed(self) -> tuple[dict[str, int], str | None]:
         w = t.ledger_witness.c
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(w.witness, w.halted_reason)
-                .where(w.halted_reason.is_not(None))
-                .order_by(w.halted_at)
-                .limit(1)
-            ).first()
-        return None if row is None else str(row.halted_reason)
+            rows = conn.execute(
+                sa.select(w.witness, w.size, w.halted_reason).order_by(w.halted_at, w.witness)
+            ).all()
+        halted = [str(r.halted_reason) for r in rows if r.halted_reason is not None]
+        return {str(r.witness): int(r.size) for r in rows}, (halted[0] if halted else None)
 
     def add(self, witness: str, size: int, root: bytes, line: str, timestamp: int) -> None:
         c, w = t.ledger_cosignature.c, t.ledger_witness.c

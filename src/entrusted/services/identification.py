@@ -136,10 +136,10 @@ class IdentificationService:
         ident = self._get(identification_id)
         context = AccessContext(case_id=ident.case_id)
         resource = personal(ident.customer_id)
-        p.gate.decide(actor, Action.IDENTIFY, resource, context)
         if ident.staff_id != actor.id:
-            # Checked before the attempt counter: another agent can neither borrow the
-            # caller's identification nor use up its attempts (issue 11 item 4).
+            # Checked before the gate (no "allow" entry for a refused step) and before the
+            # attempt counter: another agent can neither borrow the caller's identification
+            # nor use up its attempts (issue 11 item 4).
             p.outcomes.refuse(
                 actor,
                 Action.IDENTIFY,
@@ -148,6 +148,7 @@ class IdentificationService:
                 f"identification {ident.id} was started by another staff member",
                 context,
             )
+        p.gate.decide(actor, Action.IDENTIFY, resource, context)
         if ident.method is IdentificationMethod.SESSION:
             conflict = Conflict(f"identification {ident.id} is confirmed by the customer's session")
             why = f"identification by code refused: {conflict}"

@@ -130,6 +130,9 @@ class _Consents:
         _unique(self._s.consents.get(consent.id), f"consent {consent.id}")
         if consent.grant_id not in self._s.grants:
             raise Conflict(f"grant {consent.grant_id} does not exist")
+        ident = consent.identification_id
+        if any(c.identification_id == ident for c, _ in self._s.consents.values()):
+            raise Conflict(f"identification {consent.identification_id} already gave a consent")
         self._s.consents[consent.id] = (consent, not_me_digest)
 
     def get(self, consent_id: str) -> VerbalConsent | None:

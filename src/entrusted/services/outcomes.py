@@ -60,6 +60,7 @@ class Outcome(StrEnum):
     CONTRACT_CANCELLED = "consent.contract-cancelled"
     RESOURCE_NOT_IN_CONTRACT = "consent.resource-not-in-contract"
     IDENTIFICATION_STALE = "consent.identification-stale"
+    IDENTIFICATION_USED = "consent.identification-used"
     RECEIPT_UNDELIVERABLE = "consent.receipt-undeliverable"
     NOT_THE_HOLDER = "consent.not-the-holder"
     NOT_THE_GRANTEE = "consent.not-the-grantee"
@@ -125,6 +126,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.CONTRACT_CANCELLED: ("P11",),
     Outcome.RESOURCE_NOT_IN_CONTRACT: ("P11",),
     Outcome.IDENTIFICATION_STALE: ("P1", "P9"),
+    Outcome.IDENTIFICATION_USED: ("P9", "P11"),
     Outcome.RECEIPT_UNDELIVERABLE: ("P9",),
     Outcome.NOT_THE_HOLDER: ("P11",),
     Outcome.NOT_THE_GRANTEE: ("P8", "P11"),

@@ -146,8 +146,10 @@ class CallerLookup:
         p = self._p
         context = _reason(context)
         resource = _personal(customer_id)
-        p.gate.decide(actor, Action.IDENTIFY, resource, context)
+        # The look-up's own checks come first, so the ledger never holds an "allow" for a
+        # look-up that was then refused for want of a reason or for its volume.
         context = self._admit(actor, resource, context, customer_id)
+        p.gate.decide(actor, Action.IDENTIFY, resource, context)
         with p.uow() as uow:
             sealed = uow.customers.get(customer_id)
             if sealed is None:
@@ -168,8 +170,8 @@ class CallerLookup:
             how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
         lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
         context = _reason(context)
-        p.gate.decide(actor, Action.IDENTIFY, lookup, context)
         context = self._admit(actor, lookup, context, None)
+        p.gate.decide(actor, Action.IDENTIFY, lookup, context)
         with p.uow() as uow:
             if email is not None:
                 one = uow.customers.by_email_index(idx)

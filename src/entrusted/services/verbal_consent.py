@@ -97,6 +97,20 @@ class VerbalConsentService:
                 "no identification of this caller by you on this case is recent enough",
                 ctx,
             )
+        with p.uow() as uow:
+            used = any(c.identification_id == ident.id for c in uow.consents.for_case(case.id))
+        if used:
+            # One identification, one consent (P11: one-off): a second consent needs the
+            # caller identified again. The store's unique index settles a race.
+            p.outcomes.refuse(
+                actor,
+                Action.CREATE,
+                resource,
+                Outcome.IDENTIFICATION_USED,
+                f"identification {ident.id} already gave a verbal consent; identify the "
+                "caller again for another one",
+                ctx,
+            )
         now = p.clock()
         consent_id = p.ids("vcn")
         grant = Grant(

@@ -87,8 +87,10 @@ class ConfiguredWitness:
 class CosignatureStore(Protocol):
     """The log's record of its witnesses: cosignatures per checkpoint, sizes, the halt."""
 
-    def witnessed_sizes(self) -> dict[str, int]: ...
-    def halted(self) -> str | None: ...
+    def witnessed(self) -> tuple[dict[str, int], str | None]:
+        """{witness: last size it cosigned}, and the reason signing halted (None: it did not)."""
+        ...
+
     def add(self, witness: str, size: int, root: bytes, line: str, timestamp: int) -> None: ...
     def halt(self, witness: str, reason: str, at: datetime) -> None: ...
     def lines(self, size: int, root: bytes) -> list[str]: ...
@@ -109,13 +111,16 @@ class WitnessSubmitter:
         proof: Callable[[int, int], list[bytes]],
         clock: Callable[[], datetime],
         on_alert: Callable[[str, str], None],
+        on_failures: Callable[[tuple[str, ...]], None] | None = None,
     ) -> None:
         self._witnesses = tuple(witnesses)
         self._store = store
         self._proof = proof
         self._clock = clock
         self._on_alert = on_alert
+        self._on_failures = on_failures
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="witness-submit")
+        self._known: dict[str, int] | None = None
 
     def start(self, size: int, root: bytes, note: str) -> Future[Cosigned]:
         """`submit` on a thread of its own, so that the witnesses' round trips overlap the
@@ -126,7 +131,7 @@ class WitnessSubmitter:
         self._pool.shutdown(wait=True)
 
     def check_not_halted(self) -> None:
-        reason = self._store.halted()
+        self._known, reason = self._store.witnessed()  # one read: submit() follows in this lock
         if reason is not None:
             raise TamperDetected(
                 f"signing stopped: a witness reported that the log's history changed ({reason}); "
@@ -135,9 +140,10 @@ class WitnessSubmitter:
 
     def submit(self, size: int, root: bytes, note: str) -> Cosigned:
         """Ask every witness to cosign; halt (and raise TamperDetected) if one objects."""
-        known = self._store.witnessed_sizes()
+        known = self._known if self._known is not None else self._store.witnessed()[0]
+        self._known = None
         body, _ = parse_signed_note(note)
-        count, failures = 0, []
+        count, failures, fresh = 0, [], {}
         for witness in self._witnesses:
             name = witness.name
             try:
@@ -157,9 +163,16 @@ class WitnessSubmitter:
             if name not in stamps:
                 failures.append(f"{name}: answered without a valid cosignature")
                 continue
-            self._store.add(name, size, root, _own_line(line, name), stamps[name])
+            fresh[name] = _own_line(line, name)
+            self._store.add(name, size, root, fresh[name], stamps[name])
             count += 1
-        lines = self._store.lines(size, root)
+        # Every witness just cosigned: its lines are the stored ones (ordered by name).
+        if count == len(self._witnesses):
+            lines = [fresh[name] for name in sorted(fresh)]
+        else:
+            lines = self._store.lines(size, root)
+        if failures and self._on_failures is not None:
+            self._on_failures(tuple(failures))
         return Cosigned(note + "".join(lines), count, tuple(failures))
 
     def _submit_one(self, witness: ConfiguredWitness, old: int, size: int, note: str) -> str:
@@ -174,8 +187,14 @@ class WitnessSubmitter:
             try:
                 return witness.client.add_checkpoint(request)
             except WitnessRefused as refused:
+                if refused.kind is RefusalKind.STALE_OLD_SIZE and refused.known_size == old:
+                    # A 409 naming the very size we sent can only mean (tlog-witness) that
+                    # it holds another root for it: a fork, whatever header the witness sent.
+                    raise WitnessRefused(
+                        RefusalKind.ROOT_MISMATCH, refused.reason, refused.known_size
+                    ) from None
                 retry = refused.kind is RefusalKind.STALE_OLD_SIZE and attempt == 1
-                if not retry or refused.known_size is None or refused.known_size == old:
+                if not retry or refused.known_size is None:
                     raise
                 old = refused.known_size  # it knows another size: prove from there
         raise AssertionError("unreachable")  # pragma: no cover

@@ -25,6 +25,7 @@ from entrusted.domain.cases import (
     VerbalConsent,
 )
 from entrusted.domain.registry import ServiceKind
+from entrusted.errors import Conflict
 
 _CASE, _REQ, _GRANT = t.support_case.c, t.access_request.c, t.consent_grant.c
 _CONSENT, _SESSION = t.verbal_consent.c, t.grant_session.c
@@ -204,6 +205,20 @@ class SqlConsentRepository:
 
     def add(self, consent: VerbalConsent, not_me_digest: bytes) -> None:
         c = consent
+        if self._conn.execute(
+            sa.select(t.verbal_consent.c.id).where(
+                t.verbal_consent.c.identification_id == c.identification_id
+            )
+        ).first():
+            raise Conflict(f"identification {c.identification_id} already gave a consent")
+        try:
+            self._insert_consent(c, not_me_digest)
+        except sa.exc.IntegrityError:  # a concurrent request with the same identification won
+            raise Conflict(
+                f"identification {c.identification_id} already gave a consent"
+            ) from None
+
+    def _insert_consent(self, c: VerbalConsent, not_me_digest: bytes) -> None:
         self._conn.execute(
             t.verbal_consent.insert().values(
                 id=c.id,

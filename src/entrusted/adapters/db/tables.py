@@ -359,6 +359,8 @@ verbal_consent = sa.Table(
     sa.Column("grant_id", sa.String(40), sa.ForeignKey("consent_grant.id"), nullable=False),
     sa.Column("not_me_hash", sa.LargeBinary(32), nullable=False, unique=True),
     sa.Column("not_me_at", UTCDateTime, nullable=True),
+    # One identification, one verbal consent (P11: one-off), race-proof on both databases.
+    sa.Index("uq_verbal_consent_identification_id", "identification_id", unique=True),
 )
 
 grant_session = sa.Table(
