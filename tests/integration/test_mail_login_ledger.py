@@ -42,7 +42,12 @@ def test_refusals_outside_the_rules_are_ledgered_with_their_reason(c: Container)
             "mail.hook-only",
         )
         assert entry.owner is None  # a caller that is not the hook learns nothing of the box
-    for username, password in (("sam", "wrong password"), ("nobody", PASSWORD)):
+    # Named by staff id or not at all: the typed username is attacker-chosen (trial: another
+    # customer's address landed in this customer's permanent ledger and export).
+    for username, password, named in (
+        ("sam", "wrong password", sam.id),
+        ("bert@example.com", PASSWORD, "an unknown staff name"),
+    ):
         with pytest.raises(AuthenticationFailed):
             c.mail_login.login(HOOK, ADDRESS, username, password, "192.0.2.1")
         entry = last(c)
@@ -52,7 +57,8 @@ def test_refusals_outside_the_rules_are_ledgered_with_their_reason(c: Container)
             "mail.staff-unauthenticated",
         )
         assert (entry.owner, entry.resource_id) == (cus, svc["mailbox"])
-        assert repr(username) in entry.reason
+        assert f"as {named} refused" in entry.reason
+        assert "example.com" not in entry.to_bytes().decode()
     for target in ("nobody@example.org", "not an address"):
         with pytest.raises(NotFound):
             c.mail_login.login(HOOK, target, "sam", PASSWORD, "192.0.2.1")

@@ -127,12 +127,15 @@ class GrantEntry:
             member = self._staff.check_password(username, password, remote_ip or "unknown")
         except (AuthenticationFailed, RateLimited) as exc:
             case_id = None if found is None else self._case(None, found)
+            # By id, or not at all: a username is whatever the client typed (an address, a
+            # customer's name) and the ledger is permanent and shown to the customer.
+            who = self._staff.staff_id_of(username) or "an unknown staff name"
             outcomes.record(
                 caller,
                 b.action,
                 resource,
                 b.unauthenticated,
-                f"{b.note} as staff {username[:64]!r} refused: {exc.message}",
+                f"{b.note} as {who} refused: {_reason_without_input(exc)}",
                 AccessContext(case_id=case_id, note=b.note),
                 allowed=False,
             )
@@ -251,3 +254,10 @@ class GrantEntry:
                 sessions.end(event.session_id)
             except Exception:
                 log.warning("could not end session %s", event.session_id, exc_info=True)
+
+
+def _reason_without_input(exc: AuthenticationFailed | RateLimited) -> str:
+    """The refusal's kind, never its text (which may quote what the client sent)."""
+    if isinstance(exc, RateLimited):
+        return "too many failed attempts"
+    return "wrong or unknown credentials"

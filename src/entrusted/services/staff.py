@@ -103,6 +103,15 @@ class StaffService(StaffAdmin):
             uow.commit()
         return issued
 
+    def staff_id_of(self, username: str) -> str | None:
+        """The id behind a username, for ledgering a refused login by id: what a client typed
+        as a username is attacker-chosen text and never enters the ledger."""
+        if not 0 < len(username) <= 64:
+            return None
+        with self._readers() as uow:
+            member = uow.staff.by_username(username)
+        return None if member is None else member.id
+
     def check_password(self, username: str, password: str, address: str) -> Actor:
         """A password alone, for a server that cannot ask for a TOTP code (the IMAP staff
         login, which also needs the customer's grant): the same rate limits and failure
