@@ -445,6 +445,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             sms,
             timedelta(seconds=settings.identification_code_ttl_s),
             settings.identification_max_attempts,
+            settings.identification_codes_per_hour,
         ),
         cases=CaseService(consent_parts, grants),
         consent=consent,

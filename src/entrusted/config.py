@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     identification_max_attempts: int = Field(
         default=5, ge=1, le=20, description="Wrong codes allowed before an identification fails."
     )
+    identification_codes_per_hour: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="One-time codes sent to one customer within an hour, by all staff together.",
+    )
     identification_valid_s: int = Field(
         default=3600,
         ge=60,

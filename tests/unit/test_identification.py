@@ -8,7 +8,7 @@ import pytest
 
 from entrusted.domain.policy import Action, Resource, ResourceKind
 from entrusted.domain.registry import IdentificationMethod, IdentificationOutcome
-from entrusted.errors import Conflict, InvalidInput, NotFound, Unavailable
+from entrusted.errors import Conflict, InvalidInput, NotFound, RateLimited, Unavailable
 from entrusted.services.gate import AccessContext
 from tests.refusals import default_denied
 from tests.unit.registry_world import SUPPORT, SUPPORT2, SYSADMIN, World, customer
@@ -198,3 +198,27 @@ def test_confirmation_conflicts_are_ledgered(world: World) -> None:
         world.identification.verify(SUPPORT, by_session.id, "123456")
     assert last_refusal()[:2] == ("deny", "registry.identification")
     assert stored(world, by_session.id) == (1, IdentificationOutcome.VERIFIED)
+
+
+def test_codes_to_one_customer_are_bounded_per_hour(world: World) -> None:
+    """Trial finding: 16 identifications in 4 s sent 17 codes to one customer."""
+    alice = world.register()
+    world.mailer.sent.clear()
+    for agent in (SUPPORT, SUPPORT2) * 3:  # all staff together
+        if len(world.mailer.sent) == 5:
+            break
+        world.identification.start(agent, alice, "email_code")
+    assert len(world.mailer.sent) == 5
+    with pytest.raises(RateLimited) as limited:
+        world.identification.start(SUPPORT2, alice, "email_code")
+    assert 0 < limited.value.retry_after_s <= 3600
+    assert len(world.mailer.sent) == 5  # nothing more reached the customer
+    last = world.ledger.entries[-1]
+    assert (last.decision, last.rule, last.owner) == (
+        "deny",
+        "registry.identification-codes-throttled",
+        alice,
+    )
+    world.clock.advance(seconds=3601)
+    world.identification.start(SUPPORT, alice, "email_code")
+    assert len(world.mailer.sent) == 6

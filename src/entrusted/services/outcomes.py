@@ -47,6 +47,7 @@ class Outcome(StrEnum):
     LOOKUPS_THROTTLED = "registry.lookups-throttled"
     LOOKUP_VOLUME_ALERT = "registry.lookup-volume-alert"
     NOT_THE_IDENTIFIER = "registry.not-the-identifier"
+    CODES_THROTTLED = "registry.identification-codes-throttled"
     POLICY_DEPLOYED = "policy.deploy"
     # consent: access requests, verbal consent, grants and their sessions
     REQUEST = "consent.request"
@@ -114,6 +115,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.LOOKUPS_THROTTLED: ("P1", "P2", "P3"),
     Outcome.LOOKUP_VOLUME_ALERT: ("P1", "P2", "P3"),
     Outcome.NOT_THE_IDENTIFIER: ("P1", "P3"),
+    Outcome.CODES_THROTTLED: ("P1", "P2"),
     Outcome.POLICY_DEPLOYED: ("P17", "P12"),
     Outcome.REQUEST: ("P10", "P11"),
     Outcome.GRANTED: ("P9", "P10", "P11"),

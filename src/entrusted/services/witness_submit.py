@@ -120,6 +120,10 @@ class WitnessSubmitter:
         self._on_alert = on_alert
         self._on_failures = on_failures
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="witness-submit")
+        # One call per witness at once: n witnesses cost the slowest round trip, not the sum.
+        self._calls = ThreadPoolExecutor(
+            max_workers=max(1, len(self._witnesses)), thread_name_prefix="witness-call"
+        )
         self._known: dict[str, int] | None = None
 
     def start(self, size: int, root: bytes, note: str) -> Future[Cosigned]:
@@ -129,6 +133,7 @@ class WitnessSubmitter:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._calls.shutdown(wait=True)
 
     def check_not_halted(self) -> None:
         self._known, reason = self._store.witnessed()  # one read: submit() follows in this lock
@@ -144,10 +149,14 @@ class WitnessSubmitter:
         self._known = None
         body, _ = parse_signed_note(note)
         count, failures, fresh = 0, [], {}
-        for witness in self._witnesses:
+        calls = [
+            (w, self._calls.submit(self._submit_one, w, known.get(w.name, 0), size, note))
+            for w in self._witnesses
+        ]
+        for witness, call in calls:
             name = witness.name
             try:
-                line = self._submit_one(witness, known.get(name, 0), size, note)
+                line = call.result()
             except WitnessRefused as refused:
                 if refused.kind in INCONSISTENT or (
                     refused.kind is RefusalKind.STALE_OLD_SIZE
