@@ -40,12 +40,27 @@ def entries(cli: Cli) -> list[AuditEntry]:
 
 def test_acting_as_a_staff_member_needs_their_token(cli: Cli) -> None:
     find = ("customers", "find", "--email", "nobody@example.com", "--as", "sam")
+
+    def refusal_ledgered() -> None:
+        last = entries(cli)[-1]
+        assert (last.decision, last.rule, last.actor_id) == (
+            "deny",
+            "staff.cli-credential-refused",
+            console_operator().id,
+        )
+        assert "sam" not in last.reason  # the kind of refusal, never what was typed
+
     code, line = run(cli, *find, token=None)
     assert code == 5
     assert "needs their credential" in line
+    refusal_ledgered()
     code, line = run(cli, *find, token=cli.token_of("sid"))
     assert code == 5
     assert "is not that of 'sam'" in line
+    refusal_ledgered()
+    code, _ = run(cli, *find, token="entt_garbage")
+    assert code == 5
+    refusal_ledgered()
     with cli.container() as c:
         sam = c.staff.get("sam")
     before = len(entries(cli))

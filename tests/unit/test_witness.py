@@ -300,3 +300,19 @@ def test_an_unreachable_witness_is_reported_not_halted(
     assert len(failures) == 1
     assert failures[0][0].startswith("witness.example.org/w1: witness down")
     submitter.check_not_halted()  # no raise
+    # Two of them, one down: one cosignature, which a 1-of-2 policy accepts and 2-of-2 not.
+    other = Cosigner.generate("witness.example.org/w2")
+    both = WitnessSubmitter(
+        [ConfiguredWitness(w.vkey, BareWitnessClient(w)), ConfiguredWitness(other.vkey, Down())],
+        store,
+        lambda old, new: consistency_proof(old, new, log.node),
+        lambda: NOW,
+        lambda _name, reason: pytest.fail(reason),
+    )
+    half = both.submit(5, log.root(5), log.note(5))
+    assert half.count == 1
+    assert WitnessPolicy((w.vkey, other.vkey), 1).check(half.note).keys() == {
+        "witness.example.org/w1"
+    }
+    with pytest.raises(TamperDetected, match="requires 2 of 2"):
+        WitnessPolicy((w.vkey, other.vkey), 2).check(half.note)

@@ -85,6 +85,7 @@ class Outcome(StrEnum):
     FTP_SPACE_GONE = "ftp.space-gone"
     # staff credentials (P8, P12)
     TOKENS_STAFF_ONLY = "staff.tokens-staff-only"
+    CLI_CREDENTIAL_REFUSED = "staff.cli-credential-refused"
     # staff administration (P8, P12, P14)
     STAFF_ADDED = "staff.added"
     STAFF_DISABLED = "staff.disabled"
@@ -149,6 +150,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.FTP_GRANT_GONE: ("P9", "P11"),
     Outcome.FTP_SPACE_GONE: ("P9", "P1"),
     Outcome.TOKENS_STAFF_ONLY: ("P8", "P12"),
+    Outcome.CLI_CREDENTIAL_REFUSED: ("P3", "P12"),
     Outcome.STAFF_ADDED: ("P8", "P12"),
     Outcome.STAFF_DISABLED: ("P8", "P12"),
     Outcome.STAFF_ROLES_CHANGED: ("P8", "P12"),

@@ -147,7 +147,31 @@ TOKEN_ENV = "ENTRUSTED_TOKEN"  # noqa: S105 - the name of the variable, not a se
 def staff_actor(c: Container, username: str) -> Actor:
     """The staff member a command acts as (`--as USERNAME`), proven by their credential: the
     token in `ENTRUSTED_TOKEN`, or, at a terminal, their password and TOTP code. A name alone
-    proves nothing, and the ledger must name who really acted."""
+    proves nothing, and the ledger must name who really acted. A refusal is ledgered, filed
+    under the operator at this console (P3: attempts at staff identities are evidence too)."""
+    try:
+        return _proven_staff(c, username)
+    except (errors.AuthenticationFailed, errors.NotFound, errors.RateLimited) as exc:
+        _ledger_refusal(c, exc)
+        raise
+
+
+def _ledger_refusal(c: Container, exc: errors.EntrustedError) -> None:
+    from entrusted.domain.policy import Action, Resource, ResourceKind
+    from entrusted.services.outcomes import Outcome, OutcomeRecorder
+
+    kind = type(exc).__name__  # never the message: it may quote a typed name or token
+    OutcomeRecorder(c.gate).record(
+        operator_actor(),
+        Action.READ,
+        Resource(ResourceKind.STAFF_ACCOUNT, "cli-credential"),
+        Outcome.CLI_CREDENTIAL_REFUSED,
+        f"a CLI command acting as a staff member was refused ({kind})",
+        allowed=False,
+    )
+
+
+def _proven_staff(c: Container, username: str) -> Actor:
     import os
 
     from entrusted.domain.policy import ActorKind
@@ -178,4 +202,10 @@ def admin_actor(c: Container) -> Actor | None:
     import os
 
     secret = os.environ.get(TOKEN_ENV)
-    return c.authenticate(secret) if secret else None
+    if not secret:
+        return None
+    try:
+        return c.authenticate(secret)
+    except (errors.AuthenticationFailed, errors.RateLimited) as exc:
+        _ledger_refusal(c, exc)
+        raise
