@@ -68,6 +68,7 @@ from entrusted.services.cases import CaseService
 from entrusted.services.consent import ConsentService
 from entrusted.services.consent_notices import ConsentNotices
 from entrusted.services.consent_parts import ConsentLimits, ConsentParts
+from entrusted.services.contact_email import ContactEmails
 from entrusted.services.contracts import ContractService
 from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
 from entrusted.services.events import EventBus
@@ -368,12 +369,24 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         readers=reader,
         link_limit=settings.password_link_max_per_hour,
     )
+    contact_emails = ContactEmails(
+        registry_uow,
+        gate,
+        keys,
+        clock,
+        settings.portal_url,
+        timedelta(seconds=settings.email_change_ttl_s),
+    )
     notices = ConsentNotices(parts, mailer, settings.portal_url, store)
     outbox = OutboxService(
         registry_uow,
         mailer,
         clock,
-        {**notices.renderers(consent_uow), **customer_auth.renderers()},
+        {
+            **notices.renderers(consent_uow),
+            **customer_auth.renderers(),
+            **contact_emails.renderers(),
+        },
         Backoff(
             base=timedelta(seconds=settings.outbox_retry_s),
             max_attempts=settings.outbox_max_attempts,
@@ -437,6 +450,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
                 ),
                 cases_in(consent_uow),
             ),
+            contact_emails,
         ),
         contracts=contracts,
         identification=IdentificationService(
@@ -613,6 +627,7 @@ def _verify_ledger(c: Container) -> str:
         outcomes.record(
             WORKER, Action.READ, resource, Outcome.LEDGER_TAMPERED, reason, allowed=False
         )
+        c.checkpoints.halt(reason)  # no new checkpoint may vouch for an altered log
         raise
     summary = (
         f"ledger verified: {report.size} entries, {report.tiles} tiles, "

@@ -224,6 +224,11 @@ class Settings(BaseSettings):
     password_link_ttl_s: int = Field(
         default=172800, ge=600, description="How long a password link e-mailed to a customer works."
     )
+    email_change_ttl_s: int = Field(
+        default=86400,
+        ge=600,
+        description="How long the link confirming a new contact e-mail address works.",
+    )
     portal_url: str = Field(
         default="http://127.0.0.1:8000/portal",
         description="Base URL of the customer portal, used in password links.",

@@ -17,7 +17,9 @@ from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import b64encode
 from entrusted.errors import TamperDetected
 from entrusted.services.outcomes import Outcome
-from tests.integration.ledger_support import disable_triggers, fill
+from entrusted.services.receipts import ReceiptService
+from tests.conftest import count_rows
+from tests.integration.ledger_support import CUSTOMERS, disable_triggers, fill
 
 VERIFIED = 700  # the point start-up verified first
 SIZE = 1300  # entries appended since, with a checkpoint at the end
@@ -155,12 +157,24 @@ def test_the_scheduled_full_verification_is_ledgered_and_a_health_figure(
     disable_triggers(container.engine)
     with container.engine.begin() as conn:
         _flip_entry_at(conn, 300)
+    # Before anything noticed: the receipt is checked as the customer would, so an altered
+    # entry is refused rather than handed out as proof.
+    receipts = ReceiptService(container.ledger_store, container.checkpoints)
+    with pytest.raises(TamperDetected, match=r"entry 300"):
+        receipts.export(CUSTOMERS[300 % len(CUSTOMERS)])
     failed = worker.run_job(job)
     assert not failed.ok
     assert _ledgered_outcomes(container)[-1] == (Outcome.LEDGER_TAMPERED.value, "deny")
     health = container.ledger_verification()
     assert health["ok"] is False
     assert "entry 300" in str(health["detail"])
+    # Found altered: nothing signs for it any more, and no receipt is handed out from it.
+    sizes = count_rows(container.engine, "ledger_checkpoint")
+    with pytest.raises(TamperDetected, match=r"signing stopped: ledger verification failed"):
+        container.checkpoints.sign(force=True)
+    assert count_rows(container.engine, "ledger_checkpoint") == sizes
+    with pytest.raises(TamperDetected, match="signing stopped"):
+        receipts.export(CUSTOMERS[0])
 
 
 def test_init_force_forgets_the_wiped_logs_record(settings: Settings, container: Container) -> None:

@@ -101,15 +101,18 @@ class World:
             Contacts(),
             "https://portal.example.com",
         )
-        self.outbox = OutboxService(
-            self.store.unit_of_work, self.mailer, self.clock, self.auth.renderers()
-        )
         self.registry = RegistryService(parts, self.auth, self.ledger)
+        self.outbox = OutboxService(
+            self.store.unit_of_work,
+            self.mailer,
+            self.clock,
+            {**self.auth.renderers(), **self.registry.emails.renderers()},
+        )
         self.contracts = ContractService(parts, self.auth)
         self.identification = IdentificationService(parts, self.mailer, self.sms)
 
     def deliver(self) -> DeliveryReport:
-        """Run the worker's outbox job once (password links)."""
+        """Run the worker's outbox job once (password links, e-mail change links)."""
         return self.outbox.deliver()
 
     def register(self, **kwargs: object) -> str:

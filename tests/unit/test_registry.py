@@ -129,11 +129,16 @@ def test_customer_reads_and_corrects_only_their_own_details(world: World) -> Non
     ):
         world.registry.details(customer(bob), alice)
     assert world.decisions()[-1][2:] == ("deny", None)
+    old_email = world.registry.details(customer(alice), alice).details.email
     record = world.registry.correct(
         customer(alice), alice, {"email": "Alice.New@Example.com", "phone": None}
     )
-    assert (record.details.email, record.details.phone) == ("alice.new@example.com", None)
+    # The phone goes at once; the address only once the link mailed to it is opened
+    assert (record.details.email, record.details.phone) == (old_email, None)
     assert world.registry.details(customer(alice), alice).details == record.details
+    world.deliver()
+    link = next(m for m in world.mailer.sent if m.to == "alice.new@example.com")
+    world.registry.confirm_email(link.body.split("#token=")[1].split()[0])
     (found,) = world.registry.find(SUPPORT, email="alice.new@example.com", context=TICKET)
     assert found.id == alice
     with default_denied(
@@ -155,8 +160,13 @@ def test_correction_bad_input_and_duplicates_change_nothing(world: World) -> Non
     with pytest.raises(InvalidInput) as info:
         world.registry.correct(customer(alice), alice, {"password": "x"})
     assert info.value.field == "password"
-    with pytest.raises(Conflict):
-        world.registry.correct(customer(alice), alice, {"email": bob_email})
+    world.registry.correct(customer(alice), alice, {"email": bob_email})
+    world.deliver()
+    link = next(m for m in world.mailer.sent if m.to == bob_email and "/email#" in m.body)
+    with pytest.raises(Conflict) as conflict:
+        world.registry.confirm_email(link.body.split("#token=")[1].split()[0])
+    assert conflict.value.message == "a customer with this e-mail address is already registered"
+    assert world.decisions()[-1][2:] == ("deny", "registry.email-taken")
     assert world.registry.details(customer(alice), alice) == before
 
 

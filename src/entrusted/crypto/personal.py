@@ -145,6 +145,40 @@ def open_customer(keys: RegistryKeys, sealed: SealedCustomer) -> PersonalDetails
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SealedPendingEmail:
+    """A contact address waiting for its confirmation link (services/contact_email.py): the
+    address under the customer's data key, its blind index, and only the SHA-256 of the
+    link's token (None until the outbox worker mints and mails it)."""
+
+    customer_id: str
+    email: bytes
+    email_idx: bytes
+    requested_at: datetime
+    expires_at: datetime
+    token_hash: bytes | None = None
+
+
+def seal_pending_email(
+    keys: RegistryKeys,
+    sealed: SealedCustomer,
+    email: str,
+    requested_at: datetime,
+    expires_at: datetime,
+) -> SealedPendingEmail:
+    """The field name differs from the address in force, so neither ciphertext opens as the
+    other."""
+    blob = encrypt_field(data_key(keys, sealed), sealed.id, "pending_email", email)
+    idx = email_index(keys.index_key, email)
+    return SealedPendingEmail(sealed.id, blob, idx, requested_at, expires_at)
+
+
+def open_pending_email(
+    keys: RegistryKeys, sealed: SealedCustomer, pending: SealedPendingEmail
+) -> str:
+    return decrypt_field(data_key(keys, sealed), sealed.id, "pending_email", pending.email)
+
+
 def open_name(keys: RegistryKeys, sealed: SealedCustomer) -> tuple[str, str]:
     """(last name, first name) only: what identification shows support."""
     dek = data_key(keys, sealed)

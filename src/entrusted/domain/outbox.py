@@ -25,6 +25,8 @@ class Topic(StrEnum):
     CLOSING_SUMMARY = "case.closing_summary"
     PASSWORD_LINK = "customer.password_link"  # noqa: S105 - ref: the customer id
     PASSWORD_LINK_REQUEST = "customer.password_link_request"  # noqa: S105 - ref: blind index
+    EMAIL_CHANGE_LINK = "customer.email_change_link"  # ref: the customer id; to the new address
+    EMAIL_CHANGE_NOTICE = "customer.email_change_notice"  # ref: the customer id; to the old one
 
 
 class OutboxStatus(StrEnum):

@@ -77,6 +77,16 @@ class CheckpointService:
         self._idle = idle_resign
         self._lock_wait_s = lock_wait_s
         self._witnesses = witnesses
+        self._halted: str | None = None
+
+    def halt(self, reason: str) -> None:
+        """Stop signing in this process: a verification found the stored log altered, and a
+        new checkpoint would vouch for it. A restart verifies again (and halts again)."""
+        self._halted = reason
+
+    @property
+    def halted(self) -> str | None:
+        return self._halted
 
     @property
     def vkey(self) -> str:
@@ -95,6 +105,8 @@ class CheckpointService:
         cannot roll back), and the store checks the largest stored one again as it inserts.
         """
         with self._signing():
+            if self._halted is not None:
+                raise TamperDetected(f"signing stopped: {self._halted}")
             if self._witnesses is not None:
                 self._witnesses.check_not_halted()
             size = self._log.stored_size()

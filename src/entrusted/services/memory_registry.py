@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from entrusted.crypto.personal import SealedPendingEmail
 from entrusted.domain.outbox import OutboxMessage
 from entrusted.domain.registry import (
     ContractStatus,
@@ -44,6 +45,7 @@ class _State:
     failures: list[tuple[str, str, datetime]] = field(default_factory=list)
     in_flight: dict[int, tuple[str, str, datetime]] = field(default_factory=dict)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
+    pending_emails: dict[str, SealedPendingEmail] = field(default_factory=dict)
     lookups: list[tuple[str, datetime]] = field(default_factory=list)
 
 
@@ -103,6 +105,23 @@ class _Customers:
 
     def password_hash(self, customer_id: str) -> str | None:
         return self._s.passwords.get(customer_id)
+
+    def set_pending_email(self, pending: SealedPendingEmail) -> None:
+        self._s.pending_emails[pending.customer_id] = pending
+
+    def pending_email(self, customer_id: str) -> SealedPendingEmail | None:
+        return self._s.pending_emails.get(customer_id)
+
+    def pending_email_by_token(self, digest: bytes) -> SealedPendingEmail | None:
+        found = (p for p in self._s.pending_emails.values() if p.token_hash == digest)
+        return next(found, None)
+
+    def set_pending_email_token(self, customer_id: str, digest: bytes) -> None:
+        pending = self._s.pending_emails[customer_id]
+        self._s.pending_emails[customer_id] = replace(pending, token_hash=digest)
+
+    def drop_pending_email(self, customer_id: str) -> None:
+        self._s.pending_emails.pop(customer_id, None)
 
 
 class _Contracts:

@@ -42,6 +42,11 @@ class Outcome(StrEnum):
     CONTRACT_HANDED_OVER = "registry.contract-handed-over"
     REGISTRAR_ONLY = "registry.registrar-only"
     NO_BULK_EXPORT = "registry.no-bulk-export"
+    # a new contact e-mail address takes effect only through the link sent to it (P1, P2)
+    EMAIL_CHANGED = "registry.email-changed"
+    EMAIL_LINK_INVALID = "registry.email-link-invalid"
+    EMAIL_LINK_EXPIRED = "registry.email-link-expired"
+    EMAIL_TAKEN = "registry.email-taken"
     # support's look-ups of callers: no walking the customer file (P1, P2, P3)
     LOOKUP_NEEDS_REASON = "registry.lookup-needs-reason"
     LOOKUPS_THROTTLED = "registry.lookups-throttled"
@@ -112,6 +117,10 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.CONTRACT_HANDED_OVER: ("P1", "P3"),
     Outcome.REGISTRAR_ONLY: ("P2", "P12"),
     Outcome.NO_BULK_EXPORT: ("P4", "P3"),
+    Outcome.EMAIL_CHANGED: ("P1", "P2"),
+    Outcome.EMAIL_LINK_INVALID: ("P1", "P2"),
+    Outcome.EMAIL_LINK_EXPIRED: ("P1", "P2"),
+    Outcome.EMAIL_TAKEN: ("P1", "P2"),
     Outcome.LOOKUP_NEEDS_REASON: ("P1", "P3"),
     Outcome.LOOKUPS_THROTTLED: ("P1", "P2", "P3"),
     Outcome.LOOKUP_VOLUME_ALERT: ("P1", "P2", "P3"),

@@ -95,7 +95,7 @@ class ReceiptService:
             ):
                 proof = self._log.consistency_proof(cp.size, latest.size)
                 earlier[cp.note] = {"checkpoint": cp.note, "consistency_proof": _b64_list(proof)}
-        return {
+        receipt = {
             "format": RECEIPT_FORMAT,
             "origin": self._checkpoints.origin,
             "vkey": self._checkpoints.vkey,
@@ -104,6 +104,10 @@ class ReceiptService:
             "entries": entries,
             "earlier_checkpoints": list(earlier.values()),
         }
+        # Checked here exactly as the customer will check it: a receipt built from an altered
+        # store (a flipped tile, a bad old signature) is refused, never handed out as proof.
+        verify_receipt(receipt, self._checkpoints.vkey)
+        return receipt
 
     def prove(self, index: int, size: int | None = None) -> InclusionCheck:
         """Entry `index` with its inclusion proof against the latest signed checkpoint, or the

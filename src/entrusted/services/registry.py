@@ -49,6 +49,7 @@ from entrusted.domain.registry import (
     is_registrar,
 )
 from entrusted.errors import Conflict, InvalidInput, NotFound
+from entrusted.services.contact_email import ContactEmails
 from entrusted.services.customer_auth import CustomerAuthService
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
@@ -133,8 +134,10 @@ class RegistryService:
         links: CustomerAuthService,
         ledger: CustomerEntries,
         lookup: CallerLookup | None = None,
+        emails: ContactEmails | None = None,
     ) -> None:
         self._p = parts
+        self.emails = emails or ContactEmails(parts.uow, parts.gate, parts.keys, parts.clock)
         self._links = links
         self._ledger = ledger
         # Without a case store a look-up naming a case is Unavailable; tickets still work.
@@ -194,21 +197,28 @@ class RegistryService:
     def correct(
         self, actor: Actor, customer_id: str, changes: Mapping[str, str | None]
     ) -> CustomerRecord:
-        """Apply the customer's corrections; a new e-mail address must not be another's."""
+        """Apply the customer's corrections at once, except a new e-mail address: that one
+        waits for the link mailed to it (`services/contact_email.py`), and the record
+        returned still shows the address in force."""
         p = self._p
         values = validate_changes(p.contacts, changes)
         p.gate.decide(actor, Action.UPDATE, personal(customer_id))
         keys = p.keys()
         with p.uow() as uow:
             sealed = load_customer(uow, customer_id)
-            updated = open_customer(keys, sealed).corrected(values)
-            resealed = reseal(keys, sealed, updated)
-            other = uow.customers.by_email_index(resealed.email_idx)
-            if other is not None and other.id != customer_id:
-                raise Conflict(DUPLICATE_EMAIL)
-            uow.customers.update(resealed)
+            current = open_customer(keys, sealed)
+            new_email = values.pop("email", None)
+            updated = current.corrected(values)
+            if updated != current:
+                uow.customers.update(reseal(keys, sealed, updated))
+            if new_email is not None and new_email != current.email:
+                self.emails.request(uow, sealed, new_email)
             uow.commit()
         return CustomerRecord(sealed.id, sealed.status, sealed.created_at, updated)
+
+    def confirm_email(self, token: str) -> str:
+        """Apply the new contact address a confirmation link is for; the customer id."""
+        return self.emails.confirm(token)
 
     def _record(self, sealed: SealedCustomer) -> CustomerRecord:
         details = open_customer(self._p.keys(), sealed)

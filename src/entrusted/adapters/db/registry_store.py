@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from entrusted.adapters.db import tables as t
 from entrusted.crypto.envelope import WrappedKey
+from entrusted.crypto.personal import SealedPendingEmail
 from entrusted.domain.registry import (
     ContractStatus,
     CustomerStatus,
@@ -26,6 +27,7 @@ from entrusted.errors import Conflict, Unavailable
 
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
 _C = t.customer.c
+_P = t.pending_email.c
 _PERSONAL = (
     "kek_id", "wrapped_key", "last_name", "first_name", "email", "email_idx",
     "phone", "phone_idx", "mobile", "mobile_idx",
@@ -152,6 +154,46 @@ class SqlCustomerRepository:
             sa.select(_C.password_hash).where(_C.id == customer_id)
         ).scalar_one_or_none()
         return None if value is None else str(value)
+
+    def set_pending_email(self, pending: SealedPendingEmail) -> None:
+        """A newer request replaces the one before: one pending address per customer."""
+        self.drop_pending_email(pending.customer_id)
+        self._conn.execute(
+            t.pending_email.insert().values(
+                customer_id=pending.customer_id,
+                email=pending.email,
+                email_idx=pending.email_idx,
+                token_hash=pending.token_hash,
+                requested_at=pending.requested_at,
+                expires_at=pending.expires_at,
+            )
+        )
+
+    def _pending(self, where: sa.ColumnElement[bool]) -> SealedPendingEmail | None:
+        row = self._conn.execute(sa.select(t.pending_email).where(where)).mappings().first()
+        if row is None:
+            return None
+        return SealedPendingEmail(
+            customer_id=row["customer_id"],
+            email=bytes(row["email"]),
+            email_idx=bytes(row["email_idx"]),
+            requested_at=row["requested_at"],
+            expires_at=row["expires_at"],
+            token_hash=_opt(row["token_hash"]),
+        )
+
+    def pending_email(self, customer_id: str) -> SealedPendingEmail | None:
+        return self._pending(_P.customer_id == customer_id)
+
+    def pending_email_by_token(self, digest: bytes) -> SealedPendingEmail | None:
+        return self._pending(_P.token_hash == digest)
+
+    def set_pending_email_token(self, customer_id: str, digest: bytes) -> None:
+        pending = t.pending_email.update().where(_P.customer_id == customer_id)
+        self._conn.execute(pending.values(token_hash=digest))
+
+    def drop_pending_email(self, customer_id: str) -> None:
+        self._conn.execute(t.pending_email.delete().where(_P.customer_id == customer_id))
 
 
 def _service(row: sa.RowMapping) -> StoredService:

@@ -188,6 +188,20 @@ customer = sa.Table(
     sa.Index("ix_customer_kek_id", "kek_id", "id"),
 )
 
+# A new contact address waits here until the link mailed to it is opened (services/
+# contact_email.py): the address under the customer's data key, its blind index, and only the
+# SHA-256 of the link's token. The address in force stays in `customer` meanwhile.
+pending_email = sa.Table(
+    "pending_email",
+    metadata,
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customer.id"), primary_key=True),
+    sa.Column("email", sa.LargeBinary, nullable=False),
+    sa.Column("email_idx", sa.LargeBinary(32), nullable=False),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=True, unique=True),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 contract = sa.Table(
     "contract",
     metadata,

@@ -91,6 +91,14 @@ class PasswordIn(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class EmailTokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class ConfirmedOut(BaseModel):
+    id: str = Field(description="The customer whose contact address changed.")
+
+
 class LoginIn(BaseModel):
     email: str = Field(max_length=320)
     password: str = Field(min_length=1, max_length=1024)
@@ -149,6 +157,15 @@ def set_password(body: PasswordIn, c: ContainerDep) -> Response:
     return Response(status_code=204)
 
 
+@router.post(
+    "/email-confirmation",
+    response_model=ConfirmedOut,
+    summary="Apply a new contact e-mail address with its link's token",
+)
+def confirm_email(body: EmailTokenIn, c: ContainerDep) -> ConfirmedOut:
+    return ConfirmedOut(id=c.registry.confirm_email(body.token))
+
+
 @router.post("/login", response_model=CustomerTokenOut, summary="A customer token for a password")
 def login(body: LoginIn, request: Request, c: ContainerDep) -> CustomerTokenOut:
     address = request.client.host if request.client else "unknown"
@@ -163,7 +180,11 @@ def read(customer_id: str, who: ActorDep, c: ContainerDep) -> CustomerOut:
     return _out(c.registry.details(who, customer_id))
 
 
-@router.patch("/{customer_id}", response_model=CustomerOut, summary="Correct one's own details")
+@router.patch(
+    "/{customer_id}",
+    response_model=CustomerOut,
+    summary="Correct one's own details (a new e-mail address waits for its link)",
+)
 def correct(customer_id: str, body: CorrectionIn, who: ActorDep, c: ContainerDep) -> CustomerOut:
     changes = body.model_dump(exclude_unset=True)
     return _out(c.registry.correct(who, customer_id, changes))
