@@ -68,6 +68,8 @@ SCRATCH_SETTINGS = {
     "ENTRUSTED_STAFF_TOTP_REQUIRED": "false",
     # the load mix searches far faster than a person; the throttle is tested elsewhere
     "ENTRUSTED_SUPPORT_LOOKUPS_PER_MINUTE": "600",
+    # likewise the codes one customer may receive in an hour (16 customers, 64 clients)
+    "ENTRUSTED_IDENTIFICATION_CODES_PER_HOUR": "100",
 }
 
 
