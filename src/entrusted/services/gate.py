@@ -150,7 +150,13 @@ class Gate:
         outcome catalogue (never a policy rule), so an audit tells decisions of the rules from
         outcomes of the work. Services call it through `outcomes.OutcomeRecorder`."""
         context = context or AccessContext()
-        self._validate(actor, action, resource, context)
+        try:
+            self._validate(actor, action, resource, context)
+        except InvalidInput as exc:
+            # As for a decision: the malformed request itself is ledgered as refused.
+            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
+            self._record(actor, str(action), resource, context, denial)
+            raise
         return self._record(actor, action.value, resource, context, outcome)
 
     def _evaluate(

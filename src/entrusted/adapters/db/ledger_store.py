@@ -228,31 +228,28 @@ class SqlLedgerStore:
                 self._cache.move_to_end(key)
                 if len(cached) >= need * HASH_SIZE:
                     return cached
-        full = (
-            conn()
-            .execute(
-                sa.select(t.ledger_full_tile.c.hashes).where(
-                    t.ledger_full_tile.c.level == level, t.ledger_full_tile.c.idx == idx
-                )
-            )
-            .scalar()
+        full_q = sa.select(t.ledger_full_tile.c.hashes).where(
+            t.ledger_full_tile.c.level == level, t.ledger_full_tile.c.idx == idx
         )
+        partial_q = sa.select(t.ledger_partial_tile.c.hashes).where(
+            t.ledger_partial_tile.c.level == level, t.ledger_partial_tile.c.idx == idx
+        )
+        partial = None
+        full = conn().execute(full_q).scalar()
+        if full is None:
+            partial = conn().execute(partial_q).scalar()
+            if partial is None:
+                # The two reads are separate statements: a writer (another process) may have
+                # completed this tile in between, moving it from the partial to the full table.
+                full = conn().execute(full_q).scalar()
+                if full is None:
+                    raise NotFound("ledger tile", f"{level}/{idx}")
         if full is not None:
             data = bytes(full)
             if len(data) != FULL_TILE_BYTES:
                 raise TamperDetected(f"full tile {level}/{idx} has {len(data)} bytes")
         else:
-            partial = (
-                conn()
-                .execute(
-                    sa.select(t.ledger_partial_tile.c.hashes).where(
-                        t.ledger_partial_tile.c.level == level, t.ledger_partial_tile.c.idx == idx
-                    )
-                )
-                .scalar()
-            )
-            if partial is None:
-                raise NotFound("ledger tile", f"{level}/{idx}")
+            assert partial is not None
             data = bytes(partial)
         with self._cache_lock:
             self._cache[key] = data
