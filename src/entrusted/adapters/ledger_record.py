@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from entrusted.crypto.keyfiles import fsync_dir, write_all
 from entrusted.crypto.signing import NoteSigner
 from entrusted.domain.checkpoint import LocalRecord, parse_local_record, parse_signed_note
 from entrusted.errors import TamperDetected
@@ -65,13 +66,9 @@ class LocalRecordFile:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, text.encode("utf-8"))
+            write_all(fd, text.encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
         tmp.replace(self._path)
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self._path.parent)

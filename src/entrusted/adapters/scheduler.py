@@ -94,3 +94,21 @@ class Worker:
                     conn.execute(t.job_state.insert().values(name=name, **values))
         except sa.exc.SQLAlchemyError as exc:
             log.error("job.state_unrecorded", job=name, error=type(exc).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """What `job_state` holds of a job's last run (the worker's `_record` writes it)."""
+
+    finished_at: datetime
+    ok: bool
+    error: str | None
+
+
+def last_run(engine: sa.Engine, name: str) -> LastRun | None:
+    """The last finished run of job `name`, or None if it never finished."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t.job_state).where(t.job_state.c.name == name)).first()
+    if row is None or row.last_finished_at is None:
+        return None
+    return LastRun(row.last_finished_at, row.last_ok, row.last_error)

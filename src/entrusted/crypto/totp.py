@@ -55,10 +55,6 @@ def matching_step(secret: str, code: str, at_unix: float, after_step: int | None
     return None
 
 
-def verify_totp(secret: str, code: str, at_unix: float) -> bool:
-    """Whether `code` is valid now, ignoring replay (prefer `matching_step`)."""
-    return matching_step(secret, code, at_unix, None) is not None
-
 
 def current_code(secret: str, at_unix: float) -> str:
     return str(pyotp.TOTP(secret).at(int(at_unix)))

@@ -53,7 +53,7 @@ class ConsentParts:
 
     @property
     def outcomes(self) -> OutcomeRecorder:
-        return OutcomeRecorder(self.registry.gate)
+        return self.registry.outcomes
 
     def ids(self, prefix: str) -> str:
         return self.registry.ids(prefix)

@@ -150,13 +150,7 @@ class Gate:
         outcome catalogue (never a policy rule), so an audit tells decisions of the rules from
         outcomes of the work. Services call it through `outcomes.OutcomeRecorder`."""
         context = context or AccessContext()
-        try:
-            self._validate(actor, action, resource, context)
-        except InvalidInput as exc:
-            # As for a decision: the malformed request itself is ledgered as refused.
-            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-            self._record(actor, str(action), resource, context, denial)
-            raise
+        self._checked(actor, action, resource, context)
         return self._record(actor, action.value, resource, context, outcome)
 
     def _evaluate(
@@ -164,18 +158,25 @@ class Gate:
     ) -> tuple[Action, Decision]:
         """Validate, resolve only the conditions a candidate rule uses, and decide. An invalid
         request is ledgered as a denial before `InvalidInput` reaches the caller."""
-        try:
-            parsed = self._validate(actor, action, resource, context)
-        except InvalidInput as exc:
-            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-            self._record(actor, str(action), resource, context, denial)
-            raise
+        parsed = self._checked(actor, action, resource, context)
         facts = frozenset(
             c
             for c in self.engine.conditions_needed(actor, parsed, resource.kind)
             if self._holds(c, actor, resource, context)
         )
         return parsed, self.engine.decide(actor, parsed, resource, facts)
+
+    def _checked(
+        self, actor: Actor, action: Action | str, resource: Resource, context: AccessContext
+    ) -> Action:
+        """`_validate`, and a malformed request is itself ledgered as refused before
+        `InvalidInput` reaches the caller (decisions and outcomes alike)."""
+        try:
+            return self._validate(actor, action, resource, context)
+        except InvalidInput as exc:
+            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
+            self._record(actor, str(action), resource, context, denial)
+            raise
 
     def _holds(
         self, condition: Condition, actor: Actor, resource: Resource, context: AccessContext
@@ -267,7 +268,7 @@ class Gate:
 def _printable(value: str) -> bool:
     """Ids are printable text: no NUL (PostgreSQL text cannot hold it), no control characters
     and no lone surrogates, so every id the gate accepts can be ledgered as given."""
-    return value.isprintable() and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+    return value.isprintable()  # False for NUL, control characters and lone surrogates
 
 
 def _ledger_safe(value: object) -> str:

@@ -85,10 +85,6 @@ class CheckpointService:
         self._halted = reason
 
     @property
-    def halted(self) -> str | None:
-        return self._halted
-
-    @property
     def vkey(self) -> str:
         return self._signer.vkey
 
@@ -214,13 +210,12 @@ class CheckpointService:
             )
 
     def latest(self) -> SignedCheckpoint:
-        last = self._log.latest_checkpoint()
-        if last is None:
-            signed = self.sign(force=True)
-            assert signed is not None
-            return signed
-        note = self._cosigned(last.size, last.root, last.note)
-        return SignedCheckpoint(last.size, last.root, note)
+        published = self.published()
+        if published is not None:
+            return published
+        signed = self.sign(force=True)
+        assert signed is not None
+        return signed
 
     def published(self) -> SignedCheckpoint | None:
         """The newest stored checkpoint with its witnesses' cosignatures (None if none yet);

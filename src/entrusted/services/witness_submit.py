@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -78,10 +78,11 @@ class WitnessClient(Protocol):
 class ConfiguredWitness:
     vkey: str
     client: WitnessClient
+    # Parsed once (a bad key fails here), not on every signature the tail signer makes.
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return parse_witness_vkey(self.vkey).name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", parse_witness_vkey(self.vkey).name)
 
 
 class CosignatureStore(Protocol):

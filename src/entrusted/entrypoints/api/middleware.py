@@ -13,7 +13,6 @@ app.add_middleware(SecurityHeaders, docs_paths=frozenset())
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import re
 from typing import Any
@@ -22,7 +21,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from entrusted.entrypoints.api.problems import PROBLEM_BASE
+from entrusted.entrypoints.api.problems import problem
 
 TOO_LARGE = 413
 
@@ -41,7 +40,10 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _send_problem(send, self._detail())
+            # SecurityHeaders wraps this middleware (app.py), so the early answer gets them too.
+            answer = problem(TOO_LARGE, "too-large", self._detail())
+            answer.headers["connection"] = "close"
+            await answer(scope, receive, send)
             return
         seen = 0
 
@@ -60,21 +62,6 @@ class BodyLimit:
 
     def _detail(self) -> str:
         return f"the request body is larger than {self.max_bytes} bytes"
-
-
-async def _send_problem(send: Send, detail: str) -> None:
-    body = json.dumps(
-        {"type": PROBLEM_BASE + "too-large", "title": "too large", "status": TOO_LARGE,
-         "detail": detail}
-    ).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-        *SECURITY_HEADERS,
-    ]
-    await send({"type": "http.response.start", "status": TOO_LARGE, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 # Every answer may carry a token or personal details, so none is cached or sniffed, and none

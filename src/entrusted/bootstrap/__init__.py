@@ -2,68 +2,63 @@
 
 from __future__ import annotations
 
-import tempfile
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-import structlog
 
 from entrusted.adapters.contacts import Contacts
-from entrusted.adapters.db import tables as t
 from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_tail import verify_since
-from entrusted.adapters.db.ledger_verify import verify_ledger
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
 from entrusted.adapters.db.registry_store import SqlWrappedKeyStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
-from entrusted.adapters.directory_transport import DirectoryMailer, DirectorySms
-from entrusted.adapters.file_modes import secure, sqlite_files
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
-from entrusted.adapters.ledger_http import HttpTileSource
 from entrusted.adapters.ledger_record import LocalRecordFile
 from entrusted.adapters.mail.dovecot import DoveadmSessions
 from entrusted.adapters.mail.maildir import MaildirReader
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
-from entrusted.adapters.scheduler import Job, JobLock, Worker
-from entrusted.adapters.sms import HttpSmsGateway
-from entrusted.adapters.smtp import SmtpMailer
+from entrusted.adapters.scheduler import Job, JobLock, Worker, last_run
 from entrusted.adapters.witness_cosignatures import SqlCosignatureStore
 from entrusted.adapters.witness_http import HttpWitness
+from entrusted.bootstrap.actors import WORKER, console_operator
+from entrusted.bootstrap.ftp import ftp_server, ftp_tls_files
+from entrusted.bootstrap.installation import (
+    INIT_HOOKS,
+    LEDGER_RECORD,
+    database_exists,
+    initialise,
+    scratch_installation,
+    secure_files,
+)
+from entrusted.bootstrap.keys import LazyRegistryKeys
+from entrusted.bootstrap.ledger_jobs import (
+    LEDGER_VERIFY_JOB,
+    _sign,
+    _tail_sign_failed,
+    _verify_ledger,
+    _witness_failures,
+    adopt_ledger_record,
+    tile_source,
+)
+from entrusted.bootstrap.transports import _messaging
 from entrusted.config import Settings
-from entrusted.crypto.blind_index import (
-    create_index_key_file,
-    index_key_from_base64,
-    load_index_key_file,
-)
-from entrusted.crypto.envelope import (
-    Keyring,
-    create_master_key_file,
-    load_master_key_file,
-    master_key_from_base64,
-)
 from entrusted.crypto.personal import RegistryKeys
-from entrusted.crypto.signing import generate_key_file, load_signer
+from entrusted.crypto.signing import load_signer
 from entrusted.domain.outbox import Backoff
 from entrusted.domain.policy import (
-    OPERATOR_PREFIX,
     Action,
     Actor,
-    ActorKind,
     Condition,
     Engine,
     Resource,
     ResourceKind,
 )
 from entrusted.domain.policy_analysis import RuleSet
-from entrusted.errors import InvalidInput, TamperDetected, Unavailable
+from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services.cases import CaseService
 from entrusted.services.consent import ConsentService
 from entrusted.services.consent_notices import ConsentNotices
@@ -106,14 +101,27 @@ from entrusted.services.staff_totp import SecondFactor
 from entrusted.services.verbal_consent import VerbalConsentService
 from entrusted.services.witness_submit import ConfiguredWitness, WitnessPolicy, WitnessSubmitter
 
-if TYPE_CHECKING:
-    from pyftpdlib.servers import ThreadedFTPServer
+__all__ = [
+    "INIT_HOOKS",
+    "LEDGER_RECORD",
+    "LEDGER_VERIFY_JOB",
+    "WORKER",
+    "Container",
+    "LazyRegistryKeys",
+    "adopt_ledger_record",
+    "build",
+    "console_operator",
+    "database_exists",
+    "ftp_server",
+    "ftp_tls_files",
+    "initialise",
+    "scratch_installation",
+    "secure_files",
+    "tile_source",
+    "utc_now",
+]
 
-LEDGER_RECORD = "ledger.record"  # the signed local record, in the data directory
-LEDGER_VERIFY_JOB = "ledger.verify"  # the worker's scheduled full verification
 
-# Who the worker's jobs act as, in the ledger (the rules let a service expire grants).
-WORKER = Actor(ActorKind.SERVICE, "worker")
 
 
 def utc_now() -> datetime:
@@ -174,10 +182,11 @@ class Container:
         """The configured witnesses (none: checkpoints are published uncosigned)."""
         if not self.settings.witnesses:
             return None
-        self._witness_clients = [HttpWitness(url) for url, _ in self.witness_entries()]
+        entries = self.witness_entries()
+        self._witness_clients = [HttpWitness(url) for url, _ in entries]
         witnesses = [
             ConfiguredWitness(vkey, client)
-            for (_, vkey), client in zip(self.witness_entries(), self._witness_clients, strict=True)
+            for (_, vkey), client in zip(entries, self._witness_clients, strict=True)
         ]
 
         def alert(witness: str, reason: str) -> None:
@@ -218,13 +227,10 @@ class Container:
     def ledger_verification(self) -> dict[str, object]:
         """The health figure of the worker's last full ledger verification: `{"ok", "at",
         "detail"}` (`ok` None until it has run; `detail` the failure, naming the index)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.job_state).where(t.job_state.c.name == LEDGER_VERIFY_JOB)
-            ).first()
-        if row is None or row.last_finished_at is None:
+        run = last_run(self.engine, LEDGER_VERIFY_JOB)
+        if run is None:
             return {"ok": None, "at": None, "detail": None}
-        return {"ok": row.last_ok, "at": row.last_finished_at.isoformat(), "detail": row.last_error}
+        return {"ok": run.ok, "at": run.finished_at.isoformat(), "detail": run.error}
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine)
@@ -482,291 +488,3 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     return c
 
 
-def ftp_tls_files(settings: Settings) -> tuple[Path, Path]:
-    """The FTPS server's certificate and key files (default: in the data directory)."""
-    return (
-        settings.ftp_cert_file or settings.data_dir / "ftp.crt",
-        settings.ftp_key_file or settings.data_dir / "ftp.key",
-    )
-
-
-def ftp_server(c: Container) -> ThreadedFTPServer:
-    """The FTPS server, co-located with the gate (in-process calls); its live staff sessions
-    are registered so that a grant ending here closes them at once. Imported here: pyftpdlib
-    and pyOpenSSL load only for the command that serves FTP."""
-    from entrusted.adapters.ftp.server import FtpServerConfig, LiveSessions, build_server
-
-    s = c.settings
-    low, high = (int(p) for p in s.ftp_passive_ports.split("-"))
-    if not 1024 <= low <= high <= 65535:
-        raise InvalidInput("ftp_passive_ports", "must be low-high within 1024-65535")
-    cert, key = ftp_tls_files(s)
-    for path in (cert, key):
-        if not path.is_file():
-            raise InvalidInput("ftp_cert_file", f"{path} is missing (entrusted ftp selfsigned)")
-    live = LiveSessions()
-    c.grant_entry.serve(ResourceKind.FTP_SPACE, live)
-    config = FtpServerConfig(
-        s.ftp_bind_host,
-        s.ftp_bind_port,
-        cert,
-        key,
-        range(low, high + 1),
-        s.ftp_max_login_attempts,
-        s.ftp_auth_failed_delay_s,
-        s.ftp_max_connections_per_address,
-        s.ftp_session_check_s,
-    )
-    return build_server(config, c.ftp_login, live)
-
-
-def console_operator() -> Actor:
-    """The machine's operator at this console (`cli:user@host`): who staff administration
-    acts as when no staff member's credential is given. No API token can carry this id."""
-    import getpass
-    import socket
-
-    who = f"{OPERATOR_PREFIX}{getpass.getuser()}@{socket.gethostname()}"
-    return Actor(ActorKind.SERVICE, who[:64])
-
-
-class LazyRegistryKeys:
-    """The registry's keys, read from their files (or the environment) on first use, so a
-    command that never touches customer data needs no key files."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._keys: RegistryKeys | None = None
-
-    def __call__(self) -> RegistryKeys:
-        if self._keys is None:
-            s = self._settings
-            current = (
-                master_key_from_base64(s.master_key)
-                if s.master_key
-                else load_master_key_file(s.effective_master_key_file)
-            )
-            old = [load_master_key_file(path) for path in s.previous_master_key_files]
-            index = (
-                index_key_from_base64(s.index_key)
-                if s.index_key
-                else load_index_key_file(s.effective_index_key_file)
-            )
-            self._keys = RegistryKeys(Keyring(current, old), index)
-        return self._keys
-
-
-def _messaging(settings: Settings) -> tuple[MailSender, SmsSender]:
-    """The transports the operator chose: the SMTP relay or the `directory` transport for
-    e-mail, the HTTP gateway or the `directory` transport for SMS. Without one, a sender that
-    fails every message with what to configure (never an in-memory one: that is for tests)."""
-    folder = settings.effective_message_dir
-    mailer: MailSender = NoMailTransport()
-    if settings.mail_transport == "directory":
-        mailer = DirectoryMailer(folder / "mail", settings.smtp_sender)
-    elif settings.smtp_host:
-        mailer = SmtpMailer(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_starttls,
-            settings.smtp_username,
-            settings.smtp_password,
-            settings.smtp_sender,
-        )
-    sms: SmsSender = NoSmsTransport()
-    if settings.sms_transport == "directory":
-        sms = DirectorySms(folder / "sms")
-    elif settings.sms_gateway_url:
-        sms = HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token or "")
-    return mailer, sms
-
-
-def _sign(c: Container) -> str:
-    signed = c.checkpoints.sign()
-    return "unchanged" if signed is None else f"signed checkpoint at size {signed.size}"
-
-
-def tile_source(url: str) -> HttpTileSource:
-    """A published log's public tiles, for `ledger monitor` and `verify-receipt --against`
-    (no settings, no data directory: anyone can run them)."""
-    return HttpTileSource(url)
-
-
-def _witness_failures(failures: tuple[str, ...]) -> None:
-    """A witness that is down or misconfigured costs its cosignature, not the signature."""
-    structlog.get_logger("entrusted.ledger").warning("ledger.witness_failed", failures=failures)
-
-
-def _tail_sign_failed(exc: Exception) -> None:
-    structlog.get_logger("entrusted.ledger").error(
-        "ledger.tail_sign_failed", error=type(exc).__name__, message=str(exc)
-    )
-
-
-def adopt_ledger_record(c: Container, by: Actor) -> str:
-    """Write a new signed local record after verifying the whole log (see
-    `CheckpointService.advance_record`); the adoption itself is a ledger entry."""
-    vkey = c.checkpoints.vkey
-    verified = c.checkpoints.advance_record(lambda r: verify_since(c.engine, vkey, r), adopt=True)
-    summary = f"local ledger record adopted: {verified.summary()}"[:2000]
-    resource = Resource(ResourceKind.LEDGER, "local-record")
-    OutcomeRecorder(c.gate).record(by, Action.UPDATE, resource, Outcome.LEDGER_VERIFIED, summary)
-    return summary
-
-
-def _verify_ledger(c: Container) -> str:
-    """The scheduled full verification: every entry, tile and checkpoint against the verifier
-    key. Its result is a ledger entry either way; a failure also fails the job, which the
-    worker records in `job_state` and `/healthz` reports."""
-    outcomes = OutcomeRecorder(c.gate)
-    resource = Resource(ResourceKind.LEDGER, "full-verification")
-    try:
-        report = verify_ledger(c.engine, c.checkpoints.vkey)
-    except TamperDetected as exc:
-        reason = f"ledger verification failed: {exc.message}"[:2000]
-        outcomes.record(
-            WORKER, Action.READ, resource, Outcome.LEDGER_TAMPERED, reason, allowed=False
-        )
-        c.checkpoints.halt(reason)  # no new checkpoint may vouch for an altered log
-        raise
-    summary = (
-        f"ledger verified: {report.size} entries, {report.tiles} tiles, "
-        f"{report.checkpoints} checkpoints, root {report.root.hex()}"
-    )
-    outcomes.record(WORKER, Action.READ, resource, Outcome.LEDGER_VERIFIED, summary)
-    return summary
-
-
-def database_exists(engine: sa.Engine) -> bool:
-    """True when the database already holds Entrusted tables (so `init` must not touch it)."""
-    return bool(sa.inspect(engine).get_table_names())
-
-
-def initialise(settings: Settings, force: bool = False) -> list[str]:
-    """Create the data directory, the database schema and the keys. Refuses to touch an
-    existing installation unless `force` (which wipes it). Returns what was created."""
-    from entrusted.adapters.db import migrate
-    from entrusted.errors import Conflict
-
-    created = []
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        if database_exists(engine):
-            if not force:
-                where = settings.describe()["database_url"]
-                raise Conflict(
-                    f"an Entrusted database already exists at {where}; use --force to wipe it"
-                )
-            migrate.downgrade(engine, "base")
-            for leftover in sa.inspect(engine).get_table_names():
-                with engine.begin() as conn:
-                    conn.execute(sa.text(f'DROP TABLE IF EXISTS "{leftover}"'))
-        migrate.upgrade(engine)
-        created.append(f"database at revision {migrate.current_revision(engine)}")
-        for hook in INIT_HOOKS:
-            created.extend(hook(settings, force))
-    finally:
-        engine.dispose()
-    return created
-
-
-def _ledger_key(settings: Settings, force: bool) -> list[str]:
-    path = settings.effective_ledger_key_file
-    if force:
-        path.unlink(missing_ok=True)
-        path.with_name(path.name + ".pub").unlink(missing_ok=True)
-        # The wiped log's signed local record: kept, it would (rightly) refuse the new log.
-        (settings.data_dir / LEDGER_RECORD).unlink(missing_ok=True)
-    if path.exists():
-        return [f"nothing: ledger signing key {path} exists and is kept"]
-    vkey = generate_key_file(path, settings.ledger_origin)
-    return [f"ledger signing key {path} (verifier key: {vkey})"]
-
-
-def _registry_key_files(settings: Settings, force: bool) -> list[str]:
-    """The master key and the blind-index key, each in its own 0600 file, unless the
-    environment gives them."""
-    return [
-        _key_file(settings.master_key, settings.effective_master_key_file, "master key", force,
-                  create_master_key_file),
-        _key_file(settings.index_key, settings.effective_index_key_file, "blind-index key", force,
-                  create_index_key_file),
-    ]  # fmt: skip
-
-
-def _key_file(
-    from_env: str | None, path: Path, what: str, force: bool, create: Callable[[Path], object]
-) -> str:
-    if from_env:
-        return f"nothing: the {what} comes from the environment"
-    if force:
-        path.unlink(missing_ok=True)
-    if path.exists():
-        return f"nothing: {what} {path} exists and is kept"
-    create(path)
-    return f"{what} {path}"
-
-
-# Areas that own key material or files register a function here (settings, force) -> notes.
-def secure_files(settings: Settings) -> list[str]:
-    """The data directory, the SQLite database and its companions, and the key files:
-    tightened to 0700/0600, or refused when `fix_file_modes` is off (see adapters.file_modes)."""
-    url = sa.make_url(settings.effective_database_url)
-    database = url.database if url.get_backend_name() == "sqlite" else None
-    files = sqlite_files(Path(database)) if database else []
-    keys = [settings.effective_ledger_key_file, settings.data_dir / LEDGER_RECORD]
-    keys += [] if settings.master_key else [settings.effective_master_key_file]
-    keys += [] if settings.index_key else [settings.effective_index_key_file]
-    keys += list(settings.previous_master_key_files)
-    return secure(settings.data_dir, [*files, *keys], fix=settings.fix_file_modes)
-
-
-def _tighten_created_files(settings: Settings, _force: bool) -> list[str]:
-    """`init` created the database under the umask: tighten it whatever `fix_file_modes`."""
-    return secure_files(settings.model_copy(update={"fix_file_modes": True}))
-
-
-INIT_HOOKS: list[Callable[[Settings, bool], list[str]]] = [_ledger_key, _registry_key_files]
-INIT_HOOKS.append(_tighten_created_files)
-
-
-@contextmanager
-def scratch_installation(database_url: str | None = None) -> Iterator[Container]:
-    """A throw-away installation for benchmarks and trials: a temporary data directory and
-    SQLite file, or, given a PostgreSQL URL, a private schema that is dropped afterwards, so a
-    measurement never touches real data and runs never collide."""
-    with tempfile.TemporaryDirectory(prefix="entrusted-scratch-") as tmp:
-        url, schema = database_url, None
-        admin = make_engine(database_url) if database_url else None
-        if admin is not None and admin.dialect.name == "postgresql":
-            schema = f"scratch_{uuid.uuid4().hex[:12]}"
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            url = (
-                sa.make_url(str(database_url))
-                .update_query_dict({"options": f"-csearch_path={schema}"})
-                .render_as_string(hide_password=False)
-            )
-        # A measurement logs staff in with a password alone: no second factor to enrol. Its
-        # messages go to files in the temporary directory (the explicit directory transport).
-        settings = Settings(
-            data_dir=Path(tmp) / "data",
-            database_url=url,
-            staff_totp_required=False,
-            mail_transport="directory",
-            sms_transport="directory",
-        )
-        try:
-            initialise(settings)
-            c = build(settings)
-            try:
-                yield c
-            finally:
-                c.close()
-        finally:
-            if admin is not None:
-                if schema is not None:
-                    with admin.begin() as conn:
-                        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
