@@ -1,6 +1,7 @@
 """A private Dovecot 2.3 for tests and benchmarks: its own config, base_dir and Maildirs under
 a scratch directory, a free 127.0.0.1 port, unprivileged (`nobody` when started as root), the
-staff master passdb being Entrusted's Lua script; stopped by its PID.
+staff master passdb being Entrusted's Lua script and the ACLs those of `entrusted mail
+dovecot-config`; stopped by its PID.
 
 Also: Entrusted's API served by uvicorn in a thread on a free loopback port, and a synthetic
 Maildir builder. See docs/mail.md and /work/shared/research/integration.md for the traps
@@ -23,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from entrusted.adapters.mail.dovecot import lua_source, settings_file
+from entrusted.adapters.mail.dovecot import (
+    ACL_FILE,
+    acl_rules,
+    acl_snippet,
+    lua_source,
+    settings_file,
+)
 
 
 def dovecot_binary() -> str | None:
@@ -196,9 +203,13 @@ def private_dovecot(
         settings_file(gate_url, str(base / "etc" / "token")), encoding="utf-8"
     )
     (base / "etc" / "users.passwd").write_text("", encoding="utf-8")
+    # The ACLs exactly as `entrusted mail dovecot-config` prints them: read-only grants are
+    # enforced by them, so the tests run against the shipped lines.
+    (base / "etc" / ACL_FILE).write_text(acl_rules(), encoding="utf-8")
     conf = base / "etc" / "dovecot.conf"
     conf.write_text(
-        CONFIG.format(base=base, port=port, user=user, group=group),
+        CONFIG.format(base=base, port=port, user=user, group=group)
+        + acl_snippet(str(base / "etc" / ACL_FILE)),
         encoding="utf-8",
     )
     if os.geteuid() == 0:

@@ -309,6 +309,58 @@ class Settings(BaseSettings):
         description="How often the FTP server closes staff sessions whose grant has ended "
         "elsewhere (their next command is refused at once either way).",
     )
+    ftp_enabled: bool = Field(
+        default=False,
+        description="`entrusted serve` also runs the FTPS server, in-process, in a thread.",
+    )
+    ftp_gate_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="The API's base URL when the FTPS server runs on another host: "
+        "`entrusted ftp serve` then asks the gate over HTTP (`/v1/ftp/...`); unset: in-process.",
+    )
+    ftp_gate_token_file: Path | None = Field(
+        default=None,
+        description="File holding the `ftp_server` service token for `ftp_gate_url` (0600 or "
+        "0640, nothing else in it).",
+    )
+    ftp_gate_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Timeout of each call to the gate over HTTP."
+    )
+    ftp_gate_grace_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=3600,
+        description="With the gate unreachable, how long an open customer FTP session goes on "
+        "on the last good answer (staff sessions: none).",
+    )
+    # --- backups (issue 15, P15, P16) ---
+    web_root_template: str = Field(
+        default="/srv/www/%n",
+        description="Where a web site's files are: %n its host name, %i its service id.",
+    )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Directory of the sealed backup archives (0700, files 0600); default "
+        "`backups` in the data dir.",
+    )
+    restore_root: Path | None = Field(
+        default=None,
+        description="Sysadmins restore backups only into new directories under this one; "
+        "default `restores` in the data dir.",
+    )
+    backup_interval_s: float = Field(
+        default=86400.0, gt=0, description="How often the worker runs the backups.run job."
+    )
+    backup_purge_interval_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="How often the worker runs backups.purge (destroys each day's key once its "
+        "7 days are over).",
+    )
+    backup_parallel: int = Field(
+        default=2, ge=1, le=32, description="Archives sealed at the same time by one run."
+    )
     # --- security hardening (issue 11) ---
     max_body_bytes: int = Field(
         default=1024 * 1024,
@@ -350,6 +402,14 @@ class Settings(BaseSettings):
     @property
     def effective_message_dir(self) -> Path:
         return self.message_dir or self.data_dir / "outgoing"
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
+
+    @property
+    def effective_restore_root(self) -> Path:
+        return self.restore_root or self.data_dir / "restores"
 
     @property
     def effective_ledger_key_file(self) -> Path:

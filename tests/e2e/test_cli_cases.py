@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from entrusted.adapters.directory_transport import DirectoryMailer
+from entrusted.crypto.secrets import new_id
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.e2e.test_cli_foundation import Cli, ok, refused
@@ -70,7 +71,7 @@ def test_cases_request_consent_resolve(cli: Cli) -> None:
     )
     assert "no rule permits legal to update case" in line
     line = refused(
-        cli("cases", "request", case, "--service", "svc_other", "--why", WHY, "--as", "sam"), 7
+        cli("cases", "request", case, "--service", new_id("svc"), "--why", WHY, "--as", "sam"), 7
     )
     assert "consent.resource-not-in-contract" in line
     consent = ("cases", "consent", case, "--service", svc["ftp_space"], "--read-back")

@@ -37,7 +37,8 @@ class FtpCustomer:
     contract_id: str
     space_id: str
     name: str
-    password: str
+    password: str  # the space's FTP password
+    account_password: str  # the customer account's, which the FTP login does not take
 
 
 @dataclass
@@ -49,9 +50,11 @@ class FtpWorld:
 
     def customer(self, n: int) -> FtpCustomer:
         cus, ctr, svc = register(self.c, n)
-        password = f"customer {n} password 1234"
-        self.c.customer_auth.set_password(reset_link(self.c, cus), password)
-        return FtpCustomer(cus, ctr, svc["ftp_space"], f"{FTP_NAME}{n}", password)
+        account = f"customer {n} password 1234"
+        self.c.customer_auth.set_password(reset_link(self.c, cus), account)
+        password = f"ftp space {n} password 5678"
+        self.c.ftp_passwords.set(customer(cus), svc["ftp_space"], password)
+        return FtpCustomer(cus, ctr, svc["ftp_space"], f"{FTP_NAME}{n}", password, account)
 
     def grant(
         self, support: Actor, who: FtpCustomer, *, read_only: bool, sessions: int = 1

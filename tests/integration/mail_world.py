@@ -53,10 +53,14 @@ class MailWorld:
         self.server.add_customer(address, password)
         return Customer(cus, ctr, svc["mailbox"], address)
 
-    def grant(self, support: Actor, who: Customer, sessions: int = 1) -> tuple[str, str]:
+    def grant(
+        self, support: Actor, who: Customer, sessions: int = 1, read_only: bool = False
+    ) -> tuple[str, str]:
         """An approved grant for `support` on `who`'s mailbox: (case id, grant id)."""
         case = self.c.cases.open(support, who.contract_id, "Webmail error")
-        req = self.c.consent.request(support, case.id, who.mailbox_id, WHY, sessions=sessions)
+        req = self.c.consent.request(
+            support, case.id, who.mailbox_id, WHY, read_only=read_only, sessions=sessions
+        )
         grant = self.c.consent.approve(customer(who.id), req.id, link(self.c))
         return case.id, grant.id
 

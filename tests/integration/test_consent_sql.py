@@ -254,6 +254,7 @@ def test_no_access_outside_a_live_grant_on_sqlite(tmp_path: Path) -> None:
         database_url=f"sqlite:///{tmp_path / 'p.db'}",
         mail_transport="directory",
         sms_transport="directory",
+        identification_codes_per_hour=100,  # the bound has its own test
     )
     initialise(cfg)
     c = build(cfg, clock=clock)

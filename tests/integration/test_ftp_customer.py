@@ -12,6 +12,7 @@ import pytest
 from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_consent_sql import identify
 from tests.integration.test_registry_sql import ledgered, staff
+from tests.unit.registry_world import customer
 
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 
@@ -98,7 +99,8 @@ def test_a_contract_handed_over_mid_session_closes_the_old_holders_session(
         "ftp nlst",
     )
     with pytest.raises(ftplib.error_perm, match="530"):
-        w.login(one.name, one.password)  # the space's login now takes its new holder's password
+        w.login(one.name, one.password)  # the handover cleared the old holder's FTP password
+    w.c.ftp_passwords.set(customer(two.id), one.space_id, two.password)
     theirs = w.login(one.name, two.password)
     assert theirs.nlst() == ["mine.txt"]
     theirs.quit()

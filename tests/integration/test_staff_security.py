@@ -264,7 +264,8 @@ def test_staff_need_a_second_factor_by_default(settings: Settings, clock: FakeCl
         c.staff.add("quentin", NAME, ["support"], PASSWORD)
         with pytest.raises(AuthenticationFailed) as info:
             c.staff.login("quentin", PASSWORD, None, "x")
-        assert "second factor is required" in info.value.message
+        # the answer a wrong password gets: it must not confirm the password
+        assert info.value.message == "invalid username, password or code"
         with pytest.raises(Conflict):
             c.staff.confirm_totp("quentin", "123456")
     finally:

@@ -193,7 +193,10 @@ class ConsentMachine(RuleBasedStateMachine):
             return
         staff = self.env.staff[s]
         key = (staff.id, case.customer, case.id)
-        if identify:
+        # An identification names only an open case of the customer (trial finding).
+        if identify and not case.open:
+            assert _ok(lambda: self.env.identify(staff, case.customer, case.id)) is None
+        elif identify:
             self.env.identify(staff, case.customer, case.id)
             self.identified[key] = self.now
             self.identifications[key] = self.identifications.get(key, 0) + 1

@@ -14,11 +14,15 @@ from entrusted.services.consent import ConsentService
 from entrusted.services.consent_notices import ConsentNotices
 from entrusted.services.consent_parts import ConsentLimits, ConsentParts
 from entrusted.services.events import EventBus, GrantEnded
+from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.grants import ActiveGrant, GrantService
+from entrusted.services.identification import IdentificationService
 from entrusted.services.memory_consent import InMemoryConsent
+from entrusted.services.memory_grant_steps import InMemoryGrantSteps
 from entrusted.services.outbox import DeliveryReport, OutboxService
 from entrusted.services.registry import RegistryParts
 from entrusted.services.registry_forms import ServiceRequest
+from entrusted.services.registry_lookup import cases_in
 from entrusted.services.verbal_consent import VerbalConsentService
 from tests.unit.registry_world import SIGNUP, World
 
@@ -49,7 +53,8 @@ class ConsentWorld(World):
         parts = RegistryParts(
             self.store.unit_of_work, self.gate, lambda: self.keys, Contacts(), self.clock
         )
-        self.notices = ConsentNotices(parts, self.mailer, PORTAL, self.ledger)
+        steps = GrantSteps(parts, InMemoryGrantSteps())
+        self.notices = ConsentNotices(parts, self.mailer, PORTAL, self.ledger, steps)
         self.consent_outbox = OutboxService(
             self.consent_store.unit_of_work,
             self.mailer,
@@ -63,6 +68,14 @@ class ConsentWorld(World):
         self.consent = ConsentService(cparts, self.grants)
         self.verbal = VerbalConsentService(cparts, self.grants)
         self.cases = CaseService(cparts, self.grants)
+        self.identification = IdentificationService(
+            parts,
+            self.mailer,
+            self.sms,
+            cases=cases_in(self.consent_store.unit_of_work),
+            # the per-hour bound on codes has its own test; random runs must not trip it
+            codes_per_hour=1_000_000,
+        )
         self.contracts.after_change.append(self.consent.contract_changed)
 
     def holder(self) -> Holder:

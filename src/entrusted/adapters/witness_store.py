@@ -153,7 +153,16 @@ STATE_FILE = "witness.db"
 
 
 def init_witness_dir(directory: Path, name: str) -> tuple[str, SqliteWitnessStore]:
-    """Create a witness's key and state in `directory` (`witness init`); returns its vkey."""
+    """Create a witness's key and state in `directory` (`witness init`), creating the
+    directory (mode 0700: it holds the witness's private key) if it does not exist; returns
+    its vkey."""
+    if not directory.exists():
+        try:
+            directory.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise InvalidInput(
+                "witness directory", f"cannot create {directory}: {exc.strerror}"
+            ) from None
     if not directory.is_dir():
         raise InvalidInput("witness directory", f"{directory} is not a directory")
     if (directory / STATE_FILE).exists():

@@ -10,12 +10,14 @@ import sqlalchemy as sa
 
 from entrusted.adapters.contacts import Contacts
 from entrusted.adapters.db.engine import is_sqlite, make_engine
+from entrusted.adapters.db.grant_step_store import SqlGrantStepStore
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_tail import verify_since
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
 from entrusted.adapters.db.registry_store import SqlWrappedKeyStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
+from entrusted.adapters.ftp.space_sizes import FileSystemSpaceReader
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.adapters.ledger_record import LocalRecordFile
 from entrusted.adapters.mail.dovecot import DoveadmSessions
@@ -25,7 +27,14 @@ from entrusted.adapters.scheduler import Job, JobLock, Worker, last_run
 from entrusted.adapters.witness_cosignatures import SqlCosignatureStore
 from entrusted.adapters.witness_http import HttpWitness
 from entrusted.bootstrap.actors import WORKER, console_operator
-from entrusted.bootstrap.ftp import ftp_server, ftp_tls_files
+from entrusted.bootstrap.backups import (
+    BACKUP_PURGE_JOB,
+    BACKUP_RUN_JOB,
+    Backups,
+    build_backups,
+    purge_job,
+)
+from entrusted.bootstrap.ftp import ftp_server, ftp_tls_files, remote_ftp_server, start_ftp
 from entrusted.bootstrap.installation import (
     INIT_HOOKS,
     LEDGER_RECORD,
@@ -68,8 +77,11 @@ from entrusted.services.contracts import ContractService
 from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
 from entrusted.services.events import EventBus
 from entrusted.services.ftp_login import FtpLoginService
+from entrusted.services.ftp_password import FtpPasswordService
+from entrusted.services.ftp_space_monitor import FtpSpaceMonitor
 from entrusted.services.gate import Gate
 from entrusted.services.grant_entry import GrantEntry
+from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.grants import ActiveGrant, GrantService
 from entrusted.services.identification import CallerIdentified, IdentificationService
 from entrusted.services.keys import WrappedKeyStore
@@ -115,8 +127,10 @@ __all__ = [
     "ftp_server",
     "ftp_tls_files",
     "initialise",
+    "remote_ftp_server",
     "scratch_installation",
     "secure_files",
+    "start_ftp",
     "tile_source",
     "utc_now",
 ]
@@ -155,12 +169,15 @@ class Container:
     mail_login: MailLoginService
     grant_entry: GrantEntry
     ftp_login: FtpLoginService
+    ftp_passwords: FtpPasswordService
+    ftp_space_monitor: FtpSpaceMonitor
     outbox: OutboxService
     jobs: list[Job] = field(default_factory=list)
     _checkpoints: CheckpointService | None = None
     _tail: TailSigner | None = None
     _witness_clients: list[HttpWitness] = field(default_factory=list)
     _submitter: WitnessSubmitter | None = None
+    backups: Backups = field(init=False)
 
     @property
     def checkpoints(self) -> CheckpointService:
@@ -383,7 +400,8 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         settings.portal_url,
         timedelta(seconds=settings.email_change_ttl_s),
     )
-    notices = ConsentNotices(parts, mailer, settings.portal_url, store)
+    grant_steps = GrantSteps(parts, SqlGrantStepStore(engine))
+    notices = ConsentNotices(parts, mailer, settings.portal_url, store, grant_steps)
     outbox = OutboxService(
         registry_uow,
         mailer,
@@ -424,7 +442,9 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     if sessions is not None:
         grant_entry.serve(ResourceKind.MAILBOX_CONTENT, MailboxSessions(parts, sessions))
     mail_login = MailLoginService(parts, grant_entry)
-    ftp_login = FtpLoginService(parts, grant_entry, staff_limits, settings.ftp_root_template)
+    ftp_login = FtpLoginService(
+        parts, grant_entry, staff_limits, settings.ftp_root_template, grant_steps
+    )
     EndStaffGrants(grants, consent_uow).subscribe(events)
     c = Container(
         settings=settings,
@@ -466,6 +486,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             timedelta(seconds=settings.identification_code_ttl_s),
             settings.identification_max_attempts,
             settings.identification_codes_per_hour,
+            cases=cases_in(consent_uow),
         ),
         cases=CaseService(consent_parts, grants),
         consent=consent,
@@ -475,6 +496,10 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         mail_login=mail_login,
         grant_entry=grant_entry,
         ftp_login=ftp_login,
+        ftp_passwords=FtpPasswordService(parts),
+        ftp_space_monitor=FtpSpaceMonitor(
+            parts, FileSystemSpaceReader(), settings.ftp_root_template
+        ),
         outbox=outbox,
     )
     c.jobs.append(Job("ledger.checkpoint", settings.checkpoint_interval_s, lambda: _sign(c)))
@@ -485,6 +510,13 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         Job("grants.expire", settings.grants_expire_interval_s, lambda: str(consent.expire(WORKER)))
     )
     c.jobs.append(Job("outbox.deliver", settings.outbox_interval_s, lambda: str(outbox.deliver())))
+    c.backups = build_backups(c, parts, consent_uow)
+    c.jobs.append(
+        Job(BACKUP_RUN_JOB, settings.backup_interval_s, lambda: str(c.backups.runner.run(WORKER)))
+    )
+    c.jobs.append(
+        Job(BACKUP_PURGE_JOB, settings.backup_purge_interval_s, lambda: purge_job(c.backups))
+    )
     return c
 
 

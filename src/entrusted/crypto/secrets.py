@@ -12,6 +12,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from entrusted.domain.ids import ID_HEX_DIGITS
+
 _HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" profile
 TOKEN_PREFIX = "ent_"  # noqa: S105 - a public prefix, not a secret
 
@@ -46,4 +48,5 @@ def token_digest(token: str) -> bytes:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
+    """A new id; its shape is `domain.ids` (which entrypoints check incoming ids against)."""
+    return f"{prefix}_{secrets.token_hex(ID_HEX_DIGITS // 2)}"

@@ -23,6 +23,7 @@ from entrusted.domain.cases import AccessRequest, Case, Grant, GrantEnd, latest_
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import ResourceKind
 from entrusted.errors import EntrustedError
+from entrusted.services.grant_steps import GrantSteps, OpenedName
 from entrusted.services.messaging import MailSender
 from entrusted.services.outbox import Letter, Renderer
 from entrusted.services.ports import ConsentUnitOfWorkFactory, CustomerEntries
@@ -51,12 +52,18 @@ def _kind(grant_or_request: Grant | AccessRequest) -> str:
 
 class ConsentNotices:
     def __init__(
-        self, registry: RegistryParts, mailer: MailSender, portal_url: str, ledger: CustomerEntries
+        self,
+        registry: RegistryParts,
+        mailer: MailSender,
+        portal_url: str,
+        ledger: CustomerEntries,
+        steps: GrantSteps,
     ) -> None:
         self._p = registry
         self._mailer = mailer
         self._portal = portal_url.rstrip("/")
         self._ledger = ledger
+        self._steps = steps
 
     # --- what a person reads -------------------------------------------------------------
 
@@ -189,7 +196,9 @@ class ConsentNotices:
 
     def closing_summary(self, case: Case) -> Letter:
         """What was accessed under the case, drawn from the ledger entries filed under the
-        customer and naming the case (read at delivery, after the case's entries exist)."""
+        customer and naming the case (read at delivery, after the case's entries exist), and
+        under each grant the names its steps touched (files downloaded, folders listed),
+        which the ledger never holds: they are opened here, for the customer only."""
         entries = [
             AuditEntry.from_bytes(body)
             for _, body in self._ledger.entries_for_customer(
@@ -208,11 +217,22 @@ class ConsentNotices:
             )
         grants = sorted({e.refs["grant"] for e in mine if "grant" in e.refs})
         accessed = "\n".join(lines) if lines else "  nothing: no staff member opened your data."
+        opened = self._steps.opened(case.customer_id, grants)
         body = (
             f"Support case {case.id} ({case.subject}) is resolved; every permission given for "
             "it has ended.\n\nAccess to your mailbox or FTP space under this case, as our "
             f"audit ledger records it:\n{accessed}\n\n"
             f"Permissions involved: {', '.join(grants) or 'none'}.\n"
+            f"{_opened_text(opened)}"
             "Your own ledger entries, with proofs, are in your data export.\n"
         )
         return self._letter(case.customer_id, f"Case {case.id} resolved: what was accessed", body)
+
+
+def _opened_text(opened: Mapping[str, list[OpenedName]]) -> str:
+    """The names staff opened, under each grant (empty when steps touched no names)."""
+    parts = []
+    for grant_id, names in sorted(opened.items()):
+        rows = "\n".join(f"  {n.at:%Y-%m-%d %H:%M} UTC  {n.command} {n.name}" for n in names)
+        parts.append(f"\nFiles and folders opened under permission {grant_id}:\n{rows}\n")
+    return "".join(parts)

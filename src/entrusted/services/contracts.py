@@ -3,7 +3,8 @@
 A contract's owner, for the gate, is its current holder, read from the database on every
 request. A transfer changes the holder in one transaction, so the old holder loses every
 right on the contract at once (their next request names another owner and is refused), and
-the names of its hosted services are re-encrypted under the new holder's data key. Support
+the names of its hosted services are re-encrypted under the new holder's data key (and its
+FTP spaces' passwords, the old holder's, are cleared in the same transaction). Support
 may read, cancel or transfer a contract only once its holder was identified (the rules'
 `caller_identified`, see `services/identification.py`). The handover is ledgered twice: the
 gate's decision, before anything changes, is filed under the old holder (the transfer record
@@ -199,6 +200,9 @@ class ContractService:
                 uow.customers.add(target)
                 self._links.queue_link(uow.outbox, new_id)
             uow.contracts.move(contract_id, new_id, moved)
+            # The FTP spaces' passwords were the old holder's: cleared with the handover, so
+            # they keep no way in; the new holder sets their own (services/ftp_password.py).
+            uow.ftp_passwords.clear([s.id for s in contract.services])
             uow.contracts.add_transfer(record)
             uow.commit()
         handover = p.outcomes.record(

@@ -161,7 +161,6 @@ class CustomerAuthService:
 
     def login(self, email: str, password: str, address: str) -> IssuedCustomerToken:
         now = self._clock()
-        since = now - self._limits.window
         try:
             idx = email_index(self._keys().index_key, self._contacts.email(email, "email"))
         except InvalidInput:
@@ -170,15 +169,9 @@ class CustomerAuthService:
         # Read, hash, then write, each apart (see StaffService._verify): argon2 never runs
         # inside a transaction, and the writing unit waits for SQLite's lock instead of failing.
         with self._readers() as uow:
-            retry = int(self._limits.window.total_seconds())
-            if uow.login_failures.count_for_address(address, since) >= (
-                self._limits.max_failures_per_address
-            ):
-                raise RateLimited("too many failed logins from this address", retry)
-            if uow.login_failures.count_for_account(account, since) >= (
-                self._limits.max_failures_per_account
-            ):
-                raise RateLimited("too many failed logins for this account", retry)
+            limited = self._limits.exceeded(uow.login_failures, account, address, now)
+            if limited is not None:
+                raise limited
             customer = uow.customers.by_email_index(idx)
             stored = uow.customers.password_hash(customer.id) if customer else None
         ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None

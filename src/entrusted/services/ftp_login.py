@@ -12,19 +12,29 @@ P9: the FTP space of a customer is strictly private. Two kinds of login pass, ea
   gate again under the grant, ledgered with an id-only note: a grant that ended meanwhile
   blocks the next command (`ftp.grant-gone`), and the case's summary lists the steps.
 
-The FTP server (adapters/ftp) calls this in-process as the `ftp_server` service actor.
+The FTP server (adapters/ftp) asks through the `FtpDoor` port: this service in-process when
+co-located (as the `ftp_server` service actor), or `adapters/ftp/gate_http.HttpFtpDoor` from
+another host, which calls `/v1/ftp/...` with the `ftp_server` token; the API then `resume`s
+the session from its ids and answers with this same service.
+
+The name a staff step touched (a downloaded file, a listed directory) is kept for the
+customer's closing summary, sealed under their data key (`GrantSteps`), after the step's
+gate decision; the ledger holds only the step's id-only note.
 
 ```python
-door = FtpLoginService(registry, entry, limits, "/srv/ftp/%n")
+door = FtpLoginService(registry, entry, limits, "/srv/ftp/%n", steps)
 session = door.login(ftp_server, "office-backup*sam", password, "192.0.2.7")
 session.root, session.read_only, session.entry      # entry is None for the customer
+door.step(session, "RETR", "/invoice-2026.pdf")     # False: the grant has ended
 ```
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from entrusted.crypto.blind_index import ftp_space_index
 from entrusted.crypto.secrets import DUMMY_PASSWORD_HASH, verify_password
@@ -34,6 +44,7 @@ from entrusted.domain.staff import ServiceName
 from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
 from entrusted.services.gate import AccessContext
 from entrusted.services.grant_entry import Boundary, Entry, GrantEntry, Target
+from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.outcomes import Outcome
 from entrusted.services.registry import RegistryParts
 from entrusted.services.staff import LoginLimits
@@ -66,14 +77,57 @@ class FtpSession:
     entry: Entry | None = None  # the grant and grant session of a staff login
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRef:
+    """How a server on another host names an open session to the API: a staff session by its
+    grant session id, a customer's by whose space it is. The API reads the rest back from the
+    database (`FtpLoginService.resume`)."""
+
+    session_id: str | None = None
+    customer_id: str | None = None
+    contract_id: str | None = None
+    service_id: str | None = None
+
+    @classmethod
+    def of(cls, session: FtpSession) -> SessionRef:
+        if session.entry is not None:
+            return cls(session_id=session.entry.session_id)
+        return cls(None, session.actor.id, session.contract_id, session.resource.id)
+
+
+class FtpDoor(Protocol):
+    """What the FTP server asks about its sessions (the port it is built with):
+    `FtpLoginService` in-process, `HttpFtpDoor` over HTTP. `step` is False when the session
+    must close (grant ended, space handed over); `name` is the path the step touches, kept
+    only for the customer (never in the ledger). A remote door raises `Unavailable` when it
+    cannot get an answer: the server refuses, it never guesses."""
+
+    def login(self, caller: Actor, username: str, password: str, remote_ip: str) -> FtpSession:
+        ...
+
+    def step(self, session: FtpSession, command: str, name: str | None = None) -> bool: ...
+
+    def refuse_write(self, session: FtpSession, command: str) -> None: ...
+
+    def still_live(self, session: FtpSession) -> bool: ...
+
+    def logout(self, server: Actor, session: FtpSession) -> None: ...
+
+
 class FtpLoginService:
     def __init__(
-        self, registry: RegistryParts, entry: GrantEntry, limits: LoginLimits, root_template: str
+        self,
+        registry: RegistryParts,
+        entry: GrantEntry,
+        limits: LoginLimits,
+        root_template: str,
+        steps: GrantSteps,
     ) -> None:
         self._registry = registry
         self._entry = entry
         self._limits = limits
         self._template = root_template
+        self._steps = steps
         self.boundary = Boundary(
             kind=ResourceKind.FTP_SPACE,
             noun="FTP space",
@@ -102,13 +156,20 @@ class FtpLoginService:
             )
         return self._customer(caller, username, password, remote_ip)
 
-    def step(self, session: FtpSession, command: str) -> bool:
+    def step(self, session: FtpSession, command: str, name: str | None = None) -> bool:
         """Whether a session may run one more command. Staff: the gate is asked again under
-        the grant and ledgers it as "ftp <command>". A customer: the space must still be
-        theirs (a contract handed over mid-session closes the old holder's session), read
-        without a ledger entry for each of their own commands. A refusal is ledgered."""
-        if session.entry is not None:
-            if self._entry.step(self.boundary, session.entry, f"ftp {command.lower()}"):
+        the grant and ledgers it as "ftp <command>"; then the `name` the command touches is
+        sealed for the customer's closing summary (Unavailable if it cannot be kept: the
+        step is then not served). A customer: the space must still be theirs (a contract
+        handed over mid-session closes the old holder's session), read without a ledger
+        entry for each of their own commands. A refusal is ledgered."""
+        entry = session.entry
+        if entry is not None:
+            verb = command.lower()
+            receipt = self._entry.step(self.boundary, entry, f"ftp {verb}")
+            if receipt is not None:
+                if name:
+                    self._steps.record(entry.holder_id, entry.grant_id, receipt.index, verb, name)
                 return True
             outcome, why = Outcome.FTP_GRANT_GONE, "the grant of this session has ended"
         elif self._holds(session):
@@ -132,6 +193,40 @@ class FtpLoginService:
         if session.entry is not None:
             return self._entry.live(session.entry)
         return self._holds(session)
+
+    def resume(self, caller: Actor, ref: SessionRef) -> FtpSession | None:
+        """The session a remote FTP server names (see `SessionRef`), or None if it is gone
+        (the server then closes it). Only the `ftp_server` service asks; anyone else is
+        refused and ledgered (`ftp.server-only`). The root is the server's business: empty.
+        A grant session closed elsewhere (a logout at the API) is gone, as `LiveSessions.end`
+        closes it in-process; one whose grant ended is returned, so that its next step is
+        refused by the gate and ledgered (`ftp.grant-gone`), as in-process."""
+        self._server_only(caller)
+        if ref.session_id is not None:
+            found = self._entry.resume(ref.session_id)
+            if found is None:
+                return None
+            entry, open_ = found
+            if not open_ and self._entry.live(entry):
+                return None
+            resource = Resource(ResourceKind.FTP_SPACE, entry.service_id, owner=entry.holder_id)
+            return FtpSession(entry.member, resource, entry.contract_id, "", entry.read_only, entry)
+        if ref.customer_id is None or ref.contract_id is None or ref.service_id is None:
+            raise InvalidInput("session", "names a grant session or a customer's space")
+        resource = Resource(ResourceKind.FTP_SPACE, ref.service_id, owner=ref.customer_id)
+        actor = Actor(ActorKind.CUSTOMER, ref.customer_id)
+        return FtpSession(actor, resource, ref.contract_id, "", read_only=False)
+
+    def _server_only(self, caller: Actor) -> None:
+        if caller.kind is not ActorKind.SERVICE or caller.id != ServiceName.FTP_SERVER.value:
+            self._registry.outcomes.refuse(
+                caller,
+                Action.ENTER,
+                self.boundary.unknown,
+                Outcome.FTP_SERVER_ONLY,
+                "only the ftp_server service asks this",
+                AccessContext(note=NOTE),
+            )
 
     def _holds(self, session: FtpSession) -> bool:
         with self._registry.uow() as uow:
@@ -166,15 +261,7 @@ class FtpLoginService:
 
     def _customer(self, caller: Actor, name: str, password: str, remote_ip: str) -> FtpSession:
         outcomes = self._registry.outcomes
-        if caller.kind is not ActorKind.SERVICE or caller.id != ServiceName.FTP_SERVER.value:
-            outcomes.refuse(
-                caller,
-                Action.ENTER,
-                self.boundary.unknown,
-                Outcome.FTP_SERVER_ONLY,
-                "only the ftp_server service asks this",
-                AccessContext(note=NOTE),
-            )
+        self._server_only(caller)
         found = self._space(name)
         resource = (
             self.boundary.unknown
@@ -202,11 +289,19 @@ class FtpLoginService:
     def _check_password(
         self, found: Target | None, name: str, password: str, address: str
     ) -> Actor:
-        """The holder's customer account password, with the same per-account and
-        per-address limits as the portal's login; argon2 runs outside any transaction."""
+        """The space's own FTP password (services/ftp_password.py), with the same
+        per-account and per-address limits as the portal's login; argon2 runs outside any
+        transaction, against a dummy hash when the space is unknown or has no FTP password,
+        so neither the answer nor its time tells whether the account exists. Failures are
+        counted under a keyed hash of the typed name, never the name in clear."""
+        key = self._registry.keys().index_key
+        try:
+            idx = ftp_space_index(key, name)
+        except InvalidInput:  # no account can have this name; counted all the same
+            idx = hmac.digest(key, b"ftp-login\0" + name.encode("utf-8", "surrogatepass"), "sha256")
         now = self._registry.clock()
         since = now - self._limits.window
-        account, source = f"ftp:{name[:60]}", address[:64]
+        account, source = f"ftp:{idx.hex()[:40]}", address[:64]
         retry = int(self._limits.window.total_seconds())
         with self._registry.uow() as uow:
             failures = uow.login_failures
@@ -215,9 +310,17 @@ class FtpLoginService:
             if failures.count_for_account(account, since) >= self._limits.max_failures_per_account:
                 raise RateLimited("too many failed logins for this account", retry)
             holder = None if found is None else uow.customers.get(found.holder_id)
-            stored = None if holder is None else uow.customers.password_hash(holder.id)
+            stored = None if found is None else uow.ftp_passwords.get(found.service_id)
         ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
         with self._registry.uow() as uow:
+            if ok and found is not None:
+                # Re-read: a transfer (which clears it) or a new password while hashing
+                current = uow.contracts.get(found.contract.id)
+                ok = (
+                    current is not None
+                    and current.holder_id == found.holder_id
+                    and uow.ftp_passwords.get(found.service_id) == stored
+                )
             if not ok or holder is None or holder.status is not CustomerStatus.ACTIVE:
                 uow.login_failures.record(account, source, now)
                 uow.commit()

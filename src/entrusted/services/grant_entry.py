@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from entrusted.domain.audit import Receipt
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import StoredContract
 from entrusted.domain.staff import ServiceName
@@ -190,18 +191,43 @@ class GrantEntry:
             member,
         )
 
-    def step(self, boundary: Boundary, entry: Entry, note: str) -> bool:
+    def step(self, boundary: Boundary, entry: Entry, note: str) -> Receipt | None:
         """Whether the gate still lets the staff member in under `entry`'s grant for one step of the
         session (the grant has not ended, its case is open, the contract still holds the
-        resource). The gate ledgers the answer either way, with `note` (an id-only remark
-        such as "ftp list"), so each listing and download under a grant is on record."""
+        resource): the receipt of the allow entry, None when refused. The gate ledgers the
+        answer either way, with `note` (an id-only remark such as "ftp list"), so each listing
+        and download under a grant is on record."""
         resource = Resource(boundary.kind, entry.service_id, owner=entry.holder_id)
         ctx = AccessContext(case_id=entry.case_id, grant_id=entry.grant_id, note=note)
         try:
-            self._p.gate.decide(entry.member, boundary.action, resource, ctx)
+            return self._p.gate.decide(entry.member, boundary.action, resource, ctx).receipt
         except Refused:
-            return False
-        return True
+            return None
+
+    def resume(self, session_id: str) -> tuple[Entry, bool] | None:
+        """The entry of a grant session read back by its id, and whether the session is still
+        open (a server on another host names its session by id only; everything else comes
+        from the database, never from the server's word). None if the session, its grant or
+        its staff member is gone."""
+        with self._p.uow() as uow:
+            session = uow.grants.get_session(session_id)
+            grant = None if session is None else uow.grants.get(session.grant_id)
+        if session is None or grant is None:
+            return None
+        member = self._staff.actor_of(grant.staff_id)
+        if member is None:
+            return None
+        return Entry(
+            grant.id,
+            session.id,
+            grant.case_id,
+            grant.expires_at,
+            grant.read_only,
+            grant.service_id,
+            grant.customer_id,
+            grant.contract_id,
+            member,
+        ), session.ended_at is None
 
     def live(self, entry: Entry) -> bool:
         """Whether `entry`'s grant is still active, read without asking the gate (a server's

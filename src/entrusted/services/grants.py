@@ -24,7 +24,7 @@ grants.revoke(customer, "gnt_1")              # the customer withdraws it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from entrusted.domain.cases import Grant, GrantEnd, GrantSession
@@ -128,7 +128,10 @@ class GrantService:
                 f"grant {grant.id} allowed {grant.max_sessions} session(s); all are used",
                 ctx,
             )
-        p.gate.decide(actor, grant.action, resource, ctx)
+        # The session's entry says "read-only" when the grant is: the server enforces it (the
+        # FTP server ledgers each refused write; Dovecot's ACLs refuse without telling us).
+        opened = replace(ctx, note="read-only") if grant.read_only else ctx
+        p.gate.decide(actor, grant.action, resource, opened)
         session = GrantSession(p.ids("gss"), grant.id, actor.id, now)
         with p.uow() as uow:
             consumed = uow.grants.consume(grant.id, now)

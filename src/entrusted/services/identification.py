@@ -9,6 +9,10 @@ are six random digits, stored only as an HMAC (`crypto.personal.code_digest`), v
 and changes nothing but the attempt counter. Every outcome, success or failure, is ledgered
 with the method, the time and the staff member.
 
+An identification may name the support case it is for; that case must exist, be open and be
+the customer's (else 404, 409 or 422, ledgered as `registry.identification-case-refused`),
+or the identification would count on another customer's case, or on none at all.
+
 `CallerIdentified` is the gate's `caller_identified` condition: true when the customer who owns
 the resource was identified by this staff member within `identification_valid_s` (and, if
 the request names a case or the identification named a contract, on that case / contract).
@@ -32,12 +36,20 @@ from entrusted.domain.policy import Action, Actor, ActorKind, Resource
 from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import Identification, IdentificationMethod, PersonalDetails
 from entrusted.domain.registry import IdentificationOutcome as Outcome
-from entrusted.errors import Conflict, EntrustedError, InvalidInput, NotFound, RateLimited
+from entrusted.errors import (
+    Conflict,
+    EntrustedError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 from entrusted.services.gate import AccessContext
 from entrusted.services.messaging import MailSender, SmsSender
 from entrusted.services.outcomes import Outcome as Ledgered
 from entrusted.services.ports import Clock, RegistryUnitOfWorkFactory
 from entrusted.services.registry import RegistryParts, load_customer, personal
+from entrusted.services.registry_lookup import CaseFinder
 
 _METHODS = ", ".join(m.value for m in IdentificationMethod)
 log = structlog.get_logger("entrusted.messages")
@@ -52,8 +64,11 @@ class IdentificationService:
         code_ttl: timedelta = timedelta(minutes=10),
         max_attempts: int = 5,
         codes_per_hour: int = 5,
+        *,
+        cases: CaseFinder | None = None,
     ) -> None:
         self._p = parts
+        self._cases = cases  # the consent store's cases; without it no case can be named
         self._mailer = mailer
         self._sms = sms
         self._ttl = code_ttl
@@ -79,6 +94,8 @@ class IdentificationService:
             raise InvalidInput("method", f"must be one of {_METHODS}") from None
         p = self._p
         context = AccessContext(case_id=case_id)
+        if case_id is not None:
+            self._check_case(actor, customer_id, case_id, context)
         p.gate.decide(actor, Action.IDENTIFY, personal(customer_id), context)
         now = p.clock()
         ident = Identification(
@@ -128,6 +145,34 @@ class IdentificationService:
             uow.identifications.add(ident, digest)
             uow.commit()
         return ident
+
+    def _check_case(
+        self, actor: Actor, customer_id: str, case_id: str, context: AccessContext
+    ) -> None:
+        """The named case exists, is open and is the customer's; a refusal is ledgered
+        before anything else is done (no "allow" entry for an identification refused here)."""
+        if self._cases is None:
+            raise Unavailable("support cases cannot be checked here; start without a case")
+        case = self._cases(case_id)
+        error: EntrustedError | None = None
+        if case is None:
+            error = NotFound("case", case_id)
+        elif case.customer_id != customer_id:
+            error = InvalidInput("case_id", f"{case_id} is not a case of this customer")
+        elif not case.open:
+            error = Conflict(f"case {case_id} is resolved; open a new one or reopen it")
+        if error is None:
+            return
+        self._p.outcomes.record(
+            actor,
+            Action.IDENTIFY,
+            personal(customer_id),
+            Ledgered.IDENTIFICATION_CASE_REFUSED,
+            f"identification refused: {error.message}",
+            context,
+            allowed=False,
+        )
+        raise error
 
     def _send_code(
         self, how: IdentificationMethod, details: PersonalDetails, code: str, ref: str

@@ -22,6 +22,7 @@ from entrusted.domain.registry import (
     Identification,
     IdentificationOutcome,
     SealedCustomer,
+    ServiceKind,
     StoredContract,
     StoredService,
     Transfer,
@@ -47,6 +48,7 @@ class _State:
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     pending_emails: dict[str, SealedPendingEmail] = field(default_factory=dict)
     lookups: list[tuple[str, datetime]] = field(default_factory=list)
+    ftp_passwords: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
 
 class _Customers:
@@ -289,6 +291,32 @@ class _Lookups:
         self._s.lookups = [(s, at) for s, at in self._s.lookups if s != staff_id or at > until]
 
 
+class _FtpPasswords:
+    def __init__(self, s: _State) -> None:
+        self._s = s
+
+    def contract_of(self, service_id: str) -> str | None:
+        return next(
+            (
+                c.id
+                for c in self._s.contracts.values()
+                for svc in c.services
+                if svc.id == service_id and svc.kind is ServiceKind.FTP_SPACE
+            ),
+            None,
+        )
+
+    def get(self, service_id: str) -> str | None:
+        found = self._s.ftp_passwords.get(service_id)
+        return None if found is None else found[0]
+
+    def set(self, service_id: str, password_hash: str, at: datetime) -> None:
+        self._s.ftp_passwords[service_id] = (password_hash, at)
+
+    def clear(self, service_ids: Sequence[str]) -> int:
+        return sum(self._s.ftp_passwords.pop(i, None) is not None for i in service_ids)
+
+
 class InMemoryRegistryUnitOfWork(SnapshotUnitOfWork[_State]):
     def _bind(self, state: _State) -> None:
         self.customers = _Customers(state)
@@ -298,6 +326,7 @@ class InMemoryRegistryUnitOfWork(SnapshotUnitOfWork[_State]):
         self.login_failures = _Failures(state)
         self.outbox = InMemoryOutbox(state.outbox)
         self.lookups = _Lookups(state)
+        self.ftp_passwords = _FtpPasswords(state)
 
 
 class InMemoryRegistry(SnapshotStore[_State]):

@@ -26,8 +26,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NoReturn
 
 from entrusted.domain.audit import Receipt
-from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource
-from entrusted.errors import Refused
+from entrusted.domain.ids import INVALID_ID, IdKind, id_problem
+from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource, ResourceKind
+from entrusted.errors import InvalidInput, Refused
 
 if TYPE_CHECKING:  # the gate imports this catalogue; only the recorder needs the gate
     from entrusted.services.gate import AccessContext, Gate
@@ -53,6 +54,7 @@ class Outcome(StrEnum):
     LOOKUP_VOLUME_ALERT = "registry.lookup-volume-alert"
     NOT_THE_IDENTIFIER = "registry.not-the-identifier"
     CODES_THROTTLED = "registry.identification-codes-throttled"
+    IDENTIFICATION_CASE_REFUSED = "registry.identification-case-refused"
     POLICY_DEPLOYED = "policy.deploy"
     # consent: access requests, verbal consent, grants and their sessions
     REQUEST = "consent.request"
@@ -88,6 +90,8 @@ class Outcome(StrEnum):
     FTP_READ_ONLY = "ftp.read-only"
     FTP_GRANT_GONE = "ftp.grant-gone"
     FTP_SPACE_GONE = "ftp.space-gone"
+    FTP_PASSWORD_SET = "ftp.password-set"  # noqa: S105 - an outcome id, not a secret
+    FTP_SIZES_UNKNOWN_SPACE = "ftp.sizes-unknown-space"  # support asked the sizes of no space
     # staff credentials (P8, P12)
     TOKENS_STAFF_ONLY = "staff.tokens-staff-only"
     CLI_CREDENTIAL_REFUSED = "staff.cli-credential-refused"
@@ -105,6 +109,15 @@ class Outcome(StrEnum):
     # the ledger's scheduled full verification (P3)
     LEDGER_VERIFIED = "ledger.verified"
     LEDGER_TAMPERED = "ledger.tampered"
+    # backups: taken, restored by sysadmins, destroyed with their day's key (P15, P16)
+    BACKUP_KEY_CREATED = "backups.key-created"
+    BACKUP_TAKEN = "backups.taken"
+    BACKUP_FAILED = "backups.failed"
+    BACKUP_RESTORED = "backups.restored"
+    BACKUP_TAMPERED = "backups.tampered"
+    BACKUP_UNRESTORABLE = "backups.unrestorable"
+    BACKUP_KEY_DESTROYED = "backups.key-destroyed"
+    BACKUP_DESTROYED = "backups.destroyed"
 
     @property
     def promises(self) -> tuple[str, ...]:
@@ -126,6 +139,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.LOOKUP_VOLUME_ALERT: ("P1", "P2", "P3"),
     Outcome.NOT_THE_IDENTIFIER: ("P1", "P3"),
     Outcome.CODES_THROTTLED: ("P1", "P2"),
+    Outcome.IDENTIFICATION_CASE_REFUSED: ("P1", "P9"),
     Outcome.POLICY_DEPLOYED: ("P17", "P12"),
     Outcome.REQUEST: ("P10", "P11"),
     Outcome.GRANTED: ("P9", "P10", "P11"),
@@ -158,6 +172,8 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.FTP_READ_ONLY: ("P9", "P11"),
     Outcome.FTP_GRANT_GONE: ("P9", "P11"),
     Outcome.FTP_SPACE_GONE: ("P9", "P1"),
+    Outcome.FTP_PASSWORD_SET: ("P9",),
+    Outcome.FTP_SIZES_UNKNOWN_SPACE: ("P9", "P14"),
     Outcome.TOKENS_STAFF_ONLY: ("P8", "P12"),
     Outcome.CLI_CREDENTIAL_REFUSED: ("P3", "P12"),
     Outcome.STAFF_ADDED: ("P8", "P12"),
@@ -172,6 +188,14 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.KEYS_ROTATED: ("P2", "P14"),
     Outcome.LEDGER_VERIFIED: ("P3",),
     Outcome.LEDGER_TAMPERED: ("P3",),
+    Outcome.BACKUP_KEY_CREATED: ("P16",),
+    Outcome.BACKUP_TAKEN: ("P15", "P16"),
+    Outcome.BACKUP_FAILED: ("P15",),
+    Outcome.BACKUP_RESTORED: ("P15", "P3"),
+    Outcome.BACKUP_TAMPERED: ("P15", "P3"),
+    Outcome.BACKUP_UNRESTORABLE: ("P15", "P16"),
+    Outcome.BACKUP_KEY_DESTROYED: ("P16",),
+    Outcome.BACKUP_DESTROYED: ("P16",),
 }
 
 
@@ -211,3 +235,15 @@ class OutcomeRecorder:
         denial = Decision(Effect.FORBID, outcome.value, reason)
         self.gate.record_outcome(actor, action, resource, denial, context)
         raise Refused(denial)
+
+    def invalid_id(
+        self, actor: Actor, action: Action, kind: ResourceKind, field: str, id_kind: IdKind
+    ) -> NoReturn:
+        """Ledger a request refused because `field` holds text that is no id of `id_kind`
+        (`domain.ids`), then raise `InvalidInput`. The entry names the placeholder id
+        `invalid`, never the text sent: it may be personal data (an e-mail address typed
+        into an id field), and the ledger cannot forget."""
+        problem = id_problem(id_kind)
+        denial = Decision(Effect.FORBID, Outcome.INVALID_REQUEST.value, f"{field} {problem}")
+        self.gate.record_outcome(actor, action, Resource(kind, INVALID_ID), denial)
+        raise InvalidInput(field, problem)

@@ -20,6 +20,8 @@ from entrusted.domain.cases import (
     RequestStatus,
     VerbalConsent,
 )
+from entrusted.domain.ftp_space import SpaceTotals
+from entrusted.domain.grant_steps import SealedStep
 from entrusted.domain.mail import FolderStats
 from entrusted.domain.outbox import OutboxMessage, OutboxStatus, Topic
 from entrusted.domain.policy import Role
@@ -214,6 +216,16 @@ class LookupRepository(Protocol):
     def prune(self, staff_id: str, until: datetime) -> None: ...
 
 
+class FtpPasswordRepository(Protocol):
+    """The argon2id hash of each FTP space's own login password (services/ftp_password.py);
+    `contract_of` finds the contract hosting an FTP space by the space's id."""
+
+    def contract_of(self, service_id: str) -> str | None: ...
+    def get(self, service_id: str) -> str | None: ...
+    def set(self, service_id: str, password_hash: str, at: datetime) -> None: ...
+    def clear(self, service_ids: Sequence[str]) -> int: ...
+
+
 class RegistryUnitOfWork(Transaction, Protocol):
     """One transaction over the registry (the SQL unit of work provides it too)."""
 
@@ -224,6 +236,7 @@ class RegistryUnitOfWork(Transaction, Protocol):
     login_failures: LoginFailureRepository
     outbox: OutboxRepository
     lookups: LookupRepository
+    ftp_passwords: FtpPasswordRepository
 
 
 RegistryUnitOfWorkFactory = Callable[[], RegistryUnitOfWork]
@@ -330,6 +343,17 @@ class MailSessions(Protocol):
     def kick(self, address: str) -> None: ...
 
 
+# --- FTP space sizes (P9, P13) ----------------------------------------------------------
+
+
+class FtpSpaceReader(Protocol):
+    """The file count and total size under an FTP space's directory `root`, walked without
+    following a symbolic link and without returning any name (an absent directory: nothing
+    stored yet, zero and zero)."""
+
+    def totals(self, root: str) -> SpaceTotals: ...
+
+
 # --- entering under a grant: mail, FTP (P9, P10, P11) -------------------------------------
 
 
@@ -341,3 +365,12 @@ class GrantSessions(Protocol):
     def kick(self, grant: Grant) -> None: ...
 
     def end(self, session_id: str) -> None: ...
+
+
+class GrantStepStore(Protocol):
+    """The sealed names of staff steps under grants (services/grant_steps.py); `add` is its
+    own transaction, written after the step's ledger entry."""
+
+    def add(self, step: SealedStep) -> None: ...
+
+    def for_grants(self, grant_ids: Sequence[str]) -> list[SealedStep]: ...

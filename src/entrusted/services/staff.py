@@ -23,7 +23,7 @@ from entrusted.errors import AuthenticationFailed, RateLimited
 from entrusted.services.events import EventBus
 from entrusted.services.gate import Gate
 from entrusted.services.outcomes import OutcomeRecorder
-from entrusted.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from entrusted.services.ports import Clock, LoginFailureRepository, UnitOfWorkFactory
 from entrusted.services.staff_admin import IssuedToken, StaffAdmin
 from entrusted.services.staff_totp import SecondFactor
 
@@ -32,13 +32,37 @@ SESSION_TTL = timedelta(hours=12)
 # 50-200 ms on this machine) before a limit they fill refuses it, and how often it looks again.
 IN_FLIGHT_WAIT_S = 10.0
 IN_FLIGHT_POLL_S = 0.05
+# Every refused staff login gets this one answer, whatever was wrong.
+BAD_LOGIN = "invalid username, password or code"
 
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
+    """Failed logins allowed per account and per client address within `window`; one check
+    for every login (staff, customers, the FTP space), so the limits cannot drift apart."""
+
     max_failures_per_account: int = 5
     max_failures_per_address: int = 20
     window: timedelta = timedelta(minutes=15)
+
+    def exceeded(
+        self,
+        failures: LoginFailureRepository,
+        account: str,
+        address: str,
+        now: datetime,
+        discount: int = 0,
+    ) -> RateLimited | None:
+        """The refusal to raise when the failures recorded within the window (attempts in
+        flight included) reach a limit, else None; `discount` leaves out that many, to ask
+        whether settled failures alone reach it."""
+        since = now - self.window
+        retry = int(self.window.total_seconds())
+        if failures.count_for_address(address, since) - discount >= self.max_failures_per_address:
+            return RateLimited("too many failed logins from this address", retry)
+        if failures.count_for_account(account, since) - discount >= self.max_failures_per_account:
+            return RateLimited("too many failed logins for this account", retry)
+        return None
 
 
 class StaffService(StaffAdmin):
@@ -96,7 +120,7 @@ class StaffService(StaffAdmin):
                 # Disabled, or the password changed, while the hash was being checked
                 uow.login_failures.settle(attempt)
                 uow.commit()
-                raise AuthenticationFailed("invalid username, password or code")
+                raise AuthenticationFailed(BAD_LOGIN)
             uow.tokens.add(issued.token, token_digest(issued.secret))
             uow.login_failures.drop(attempt)
             uow.login_failures.clear_account(username[:64])
@@ -111,6 +135,15 @@ class StaffService(StaffAdmin):
         with self._readers() as uow:
             member = uow.staff.by_username(username)
         return None if member is None else member.id
+
+    def actor_of(self, staff_id: str) -> Actor | None:
+        """An active staff member as the gate knows them (with their roles, read now), for a
+        server that resumes a session by its ids (the remote FTP server's next step)."""
+        with self._readers() as uow:
+            member = uow.staff.get(staff_id)
+        if member is None or not member.active:
+            return None
+        return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
 
     def check_password(self, username: str, password: str, address: str) -> Actor:
         """A password alone, for a server that cannot ask for a TOTP code (the IMAP staff
@@ -161,14 +194,15 @@ class StaffService(StaffAdmin):
             ok = self._remembered(username, stored, password, now)
         if wants_totp and ok and member is not None:
             ok = self._code_ok(member.id, totp_code, now)
-        if not ok or member is None or stored is None or not member.active:
+        # A member without the required second factor gets the answer a wrong password gets,
+        # counted the same: a distinct message (or an uncounted attempt) would confirm a
+        # guessed password (trial finding). Enrolling is `entrusted staff totp-enrol`.
+        unenrolled = (
+            member is not None and totp and self._totp.required and not member.totp_enabled
+        )
+        if not ok or member is None or stored is None or not member.active or unenrolled:
             self._end_attempt(attempt, failed=True)
-            raise AuthenticationFailed("invalid username, password or code")
-        if totp and self._totp.required and not member.totp_enabled:
-            self._end_attempt(attempt, failed=False)  # the password was right: no guess
-            raise AuthenticationFailed(
-                "a second factor is required for staff: enrol one first (staff totp-enrol)"
-            )
+            raise AuthenticationFailed(BAD_LOGIN)
         return member, stored, attempt
 
     def _begin(
@@ -181,13 +215,12 @@ class StaffService(StaffAdmin):
         at once."""
         account, source = username[:64], address[:64]
         since = now - self._limits.window
-        retry = int(self._limits.window.total_seconds())
         deadline = time.monotonic() + IN_FLIGHT_WAIT_S
         while True:
             with self._uow() as uow:
                 failures = uow.login_failures
                 failures.hold(account, source)
-                limited = self._limited(uow, account, source, since)
+                limited = self._limits.exceeded(failures, account, source, now)
                 if limited is None:
                     attempt = failures.begin(account, source, now)
                     member = uow.staff.by_username(username)
@@ -195,9 +228,10 @@ class StaffService(StaffAdmin):
                     uow.commit()
                     return attempt, member, stored
                 pending = failures.in_flight(account, source, since)
-                busy = pending > 0 and self._limited(uow, account, source, since, pending) is None
+                settled = self._limits.exceeded(failures, account, source, now, pending)
+                busy = pending > 0 and settled is None
             if not busy or time.monotonic() >= deadline:
-                raise RateLimited(limited, retry)
+                raise limited
             time.sleep(IN_FLIGHT_POLL_S)
 
     def _end_attempt(self, attempt: int, failed: bool, clear: str | None = None) -> None:
@@ -218,21 +252,6 @@ class StaffService(StaffAdmin):
             if ok:
                 uow.commit()
         return ok
-
-    def _limited(
-        self, uow: UnitOfWork, account: str, address: str, since: datetime, discount: int = 0
-    ) -> str | None:
-        """Which limit the attempts recorded so far (in flight ones included) reach, if any;
-        `discount` leaves out that many, to ask whether settled failures alone reach it."""
-        if uow.login_failures.count_for_address(address, since) - discount >= (
-            self._limits.max_failures_per_address
-        ):
-            return "too many failed logins from this address"
-        if uow.login_failures.count_for_account(account, since) - discount >= (
-            self._limits.max_failures_per_account
-        ):
-            return "too many failed logins for this account"
-        return None
 
     def authenticate(self, secret: str) -> Actor:
         """Resolve a bearer token to the actor it stands for, or refuse."""

@@ -272,6 +272,17 @@ customer_session = sa.Table(
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
 
+# An FTP space's own login password (services/ftp_password.py, migration 0013): only its
+# argon2id hash, one row per space, set by the space's holder and dropped when the contract
+# changes hands, so a former holder keeps no way in.
+ftp_password = sa.Table(
+    "ftp_password",
+    metadata,
+    sa.Column("service_id", sa.String(40), sa.ForeignKey("hosted_service.id"), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("set_at", UTCDateTime, nullable=False),
+)
+
 # --- support cases and consent (P9, P10, P11) --------------------------------------------------
 # Ids, dates, states and the words staff typed (subject, justification); a hosted service is
 # named by its id, never by its (encrypted) name. Link and "not me" tokens are SHA-256 only.
@@ -389,6 +400,22 @@ grant_session = sa.Table(
     sa.Column("ended_at", UTCDateTime, nullable=True),
 )
 
+# What a staff step under a grant touched, by name (services/grant_steps.py): the name sealed
+# under the customer's data key, for their closing summary only; the ledger entry at
+# `ledger_index` (the step's allow) names ids only.
+grant_step = sa.Table(
+    "grant_step",
+    metadata,
+    sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "grant_id", sa.String(40), sa.ForeignKey("consent_grant.id"), nullable=False, index=True
+    ),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customer.id"), nullable=False),
+    sa.Column("command", sa.String(16), nullable=False),
+    sa.Column("name", sa.LargeBinary, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
 # --- the outbox (domain/outbox.py): notices queued with the change they report -----------------
 
 outbox = sa.Table(
@@ -420,4 +447,48 @@ support_lookup = sa.Table(
     sa.Column("staff_id", sa.String(64), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_support_lookup_staff", "staff_id", "at"),
+)
+
+# --- backups (services/backups.py, migration 0015, P15, P16) ----------------------------------
+# `backup_key` is the only place a day's key exists (wrapped by the master key); deleting its
+# row destroys every archive of the day. `backup_day` keeps the key's public facts (id and
+# commitment) as evidence after it is gone. An archive's data key, wrapped by its day's key,
+# is dropped at destruction too.
+
+backup_day = sa.Table(
+    "backup_day",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("commitment", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("destroy_after", UTCDateTime, nullable=False),
+    sa.Column("destroyed_at", UTCDateTime, nullable=True),
+    sa.Column("evidence_recorded", sa.Boolean, nullable=False),
+)
+
+backup_key = sa.Table(
+    "backup_key",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kek_id", sa.String(16), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary(64), nullable=False),
+)
+
+backup_archive = sa.Table(
+    "backup_archive",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("customer_id", sa.String(40), nullable=False, index=True),
+    sa.Column("source", sa.String(16), nullable=False),  # mailbox | ftp_space | website | record
+    sa.Column("service_id", sa.String(40), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # writing | complete | failed | destroyed
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("destroy_after", UTCDateTime, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("chunks", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("wrapped_dek", sa.LargeBinary(64), nullable=True),  # None once destroyed
+    sa.Column("destroyed_at", UTCDateTime, nullable=True),
 )

@@ -26,6 +26,7 @@ from entrusted.adapters.db.consent_store import (
     SqlGrantRepository,
 )
 from entrusted.adapters.db.engine import is_sqlite
+from entrusted.adapters.db.ftp_password_store import SqlFtpPasswordRepository
 from entrusted.adapters.db.identification_store import (
     SqlCustomerSessionRepository,
     SqlIdentificationRepository,
@@ -46,6 +47,7 @@ from entrusted.services.ports import (
     ContractRepository,
     CustomerRepository,
     CustomerSessionRepository,
+    FtpPasswordRepository,
     GrantRepository,
     IdentificationRepository,
     LoginFailureRepository,
@@ -109,6 +111,7 @@ class SqlUnitOfWork:
         self.grants: GrantRepository = SqlGrantRepository(self._conn)
         self.outbox: OutboxRepository = SqlOutboxRepository(self._conn)
         self.lookups: LookupRepository = SqlLookupRepository(self._conn)
+        self.ftp_passwords: FtpPasswordRepository = SqlFtpPasswordRepository(self._conn)
         return self
 
     @property

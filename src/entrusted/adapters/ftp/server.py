@@ -1,5 +1,6 @@
 """The FTPS server of the backup space (P9), on pyftpdlib, deciding every login and every
-staff step through `FtpLoginService` in-process (as the `ftp_server` service actor).
+staff step through its door (`FtpDoor`): `FtpLoginService` in-process when co-located (as the
+`ftp_server` service actor), or `HttpFtpDoor` over HTTP from another host.
 
 - TLS is required on the control channel (no USER/PASS before `AUTH TLS`) and on the data
   channel (`PROT P` before any transfer or listing).
@@ -14,7 +15,13 @@ staff step through `FtpLoginService` in-process (as the `ftp_server` service act
   command that touches files asks the gate again under the grant, and a grant that ended
   meanwhile closes the connection (421). `LiveSessions` (the `GrantSessions` port) closes the
   sessions of an ended grant at once when the grant ends in this process, and a periodic
-  check catches grants ended elsewhere (the API).
+  check catches grants ended elsewhere (the API). The path a staff step touches (`RETR`'s
+  file, `LIST`'s or `CWD`'s directory) goes to the door for the customer's closing summary;
+  it is never logged here.
+- Fail closed: when the door cannot answer (`Unavailable`: the gate unreachable, the
+  database down), a login gets `421` and the connection closes; so does the next command of
+  a session the door cannot vouch for (a remote door keeps a customer's last good answer for
+  a bounded time, staff get none).
 
 ```python
 server = build_server(FtpServerConfig(...), door, live)
@@ -27,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +44,8 @@ import structlog
 from entrusted.domain.cases import Grant
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.domain.staff import ServiceName
-from entrusted.errors import EntrustedError, RateLimited, Refused
-from entrusted.services.ftp_login import FtpLoginService, FtpSession
+from entrusted.errors import EntrustedError, RateLimited, Refused, Unavailable
+from entrusted.services.ftp_login import FtpDoor, FtpSession
 
 with warnings.catch_warnings():
     # pyftpdlib runs on the standard library's asyncore/asynchat, deprecated on 3.11 (their
@@ -59,6 +67,10 @@ PROTOCOL = frozenset(
     | {"HELP", "TYPE", "MODE", "STRU", "PASV", "EPSV", "PORT", "EPRT", "REST", "ALLO", "ABOR"}
     | {"PWD", "XPWD", "STAT", "REIN"}
 )
+# Commands whose path a staff step records for the customer (the file or directory it names).
+NAMED = frozenset({"RETR", "LIST", "NLST", "MLSD", "MLST", "CWD", "XCWD", "CDUP", "SIZE"})
+NAMED_TOO = frozenset({"MDTM", "STAT"})
+UNAVAILABLE = "421 The access gate is unreachable; try again later."
 FULL_PERMS = "elradfmwMT"
 READ_PERMS = "elr"
 
@@ -135,12 +147,12 @@ class LiveSessions:
 class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
     """One FTPS connection; the class attributes are set by `build_server`."""
 
-    door: FtpLoginService
+    door: FtpDoor
     live: LiveSessions
     tls_control_required = True
     tls_data_required = True
     session: FtpSession | None = None
-    kicked = False
+    closing: str | None = None  # the reply of a close decided in another thread
 
     def ftp_PASS(self, line: str) -> None:  # noqa: N802 - pyftpdlib dispatches on this name
         if self.authenticated:
@@ -154,6 +166,9 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
             self._leave(previous)
         try:
             session = self.door.login(SERVER, self.username, line, self.remote_ip)
+        except Unavailable:
+            self._close(UNAVAILABLE)
+            return
         except EntrustedError as exc:
             self.handle_auth_failed(_reply(exc), "")
             return
@@ -170,17 +185,57 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
         session = self.session
         if session is not None and self.authenticated:
             verb = cmd.upper()
-            if self.kicked:
-                self._close(_ended(session))
+            if self.closing is not None:
+                self._close(self.closing)
                 return
-            if verb in WRITES and session.read_only:
-                self.door.refuse_write(session, verb)
-                self.respond("550 Read-only access: this grant allows no changes.")
-                return
-            if verb not in PROTOCOL and not self.door.step(session, verb):
-                self._close(_ended(session))
+            try:
+                if verb in WRITES and session.read_only:
+                    self.door.refuse_write(session, verb)
+                    self.respond("550 Read-only access: this grant allows no changes.")
+                    return
+                name = self._name(verb, arg) if session.entry is not None else None
+                # `STAT path` lists a directory over the control channel: a step like LIST.
+                protocol = verb in PROTOCOL and not (verb == "STAT" and arg.strip())
+                if not protocol and not self.door.step(session, verb, name):
+                    self._close(_ended(session))
+                    return
+            except Unavailable:
+                self._close(UNAVAILABLE)
                 return
         super().pre_process_command(line, cmd, arg)
+
+    def _name(self, verb: str, arg: str) -> str | None:
+        """The space's path a command names (relative to the client's `/`), for the
+        customer's closing summary; None for a command that names nothing."""
+        if verb not in NAMED | NAMED_TOO:
+            return None
+        arg = ".." if verb == "CDUP" else arg.strip()
+        if verb in {"LIST", "NLST", "STAT"} and arg.startswith("-"):
+            arg = arg.partition(" ")[2].strip()  # `LIST -la [path]`: options first
+        if verb == "STAT" and not arg:
+            return None  # the server's status, no path
+        name: str = self.fs.ftpnorm(arg or self.fs.cwd)
+        return name
+
+    def check_live(self) -> None:
+        """The periodic check (from the checker's thread): close this connection if its grant
+        ended elsewhere or the door cannot vouch for it any more."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            reply = None if self.door.still_live(session) else _ended(session)
+        except Unavailable:
+            reply = UNAVAILABLE
+        if reply is not None:
+            self._close_soon(reply)
+
+    def close(self) -> None:
+        """pyftpdlib runs `on_disconnect` from the I/O loop, later; when the server shuts
+        down (`close_all`) that loop runs no more callbacks, and the session's grant session
+        would stay open. So it runs here at once (the later call finds nothing left)."""
+        super().close()
+        self.on_disconnect()
 
     def on_disconnect(self) -> None:
         session, self.session = self.session, None
@@ -197,10 +252,15 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
     def kick(self) -> None:
         """Close this connection from another thread (a grant ended): flag it, and let its own
         I/O loop close it (its loop wakes at least every `poll_timeout`)."""
-        self.kicked = True
         session = self.session
         if session is not None:
-            self.ioloop.call_later(0, self._close, _ended(session))
+            self._close_soon(_ended(session))
+
+    def _close_soon(self, reply: str) -> None:
+        """Flag the connection (its next command is refused) and let its own I/O loop close
+        it: pyftpdlib's channels are not safe to touch from another thread."""
+        self.closing = reply
+        self.ioloop.call_later(0, self._close, reply)
 
     def _close(self, reply: str) -> None:
         if not self._closed:
@@ -225,9 +285,7 @@ def _reply(exc: EntrustedError) -> str:
     return "authentication failed."
 
 
-def build_server(
-    config: FtpServerConfig, door: FtpLoginService, live: LiveSessions
-) -> ThreadedFTPServer:
+def build_server(config: FtpServerConfig, door: FtpDoor, live: LiveSessions) -> ThreadedFTPServer:
     attrs: dict[str, Any] = {
         "door": door,
         "live": live,
@@ -250,13 +308,49 @@ def build_server(
     handler = type("ConfiguredHandler", (EntrustedHandler,), attrs)
     server = ThreadedFTPServer((config.host, config.port), handler)
     server.max_cons_per_ip = config.max_connections_per_address
-    server.ioloop.call_every(config.session_check_s, _check_sessions, door, live)
+    server.ioloop.call_every(config.session_check_s, SessionCheck(live))
     return server
 
 
-def _check_sessions(door: FtpLoginService, live: LiveSessions) -> None:
-    """Close staff sessions whose grant ended in another process (the API)."""
-    for handler in live.handlers():
-        session = handler.session
-        if session is not None and not door.still_live(session):
-            handler.kick()
+class SessionCheck:
+    """Close sessions whose grant ended in another process (the API), or whose space is no
+    longer theirs. Each round runs in a thread of its own, so a slow answer (a remote gate)
+    never stalls the thread that accepts connections; a round still running skips the next."""
+
+    def __init__(self, live: LiveSessions) -> None:
+        self._live = live
+        self._busy = threading.Lock()
+
+    def __call__(self) -> None:
+        if self._busy.acquire(blocking=False):
+            threading.Thread(target=self._round, name="ftp-session-check", daemon=True).start()
+
+    def _round(self) -> None:
+        try:
+            for handler in self._live.handlers():
+                handler.check_live()
+        finally:
+            self._busy.release()
+
+
+def serve_in_thread(server: ThreadedFTPServer, name: str = "ftps") -> Callable[[], None]:
+    """Run `server` in a daemon thread (`entrusted serve` with `ftp_enabled`, the tests);
+    the returned function stops it: its loop ends, every connection is closed (a staff
+    session's grant session with it) and the thread is joined."""
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        finally:
+            server.close_all()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return halt

@@ -1,9 +1,18 @@
-"""Dovecot: end a mailbox's live sessions with `doveadm kick`, and the passdb config snippet.
+"""Dovecot: end a mailbox's live sessions with `doveadm kick`, and the config snippet (the
+staff master passdb and the ACLs that make a read-only grant read-only).
 
 Dovecot 2.3's `doveadm kick` matches the login user (the customer's address) only: it has no
 filter on the master user, and `doveadm who` does not show one. So kicking a staff member's
 session also disconnects the customer's own clients for that mailbox (they reconnect on
 their own). docs/mail.md explains the trade-off.
+
+Why ACLs keyed on a group: with the `acl` plugin loaded, a master-user login is subject to
+ACLs as the master user (the staff name), who is not the mailbox's owner and so has no
+rights at all by default. The Lua passdb puts each allowed staff login into one of two ACL
+groups (`userdb_acl_groups`), read-only or read-write as the grant says, and the global ACL
+file gives each group its rights with `group-override` (which beats any `user=` entry). A
+staff login without the field, e.g. from an older script, sees nothing: fail closed. The
+customers' own logins stay owners with Dovecot's default rights.
 """
 
 from __future__ import annotations
@@ -15,6 +24,16 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 LUA_FILE = "dovecot_passdb.lua"
+ACL_FILE = "entrusted-acl"
+
+# The Lua script names the same two groups (a test checks): keep them in step.
+READ_ONLY_GROUP = "entrusted-staff-read-only"
+READ_WRITE_GROUP = "entrusted-staff-read-write"
+# Read-only is list and read, nothing else: no flag (not even \Seen, so reading leaves the
+# customer's unread mail unread), no insert, expunge, create or delete. Read-write is every
+# right but `a` (changing ACLs).
+READ_ONLY_RIGHTS = "lr"
+READ_WRITE_RIGHTS = "lrwstipekx"
 
 
 class DoveadmSessions:
@@ -47,9 +66,37 @@ def settings_file(url: str, token_file: str, timeout_ms: int = 3000) -> str:
     return f"url = {url}\ntoken_file = {token_file}\ntimeout = {timeout_ms}\n"
 
 
-def passdb_snippet(lua_path: str, url: str, token_file: str) -> str:
-    """The dovecot.conf lines for the staff master passdb (Dovecot 2.3), and the settings
-    file the Lua script reads."""
+def acl_rules() -> str:
+    """The global ACL file: every mailbox (`*`), rights by the group the Lua passdb put the
+    staff login in. The owner's rights are not named, so customers keep Dovecot's default
+    (all rights) on their own mailboxes."""
+    return (
+        f"* group-override={READ_ONLY_GROUP} {READ_ONLY_RIGHTS}\n"
+        f"* group-override={READ_WRITE_GROUP} {READ_WRITE_RIGHTS}\n"
+    )
+
+
+def acl_snippet(acl_path: str) -> str:
+    """The dovecot.conf lines that load the ACL plugin with the global ACL file. The plugin
+    is added to `protocol imap` too: a `protocol imap { mail_plugins = ... }` block earlier
+    in the configuration would otherwise keep its own list without `acl`."""
+    return f"""\
+mail_plugins = $mail_plugins acl
+protocol imap {{
+  mail_plugins = $mail_plugins acl
+}}
+plugin {{
+  acl = vfile:{acl_path}
+  acl_globals_only = yes
+}}
+"""
+
+
+def passdb_snippet(
+    lua_path: str, url: str, token_file: str, acl_path: str = f"/etc/dovecot/{ACL_FILE}"
+) -> str:
+    """The dovecot.conf lines for the staff master passdb (Dovecot 2.3) and the ACLs, and the
+    files they name: the settings file the Lua script reads and the global ACL file."""
     conf_path = lua_path.removesuffix(".lua") + ".conf"
     return f"""\
 # Entrusted: staff log in as customer-address*staffname with their own password, and only
@@ -66,6 +113,11 @@ passdb {{
 }}
 # ... followed by the customers' own passdb, which also confirms the target mailbox exists.
 
+# Read-only grants are enforced by these ACLs; check that `doveconf -f protocol=imap -h
+# mail_plugins` lists acl, and set neither acl_user nor master_user in plugin {{}}.
+{acl_snippet(acl_path)}
 # {conf_path} (readable by Dovecot's auth worker; the token file holds the
 # `entrusted staff service-token mail_hook` secret and nothing else, mode 0640):
-{"".join("# " + line + chr(10) for line in settings_file(url, token_file).splitlines())}"""
+{"".join("# " + line + chr(10) for line in settings_file(url, token_file).splitlines())}
+# {acl_path} (`entrusted mail dovecot-config --acl`):
+{"".join("# " + line + chr(10) for line in acl_rules().splitlines())}"""

@@ -7,6 +7,13 @@
 -- for that mailbox and ledgers it. 200 = allow, 403 = deny, anything else (Entrusted down,
 -- a bad token) = temporary failure: fail closed, and customers are not affected.
 --
+-- An allowed login is put in one ACL group (the userdb field acl_groups): read-write only
+-- when Entrusted's answer says "read_only":false, read-only otherwise. The global ACL file
+-- (`entrusted mail dovecot-config --acl`) gives each group its rights; a master user in no
+-- group has none (docs/mail.md). Staff log in over IMAP only: POP3 (DELE), ManageSieve or
+-- submission would be ways around the ACLs or past the grant, so those are refused here,
+-- before Entrusted is asked.
+--
 -- Dovecot 2.3 passes no parameters but `file` and `blocking` to a Lua passdb, so settings
 -- come from a file next to this script with ".conf" for ".lua" (`entrusted mail
 -- dovecot-config` prints both), lines of `key = value`:
@@ -20,6 +27,10 @@ local settings = {
   timeout = "3000",
 }
 local client = nil
+
+-- The same names as READ_ONLY_GROUP / READ_WRITE_GROUP in adapters/mail/dovecot.py.
+local READ_ONLY_GROUP = "entrusted-staff-read-only"
+local READ_WRITE_GROUP = "entrusted-staff-read-write"
 
 local function json_string(value)
   local escaped = string.gsub(value, '[%c"\\]', function(c)
@@ -68,6 +79,9 @@ function script_deinit()
 end
 
 function auth_password_verify(req, password)
+  if req:var_expand("%{service}") ~= "imap" then
+    return dovecot.auth.PASSDB_RESULT_PASSWORD_MISMATCH, "staff log in over IMAP only"
+  end
   local token = read_token()
   if token == nil or token == "" then
     return dovecot.auth.PASSDB_RESULT_INTERNAL_FAILURE, "entrusted token file unreadable: " .. settings.token_file
@@ -84,8 +98,13 @@ function auth_password_verify(req, password)
   request:set_payload(body)
   local response = request:submit()
   local status = response:status()
-  if status == 200 and string.find(response:payload(), '"allow":true', 1, true) then
-    return dovecot.auth.PASSDB_RESULT_OK, ""
+  local payload = response:payload()
+  if status == 200 and string.find(payload, '"allow":true', 1, true) then
+    local group = READ_ONLY_GROUP
+    if string.find(payload, '"read_only":false', 1, true) then
+      group = READ_WRITE_GROUP
+    end
+    return dovecot.auth.PASSDB_RESULT_OK, "userdb_acl_groups=" .. group
   end
   if status == 403 then
     return dovecot.auth.PASSDB_RESULT_PASSWORD_MISMATCH, "no active grant or wrong password"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from entrusted.domain.policy import Action
+from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.consent_models import AccessRequestOut, GrantOut
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 
@@ -30,6 +32,7 @@ class DenyIn(BaseModel):
 
 @router.post("", response_model=AccessRequestOut, status_code=201, summary="Ask for access")
 def ask(body: RequestIn, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
+    ids.check(c, who, Action.CREATE, case_id=body.case_id, service_id=body.service_id)
     made = c.consent.request(
         who,
         body.case_id,
@@ -42,15 +45,17 @@ def ask(body: RequestIn, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
 
 
 @router.get("/{request_id}", response_model=AccessRequestOut, summary="Read an access request")
-def read(request_id: str, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
+def read(request_id: ids.RequestId, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
     return AccessRequestOut.of(c.consent.get_request(who, request_id), c.clock())
 
 
 @router.post("/{request_id}/approve", response_model=GrantOut, summary="The holder approves")
-def approve(request_id: str, body: ApproveIn, who: ActorDep, c: ContainerDep) -> GrantOut:
+def approve(request_id: ids.RequestId, body: ApproveIn, who: ActorDep, c: ContainerDep) -> GrantOut:
     return GrantOut.of(c.consent.approve(who, request_id, body.token), c.clock())
 
 
 @router.post("/{request_id}/deny", response_model=AccessRequestOut, summary="The holder denies")
-def deny(request_id: str, body: DenyIn, who: ActorDep, c: ContainerDep) -> AccessRequestOut:
+def deny(
+    request_id: ids.RequestId, body: DenyIn, who: ActorDep, c: ContainerDep
+) -> AccessRequestOut:
     return AccessRequestOut.of(c.consent.deny(who, request_id, body.token), c.clock())

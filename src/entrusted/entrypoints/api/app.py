@@ -13,9 +13,13 @@ from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
 from entrusted.entrypoints.api import (
     access_requests,
+    backups,
     cases,
     contracts,
     customers,
+    ftp_gate,
+    ftp_password,
+    ftp_space_monitor,
     grants,
     health,
     identifications,
@@ -60,7 +64,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(cases.router)
     app.include_router(access_requests.router)
     app.include_router(grants.router)
+    app.include_router(backups.router)
     app.include_router(mail.router)
+    app.include_router(ftp_space_monitor.router)
+    app.include_router(ftp_password.router)
+    app.include_router(ftp_gate.router)
     _document_problems(app)
     return app
 

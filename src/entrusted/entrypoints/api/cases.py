@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from entrusted.domain.policy import Action
+from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.consent_models import (
     CaseDetailOut,
     CaseOut,
@@ -41,6 +43,7 @@ class VerbalOut(BaseModel):
 
 @router.post("", response_model=CaseOut, status_code=201, summary="Open a support case")
 def open_case(body: CaseIn, who: ActorDep, c: ContainerDep) -> CaseOut:
+    ids.check(c, who, Action.CREATE, contract_id=body.contract_id)
     return CaseOut.of(c.cases.open(who, body.contract_id, body.subject))
 
 
@@ -48,8 +51,8 @@ def open_case(body: CaseIn, who: ActorDep, c: ContainerDep) -> CaseOut:
 def list_cases(
     who: ActorDep,
     c: ContainerDep,
+    customer_id: ids.CustomerQuery,
     status: str | None = Query(default=None, max_length=16),
-    customer_id: str | None = Query(default=None, max_length=40),
     limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
 ) -> list[CaseOut]:
     """Staff see one customer's cases (`customer_id`) or else only their own."""
@@ -57,19 +60,19 @@ def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseDetailOut, summary="A case and its consent")
-def read(case_id: str, who: ActorDep, c: ContainerDep) -> CaseDetailOut:
+def read(case_id: ids.CaseId, who: ActorDep, c: ContainerDep) -> CaseDetailOut:
     return CaseDetailOut.of_view(c.cases.get(who, case_id), c.clock())
 
 
 @router.post("/{case_id}/resolve", response_model=CaseOut, summary="Resolve; consent ends")
-def resolve(case_id: str, who: ActorDep, c: ContainerDep) -> CaseOut:
+def resolve(case_id: ids.CaseId, who: ActorDep, c: ContainerDep) -> CaseOut:
     return CaseOut.of(c.cases.resolve(who, case_id))
 
 
 @router.post(
     "/{case_id}/reopen", response_model=CaseOut, status_code=201, summary="Continue as a new case"
 )
-def reopen(case_id: str, body: ReopenIn, who: ActorDep, c: ContainerDep) -> CaseOut:
+def reopen(case_id: ids.CaseId, body: ReopenIn, who: ActorDep, c: ContainerDep) -> CaseOut:
     return CaseOut.of(c.cases.reopen(who, case_id, body.subject))
 
 
@@ -79,7 +82,10 @@ def reopen(case_id: str, body: ReopenIn, who: ActorDep, c: ContainerDep) -> Case
     status_code=201,
     summary="Record the identified caller's verbal consent",
 )
-def verbal_consent(case_id: str, body: VerbalIn, who: ActorDep, c: ContainerDep) -> VerbalOut:
+def verbal_consent(
+    case_id: ids.CaseId, body: VerbalIn, who: ActorDep, c: ContainerDep
+) -> VerbalOut:
+    ids.check(c, who, Action.CREATE, service_id=body.service_id)
     consent, grant = c.verbal_consent.record(
         who,
         case_id,

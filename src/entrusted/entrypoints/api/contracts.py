@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from entrusted.domain.policy import Action
+from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.registry_models import (
     ContractOut,
@@ -49,13 +51,14 @@ class TransferOut(BaseModel):
 
 @router.post("", response_model=ContractOut, status_code=201, summary="Open a contract")
 def open_contract(body: ContractIn, who: ActorDep, c: ContainerDep) -> ContractOut:
+    ids.check(c, who, Action.CREATE, holder_id=body.holder_id)
     services = [ServiceRequest(s.kind, s.name) for s in body.services]
     return ContractOut.of(c.contracts.open(who, body.holder_id, services))
 
 
 @router.get("/{contract_id}", response_model=ContractOut, summary="Read a contract")
 def read(
-    contract_id: str, who: ActorDep, c: ContainerDep, case_id: str | None = None
+    contract_id: ids.ContractId, who: ActorDep, c: ContainerDep, case_id: ids.CaseQuery
 ) -> ContractOut:
     return ContractOut.of(c.contracts.get(who, contract_id, AccessContext(case_id=case_id)))
 
@@ -63,7 +66,10 @@ def read(
 @router.post(
     "/{contract_id}/cancel", response_model=ContractOut, summary="Cancel a contract (dated)"
 )
-def cancel(contract_id: str, body: CaseIn, who: ActorDep, c: ContainerDep) -> ContractOut:
+def cancel(
+    contract_id: ids.ContractId, body: CaseIn, who: ActorDep, c: ContainerDep
+) -> ContractOut:
+    ids.check(c, who, Action.UPDATE, case_id=body.case_id)
     return ContractOut.of(c.contracts.cancel(who, contract_id, AccessContext(case_id=body.case_id)))
 
 
@@ -72,7 +78,10 @@ def cancel(contract_id: str, body: CaseIn, who: ActorDep, c: ContainerDep) -> Co
     response_model=TransferOut,
     summary="Hand a contract to another holder",
 )
-def transfer(contract_id: str, body: TransferIn, who: ActorDep, c: ContainerDep) -> TransferOut:
+def transfer(
+    contract_id: ids.ContractId, body: TransferIn, who: ActorDep, c: ContainerDep
+) -> TransferOut:
+    ids.check(c, who, Action.TRANSFER, to_customer=body.to_customer, case_id=body.case_id)
     done = c.contracts.transfer(
         who,
         contract_id,

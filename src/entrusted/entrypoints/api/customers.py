@@ -9,14 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from entrusted.domain.policy import Action
 from entrusted.domain.registry import CustomerRecord
+from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.registry_models import RegistrationIn, SummaryOut
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_lookup import CallerView
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-CaseQuery = str | None
 
 
 class RegisteredOut(BaseModel):
@@ -140,6 +141,7 @@ def list_all(who: ActorDep, c: ContainerDep) -> None:
 
 @router.post("/search", response_model=list[CallerOut], summary="Find a caller by e-mail or phone")
 def search(body: SearchIn, who: ActorDep, c: ContainerDep) -> list[CallerOut]:
+    ids.check(c, who, Action.IDENTIFY, case_id=body.case_id)
     context = AccessContext(case_id=body.case_id, ticket=body.ticket)
     found = c.registry.find(who, email=body.email, phone=body.phone, context=context)
     return [CallerOut.of(s) for s in found]
@@ -176,7 +178,7 @@ def login(body: LoginIn, request: Request, c: ContainerDep) -> CustomerTokenOut:
 
 
 @router.get("/{customer_id}", response_model=CustomerOut, summary="A customer's own record")
-def read(customer_id: str, who: ActorDep, c: ContainerDep) -> CustomerOut:
+def read(customer_id: ids.CustomerId, who: ActorDep, c: ContainerDep) -> CustomerOut:
     return _out(c.registry.details(who, customer_id))
 
 
@@ -185,7 +187,9 @@ def read(customer_id: str, who: ActorDep, c: ContainerDep) -> CustomerOut:
     response_model=CustomerOut,
     summary="Correct one's own details (a new e-mail address waits for its link)",
 )
-def correct(customer_id: str, body: CorrectionIn, who: ActorDep, c: ContainerDep) -> CustomerOut:
+def correct(
+    customer_id: ids.CustomerId, body: CorrectionIn, who: ActorDep, c: ContainerDep
+) -> CustomerOut:
     changes = body.model_dump(exclude_unset=True)
     return _out(c.registry.correct(who, customer_id, changes))
 
@@ -196,10 +200,10 @@ def correct(customer_id: str, body: CorrectionIn, who: ActorDep, c: ContainerDep
     summary="A caller's hints for support; name and contracts once identified",
 )
 def summary(
-    customer_id: str,
+    customer_id: ids.CustomerId,
     who: ActorDep,
     c: ContainerDep,
-    case_id: CaseQuery = None,
+    case_id: ids.CaseQuery,
     ticket: Annotated[str | None, Query(max_length=64)] = None,
 ) -> CallerOut:
     context = AccessContext(case_id=case_id, ticket=ticket)
@@ -207,5 +211,5 @@ def summary(
 
 
 @router.get("/{customer_id}/export", summary="The customer's own data-access export")
-def export(customer_id: str, who: ActorDep, c: ContainerDep) -> dict[str, Any]:
+def export(customer_id: ids.CustomerId, who: ActorDep, c: ContainerDep) -> dict[str, Any]:
     return c.registry.export_own(who, customer_id)

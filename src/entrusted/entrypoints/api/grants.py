@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.consent_models import GrantOut, SessionOut
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 
@@ -28,17 +29,17 @@ def not_me(body: NotMeIn, c: ContainerDep) -> GrantOut:
 
 
 @router.get("/{grant_id}", response_model=GrantOut, summary="Read a grant")
-def read(grant_id: str, who: ActorDep, c: ContainerDep) -> GrantOut:
+def read(grant_id: ids.GrantId, who: ActorDep, c: ContainerDep) -> GrantOut:
     return GrantOut.of(c.grants.get(who, grant_id), c.clock())
 
 
 @router.post("/{grant_id}/revoke", response_model=GrantOut, summary="The customer withdraws it")
-def revoke(grant_id: str, who: ActorDep, c: ContainerDep) -> GrantOut:
+def revoke(grant_id: ids.GrantId, who: ActorDep, c: ContainerDep) -> GrantOut:
     return GrantOut.of(c.grants.revoke(who, grant_id), c.clock())
 
 
 @router.post("/{grant_id}/use", response_model=UseOut, summary="Open a session under it")
-def use(grant_id: str, who: ActorDep, c: ContainerDep) -> UseOut:
+def use(grant_id: ids.GrantId, who: ActorDep, c: ContainerDep) -> UseOut:
     opened = c.grants.use(who, grant_id)
     return UseOut(session=SessionOut.of(opened.session), grant=GrantOut.of(opened.grant, c.clock()))
 
@@ -46,5 +47,5 @@ def use(grant_id: str, who: ActorDep, c: ContainerDep) -> UseOut:
 @router.post(
     "/sessions/{session_id}/end", response_model=GrantOut, summary="Close a session under it"
 )
-def end_session(session_id: str, who: ActorDep, c: ContainerDep) -> GrantOut:
+def end_session(session_id: ids.SessionId, who: ActorDep, c: ContainerDep) -> GrantOut:
     return GrantOut.of(c.grants.end_session(who, session_id), c.clock())

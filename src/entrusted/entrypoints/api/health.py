@@ -37,5 +37,10 @@ def healthz(c: ContainerDep) -> JSONResponse:
     body["ledger_verification"] = c.ledger_verification()
     if body["ledger_verification"]["ok"] is False:
         body["status"] = "degraded"
+    # Backups past their 7 days and not yet destroyed (P16) are a broken promise: say so.
+    overdue = c.backups.purge.status().overdue
+    body["backups"] = {"overdue_days": [k.day.isoformat() for k in overdue]}
+    if overdue:
+        body["status"] = "degraded"
     return JSONResponse(body)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from entrusted.domain.policy import Action
+from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.registry_models import IdentificationOut
 
@@ -27,6 +29,10 @@ class CodeIn(BaseModel):
     "", response_model=IdentificationOut, status_code=201, summary="Start identifying a caller"
 )
 def start(body: StartIn, who: ActorDep, c: ContainerDep) -> IdentificationOut:
+    ids.check(
+        c, who, Action.IDENTIFY,
+        customer_id=body.customer_id, contract_id=body.contract_id, case_id=body.case_id,
+    )  # fmt: skip
     started = c.identification.start(
         who, body.customer_id, body.method, contract_id=body.contract_id, case_id=body.case_id
     )
@@ -39,7 +45,7 @@ def start(body: StartIn, who: ActorDep, c: ContainerDep) -> IdentificationOut:
     summary="Check the code the caller reads back",
 )
 def verify(
-    identification_id: str, body: CodeIn, who: ActorDep, c: ContainerDep
+    identification_id: ids.IdentificationId, body: CodeIn, who: ActorDep, c: ContainerDep
 ) -> IdentificationOut:
     return IdentificationOut.of(
         c.identification.verify(who, identification_id, body.code), c.clock()
@@ -51,5 +57,7 @@ def verify(
     response_model=IdentificationOut,
     summary="The customer confirms from their session",
 )
-def confirm(identification_id: str, who: ActorDep, c: ContainerDep) -> IdentificationOut:
+def confirm(
+    identification_id: ids.IdentificationId, who: ActorDep, c: ContainerDep
+) -> IdentificationOut:
     return IdentificationOut.of(c.identification.confirm(who, identification_id), c.clock())

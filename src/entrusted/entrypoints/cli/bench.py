@@ -53,6 +53,12 @@ def bench(
             "--seconds", min=1, help="How long a timed benchmark runs (load: default 60)."
         ),
     ] = None,
+    size_mib: Annotated[
+        int | None,
+        typer.Option(
+            "--size-mib", min=1, help="Size of the file a transfer benchmark moves (ftp: 100)."
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark and print its measurements (same-run peers and limits included)."""
     directory = _bench_dir()
@@ -71,7 +77,12 @@ def bench(
     # Services log what they do; a benchmark's stdout is its figures (one JSON object with
     # --json), so only warnings are logged, on stderr.
     configure_logging("WARNING")
-    offered = {"database_url": database_url, "quick": quick, "seconds": seconds}
+    offered = {
+        "database_url": database_url,
+        "quick": quick,
+        "seconds": seconds,
+        "size_mib": size_mib,
+    }
     accepted = inspect.signature(module.run).parameters
     result = module.run(**{k: v for k, v in offered.items() if k in accepted and v is not None})
     if as_json:

@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from entrusted.domain.cases import Case
+from entrusted.domain.ids import IdKind
 from entrusted.entrypoints.cli.context import (
     console,
     container,
@@ -22,14 +23,19 @@ from entrusted.entrypoints.cli.context import (
     staff_actor,
 )
 from entrusted.entrypoints.cli.customers import AsOption
+from entrusted.entrypoints.cli.ids import id_of
 from entrusted.services.cases import PAGE_DEFAULT, PAGE_MAX
 
 app = typer.Typer(help="Support cases, access requests and verbal consent.", no_args_is_help=True)
 
-CaseArg = Annotated[str, typer.Argument(help="Case id (case_...).")]
+CaseArg = Annotated[str, typer.Argument(help="Case id (case_...).", callback=id_of(IdKind.CASE))]
 ServiceOption = Annotated[
     str,
-    typer.Option("--service", help="The mailbox or FTP space (svc_...) of the case's contract."),
+    typer.Option(
+        "--service",
+        help="The mailbox or FTP space (svc_...) of the case's contract.",
+        callback=id_of(IdKind.SERVICE),
+    ),
 ]
 ReadOnlyOption = Annotated[bool, typer.Option("--read-only", help="Ask for read-only access.")]
 SessionsOption = Annotated[
@@ -54,7 +60,9 @@ def print_case(case: Case) -> None:
 @app.command("open")
 @guarded
 def open_(
-    contract_id: Annotated[str, typer.Argument(help="Contract id (ctr_...).")],
+    contract_id: Annotated[
+        str, typer.Argument(help="Contract id (ctr_...).", callback=id_of(IdKind.CONTRACT))
+    ],
     subject: Annotated[str, typer.Option("--subject", help="What the case is about.")],
     as_: AsOption,
 ) -> None:
@@ -68,7 +76,10 @@ def open_(
 def list_(
     as_: AsOption,
     status: Annotated[str | None, typer.Option("--status", help="open or resolved.")] = None,
-    customer: Annotated[str | None, typer.Option("--customer", help="One customer's.")] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option("--customer", help="One customer's.", callback=id_of(IdKind.CUSTOMER)),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=PAGE_MAX)] = PAGE_DEFAULT,
 ) -> None:
     """List cases, newest first: one customer's (--customer), or else only your own."""

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from entrusted.domain.ids import IdKind
 from entrusted.domain.registry import ContractView
 from entrusted.entrypoints.cli.context import (
     console,
@@ -29,6 +30,7 @@ from entrusted.entrypoints.cli.customers import (
     WebsiteOption,
     services_from,
 )
+from entrusted.entrypoints.cli.ids import id_of
 from entrusted.services.gate import AccessContext
 
 app = typer.Typer(help="Open, show, cancel and transfer contracts.", no_args_is_help=True)
@@ -45,10 +47,17 @@ def print_contract(view: ContractView) -> None:
         console.print(Text(f"  {s.kind.value:<10} {s.name}"))
 
 
+ContractArg = Annotated[
+    str, typer.Argument(help="Contract id (ctr_...).", callback=id_of(IdKind.CONTRACT))
+]
+
+
 @app.command("open")
 @guarded
 def open_(
-    customer_id: Annotated[str, typer.Argument(help="The holder (cus_...).")],
+    customer_id: Annotated[
+        str, typer.Argument(help="The holder (cus_...).", callback=id_of(IdKind.CUSTOMER))
+    ],
     mailbox: MailboxOption = [],  # noqa: B006 - Typer reads the default, never mutates it
     website: WebsiteOption = [],  # noqa: B006
     ftp: FtpOption = [],  # noqa: B006
@@ -62,7 +71,7 @@ def open_(
 @app.command("show")
 @guarded
 def show(
-    contract_id: Annotated[str, typer.Argument(help="Contract id (ctr_...).")],
+    contract_id: ContractArg,
     as_: AsOption,
     case: CaseOption = None,
 ) -> None:
@@ -75,7 +84,7 @@ def show(
 @app.command("cancel")
 @guarded
 def cancel(
-    contract_id: Annotated[str, typer.Argument(help="Contract id (ctr_...).")],
+    contract_id: ContractArg,
     as_: AsOption,
     case: CaseOption = None,
 ) -> None:
@@ -88,8 +97,13 @@ def cancel(
 @app.command("transfer")
 @guarded
 def transfer(
-    contract_id: Annotated[str, typer.Argument(help="Contract id (ctr_...).")],
-    to: Annotated[str, typer.Option("--to", help="The new holder's customer id.")],
+    contract_id: ContractArg,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The new holder's customer id.", callback=id_of(IdKind.CUSTOMER)
+        ),
+    ],
     as_: AsOption,
     case: CaseOption = None,
 ) -> None:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from entrusted.domain.ids import IdKind
 from entrusted.entrypoints.cli.context import (
     console,
     container,
@@ -26,6 +27,7 @@ from entrusted.entrypoints.cli.context import (
     operator_actor,
     staff_actor,
 )
+from entrusted.entrypoints.cli.ids import id_of
 from entrusted.errors import InvalidInput
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_forms import Registration, ServiceRequest
@@ -37,7 +39,12 @@ app = typer.Typer(
 )
 
 AsOption = Annotated[str, typer.Option("--as", help="The staff member (username) this is done as.")]
-CaseOption = Annotated[str | None, typer.Option("--case", help="The support case this is part of.")]
+CaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--case", help="The support case this is part of.", callback=id_of(IdKind.CASE)
+    ),
+]
 TicketOption = Annotated[
     str | None, typer.Option("--ticket", help="The helpdesk ticket this look-up answers.")
 ]
@@ -172,7 +179,9 @@ def import_(
 @app.command("show")
 @guarded
 def show(
-    customer_id: Annotated[str, typer.Argument(help="Customer id (cus_...).")],
+    customer_id: Annotated[
+        str, typer.Argument(help="Customer id (cus_...).", callback=id_of(IdKind.CUSTOMER))
+    ],
     as_: AsOption,
     case: CaseOption = None,
     ticket: TicketOption = None,
@@ -208,13 +217,22 @@ def find(
 @app.command("identify")
 @guarded
 def identify(
-    customer_id: Annotated[str, typer.Argument(help="Who the caller says they are.")],
+    customer_id: Annotated[
+        str,
+        typer.Argument(
+            help="Who the caller says they are (cus_...).", callback=id_of(IdKind.CUSTOMER)
+        ),
+    ],
     as_: AsOption,
     method: Annotated[
         str, typer.Option("--method", help="email_code, sms_code or session.")
     ] = "email_code",
     contract: Annotated[
-        str | None, typer.Option("--contract", help="The contract the call is about.")
+        str | None, typer.Option(
+            "--contract",
+            help="The contract the call is about.",
+            callback=id_of(IdKind.CONTRACT),
+        )
     ] = None,
     case: CaseOption = None,
 ) -> None:
@@ -234,7 +252,12 @@ def identify(
 @app.command("verify")
 @guarded
 def verify(
-    identification_id: Annotated[str, typer.Argument(help="The identification (idn_...).")],
+    identification_id: Annotated[
+        str,
+        typer.Argument(
+            help="The identification (idn_...).", callback=id_of(IdKind.IDENTIFICATION)
+        ),
+    ],
     code: Annotated[str, typer.Argument(help="The code the caller reads back.")],
     as_: AsOption,
 ) -> None:

@@ -14,6 +14,7 @@ from faker import Faker
 
 from entrusted.bootstrap import Container, initialise
 from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
+from entrusted.entrypoints.cli.demo_backups import backups_step
 from entrusted.entrypoints.cli.demo_consent import consent_step
 from entrusted.entrypoints.cli.demo_ftp import free_port, ftp_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
@@ -47,6 +48,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     ),
     ("mail (P13, P14): the metadata-only monitor on a generated Maildir", mail_step),
     ("the FTPS backup space (P9): the customer's own, staff only under a grant", ftp_step),
+    ("backups (P15, P16): sealed archives, sysadmin-only restore, keys destroyed", backups_step),
 ]
 
 
@@ -112,6 +114,7 @@ def demo(
     state.overrides.update(
         ftp_bind_port=free_port(),
         ftp_root_template=str(data_dir.resolve() / "ftp" / "%n"),
+        web_root_template=str(data_dir.resolve() / "www" / "%n"),
         ftp_auth_failed_delay_s=0.0,
     )
     # The demo's staff log in with the password it prints; a real installation needs TOTP.

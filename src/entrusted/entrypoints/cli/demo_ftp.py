@@ -1,6 +1,7 @@
 """The demo's FTP step (P9): the FTPS server in-process on a free loopback port; the customer
-uploads to their own space, staff are refused without a grant, enter once under a read-only
-grant (an upload refused), and a second login is refused."""
+sets their space's FTP password and uploads to it, support sees its sizes (no names), staff
+are refused without a grant, enter once under a read-only grant (an upload refused), and a
+second login is refused."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from entrusted.services.registry_forms import ServiceRequest
 
 SPACE = "demo-backup"
 CUSTOMER_PASSWORD = "demo-customer-password-1"  # noqa: S105 - a demo credential on fake data
+FTP_PASSWORD = "demo-ftp-space-password-1"  # noqa: S105 - the space's own, on fake data
 STAFF_PASSWORD = "demo-password-123"  # noqa: S105 - the demo staff's published password
 
 
@@ -82,11 +84,18 @@ def _walk(c: Container, fake: Faker, port: int, cert: Path) -> None:
     c.customer_auth.set_password(link, CUSTOMER_PASSWORD)
     me = Actor(ActorKind.CUSTOMER, holder.customer_id)
     space_id = c.contracts.get(me, holder.contract_id).services[0].id
-    mine = _login(port, cert, SPACE, CUSTOMER_PASSWORD)
+    c.ftp_passwords.set(me, space_id, FTP_PASSWORD)
+    console.print(f"  the customer sets the FTP password of {SPACE} (ledgered: ftp.password-set)")
+    mine = _login(port, cert, SPACE, FTP_PASSWORD)
     mine.storbinary("STOR backup.tar", io.BytesIO(b"fake backup"))
     console.print(f"  the customer logs in to {SPACE} over FTPS and uploads: {mine.nlst()}")
     mine.quit()
     name, support = _staff(c, "support")
+    sizes = c.ftp_space_monitor.sizes(support, SPACE)
+    console.print(
+        f"  {name} (support) sees the space's sizes, no names: {sizes.files} file(s), "
+        f"{sizes.bytes} bytes"
+    )
     user = f"{SPACE}*{name}"
     _refused(f"{name} logs in as {user} without a grant", port, cert, user)
     case = c.cases.open(support, holder.contract_id, "Backup restore fails")

@@ -56,8 +56,13 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "grants": ("grants", "app", "Consent grants: the expiry job."),
     "keys": ("keys", "app", "Show and rotate the master key of customers' data keys."),
     "mail": ("mail", "app", "Mailbox metadata and the Dovecot staff-login gate."),
-    "ftp": ("ftp", "app", "The FTPS backup space server and its certificate."),
+    "ftp": ("ftp", "app", "The FTPS backup space: its server, its certificate, a space's sizes."),
     "outbox": ("outbox", "app", "Notices queued for customers: list them, deliver the due ones."),
+    "backups": (
+        "backups",
+        "app",
+        "Encrypted backups: take, list, restore (sysadmins) and destroy after 7 days.",
+    ),
     "witness": (
         "witness",
         "app",

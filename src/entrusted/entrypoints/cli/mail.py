@@ -9,7 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from entrusted.adapters.mail.dovecot import LUA_FILE, lua_source, passdb_snippet
+from entrusted.adapters.mail.dovecot import (
+    ACL_FILE,
+    LUA_FILE,
+    acl_rules,
+    lua_source,
+    passdb_snippet,
+)
 from entrusted.entrypoints.cli.context import console, container, guarded, staff_actor, state
 from entrusted.entrypoints.cli.customers import AsOption
 
@@ -40,14 +46,24 @@ def dovecot_config(
     token_file: Annotated[
         str, typer.Option("--token-file", help="File holding the mail_hook service token.")
     ] = "/etc/dovecot/entrusted.token",  # noqa: S107 - a path, not a secret
+    acl_path: Annotated[
+        str, typer.Option("--acl-path", help="Where the global ACL file is installed.")
+    ] = f"/etc/dovecot/{ACL_FILE}",
     lua: Annotated[
         bool, typer.Option("--lua", help="Print the Lua passdb script instead.")
     ] = False,
+    acl: Annotated[bool, typer.Option("--acl", help="Print the global ACL file instead.")] = False,
 ) -> None:
-    """Print the dovecot.conf passdb snippet (or, with --lua, the Lua script) for this install."""
+    """Print the dovecot.conf snippet (staff passdb, read-only ACLs), Lua script or ACL file.
+
+    With --lua, the Lua passdb script; with --acl, the global ACL file that makes read-only
+    grants read-only (docs/mail.md)."""
     if lua:
         typer.echo(lua_source(), nl=False)
         return
+    if acl:
+        typer.echo(acl_rules(), nl=False)
+        return
     s = state.settings()
     url = f"http://{s.bind_host}:{s.bind_port}/v1/gate/mail-login"
-    typer.echo(passdb_snippet(lua_path, url, token_file), nl=False)
+    typer.echo(passdb_snippet(lua_path, url, token_file, acl_path), nl=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -109,10 +110,10 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API (and, unless --no-worker, the periodic jobs) in one process."""
-    import uvicorn
-
+    from entrusted.bootstrap import start_ftp
     from entrusted.entrypoints.api.app import create_app
     from entrusted.entrypoints.api.middleware import access_log_config
+    from entrusted.entrypoints.cli.listen import serve_asgi, taking_port
 
     with container() as c:
         configure_logging(c.settings.log_level)
@@ -120,10 +121,18 @@ def serve(
         for note in [*notes, *c.start(deployed_by=operator(), sign_tail=True)]:
             console.print(note)
         stop = threading.Event()
+        with taking_port(c.settings.ftp_bind_host, c.settings.ftp_bind_port):
+            stop_ftp = start_ftp(c) if c.settings.ftp_enabled else None
+        if stop_ftp is not None:
+            s = c.settings
+            console.print(f"FTPS on {s.ftp_bind_host}:{s.ftp_bind_port} (in-process gate)")
+            # uvicorn re-raises SIGTERM once it has shut down; by default that would kill the
+            # process before the FTP server closes its sessions (and their grant sessions).
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         if not no_worker:
             threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()
         try:
-            uvicorn.run(
+            serve_asgi(
                 create_app(container=c),
                 host=host or c.settings.bind_host,
                 port=port or c.settings.bind_port,
@@ -135,6 +144,12 @@ def serve(
             )
         finally:
             stop.set()
+            if stop_ftp is not None:
+                stop_ftp()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command()

@@ -39,7 +39,9 @@ def init(
         list[str] | None, typer.Option(help="A log's verifier key to witness (repeatable).")
     ] = None,
 ) -> None:
-    """Create the witness key (mode 0600) and state, and print the witness's verifier key."""
+    """Create the witness key (mode 0600) and state, and print the witness's verifier key.
+
+    The directory is created (mode 0700) if it does not exist."""
     vkey, store = init_witness_dir(directory, name)
     for log_vkey in log or []:
         console.print(f"witnessing {store.trust(log_vkey)}", highlight=False)
@@ -65,13 +67,12 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7380,
 ) -> None:
     """Serve POST /add-checkpoint (and GET /vkey) until stopped."""
-    import uvicorn
-
     from entrusted.adapters.witness_http import witness_app
+    from entrusted.entrypoints.cli.listen import serve_asgi
 
     witness, store = open_witness(directory, lambda: datetime.now(UTC))
     console.print(f"witness {witness.vkey} on http://{host}:{port}", highlight=False)
     try:
-        uvicorn.run(witness_app(witness), host=host, port=port, log_level="warning")
+        serve_asgi(witness_app(witness), host, port, log_level="warning")
     finally:
         store.close()

@@ -1,0 +1,136 @@
+"""Ids from URLs, query strings and bodies are checked for their shape (`domain.ids`) before
+any service sees them: text of another shape is `422 invalid-input`, and the refusal is
+ledgered (`gate.invalid-request`) under the placeholder id `invalid`, never the text sent
+(trial finding: an e-mail address sent as a customer id ended up in the ledger).
+
+Path ids are annotated types (`customer_id: CustomerId`); body and query ids go through
+`check` in the route, which knows the action the request asks for.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from entrusted.bootstrap import Container
+from entrusted.domain.ids import IdKind, is_id
+from entrusted.domain.policy import Action, Actor, ResourceKind
+from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.services.outcomes import OutcomeRecorder
+
+# Which kind of id each request field holds, and what it names, for the ledgered refusal.
+FIELDS: dict[str, tuple[IdKind, ResourceKind]] = {
+    "customer_id": (IdKind.CUSTOMER, ResourceKind.PERSONAL_DETAILS),
+    "holder_id": (IdKind.CUSTOMER, ResourceKind.PERSONAL_DETAILS),
+    "to_customer": (IdKind.CUSTOMER, ResourceKind.PERSONAL_DETAILS),
+    "contract_id": (IdKind.CONTRACT, ResourceKind.CONTRACT),
+    "service_id": (IdKind.SERVICE, ResourceKind.CONTRACT),
+    "case_id": (IdKind.CASE, ResourceKind.CASE),
+    "request_id": (IdKind.ACCESS_REQUEST, ResourceKind.GRANT),
+    "grant_id": (IdKind.GRANT, ResourceKind.GRANT),
+    "session_id": (IdKind.GRANT_SESSION, ResourceKind.GRANT),
+    "identification_id": (IdKind.IDENTIFICATION, ResourceKind.PERSONAL_DETAILS),
+    "backup_id": (IdKind.BACKUP, ResourceKind.BACKUP),
+}
+_BY_METHOD = {"GET": Action.READ, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
+
+
+def check(c: Container, who: Actor, action: Action, **ids: str | None) -> None:
+    """Refuse (ledgered, 422) the first of `ids` (named as in `FIELDS`) that is given but
+    has not the shape of its kind of id."""
+    for field, value in ids.items():
+        id_kind, resource_kind = FIELDS[field]
+        if value is not None and not is_id(id_kind, value):
+            OutcomeRecorder(c.gate).invalid_id(who, action, resource_kind, field, id_kind)
+
+
+def _checked(request: Request, who: Actor, c: Container, field: str, value: str) -> str:
+    check(c, who, _BY_METHOD.get(request.method, Action.CREATE), **{field: value})
+    return value
+
+
+def _help(field: str) -> str:
+    return f"`{FIELDS[field][0].example}`-shaped"
+
+
+def _customer_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    customer_id: Annotated[str, Path(description=_help("customer_id"))],
+) -> str:
+    return _checked(request, who, c, "customer_id", customer_id)
+
+
+def _contract_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    contract_id: Annotated[str, Path(description=_help("contract_id"))],
+) -> str:
+    return _checked(request, who, c, "contract_id", contract_id)
+
+
+def _case_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    case_id: Annotated[str, Path(description=_help("case_id"))],
+) -> str:
+    return _checked(request, who, c, "case_id", case_id)
+
+
+def _request_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    request_id: Annotated[str, Path(description=_help("request_id"))],
+) -> str:
+    return _checked(request, who, c, "request_id", request_id)
+
+
+def _grant_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    grant_id: Annotated[str, Path(description=_help("grant_id"))],
+) -> str:
+    return _checked(request, who, c, "grant_id", grant_id)
+
+
+def _session_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    session_id: Annotated[str, Path(description=_help("session_id"))],
+) -> str:
+    return _checked(request, who, c, "session_id", session_id)
+
+
+def _identification_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    identification_id: Annotated[str, Path(description=_help("identification_id"))],
+) -> str:
+    return _checked(request, who, c, "identification_id", identification_id)
+
+
+def _backup_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    backup_id: Annotated[str, Path(description=_help("backup_id"))],
+) -> str:
+    return _checked(request, who, c, "backup_id", backup_id)
+
+
+def _customer_query(
+    request: Request, who: ActorDep, c: ContainerDep,
+    customer_id: Annotated[str | None, Query(description=_help("customer_id"))] = None,
+) -> str | None:
+    return None if customer_id is None else _checked(request, who, c, "customer_id", customer_id)
+
+
+def _case_query(
+    request: Request, who: ActorDep, c: ContainerDep,
+    case_id: Annotated[str | None, Query(description=_help("case_id"))] = None,
+) -> str | None:
+    return None if case_id is None else _checked(request, who, c, "case_id", case_id)
+
+
+CustomerId = Annotated[str, Depends(_customer_id)]
+ContractId = Annotated[str, Depends(_contract_id)]
+CaseId = Annotated[str, Depends(_case_id)]
+RequestId = Annotated[str, Depends(_request_id)]
+GrantId = Annotated[str, Depends(_grant_id)]
+SessionId = Annotated[str, Depends(_session_id)]
+IdentificationId = Annotated[str, Depends(_identification_id)]
+BackupId = Annotated[str, Depends(_backup_id)]
+CustomerQuery = Annotated[str | None, Depends(_customer_query)]
+CaseQuery = Annotated[str | None, Depends(_case_query)]

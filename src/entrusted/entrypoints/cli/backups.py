@@ -1,0 +1,147 @@
+"""`entrusted backups ...`: encrypted snapshots of everything hosted (P15) and their
+destruction after one week (P16). `run` and `purge` are the worker's jobs, run once as the
+operator at this console; `list`, `inspect` and `restore` are for system administrators
+(`--as USERNAME`, proven by their credential), and the rules refuse support."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from entrusted.entrypoints.cli.context import (
+    console,
+    container,
+    err_console,
+    guarded,
+    operator_actor,
+    staff_actor,
+)
+from entrusted.errors import Unavailable
+
+app = typer.Typer(
+    help="Encrypted backups: take, list, restore (sysadmins) and destroy after 7 days.",
+    no_args_is_help=True,
+)
+
+AsOption = Annotated[str, typer.Option("--as", help="The sysadmin (username) this is done as.")]
+
+
+@app.command("run")
+@guarded
+def run() -> None:
+    """Back up every hosted service and customer record now (the worker's backups.run job)."""
+    with (
+        container() as c,
+        Progress(
+            TextColumn("sealing archives"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,  # no bar frames in logs or pipes
+        ) as bar,
+    ):
+        task = bar.add_task("archives", total=None)
+        report = c.backups.runner.run(
+            operator_actor(), lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    console.print(str(report), highlight=False)
+    if report.failed:
+        raise Unavailable(f"{len(report.failed)} archive(s) failed: {', '.join(report.failed)}")
+
+
+@app.command("purge")
+@guarded
+def purge() -> None:
+    """Destroy each day's key (and its archives) once its 7 days are over (backups.purge)."""
+    with container() as c:
+        console.print(str(c.backups.purge.purge(operator_actor())), highlight=False)
+
+
+@app.command("status")
+@guarded
+def status() -> None:
+    """The oldest live backup, the live day keys and any destruction overdue."""
+    with container() as c:
+        s = c.backups.purge.status()
+    oldest = s.oldest_live.isoformat() if s.oldest_live else "none"
+    console.print(f"live archives: {s.live_archives}, oldest taken {oldest}", highlight=False)
+    for key in s.live_days:
+        console.print(
+            f"  day {key.day.isoformat()}: key {key.key_id}, destroyed by "
+            f"{key.destroy_after.isoformat()}",
+            highlight=False,
+        )
+    if s.overdue:
+        days = ", ".join(k.day.isoformat() for k in s.overdue)
+        raise Unavailable(f"destruction OVERDUE for {days}: run `entrusted backups purge`")
+
+
+@app.command("list")
+@guarded
+def list_(
+    username: AsOption,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer's backups.")
+    ] = None,
+) -> None:
+    """List the backups (sysadmins only): id, what, when taken, when destroyed."""
+    with container() as c:
+        archives = c.backups.access.archives(staff_actor(c, username), customer)
+    for a in archives:
+        console.print(
+            f"{a.id}  {a.customer_id}  {a.source.value:9}  taken {a.created_at.isoformat()}  "
+            f"{a.status.value}  destroyed by {a.destroy_after.isoformat()}",
+            highlight=False,
+        )
+
+
+@app.command("inspect")
+@guarded
+def inspect(
+    archive_id: Annotated[str, typer.Argument(help="The backup's id.")],
+    username: AsOption,
+) -> None:
+    """One backup's facts and its day key's id and commitment (never its content)."""
+    with container() as c:
+        found = c.backups.access.inspect(staff_actor(c, username), archive_id)
+    a = found.archive
+    lines = [
+        f"backup {a.id} of customer {a.customer_id}: {a.source.value} "
+        f"{a.service_id or ''}".rstrip(),
+        f"status {a.status.value}; taken {a.created_at.isoformat()}; destroyed by "
+        f"{a.destroy_after.isoformat()}",
+        f"{a.size} sealed bytes in {a.chunks} chunks; sha256 {a.sha256 or '-'}",
+    ]
+    if found.key is not None:
+        lines.append(f"day key {found.key.key_id}, commitment {found.key.commitment}")
+    for line in lines:
+        console.print(line, highlight=False)
+
+
+@app.command("restore")
+@guarded
+def restore(
+    archive_id: Annotated[str, typer.Argument(help="The backup's id.")],
+    target: Annotated[str, typer.Argument(help="A new directory under the restore root.")],
+    username: AsOption,
+    case: Annotated[
+        str | None, typer.Option("--case", help="The support case this restore serves.")
+    ] = None,
+    incident: Annotated[
+        str | None, typer.Option("--incident", help="The incident this restore serves.")
+    ] = None,
+) -> None:
+    """Restore a backup into a new directory (sysadmins only; names a case or incident)."""
+    with container() as c:
+        done = c.backups.access.restore(
+            staff_actor(c, username), archive_id, target, case_id=case, incident=incident
+        )
+    console.print(
+        f"restored {done.files} files of {done.archive_id} into {done.target} "
+        f"({done.chunks} chunks authenticated)",
+        highlight=False,
+    )

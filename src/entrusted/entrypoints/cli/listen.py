@@ -1,0 +1,64 @@
+"""The servers the CLI runs (`serve`, `witness serve`, `ftp serve`) take their port here, so a
+port already in use is one line, `error: port 127.0.0.1:8000 is already in use`, and the exit
+code of `Unavailable` (8), never a traceback or uvicorn's own exit code 3 (trial finding)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from entrusted import errors
+
+
+@contextmanager
+def taking_port(host: str, port: int) -> Iterator[None]:
+    """Translate the failure to bind `host:port` inside the block into `Unavailable`."""
+    try:
+        yield
+    except OSError as exc:
+        # pyftpdlib re-raises the bind error wrapped, as `OSError(err)`, without an errno
+        cause = exc.args[0] if exc.errno is None and exc.args else exc
+        code = cause.errno if isinstance(cause, OSError) else None
+        if code == errno.EADDRINUSE:
+            raise errors.Unavailable(f"port {host}:{port} is already in use") from None
+        if code in (errno.EACCES, errno.EADDRNOTAVAIL):
+            why = os.strerror(code)
+            raise errors.Unavailable(f"cannot listen on {host}:{port}: {why}") from None
+        raise
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` as uvicorn would bind it (address reuse on, so a
+    restart need not wait for old connections), or `Unavailable`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        with taking_port(host, port):
+            sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_asgi(app: Any, host: str, port: int, **options: Any) -> None:
+    """`uvicorn.run`, on a socket bound here first: uvicorn itself logs a busy port and exits
+    with its own code. `options` are uvicorn's `Config` keywords."""
+    import uvicorn
+
+    sock = listening_socket(host, port)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # as `uvicorn.run`: Ctrl-C is the way to stop
+        pass
+    finally:
+        sock.close()
+    if not server.started:
+        raise errors.Unavailable(f"the server on {host}:{port} did not start")

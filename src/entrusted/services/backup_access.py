@@ -1,0 +1,195 @@
+"""Who sees and restores backups (P15): system administrators list, inspect and restore;
+support is refused all of it by the rules (`support-never-touches-backups`), and the gate
+ledgers the attempt; a customer sees which backups of their own data exist, when each was
+taken and when it will be destroyed.
+
+A restore names the case or incident it serves (both are ledgered with the decision), goes
+to a new directory under the configured restore root, and appears there only once every chunk
+authenticated: a tampered archive is named and nothing is half-restored. A destroyed backup
+cannot be restored: its day's key is gone.
+
+```python
+access.restore(sysadmin, "bkp_1", "case-7", case_id="case_7")   # -> Restored(files=12, ...)
+access.for_customer(customer)                                     # [Archive, ...], their own
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from entrusted.crypto.backup_chunks import ChunkOpener, unwrap_archive_key
+from entrusted.crypto.envelope import unwrap
+from entrusted.domain.backups import Archive, ArchiveStatus, DayKey
+from entrusted.domain.ids import IdKind, id_problem, is_id
+from entrusted.domain.policy import Action, Actor
+from entrusted.errors import Conflict, InvalidInput, NotFound, TamperDetected
+from entrusted.services.backups import BackupParts, backup_resource
+from entrusted.services.gate import AccessContext
+from entrusted.services.outcomes import Outcome
+
+ALL = "all-backups"  # the resource id of the whole catalogue, for a listing
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    archive: Archive
+    key: DayKey | None  # None once the day's facts are gone (never: they are kept as evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    archive_id: str
+    target: Path
+    files: int
+    chunks: int
+
+
+class BackupAccess:
+    def __init__(
+        self, parts: BackupParts, restore_root: Path, case_exists: Callable[[str], bool]
+    ) -> None:
+        self._p = parts
+        self._root = restore_root
+        self._case_exists = case_exists
+
+    def archives(self, actor: Actor, customer_id: str | None = None) -> list[Archive]:
+        """Every complete archive (of one customer, if given): sysadmins only."""
+        self._p.gate.decide(
+            actor, Action.LIST, backup_resource(ALL, customer_id), AccessContext(note="list")
+        )
+        return [a for a in self._p.catalog.archives(customer_id) if _listed(a)]
+
+    def inspect(self, actor: Actor, archive_id: str) -> Inspected:
+        """One archive's facts (never its content) and its day key's public facts."""
+        _check_id(archive_id)
+        archive = self._p.catalog.get(archive_id)
+        owner = archive.customer_id if archive else None
+        self._p.gate.decide(
+            actor, Action.LIST, backup_resource(archive_id, owner), AccessContext(note="inspect")
+        )
+        if archive is None:
+            raise NotFound("backup", archive_id)
+        found = self._p.catalog.day_key(archive.day)
+        key = (
+            found[0]
+            if found
+            else next((k for k in self._p.catalog.days() if k.day == archive.day), None)
+        )
+        return Inspected(archive, key)
+
+    def for_customer(self, actor: Actor) -> list[Archive]:
+        """The acting customer's own backups: that they exist, when taken and when each will
+        be (or was) destroyed. Anyone else asks the gate all the same (support is refused, a
+        sysadmin has no backups of their own)."""
+        self._p.gate.decide(
+            actor,
+            Action.LIST,
+            backup_resource("own-backups", actor.id),
+            AccessContext(note="own backups"),
+        )
+        return [
+            a
+            for a in self._p.catalog.archives(actor.id)
+            if a.status in (ArchiveStatus.COMPLETE, ArchiveStatus.DESTROYED)
+        ]
+
+    def restore(
+        self,
+        actor: Actor,
+        archive_id: str,
+        target: str,
+        *,
+        case_id: str | None = None,
+        incident: str | None = None,
+    ) -> Restored:
+        """Restore one archive into a new directory `target` under the restore root."""
+        if not (case_id or incident):
+            raise InvalidInput("case", "a restore names the case or the incident it serves")
+        _check_id(archive_id)
+        if case_id is not None and not is_id(IdKind.CASE, case_id):
+            raise InvalidInput("case", id_problem(IdKind.CASE))
+        destination = self._destination(target)
+        archive = self._p.catalog.get(archive_id)
+        resource = backup_resource(archive_id, archive.customer_id if archive else None)
+        context = AccessContext(case_id=case_id, ticket=incident, note="restore")
+        self._p.gate.decide(actor, Action.RESTORE, resource, context)
+        if case_id is not None and not self._case_exists(case_id):
+            raise NotFound("case", case_id)
+        if archive is None:
+            raise NotFound("backup", archive_id)
+        found = self._p.catalog.day_key(archive.day)
+        wrapped_dek = self._p.catalog.wrapped_dek(archive_id)
+        if archive.status is not ArchiveStatus.COMPLETE or found is None or wrapped_dek is None:
+            gone = archive.status is ArchiveStatus.DESTROYED or found is None
+            why = (
+                f"backup {archive_id} was destroyed with its day's key "
+                f"({(archive.destroyed_at or archive.destroy_after).isoformat()}); it cannot be "
+                "restored by anyone"
+                if gone
+                else f"backup {archive_id} was never completed ({archive.status.value})"
+            )
+            self._p.outcomes.record(
+                actor,
+                Action.RESTORE,
+                resource,
+                Outcome.BACKUP_UNRESTORABLE,
+                why,
+                context,
+                allowed=False,
+            )
+            raise Conflict(why)
+        day_key = unwrap(self._p.keyring(), found[1])
+        dek = unwrap_archive_key(day_key, wrapped_dek)
+        try:
+            with self._p.store.reader(archive_id) as source:
+                opened = ChunkOpener(dek, archive_id, source)
+                files = self._p.packer.unpack(opened, destination)
+        except TamperDetected as exc:
+            self._p.outcomes.record(
+                actor,
+                Action.RESTORE,
+                resource,
+                Outcome.BACKUP_TAMPERED,
+                f"restore refused, nothing written: {exc.message}"[:2000],
+                context,
+                allowed=False,
+            )
+            raise
+        self._p.outcomes.record(
+            actor,
+            Action.RESTORE,
+            resource,
+            Outcome.BACKUP_RESTORED,
+            f"{archive.source.value} archive restored: {files} files from {opened.chunks} "
+            "authenticated chunks, under the restore root",
+            context,
+        )
+        return Restored(archive_id, destination, files, opened.chunks)
+
+    def _destination(self, target: str) -> Path:
+        """A new directory strictly inside the restore root (no `..`, no way out through a
+        symbolic link); InvalidInput otherwise, before anything is decided or written."""
+        given = PurePath(target)
+        if not target.strip() or ".." in given.parts:
+            raise InvalidInput("target", "must name a new directory under the restore root")
+        root = self._root.resolve()
+        path = Path(target) if given.is_absolute() else root / given
+        resolved = path.parent.resolve() / path.name
+        if resolved == root or not resolved.is_relative_to(root):
+            raise InvalidInput("target", f"must be a new directory under {root}")
+        if resolved.exists() or resolved.is_symlink():
+            raise InvalidInput("target", f"{resolved} already exists")
+        return resolved
+
+
+def _listed(archive: Archive) -> bool:
+    return archive.status in (ArchiveStatus.COMPLETE, ArchiveStatus.DESTROYED)
+
+
+def _check_id(archive_id: str) -> None:
+    """Text of another shape never reaches the ledger (`domain.ids`)."""
+    if not is_id(IdKind.BACKUP, archive_id):
+        raise InvalidInput("backup", id_problem(IdKind.BACKUP))

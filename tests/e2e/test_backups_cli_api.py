@@ -1,0 +1,115 @@
+"""Backups through the CLI and the API, on SQLite and PostgreSQL: the operator runs and
+purges, a sysadmin lists, inspects and restores (naming an incident), support is refused by
+the rule (exit 7, 403), a customer sees their own backups' dates, and bad input is a clear
+error that restores nothing."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from entrusted.bootstrap import WORKER, Container
+from entrusted.entrypoints.api.app import create_app
+from tests.conftest import FakeClock
+from tests.e2e.test_api_contact_email import customer_with_session
+from tests.e2e.test_api_registry import staff_token
+from tests.e2e.test_cli_foundation import Cli, ok, refused
+from tests.refusals import http_refused
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Cli:
+    cli = Cli(CliRunner(), tmp_path / "data", database_url)
+    ok(cli("init"))
+    ok(cli.add_staff("sam", "Sam Support", "support"))
+    ok(cli.add_staff("sid", "Sid Sysadmin", "sysadmin"))
+    return cli
+
+
+def test_the_cli_runs_lists_restores_and_refuses_support(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["last_name", "first_name", "email", "phone", "mobile"])
+        writer.writerow(["Meier", "Lea", "lea.meier@example.com", "044 000 30 01", ""])
+    ok(cli("customers", "import", str(path)))
+    assert "1 archives sealed" in ok(cli("backups", "run"))
+    listing = ok(cli("backups", "list", "--as", "sid"))
+    archive_id = listing.split()[0]
+    assert archive_id.startswith("bkp_")
+    assert "record" in listing
+    assert "commitment" in ok(cli("backups", "inspect", archive_id, "--as", "sid"))
+    line = refused(cli("backups", "list", "--as", "sam"), 7)
+    assert "backups are not available to the support team" in line
+    refused(cli("backups", "restore", archive_id, "x", "--incident", "INC-1", "--as", "sam"), 7)
+    assert "names the case or the incident" in refused(
+        cli("backups", "restore", archive_id, "x", "--as", "sid"), 2
+    )
+    assert "target" in refused(
+        cli("backups", "restore", archive_id, "../x", "--incident", "INC-1", "--as", "sid"), 2
+    )
+    out = ok(cli("backups", "restore", archive_id, "lea", "--incident", "INC-1", "--as", "sid"))
+    assert "restored 1 files" in out
+    assert (tmp_path / "data" / "restores" / "lea" / "record.json").is_file()
+    assert "none due" in ok(cli("backups", "purge"))
+    assert "live archives: 1" in ok(cli("backups", "status"))
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container=container)) as c:
+        yield c
+
+
+def test_the_api_serves_sysadmins_and_customers_and_refuses_support(
+    client: TestClient, container: Container
+) -> None:
+    alice, me = customer_with_session(client, container)
+    container.backups.runner.run(WORKER)
+    mine = client.get("/v1/backups/mine", headers=me)
+    assert mine.status_code == 200, mine.text
+    (own,) = mine.json()
+    assert (own["customer_id"], own["source"], own["status"]) == (alice, "record", "complete")
+    assert own["destroy_after"] > own["taken_at"]
+    admin = staff_token(container, "sid", "sysadmin")
+    support = staff_token(container, "sam", "support")
+    listed = client.get("/v1/backups", headers=admin).json()
+    assert [b["id"] for b in listed] == [own["id"]]
+    inspected = client.get(f"/v1/backups/{own['id']}", headers=admin).json()
+    assert len(inspected["key_commitment"]) == 64
+    http_refused(client.get("/v1/backups", headers=support), "support-never-touches-backups")
+    body = {"target": "alice", "incident": "INC-7"}
+    http_refused(
+        client.post(f"/v1/backups/{own['id']}/restore", json=body, headers=support),
+        "support-never-touches-backups",
+    )
+    assert client.get("/v1/backups/not-an-id", headers=admin).status_code == 422
+    bad = client.post(
+        f"/v1/backups/{own['id']}/restore",
+        json={"target": "/etc/x", "incident": "I"},
+        headers=admin,
+    )
+    assert bad.status_code == 422, bad.text
+    done = client.post(f"/v1/backups/{own['id']}/restore", json=body, headers=admin)
+    assert done.status_code == 200, done.text
+    assert done.json()["files"] == 1
+    # A customer never sees the whole catalogue.
+    assert client.get("/v1/backups", headers=me).status_code == 403
+
+
+def test_healthz_flags_overdue_destruction_until_the_purge_ran(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    customer_with_session(client, container)
+    container.backups.runner.run(WORKER)
+    assert client.get("/healthz").json()["backups"] == {"overdue_days": []}
+    clock.advance(days=7)
+    body = client.get("/healthz").json()
+    assert (body["status"], body["backups"]["overdue_days"]) == ("degraded", ["2026-11-27"])
+    container.backups.purge.purge(WORKER)
+    assert client.get("/healthz").json()["backups"] == {"overdue_days": []}

@@ -1,0 +1,80 @@
+"""Unpacking a restore (adapters/backup_tar.py, backup_extract.py) on real directories: a tar
+stream that names a path out of the target, through a symbolic link or with `..`, or that
+holds a device file, restores nothing; links inside the target, modes and times are kept."""
+
+from __future__ import annotations
+
+import io
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from entrusted.adapters.backup_tar import TarZstdPacker
+from entrusted.errors import TamperDetected
+
+
+def stream(*members: tuple[tarfile.TarInfo, bytes]) -> io.BytesIO:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in members:
+            info.size = len(data) if info.isreg() else 0
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return io.BytesIO(zstandard.ZstdCompressor().compress(raw.getvalue()))
+
+
+def member(
+    name: str, kind: bytes = tarfile.REGTYPE, link: str = "", mode: int = 0o644
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode, info.mtime = kind, link, mode, 1_700_000_000
+    return info
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [(member("../evil"), b"x")],
+        [(member("a/../../evil"), b"x")],
+        [(member("out", tarfile.SYMTYPE, "../.."), b"")],
+        [
+            (member("sub", tarfile.DIRTYPE), b""),
+            (member("sub/up", tarfile.SYMTYPE, ".."), b""),
+            (member("sub/up/x", tarfile.SYMTYPE, ".."), b""),
+            (member("sub/up/x/evil"), b"x"),
+        ],
+        [(member("dev", tarfile.CHRTYPE), b"")],
+    ],
+)
+def test_a_stream_that_leaves_the_target_restores_nothing(
+    tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes]]
+) -> None:
+    target = tmp_path / "root" / "restore"
+    with pytest.raises(TamperDetected, match="does not unpack"):
+        TarZstdPacker().unpack(stream(*members), target)
+    assert list((tmp_path / "root").iterdir()) == []
+    assert not (tmp_path / "evil").exists()
+
+
+def test_links_inside_modes_and_times_are_kept(tmp_path: Path) -> None:
+    target = tmp_path / "restore"
+    files = TarZstdPacker().unpack(
+        stream(
+            (member("site", tarfile.DIRTYPE, mode=0o755), b""),
+            (member("site/run.sh", mode=0o4755), b"#!/bin/sh\n"),
+            (member("site/page.html", mode=0o666), b"<p>hi</p>"),
+            (member("latest", tarfile.SYMTYPE, "site"), b""),
+            (member("latest/via-link.txt"), b"through a link inside the target"),
+            (member("hard", tarfile.LNKTYPE, "site/page.html"), b""),
+        ),
+        target,
+    )
+    assert files == 3
+    assert stat.S_IMODE((target / "site" / "run.sh").stat().st_mode) == 0o755  # no setuid
+    assert stat.S_IMODE((target / "site" / "page.html").stat().st_mode) == 0o644  # no go+w
+    assert (target / "site" / "page.html").stat().st_mtime == 1_700_000_000
+    assert (target / "site" / "via-link.txt").read_bytes() == b"through a link inside the target"
+    assert (target / "latest").is_symlink()
+    assert (target / "hard").read_bytes() == b"<p>hi</p>"
