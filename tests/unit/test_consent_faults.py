@@ -170,8 +170,10 @@ def test_verbal_consent_without_fresh_identification(world: ConsentWorld) -> Non
     world.identify(SUPPORT, h.customer_id, case_id=case.id)
     world.clock.advance(minutes=61)
     refused(world, record, None)  # too long ago
-    world.identify(SUPPORT, world.holder().customer_id, case_id=case.id)
-    refused(world, record, None)  # someone else was identified
+    with pytest.raises(InvalidInput):  # nobody else can be identified on this case
+        world.identify(SUPPORT, world.holder().customer_id, case_id=case.id)
+    assert world.ledger.entries[-1].rule == "registry.identification-case-refused"
+    refused(world, record, None)
     with pytest.raises(InvalidInput):
         world.verbal.record(SUPPORT, case.id, h.mailbox, read_back=False)
     world.identify(SUPPORT, h.customer_id, case_id=case.id)
