@@ -1,0 +1,18 @@
+"""Purpose-limited customer mailings and the versioned public policy document (issue 16 items 2-3).
+
+Revision ID: 0017
+Revises: 0016
+"""
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
