@@ -1,4 +1,4 @@
-"""Purpose-limited customer mailings and the versioned public policy document (issue 16 items 2-3).
+"""Purpose-limited customer mailings and the versioned public policy document (issue 16 item 2).
 
 Revision ID: 0017
 Revises: 0016
