@@ -309,6 +309,12 @@ class Settings(BaseSettings):
         description="How often the FTP server closes staff sessions whose grant has ended "
         "elsewhere (their next command is refused at once either way).",
     )
+    ftp_download_kib_s: int = Field(
+        default=0, ge=0, description="Download rate per FTP transfer in KiB/s; 0 for no limit."
+    )
+    ftp_upload_kib_s: int = Field(
+        default=0, ge=0, description="Upload rate per FTP transfer in KiB/s; 0 for no limit."
+    )
     ftp_enabled: bool = Field(
         default=False,
         description="`entrusted serve` also runs the FTPS server, in-process, in a thread.",

@@ -110,4 +110,6 @@ def _config(s: Settings) -> FtpServerConfig:
         s.ftp_auth_failed_delay_s,
         s.ftp_max_connections_per_address,
         s.ftp_session_check_s,
+        s.ftp_download_kib_s * 1024,
+        s.ftp_upload_kib_s * 1024,
     )

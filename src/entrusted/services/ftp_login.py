@@ -2,9 +2,9 @@
 
 P9: the FTP space of a customer is strictly private. Two kinds of login pass, each ledgered:
 
-- **The customer** logs in with the space's account name and the password of the contract
-  holder's customer account (FTP-specific passwords do not exist yet), into that space only,
-  with full read/write; the gate decides (`customer-uses-own-ftp-space`).
+- **The customer** logs in with the space's account name and the space's own FTP password
+  (set by the holder, `services/ftp_password.py`; a transfer clears it), into that space
+  only, with full read/write; the gate decides (`customer-uses-own-ftp-space`).
 - **Staff** log in as `space-name*staffname` with their own password, only under their own
   live grant for exactly that space (`GrantEntry.enter`, one session consumed). Under a
   read-only grant every write, rename or delete is refused and ledgered (`ftp.read-only`).
@@ -42,6 +42,7 @@ from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Resource
 from entrusted.domain.registry import ContractStatus, CustomerStatus, clean_ftp_name
 from entrusted.domain.staff import ServiceName
 from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
+from entrusted.services.ftp_space import find_ftp_space
 from entrusted.services.gate import AccessContext
 from entrusted.services.grant_entry import Boundary, Entry, GrantEntry, Target
 from entrusted.services.grant_steps import GrantSteps
@@ -102,8 +103,7 @@ class FtpDoor(Protocol):
     only for the customer (never in the ledger). A remote door raises `Unavailable` when it
     cannot get an answer: the server refuses, it never guesses."""
 
-    def login(self, caller: Actor, username: str, password: str, remote_ip: str) -> FtpSession:
-        ...
+    def login(self, caller: Actor, username: str, password: str, remote_ip: str) -> FtpSession: ...
 
     def step(self, session: FtpSession, command: str, name: str | None = None) -> bool: ...
 
@@ -300,15 +300,11 @@ class FtpLoginService:
         except InvalidInput:  # no account can have this name; counted all the same
             idx = hmac.digest(key, b"ftp-login\0" + name.encode("utf-8", "surrogatepass"), "sha256")
         now = self._registry.clock()
-        since = now - self._limits.window
         account, source = f"ftp:{idx.hex()[:40]}", address[:64]
-        retry = int(self._limits.window.total_seconds())
         with self._registry.uow() as uow:
-            failures = uow.login_failures
-            if failures.count_for_address(source, since) >= self._limits.max_failures_per_address:
-                raise RateLimited("too many failed logins from this address", retry)
-            if failures.count_for_account(account, since) >= self._limits.max_failures_per_account:
-                raise RateLimited("too many failed logins for this account", retry)
+            limited = self._limits.exceeded(uow.login_failures, account, source, now)
+            if limited is not None:
+                raise limited
             holder = None if found is None else uow.customers.get(found.holder_id)
             stored = None if found is None else uow.ftp_passwords.get(found.service_id)
         ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
@@ -330,18 +326,7 @@ class FtpLoginService:
         return Actor(ActorKind.CUSTOMER, holder.id)
 
     def _space(self, name: str) -> Target | None:
-        try:
-            idx = ftp_space_index(self._registry.keys().index_key, name)
-        except InvalidInput:
-            return None
-        with self._registry.uow() as uow:
-            contract = uow.contracts.by_mailbox_index(idx)
-        service = (
-            None
-            if contract is None
-            else next((s for s in contract.services if s.name_idx == idx), None)
-        )
-        return None if contract is None or service is None else Target(service.id, contract)
+        return find_ftp_space(self._registry, name)
 
     def _context(self, session: FtpSession, command: str) -> AccessContext:
         entry, note = session.entry, f"ftp {command.lower()}"

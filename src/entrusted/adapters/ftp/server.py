@@ -52,7 +52,7 @@ with warnings.catch_warnings():
     # import warns); the warning says nothing about this server, so it is not passed on.
     warnings.simplefilter("ignore", DeprecationWarning)
     from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import TLS_FTPHandler
+    from pyftpdlib.handlers import ThrottledDTPHandler, TLS_DTPHandler, TLS_FTPHandler
     from pyftpdlib.servers import ThreadedFTPServer
 
 log = structlog.get_logger(__name__)
@@ -86,6 +86,14 @@ class FtpServerConfig:
     auth_failed_delay_s: float = 2.0
     max_connections_per_address: int = 10
     session_check_s: float = 5.0
+    download_limit_bytes_s: int = 0  # 0: no limit
+    upload_limit_bytes_s: int = 0
+
+
+class ThrottledTLSDTPHandler(TLS_DTPHandler, ThrottledDTPHandler):  # type: ignore[misc]
+    """A TLS data channel whose transfers are held to `write_limit` (downloads) and
+    `read_limit` (uploads) bytes per second: pyftpdlib's throttle sits under the TLS layer,
+    so it counts the bytes that cross the wire."""
 
 
 class SessionAuthorizer(DummyAuthorizer):  # type: ignore[misc]  # pyftpdlib is untyped
@@ -299,6 +307,15 @@ def build_server(config: FtpServerConfig, door: FtpDoor, live: LiveSessions) -> 
         "banner": "Entrusted FTPS backup space: AUTH TLS first.",
         "use_sendfile": False,
     }
+    if config.download_limit_bytes_s or config.upload_limit_bytes_s:
+        attrs["dtp_handler"] = type(
+            "ConfiguredDTPHandler",
+            (ThrottledTLSDTPHandler,),
+            {
+                "write_limit": config.download_limit_bytes_s,
+                "read_limit": config.upload_limit_bytes_s,
+            },
+        )
     # pyftpdlib logs every login name and transferred path at INFO: a customer's file names
     # must not land in a server log (P9). Warnings still reach the root logger.
     ftp_log = logging.getLogger("pyftpdlib")
