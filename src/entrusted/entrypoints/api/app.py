@@ -17,6 +17,7 @@ from entrusted.entrypoints.api import (
     cases,
     contracts,
     customers,
+    disclosures,
     ftp_gate,
     ftp_password,
     ftp_space_monitor,
@@ -25,10 +26,12 @@ from entrusted.entrypoints.api import (
     identifications,
     ledger,
     mail,
+    mailings,
+    policy_document,
     problems,
     staff,
 )
-from entrusted.entrypoints.api.middleware import BodyLimit, SecurityHeaders
+from entrusted.entrypoints.api.middleware import BodyLimit, NoNul, SecurityHeaders
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     problems.install(app)
+    app.add_middleware(NoNul)  # inside BodyLimit: the body it reads is bounded
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(
         SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc"}) if docs else frozenset()
@@ -65,10 +69,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(access_requests.router)
     app.include_router(grants.router)
     app.include_router(backups.router)
+    app.include_router(disclosures.orders_router)
+    app.include_router(disclosures.router)
     app.include_router(mail.router)
+    app.include_router(mailings.router)
     app.include_router(ftp_space_monitor.router)
     app.include_router(ftp_password.router)
     app.include_router(ftp_gate.router)
+    app.include_router(policy_document.pages)
+    app.include_router(policy_document.router)
     _document_problems(app)
     return app
 
