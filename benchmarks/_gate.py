@@ -1,22 +1,70 @@
 """The audited gate under load: decision + durable ledger append, 64 concurrent callers.
 
 Used by `entrusted bench policy` (the "gate" key). Runs on a temporary SQLite installation
-unless a database URL is given (PostgreSQL gets a private schema, dropped afterwards)."""
+unless a database URL is given (PostgreSQL gets a private schema, dropped afterwards). Beside
+the gate's figures, in the same installation and the same minute: the ledger's own group
+commit with as many callers appending ready-made entries (`ledger_appends_per_s`, the ceiling
+of the gate), and the raw single-row commit rate of that database (`fsync_commits_per_s`, the
+floor), so the targets are ratios taken in one run."""
 
 from __future__ import annotations
 
+import os
+import runpy
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from entrusted.bootstrap import scratch_installation
+from entrusted.bootstrap import Container, scratch_installation
+from entrusted.domain.audit import AuditEntry
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.errors import Refused
 from entrusted.services.gate import AccessContext
 
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))  # no package to import
+
 
 def _percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _ledger_appends_per_s(c: Container, clients: int, per_client: int) -> float:
+    """The ledger's group commit alone: `clients` threads appending ready-made entries."""
+    barrier = threading.Barrier(clients + 1)
+
+    def entry(n: int) -> AuditEntry:
+        return AuditEntry(
+            time=datetime.now(UTC),
+            actor_kind="staff",
+            actor_id="stf_bench",
+            actor_roles=("support",),
+            action="list_metadata",
+            resource_kind="mailbox_metadata",
+            resource_id=f"mbx_{n % 5000}",
+            owner="cus_1",
+            decision="allow",
+            rule="support-monitors-mailbox-metadata",
+            reason="bench",
+            refs={"case": "case_1"},
+            nonce=os.urandom(32),
+        )
+
+    def worker(k: int) -> None:
+        entries = [entry(k * per_client + i) for i in range(per_client)]
+        barrier.wait()
+        for e in entries:
+            c.ledger.append(e)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for th in threads:
+        th.join()
+    return clients * per_client / (time.perf_counter() - start)
 
 
 def measure_gate(
@@ -60,14 +108,27 @@ def measure_gate(
             th.join()
         wall = time.perf_counter() - start
         latencies.sort()
+        rate = len(latencies) / wall
+        batches = c.ledger.batches
+        ledger_rate = _ledger_appends_per_s(c, clients, max(1, per_client // 2))
+        if c.engine.dialect.name == "postgresql":
+            assert database_url is not None
+            fsync = _floors["fsync_commits_postgresql"](database_url)
+        else:
+            fsync = _floors["fsync_commits_sqlite"]()
         return {
             "clients": clients,
             "decisions": len(latencies),
-            "audited_decisions_per_s": round(len(latencies) / wall, 1),
+            "audited_decisions_per_s": round(rate, 1),
             "p50_ms": round(_percentile(latencies, 0.50) * 1000, 3),
             "p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
             "backend": c.engine.dialect.name,
-            "ledger_batches": c.ledger.batches,
+            "ledger_batches": batches,
+            "ledger_appends_per_s": round(ledger_rate, 1),
+            "fsync_commits_per_s": round(fsync),
+            "vs_ledger": round(rate / ledger_rate, 2),  # target >= 0.8
+            "vs_fsync": round(rate / fsync, 2),  # target >= 4
+            "load_average_1min": round(os.getloadavg()[0], 2),
         }
 
 

@@ -8,7 +8,8 @@ PostgreSQL server given by URL, dropped afterwards):
 2. single client: one thread appending alone (no batching window delays it);
 3. bulk: replaying already-serialised entries through the batch API, 10,000 per call, until the
    log holds 1,000,000 entries (the figure is over this whole phase);
-4. the bare hash limit: a hashlib leaf-hash loop over the same bodies, the ceiling for (5);
+4. the bare hash limit: a hashlib leaf-hash loop over the same bodies, the ceiling for (5)
+   (`hash_limit_bodies_per_s`; `hash_limit_per_s` is the floors' loop over 64-byte leaves);
 5. full verification (`ledger verify`) of the whole log and its checkpoints;
 6. inclusion and consistency proofs against the 1,000,000-entry tree, from a cold process-level
    cache for level 0 (random indexes), as a proof server would see them;
@@ -19,6 +20,10 @@ PostgreSQL server given by URL, dropped afterwards):
    signed alternately without and with it (100 new entries before each), and the figure is
    the difference of the two medians.
 
+Before them, the same run's floors (`_floors.py`): `fsync_commits_per_s` (SQLite, and
+PostgreSQL when it is the database), `hash_limit_per_s`, `dict_lookup_floor_us`,
+`load_average_1min`; group commit is judged as a ratio to `fsync_commits_per_s`.
+
 `quick` shrinks every phase (50,000 entries) for a smoke run.
 """
 
@@ -28,6 +33,7 @@ import hashlib
 import itertools
 import os
 import random
+import runpy
 import socket
 import statistics
 import subprocess
@@ -57,6 +63,7 @@ from entrusted.services.ledger import CheckpointService
 from entrusted.services.ledger_monitor import prove_consistent
 from entrusted.services.witness_submit import ConfiguredWitness, WitnessSubmitter
 
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))  # no package to import
 CLIENTS = 64
 BULK_BATCH = 10_000  # entries per batch-API call: what a replay tool would send
 CUSTOMERS = [f"cus_{i}" for i in range(1000)]
@@ -289,6 +296,7 @@ def _witness_cosign_ms(c: Container, rounds: int) -> float:
 
 def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
     size = 50_000 if quick else 1_000_000
+    floors = _floors["floors"](database_url, quick)  # the same run's floors, taken first
     with scratch_installation(database_url) as c:
         c.ledger.start()
         group = _group_commit(c, 20 if quick else 500)
@@ -308,9 +316,10 @@ def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
             "single_client": single,
             "bulk_appends_per_s": round(bulk),
             "verify_entries_per_s": round(verify_rate),
-            "hash_limit_per_s": round(hash_limit),
+            "hash_limit_bodies_per_s": round(hash_limit),
             "inclusion_proof": inclusion,
             "consistency_proof": consistency,
             "monitor_entries_per_s": round(monitor_rate),
             "witness_cosign_ms": cosign_ms,
+            **floors,
         }

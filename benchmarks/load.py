@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -45,6 +46,7 @@ from entrusted.domain.policy import Actor, ActorKind
 from entrusted.services.registry import Registered
 from entrusted.services.registry_forms import Registration, ServiceRequest
 
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))  # no package to import
 CLIENTS = 64
 STAFF = 8
 CUSTOMERS = 16
@@ -290,6 +292,7 @@ def run(
     clients: int = CLIENTS,
 ) -> dict[str, Any]:
     duration = float(seconds if seconds is not None else (5 if quick else 60))
+    floors = _floors["floors"](database_url, quick)  # the same run's floors, taken first
     with (
         _settings_env(SCRATCH_SETTINGS),
         scratch_installation(database_url) as c,
@@ -317,4 +320,5 @@ def run(
         result["backend"] = c.engine.dialect.name
         result["seconds"] = duration
         result["clients"] = clients
+        result.update(floors)
         return result

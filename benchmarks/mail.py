@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _dovecot import ApiServer, PrivateDovecot, build_maildir, dovecot_binary, private_dovecot
+from _floors import floors
 from entrusted.bootstrap import Container, build, initialise
 from entrusted.config import Settings
 from entrusted.crypto.secrets import hash_password
@@ -129,7 +130,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     )
     initialise(settings)
     c = build(settings)
-    result: dict[str, Any] = {"messages": messages, "folders": folders}
+    result: dict[str, Any] = {"messages": messages, "folders": folders, **floors(None, quick)}
     try:
         support, _ = _world(c)
         local, _, domain = ADDRESS.partition("@")

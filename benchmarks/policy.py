@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import make_url
+
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
 from entrusted.domain.policy import (
     Action,
@@ -347,10 +349,17 @@ def _version(distribution: str) -> str:
 
 
 def _gate_benchmark(quick: bool, database_url: str | None) -> Callable[[], dict[str, Any]]:
-    """The audited gate (decision + durable ledger append) from `_gate.py` beside this file."""
+    """The audited gate (decision + durable ledger append) from `_gate.py` beside this file,
+    per database: SQLite always, and the database at `database_url` too when it is another."""
     module = _sibling("_gate")
     per_client = 100 if quick else 400
-    return lambda: dict(module.measure_gate(per_client=per_client, database_url=database_url))
+    urls: dict[str, str | None] = {"sqlite": None}
+    if database_url is not None:
+        urls[make_url(database_url).get_backend_name()] = database_url
+    return lambda: {
+        name: dict(module.measure_gate(per_client=per_client, database_url=url))
+        for name, url in urls.items()
+    }
 
 
 def run(
@@ -362,20 +371,22 @@ def run(
     extra: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run every engine on the same mix. `quick` shrinks the mix to 10,000 requests for a smoke
-    run. The "gate" key measures 64 concurrent audited decisions on SQLite (or `database_url`);
-    `extra` replaces that measurement (tests use it to stay fast)."""
+    run. The "gate" key measures 64 concurrent audited decisions per database (SQLite, and
+    `database_url`'s), each beside its ledger's group commit and fsync floor; `extra` replaces
+    that measurement (tests use it to stay fast). The floors (`_floors.py`) come first."""
     if extra is None:
         extra = _gate_benchmark(quick, database_url)
     if quick:
         requests = min(requests, 10_000)
     mix, labels = generate_requests(requests, seed)
+    floors = _sibling("_floors").floors(database_url, quick)
     engines: dict[str, dict[str, Any]] = {}
     for name, distribution, build in PEERS:
         try:
             engines[name] = {**measure(build(), mix, labels), "version": _version(distribution)}
         except Exception as exc:  # a missing or broken peer is a result, not a crash
             engines[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    result: dict[str, Any] = {"requests": requests, "engines": engines}
+    result: dict[str, Any] = {"requests": requests, "engines": engines, **floors}
     if extra is not None:
         result["gate"] = extra()
     return result

@@ -13,15 +13,21 @@ given by URL, dropped afterwards):
    the typed address, compute its blind index, select the row by the unique index in its own
    unit of work, unwrap the data key and decrypt the name; p50 and p99 in microseconds;
 3. for reference, the same lookup through `RegistryService.find` (the gate's two decisions and
-   their durable ledger appends included): `find_via_gate_p50_us`.
+   their durable ledger appends included): `find_via_gate_p50_us`, beside one caller's bare
+   durable append in the same installation (`ledger_single_append_p50_us`);
+4. the same run's floors (`_floors.py`), taken first.
 
 The fake people use example.com addresses and +41 44 00x xx xx / +41 79 00x xx xx numbers.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import runpy
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from faker import Faker
@@ -31,10 +37,12 @@ from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.bootstrap import Container, scratch_installation
 from entrusted.crypto.blind_index import email_index
 from entrusted.crypto.personal import open_name
+from entrusted.domain.audit import AuditEntry
 from entrusted.domain.policy import Actor, ActorKind, Role
 from entrusted.services.gate import AccessContext
 
 OPERATOR = Actor(ActorKind.SERVICE, "cli:bench@localhost")
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))  # no package to import
 
 
 def _rows(count: int, seed: int = 7) -> list[dict[str, str | None]]:
@@ -77,9 +85,35 @@ def _lookups(c: Container, emails: list[str]) -> list[float]:
     return samples
 
 
+def _single_appends(c: Container, count: int) -> list[float]:
+    """One caller appending alone: the durable append a find through the gate waits for."""
+    samples = []
+    for n in range(count):
+        entry = AuditEntry(
+            time=datetime.now(UTC),
+            actor_kind="service",
+            actor_id="bench",
+            actor_roles=(),
+            action="find",
+            resource_kind="personal_details",
+            resource_id=f"cus_{n}",
+            owner=f"cus_{n}",
+            decision="allow",
+            rule="bench",
+            reason="bench",
+            refs={},
+            nonce=os.urandom(32),
+        )
+        t0 = time.perf_counter()
+        c.ledger.append(entry)
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
 def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
     count = 5_000 if quick else 100_000
     rows = _rows(count)
+    floors = _floors["floors"](database_url, quick)
     with scratch_installation(database_url) as c:
         c.ledger.start()
         t0 = time.perf_counter()
@@ -111,4 +145,7 @@ def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
             "lookup_by_email_p50_us": _us(samples, 0.5),
             "lookup_by_email_p99_us": _us(samples, 0.99),
             "find_via_gate_p50_us": _us(via_gate, 0.5),
+            # Measured right after the finds: the target is find <= 2x one append.
+            "ledger_single_append_p50_us": _us(_single_appends(c, 200), 0.5),
+            **floors,
         }

@@ -233,6 +233,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000/portal",
         description="Base URL of the customer portal, used in password links.",
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL at which the API is reached from outside; mailings' one-click "
+        "unsubscribe links point to `<public_url>/v1/mailings/unsubscribe`.",
+    )
     access_request_ttl_s: int = Field(
         default=43200,
         ge=300,

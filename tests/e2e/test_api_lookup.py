@@ -196,3 +196,38 @@ def test_support_lists_own_cases_or_one_customers(client: TestClient, container:
     both = client.get(f"/v1/cases?customer_id={customer}", headers=first).json()
     assert {c["id"] for c in both} == {mine.json()["id"], theirs.json()["id"]}
     assert client.get("/v1/cases?limit=500", headers=first).status_code == 422
+
+
+def test_a_search_naming_another_customers_case_is_refused_like_a_summary(
+    client: TestClient, container: Container
+) -> None:
+    """Trial finding: a search with Bob's case answered Alice's view while the summary refused.
+    Both now refuse under the same rule and reason, whether the address is somebody else's or
+    nobody's (no probing which addresses are customers'), and the refusal is ledgered."""
+    alice = register(client, container, ALICE)["id"]
+    site = [{"kind": "website", "name": "www.example.net"}]
+    bob = register(client, container, {**BOB, "services": site})
+    support = staff_token(container, "support1", "support")
+    r = client.post(
+        "/v1/cases", json={"contract_id": bob["contract_id"], "subject": "Down"}, headers=support
+    )
+    assert r.status_code == 201, r.text
+    bobs_case = r.json()["id"]
+    summary = client.get(f"/v1/customers/{alice}/summary?case_id={bobs_case}", headers=support)
+    refused_with(summary, container, Outcome.LOOKUP_NEEDS_REASON)
+    for email in (ALICE["email"], "nobody.here@example.com"):
+        r = client.post(
+            "/v1/customers/search", json={"email": email, "case_id": bobs_case}, headers=support
+        )
+        refused_with(r, container, Outcome.LOOKUP_NEEDS_REASON)
+        assert r.json() == summary.json()
+        assert alice not in r.text
+        last = ledgered(container)[-1]
+        assert (last.resource_id, last.refs["case"]) == ("lookup:email", bobs_case)
+    # The case's own customer is found with it, by e-mail and by phone.
+    (view,) = client.post(
+        "/v1/customers/search",
+        json={"email": BOB["email"], "case_id": bobs_case},
+        headers=support,
+    ).json()
+    assert view["id"] == bob["id"]

@@ -8,15 +8,21 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from faker import Faker
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from entrusted.bootstrap import WORKER, Container
+from entrusted.crypto.secrets import new_id
+from entrusted.domain.audit import AuditEntry
+from entrusted.domain.ids import INVALID_ID
 from entrusted.entrypoints.api.app import create_app
 from tests.conftest import FakeClock
 from tests.e2e.test_api_contact_email import customer_with_session
+from tests.e2e.test_api_id_shapes import database_text, ledger_bytes
 from tests.e2e.test_api_registry import staff_token
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.refusals import http_refused
@@ -52,6 +58,10 @@ def test_the_cli_runs_lists_restores_and_refuses_support(cli: Cli, tmp_path: Pat
     )
     assert "target" in refused(
         cli("backups", "restore", archive_id, "../x", "--incident", "INC-1", "--as", "sid"), 2
+    )
+    assert "never written back" in refused(
+        cli("backups", "restore", archive_id, "--into-live", "--incident", "INC-1", "--as", "sid"),
+        4,
     )
     out = ok(cli("backups", "restore", archive_id, "lea", "--incident", "INC-1", "--as", "sid"))
     assert "restored 1 files" in out
@@ -95,6 +105,10 @@ def test_the_api_serves_sysadmins_and_customers_and_refuses_support(
         headers=admin,
     )
     assert bad.status_code == 422, bad.text
+    live = {"into_live": True, "incident": "INC-7"}
+    record = client.post(f"/v1/backups/{own['id']}/restore", json=live, headers=admin)
+    assert record.status_code == 409, record.text
+    assert "never written back" in record.text
     done = client.post(f"/v1/backups/{own['id']}/restore", json=body, headers=admin)
     assert done.status_code == 200, done.text
     assert done.json()["files"] == 1
@@ -113,3 +127,44 @@ def test_healthz_flags_overdue_destruction_until_the_purge_ran(
     assert (body["status"], body["backups"]["overdue_days"]) == ("degraded", ["2026-11-27"])
     container.backups.purge.purge(WORKER)
     assert client.get("/healthz").json()["backups"] == {"overdue_days": []}
+
+
+MAIL = Faker().email()  # e-mail-like text where an id belongs
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("GET", f"/v1/backups/{MAIL}", None, "backup_id"),
+        ("GET", f"/v1/backups?customer_id={MAIL}", None, "customer_id"),
+        ("POST", f"/v1/backups/{MAIL}/restore", {"target": "x", "incident": "I-1"}, "backup_id"),
+        (
+            "POST",
+            f"/v1/backups/{new_id('bkp')}/restore",
+            {"target": "x", "case_id": MAIL},
+            "case_id",
+        ),
+    ],
+)
+def test_text_that_is_no_id_is_refused_and_ledgered_without_the_text(
+    client: TestClient,
+    container: Container,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    field: str,
+) -> None:
+    """As tests/e2e/test_api_id_shapes.py: `422` naming the field, one ledger entry under the
+    placeholder id, and the text nowhere in the ledger or the database."""
+    admin = staff_token(container, "sid", "sysadmin")
+    before = container.ledger_store.stored_size()
+    r = client.request(method, path, json=body, headers=admin)
+    assert (r.status_code, r.json()["field"]) == (422, field), r.text
+    assert MAIL not in r.text
+    after = ledger_bytes(container)[before:]
+    assert len(after) == 1
+    entry = AuditEntry.from_bytes(after[0])
+    assert (entry.decision, entry.rule) == ("deny", "gate.invalid-request")
+    assert (entry.resource_id, entry.owner, entry.refs) == (INVALID_ID, None, {})
+    assert MAIL.encode() not in b"".join(ledger_bytes(container))
+    assert MAIL not in database_text(container.engine)

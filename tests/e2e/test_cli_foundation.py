@@ -301,3 +301,18 @@ def test_no_arguments_shows_help() -> None:
     result = CliRunner().invoke(app, [], env=WIDE)
     assert "Usage:" in result.output
     assert "init" in result.output
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_staff_list_never_cuts_a_username(cli: Cli, columns: int) -> None:
+    """Trial finding: at 80 columns `staff list` showed `christine.…`, the value `--as` needs."""
+    ok(cli("init"))
+    long_name = "christine.vonarburg-muster"
+    ok(cli.add_staff(long_name, "Christine Vonarburg-Muster", "support", "communications"))
+    ok(cli.add_staff("ana", "Ana", "support"))
+    listed = ok(cli("staff", "list", columns=columns))
+    assert long_name in listed, listed
+    assert "…" not in listed, listed
+    with cli.container() as c:
+        ids = [m.id for m in c.staff.list_members()]
+    assert all(i in listed for i in ids)

@@ -16,11 +16,15 @@ from typer.testing import CliRunner, Result
 from entrusted.adapters.db import tables as t
 from entrusted.bootstrap import Container
 from entrusted.crypto.signing import NoteSigner, verify_note
+from entrusted.domain.policy import Actor, ActorKind
 from entrusted.entrypoints.cli.context import EXIT_CODES
 from entrusted.entrypoints.cli.ledger import app as ledger_app
 from entrusted.entrypoints.cli.main import app
 from entrusted.errors import InvalidInput, NotFound, TamperDetected
-from tests.integration.ledger_support import disable_triggers, fill
+from entrusted.services.registry_forms import Registration
+from tests.integration.ledger_support import audit_entry, disable_triggers, fill
+
+SIGNUP = Actor(ActorKind.SERVICE, "signup")
 
 WIDE = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 
@@ -77,12 +81,23 @@ def test_tampering_names_the_first_bad_entry(cli: Cli, container: Container) -> 
     assert "entry 260 does not hash" in result.output
 
 
+def registered(container: Container, entries: int) -> str:
+    """A registered customer with `entries` more ledger entries filed under them."""
+    form = Registration(last_name="Example", first_name="Cleo", email="cleo@example.com")
+    customer_id = container.registry.register(SIGNUP, form).customer_id
+    container.ledger.append_many([audit_entry(700 + i, customer_id) for i in range(entries)])
+    return customer_id
+
+
 def test_export_and_verify_receipt_offline(cli: Cli, container: Container, tmp_path: Path) -> None:
+    customer = registered(container, 150)
     receipt = tmp_path / "receipt.json"
-    exported = cli("ledger", "export", "--customer", "cus_1", "--output", str(receipt))
+    exported = cli("ledger", "export", "--customer", customer, "--output", str(receipt))
     assert exported.exit_code == 0, exported.output
-    assert json.loads(receipt.read_text())["customer"] == "cus_1"
-    assert cli("ledger", "export", "--customer", "cus_2").stdout.startswith("{")
+    assert json.loads(receipt.read_text())["customer"] == customer
+    about = len(json.loads(receipt.read_text())["entries"])
+    assert about > 150
+    assert cli("ledger", "export", "--customer", customer).stdout.startswith("{")
     pub = Path(f"{container.settings.effective_ledger_key_file}.pub")
     vkey = pub.read_text().strip()
     # No data directory and an unreachable database: verify-receipt needs neither.
@@ -93,7 +108,7 @@ def test_export_and_verify_receipt_offline(cli: Cli, container: Container, tmp_p
     for key in (str(pub), vkey):
         result = offline("ledger", "verify-receipt", str(receipt), "--key", key)
         assert result.exit_code == 0, result.output
-        assert "receipt verified: 150 entries about cus_1" in result.output
+        assert f"receipt verified: {about} entries about {customer}" in result.output
     assert not nowhere.exists()
     wrong = offline(
         "ledger", "verify-receipt", str(receipt), "--key", NoteSigner.generate("x").vkey
@@ -112,6 +127,20 @@ def test_export_and_verify_receipt_offline(cli: Cli, container: Container, tmp_p
     assert "is not JSON" in garbled.output
     no_key = offline("ledger", "verify-receipt", str(receipt), "--key", str(tmp_path / "none.pub"))
     assert no_key.exit_code == EXIT_CODES[InvalidInput]
+
+
+def test_export_for_a_malformed_or_unknown_customer_writes_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Trial finding: an e-mail or an unknown id exported a receipt for nobody, exit 0. Now a
+    malformed id is a usage error (the shared id check) and an unknown one NotFound; no file."""
+    receipt = tmp_path / "receipt.json"
+    malformed = cli("ledger", "export", "--customer", "q5@example.com", "-o", str(receipt))
+    assert malformed.exit_code == 2, malformed.output
+    assert "q5@example.com" not in malformed.output
+    unknown = cli("ledger", "export", "--customer", "cus_0000000000000000", "-o", str(receipt))
+    assert unknown.exit_code == EXIT_CODES[NotFound], unknown.output
+    assert not receipt.exists()
 
 
 def test_every_command_and_option_has_help() -> None:

@@ -11,8 +11,13 @@ from typer.testing import CliRunner, Result
 
 from entrusted.bootstrap import console_operator
 from entrusted.domain.audit import AuditEntry
+from entrusted.domain.policy import Actor, ActorKind
 from entrusted.entrypoints.cli.main import app
+from entrusted.services.registry_forms import Registration
 from tests.e2e.test_cli_foundation import WIDE, Cli, ok, refused
+from tests.integration.test_customer_sessions import reset_link
+
+SIGNUP = Actor(ActorKind.SERVICE, "signup")
 
 
 @pytest.fixture
@@ -90,3 +95,29 @@ def run_as(cli: Cli, username: str, *args: str) -> Result:
     argv = ["--data-dir", str(cli.data_dir), "--database-url", cli.database_url, *args]
     env = {**WIDE, "ENTRUSTED_TOKEN": cli.token_of(username)}
     return cli.runner.invoke(app, argv, env=env)
+
+
+def test_a_token_of_another_kind_is_named_with_what_is_needed(cli: Cli) -> None:
+    """Trial finding: a customer token with `--as` said only "token is not that of ...". The
+    refusal now says which kind of token it was and what `--as` needs; still exit 5, ledgered."""
+    with cli.container() as c:
+        form = Registration(last_name="Example", first_name="Cleo", email="cleo@example.com")
+        customer_id = c.registry.register(SIGNUP, form).customer_id
+        c.customer_auth.set_password(reset_link(c, customer_id), "customer password 1234")
+        customer_token = c.customer_auth.login(
+            "cleo@example.com", "customer password 1234", "192.0.2.9"
+        ).secret
+        service_token = c.staff.issue_service_token("signup", "site").secret
+    find = ("customers", "find", "--email", "nobody@example.com", "--as", "sid")
+    wanted = "--as needs the personal token of that staff member (entrusted staff token sid)"
+    for token, kind in (
+        (customer_token, "it is a customer token"),
+        (service_token, "it is a service token"),
+        (cli.token_of("sam"), "it is the personal token of another staff member"),
+    ):
+        code, line = run(cli, *find, token=token)
+        assert code == 5, line
+        said = " ".join(line.split())  # the message as one line, however it was wrapped
+        assert kind in said, line
+        assert wanted in said, line
+        assert entries(cli)[-1].rule == "staff.cli-credential-refused"

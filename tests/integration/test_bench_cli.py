@@ -22,7 +22,9 @@ def test_bench_cli_reports_start_up_beside_the_python_floor() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     keys = ("version_ms", "help_ms", "python_floor_ms")
-    assert set(result) == {*keys, "cpu", "load_average_1min"}
+    floors = ("fsync_commits_per_s", "hash_limit_per_s", "dict_lookup_floor_us")
+    assert set(result) == {*keys, *floors, "cpu", "load_average_1min"}
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
     assert set(result["cpu"]) == set(keys)
     for figures in (result, result["cpu"]):
         assert all(isinstance(figures[k], float) and figures[k] > 0 for k in keys)

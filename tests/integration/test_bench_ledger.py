@@ -23,11 +23,15 @@ def test_quick_run_reports_every_figure() -> None:
         "single_client",
         "bulk_appends_per_s",
         "verify_entries_per_s",
-        "hash_limit_per_s",
+        "hash_limit_bodies_per_s",
         "inclusion_proof",
         "consistency_proof",
         "monitor_entries_per_s",
         "witness_cosign_ms",
+        "fsync_commits_per_s",
+        "hash_limit_per_s",
+        "dict_lookup_floor_us",
+        "load_average_1min",
     }
     assert result["backend"] == "sqlite"
     assert set(result["group_commit"]) == {"clients", "appends_per_s", "p50_ms", "p99_ms"}
@@ -39,6 +43,7 @@ def test_quick_run_reports_every_figure() -> None:
     for rate in (
         "bulk_appends_per_s",
         "verify_entries_per_s",
+        "hash_limit_bodies_per_s",
         "hash_limit_per_s",
         "monitor_entries_per_s",
     ):
@@ -46,6 +51,10 @@ def test_quick_run_reports_every_figure() -> None:
     group = result["group_commit"]
     assert 0 < group["p50_ms"] <= group["p99_ms"]
     # The verifier cannot beat bare hashing of the same entries: a sanity check on the clock.
-    assert result["verify_entries_per_s"] < result["hash_limit_per_s"]
+    assert result["verify_entries_per_s"] < result["hash_limit_bodies_per_s"]
+    # The same run's floors (SQLite only: this run is on SQLite).
+    assert set(result["fsync_commits_per_s"]) == {"sqlite"}
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
+    assert result["dict_lookup_floor_us"] > 0
     # One witness round trip on loopback costs something, and far less than a second.
     assert 0 < result["witness_cosign_ms"] < 1000

@@ -26,6 +26,11 @@ def load_module() -> Any:
 
 def check(result: dict[str, Any]) -> None:
     assert result["clients"] == 64
+    # The same run's floors: SQLite's fsync floor always, the database's own beside it.
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
+    assert result["fsync_commits_per_s"].get(result["backend"], 0) > 0
+    assert result["hash_limit_per_s"] > 0
+    assert result["dict_lookup_floor_us"] > 0
     assert result["errors_5xx"] == 0, result
     assert result["errors_transport"] == 0, result["transport_errors"]
     assert result["server_tracebacks"] == 0, result

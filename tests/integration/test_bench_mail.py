@@ -20,6 +20,10 @@ DOVECOT_FIGURES = {
 }
 
 
+# The same run's floors (benchmarks/_floors.py), in every benchmark's figures.
+FLOORS = ("fsync_commits_per_s", "hash_limit_per_s", "dict_lookup_floor_us", "load_average_1min")
+
+
 def test_quick_run_reports_every_figure() -> None:
     require_service(dovecot.dovecot_binary() is not None, "Dovecot with dovecot-auth-lua")
     result: dict[str, Any] = load_benchmark("mail").run(quick=True)
@@ -33,7 +37,9 @@ def test_quick_run_reports_every_figure() -> None:
         "customer_passdb_scheme",
         "staff_vs_customer",
         *DOVECOT_FIGURES,
+        *FLOORS,
     } == set(result)
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
     assert (result["messages"], result["folders"]) == (5_000, 20)
     assert result["listdir_floor_ms"] > 0
     assert result["monitor_ms"] > 0

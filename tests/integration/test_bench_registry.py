@@ -26,3 +26,8 @@ def test_quick_run_reports_every_figure() -> None:
     assert result["customers"] == 5_000
     assert result["import_customers_per_s"] > 0
     assert 0 < result["lookup_by_email_p50_us"] <= result["lookup_by_email_p99_us"]
+    assert result["ledger_single_append_p50_us"] > 0
+    # The same run's floors.
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
+    assert result["hash_limit_per_s"] > 0
+    assert result["dict_lookup_floor_us"] > 0

@@ -159,10 +159,17 @@ def test_bad_input_is_422_and_changes_nothing(ftp_world: FtpWorld, client: TestC
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
     assert (stored(w, one.space_id), w.c.ledger_store.stored_size()) == (before, size)
-    # A malformed id: refused by the gate as an invalid request (ledgered), before any query.
-    r = put(client, "svc_%00x", mine, NEW)
+    # A malformed id: refused as an invalid request (ledgered, placeholder id), before any
+    # query; one with a NUL never reaches a route (the API's middleware, 422).
+    r = put(client, "svc_x", mine, NEW)
     assert r.status_code == 422, r.text
-    assert (ledgered(w.c)[-1].decision, ledgered(w.c)[-1].rule) == ("deny", "gate.invalid-request")
+    last = ledgered(w.c)[-1]
+    assert (last.decision, last.rule, last.resource_id) == (
+        "deny",
+        "gate.invalid-request",
+        "invalid",
+    )
+    assert put(client, "svc_%00x", mine, NEW).status_code == 422
     # A well-formed id that names no FTP space (here: the customer's mailbox) is 404.
     with w.c.uow() as uow:
         contract = uow.contracts.get(one.contract_id)  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from entrusted.adapters.ftp.tls import write_selfsigned
 from entrusted.bootstrap import build, ftp_tls_files, initialise, remote_ftp_server
 from entrusted.config import Settings
 from entrusted.entrypoints.api.app import create_app
+from entrusted.services.ftp_login import password_mark
 from tests.conftest import FakeClock
 from tests.integration.ftp_world import FtpWorld, free_port
 from tests.integration.test_ftp_staff import closed, entries, wait_for
@@ -205,8 +206,10 @@ def test_only_the_ftp_server_token_may_ask_and_others_are_ledgered(remote: Remot
     assert answer.json() == {"allow": False, "kind": "refused", "rule": "ftp.server-only"}
     last = ledgered(w.c)[-1]
     assert (last.actor_id, last.decision, last.rule) == ("mail_hook", "deny", "ftp.server-only")
+    with w.c.uow() as uow:
+        mark = password_mark(uow.ftp_passwords.get(who.space_id))  # type: ignore[attr-defined]
     ref = {"customer_id": who.id, "contract_id": who.contract_id, "service_id": who.space_id}
-    step = {"session": ref, "command": "LIST"}
+    step = {"session": {**ref, "mark": mark}, "command": "LIST"}
     answer = httpx.post(f"{w.api.url}/v1/ftp/step", json=step, headers=wrong, timeout=10)
     assert answer.status_code == 403
     last = ledgered(w.c)[-1]

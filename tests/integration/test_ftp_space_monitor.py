@@ -21,7 +21,10 @@ from entrusted.bootstrap import Container, build, initialise
 from entrusted.config import Settings
 from entrusted.domain.ftp_space import EMPTY, SpaceTotals
 from entrusted.entrypoints.api.app import create_app
-from entrusted.errors import NotFound, Unavailable
+from entrusted.entrypoints.api.middleware import redact_path
+from entrusted.errors import InvalidInput, NotFound, RateLimited, Refused, Unavailable
+from entrusted.services.gate import AccessContext
+from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
 from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_consent_sql import FTP_NAME, register
@@ -32,6 +35,7 @@ __all__ = ["ftp_world"]  # the fixture, imported to be found
 
 SPACE = f"{FTP_NAME}1"
 SIZES = "support-sees-ftp-space-sizes"
+TICKET = AccessContext(ticket="HD-4711")
 
 
 @pytest.fixture
@@ -86,7 +90,7 @@ def test_support_sees_totals_matching_the_disk_and_no_name(c: Container, tmp_pat
     names = fill(root)
     expected = oracle(root)
     assert expected.files == 14
-    got = c.ftp_space_monitor.sizes(sam, SPACE.upper())
+    got = c.ftp_space_monitor.sizes(sam, SPACE.upper(), TICKET)
     assert (got.service_id, got.files, got.bytes) == (svc["ftp_space"], *vars_of(expected))
     last = ledgered(c)[-1]
     assert (last.decision, last.rule, last.resource_kind, last.resource_id, last.owner) == (
@@ -118,13 +122,13 @@ def test_a_symlink_out_of_the_space_is_not_followed(c: Container, tmp_path: Path
     (mine / "escape").symlink_to(theirs)  # a directory elsewhere
     (mine / "their-file").symlink_to(theirs / "secret.tar")  # a file elsewhere
     (mine / "loop").symlink_to(mine)  # a loop would never end if followed
-    got = c.ftp_space_monitor.sizes(sam, SPACE)
+    got = c.ftp_space_monitor.sizes(sam, SPACE, TICKET)
     assert (got.files, got.bytes) == (1, 100) == vars_of(oracle(mine))
 
 
 def test_a_space_never_logged_in_to_holds_nothing(c: Container) -> None:
     register(c, 1)
-    got = c.ftp_space_monitor.sizes(staff(c, "sam", "support"), SPACE)
+    got = c.ftp_space_monitor.sizes(staff(c, "sam", "support"), SPACE, TICKET)
     assert (got.files, got.bytes) == (0, 0)
 
 
@@ -134,10 +138,10 @@ def test_every_other_role_is_refused_and_ledgered(c: Container, role: str) -> No
     who = staff(c, "otto", role)
     target = f"{role} to list_metadata ftp_space_metadata"
     with default_denied(target, ledger=lambda: ledgered(c)[-1]):
-        c.ftp_space_monitor.sizes(who, SPACE)
+        c.ftp_space_monitor.sizes(who, SPACE, TICKET)
     # An unknown name gets the same refusal: no role but support learns which names exist.
     with default_denied(target, ledger=lambda: ledgered(c)[-1]):
-        c.ftp_space_monitor.sizes(who, "no-such-space")
+        c.ftp_space_monitor.sizes(who, "no-such-space", TICKET)
 
 
 def test_an_unknown_space_is_not_found_and_ledgered(c: Container) -> None:
@@ -145,7 +149,7 @@ def test_an_unknown_space_is_not_found_and_ledgered(c: Container) -> None:
     register(c, 1)
     for name in ("no-such-space", "../etc"):
         with pytest.raises(NotFound):
-            c.ftp_space_monitor.sizes(sam, name)
+            c.ftp_space_monitor.sizes(sam, name, TICKET)
         asked, answered = ledgered(c)[-2:]
         assert (asked.decision, asked.rule, asked.resource_id) == (
             "allow",
@@ -178,7 +182,7 @@ def test_files_uploaded_over_ftps_are_counted(ftp_world: FtpWorld) -> None:
     ftp.storbinary("STOR nightly/db.dump", io.BytesIO(b"d" * 4096))
     ftp.storbinary("STOR notes.txt", io.BytesIO(b"n" * 10))
     ftp.quit()
-    got = w.c.ftp_space_monitor.sizes(sam, who.name)
+    got = w.c.ftp_space_monitor.sizes(sam, who.name, TICKET)
     assert (got.service_id, got.files, got.bytes) == (who.space_id, 2, 4106)
     assert vars_of(oracle(w.root / who.name)) == (2, 4106)
 
@@ -195,7 +199,8 @@ def test_api_route_and_cli_command(c: Container, tmp_path: Path) -> None:
     def get(name: str, username: str) -> Any:  # the test client's response
         token = c.staff.issue_token(username, "test").secret
         return client.get(
-            f"/v1/ftp-spaces/{name}/sizes", headers={"Authorization": f"Bearer {token}"}
+            f"/v1/ftp-spaces/{name}/sizes?ticket=HD-14",
+            headers={"Authorization": f"Bearer {token}"},
         )
 
     got = get(SPACE, "sam")
@@ -216,7 +221,101 @@ def test_api_route_and_cli_command(c: Container, tmp_path: Path) -> None:
            "ENTRUSTED_DATA_DIR": str(c.settings.data_dir),
            "ENTRUSTED_FTP_ROOT_TEMPLATE": c.settings.ftp_root_template,
            "ENTRUSTED_TOKEN": c.staff.issue_token("sam", "cli").secret}  # fmt: skip
-    out = CliRunner().invoke(app, ["ftp", "sizes", SPACE, "--as", "sam"], env=env)
+    sizes = ["ftp", "sizes", SPACE, "--as", "sam", "--ticket", "HD-1"]
+    out = CliRunner().invoke(app, sizes, env=env)
     assert out.exit_code == 0, out.output
     assert f"{expected.files:,} files, {expected.bytes:,} bytes" in out.output
     assert not [n for n in names if n in out.output]
+
+
+def refused_needing_reason(caught: pytest.ExceptionInfo[Refused], c: Container) -> None:
+    """The refusal is the look-up rule's, and the newest ledger entry is that denial."""
+    assert caught.value.decision.rule_id == Outcome.LOOKUP_NEEDS_REASON.value
+    last = ledgered(c)[-1]
+    assert (last.decision, last.rule, last.action) == (
+        "deny",
+        Outcome.LOOKUP_NEEDS_REASON.value,
+        "list_metadata",
+    )
+
+
+def test_sizes_need_a_case_or_ticket_like_a_customer_lookup(c: Container) -> None:
+    """Trial finding: support could probe account names with no reason and no limit."""
+    sam = staff(c, "sam", "support")
+    register(c, 1)
+    for name in (SPACE, "no-such-space"):  # known or not: the same refusal
+        with pytest.raises(Refused) as caught:
+            c.ftp_space_monitor.sizes(sam, name, AccessContext())
+        refused_needing_reason(caught, c)
+        assert name not in repr(ledgered(c)[-1])
+    with pytest.raises(InvalidInput) as bad:
+        c.ftp_space_monitor.sizes(sam, SPACE, AccessContext(ticket="reto1@example.com"))
+    assert bad.value.field == "ticket"
+
+
+def test_a_case_must_be_the_space_holders(c: Container) -> None:
+    sam = staff(c, "sam", "support")
+    _, contract1, svc1 = register(c, 1)
+    _, contract2, _ = register(c, 2)
+    case1 = c.cases.open(sam, contract1, "Backup").id
+    case2 = c.cases.open(sam, contract2, "Backup").id
+    got = c.ftp_space_monitor.sizes(sam, SPACE, AccessContext(case_id=case1))
+    assert got.service_id == svc1["ftp_space"]
+    assert ledgered(c)[-1].refs["case"] == case1
+    # Another customer's case, for a known or an unknown name: one refusal (no probing).
+    for name in (SPACE, "no-such-space"):
+        with pytest.raises(Refused) as caught:
+            c.ftp_space_monitor.sizes(sam, name, AccessContext(case_id=case2))
+        refused_needing_reason(caught, c)
+        assert caught.value.decision.reason == f"{case2} is not an open case of this space's holder"
+
+
+def test_sizes_share_the_lookup_throttle(c: Container) -> None:
+    sam = staff(c, "sam", "support")
+    cus, _, _ = register(c, 1)
+    limit = c.settings.support_lookups_per_minute
+    c.registry.summary(sam, cus, TICKET)  # a customer look-up uses the same budget
+    for _ in range(limit - 1):
+        c.ftp_space_monitor.sizes(sam, SPACE, TICKET)
+    with pytest.raises(RateLimited):
+        c.ftp_space_monitor.sizes(sam, SPACE, TICKET)
+    last = ledgered(c)[-1]
+    assert (last.decision, last.rule, last.action) == (
+        "deny",
+        Outcome.LOOKUPS_THROTTLED.value,
+        "list_metadata",
+    )
+
+
+def test_an_empty_name_is_invalid_input_over_the_cli(c: Container) -> None:
+    staff(c, "sam", "support")
+    from entrusted.entrypoints.cli.main import app
+
+    env = {"ENTRUSTED_DATABASE_URL": c.settings.effective_database_url,
+           "ENTRUSTED_DATA_DIR": str(c.settings.data_dir),
+           "ENTRUSTED_TOKEN": c.staff.issue_token("sam", "cli").secret}  # fmt: skip
+    for name in ("", "  "):
+        sizes = ["ftp", "sizes", name, "--as", "sam", "--ticket", "HD-1"]
+        out = CliRunner().invoke(app, sizes, env=env)
+        assert out.exit_code == 2, out.output
+        assert "name" in out.output
+    with pytest.raises(InvalidInput):
+        c.ftp_space_monitor.sizes(staff(c, "sue", "support"), "", TICKET)
+
+
+def test_the_api_needs_a_reason_and_the_access_log_hides_the_name(c: Container) -> None:
+    staff(c, "sam", "support")
+    register(c, 1)
+    client = TestClient(create_app(container=c))
+    token = c.staff.issue_token("sam", "test").secret
+    r = client.get(f"/v1/ftp-spaces/{SPACE}/sizes", headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.json()["rule"]) == (403, Outcome.LOOKUP_NEEDS_REASON.value)
+    assert ledgered(c)[-1].rule == Outcome.LOOKUP_NEEDS_REASON.value
+    r = client.get(
+        "/v1/ftp-spaces/%20/sizes?ticket=HD-1", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (r.status_code, r.json()["field"]) == (422, "name")
+    assert redact_path(f"/v1/ftp-spaces/{SPACE}/sizes?ticket=HD-1") == (
+        "/v1/ftp-spaces/[name]/sizes?ticket=HD-1"
+    )
+    assert redact_path("/v1/ftp-spaces/svc_0123/password") == "/v1/ftp-spaces/svc_0123/password"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ftplib
 import io
 import logging
 
@@ -20,6 +21,7 @@ from entrusted.adapters.db.grant_step_store import SqlGrantStepStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
 from entrusted.bootstrap import Container
 from entrusted.errors import TamperDetected
+from entrusted.services.consent_notices import visible
 from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.registry import RegistryParts
 from tests.integration.ftp_world import FtpWorld, ftp_world
@@ -68,7 +70,7 @@ def test_the_closing_summary_names_what_staff_opened_and_the_ledger_does_not(
     ftp.quit()
     w.c.cases.resolve(sam, case_id)
     summary = summary_mail(w.c, case_id)
-    assert f"Files and folders opened under permission {grant_id}:" in summary
+    assert f"Files and folders asked for under permission {grant_id}" in summary
     for line in (f"cwd /{FOLDER}", f"nlst /{FOLDER}", f"stat /{FOLDER}", f"retr /{NAME}"):
         assert line in summary, summary
     # The ledger, the sealed rows, the logs and the server's output never hold a name.
@@ -106,3 +108,36 @@ def test_a_sealed_name_opens_only_for_its_customer_grant_and_step(ftp_world: Ftp
             name=blob, at=c.clock()))  # fmt: skip
     with pytest.raises(TamperDetected):
         steps.opened(who.id, [grant_id])
+
+
+def test_the_closing_summary_reads_plainly(ftp_world: FtpWorld) -> None:
+    """Trial finding: every line read "enter <space>: allowed", the server's session close was
+    an access, names the file system then refused were "opened", and a control character in a
+    name did not show. Now: the step's command, the close labelled, names "asked for", and
+    control characters escaped visibly."""
+    w = ftp_world
+    who = w.customer(1)
+    sam = staff(w.c, "sam", "support")
+    case_id, grant_id = w.grant(sam, who, read_only=True)
+    ftp = w.login(f"{who.name}*sam", PASSWORD)
+    for name in ("no-such-file.pdf", "bell\x07name.txt"):
+        with pytest.raises(ftplib.error_perm):
+            ftp.retrbinary(f"RETR {name}", io.BytesIO().write)
+    ftp.quit()
+    w.c.cases.resolve(sam, case_id)
+    summary = summary_mail(w.c, case_id)
+    assert f"Files and folders asked for under permission {grant_id}" in summary, summary
+    assert "opened under permission" not in summary
+    assert "retr /no-such-file.pdf" in summary
+    assert "retr /bell\\x07name.txt" in summary
+    assert "\x07" not in summary
+    assert f"{sam.id} enter {who.name} (ftp retr): allowed" in summary, summary
+    assert f"session closed on {who.name} (reported by ftp_server)" in summary, summary
+    assert f"ftp_server enter {who.name}" not in summary
+
+
+def test_hidden_characters_are_escaped_visibly() -> None:
+    assert visible("a\x00b") == "a\\x00b"
+    assert visible("evil\u202efdp.exe") == "evil\\u202efdp.exe"
+    assert visible("two\nlines") == "two\\x0alines"
+    assert visible("café/Ünïcode ok") == "café/Ünïcode ok"

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from entrusted.bootstrap import Container, build, initialise
 from entrusted.config import Settings
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxStatus, Topic
 from entrusted.errors import InvalidInput, Unavailable
 from tests.conftest import FakeClock, count_rows
@@ -152,7 +153,7 @@ def test_no_transport_means_a_clear_error_never_an_in_memory_one(tmp_path: Path)
             c.require_transports()
         assert "sms_gateway_url" in str(refused.value)
         with pytest.raises(Unavailable, match="no mail transport"):
-            c.mailer.send("alice@example.com", "Code", "123456")
+            c.mailer.send("alice@example.com", "Code", "123456", purpose=MailPurpose.SECURITY)
         with pytest.raises(Unavailable, match="no SMS transport"):
             c.sms.send("+41790000000", "Code 123456")
     finally:
@@ -163,7 +164,9 @@ def test_directory_transport_writes_private_files(container: Container) -> None:
     c = container
     notes = c.require_transports()
     assert any("DirectoryMailer" in n for n in notes)
-    message_id = c.mailer.send("alice@example.com", "Your code", "123456")
+    message_id = c.mailer.send(
+        "alice@example.com", "Your code", "123456", purpose=MailPurpose.SECURITY
+    )
     c.sms.send("+41790000000", "Your code is 123456")
     folder = c.settings.effective_message_dir
     (eml,) = (folder / "mail").glob("*.eml")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from entrusted.adapters.smtp import SmtpMailer
+from entrusted.domain.mailings import PURPOSE_HEADER, MailPurpose
 from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services import memory_mail
 from entrusted.services.memory_mail import InMemoryMailer
@@ -32,6 +33,7 @@ from entrusted.services.memory_mail import InMemoryMailer
 HOST = "127.0.0.1"
 SENDER = "Example Hosting <notices@example.com>"
 TO = "alice@example.com"
+SEC = MailPurpose.SECURITY
 USER, PASSWORD = "entrusted", "correct horse battery staple"
 
 
@@ -112,7 +114,9 @@ def test_message_arrives_with_sender_recipient_subject_and_headers(
         "X-Hoster-Purpose": "incident",
         "Feedback-ID": "incident:customer-notices:hoster",
     }
-    message_id = mailer(port).send(TO, "Your identification code", "Code: 123456\n", headers)
+    message_id = mailer(port).send(
+        TO, "Your identification code", "Code: 123456\n", headers, purpose=SEC
+    )
 
     assert len(recorder.received) == 1
     got = recorder.received[0]
@@ -133,7 +137,9 @@ def test_message_arrives_with_sender_recipient_subject_and_headers(
 
 def test_non_ascii_subject_and_body_survive(relay: tuple[Recorder, int]) -> None:
     recorder, port = relay
-    mailer(port).send(TO, "Änderung der Datenschutzerklärung", "Grüezi Zoë,\nneu: §4.\n")
+    mailer(port).send(
+        TO, "Änderung der Datenschutzerklärung", "Grüezi Zoë,\nneu: §4.\n", purpose=SEC
+    )
     got = recorder.received[0].message
     assert got["Subject"] == "Änderung der Datenschutzerklärung"
     assert got.get_content() == "Grüezi Zoë,\r\nneu: §4.\r\n"
@@ -142,7 +148,7 @@ def test_non_ascii_subject_and_body_survive(relay: tuple[Recorder, int]) -> None
 def test_each_message_gets_its_own_message_id(relay: tuple[Recorder, int]) -> None:
     recorder, port = relay
     sender = mailer(port)
-    ids = {sender.send(TO, "Notice", f"body {n}") for n in range(5)}
+    ids = {sender.send(TO, "Notice", f"body {n}", purpose=SEC) for n in range(5)}
     assert len(ids) == 5
     assert {r.message["Message-ID"] for r in recorder.received} == ids
 
@@ -151,7 +157,9 @@ def test_relay_rejecting_the_message_is_unavailable(relay: tuple[Recorder, int])
     recorder, port = relay
     recorder.data_reply = "550 5.7.1 Purpose not allowed by privacy policy"
     with pytest.raises(Unavailable) as info:
-        mailer(port).send(TO, "Partner offer", "...", {"X-Hoster-Purpose": "partner-offer"})
+        mailer(port).send(
+            TO, "Partner offer", "...", {"X-Hoster-Purpose": "partner-offer"}, purpose=SEC
+        )
     assert "550 5.7.1 Purpose not allowed by privacy policy" in str(info.value)
     assert recorder.received == []
 
@@ -162,7 +170,7 @@ def test_relay_refusing_the_recipient_for_good_is_invalid_input(
     recorder, port = relay
     recorder.rcpt_reply = f"550 5.1.1 <{TO}>: Recipient address rejected"
     with pytest.raises(InvalidInput) as info:
-        mailer(port).send(TO, "Code", "123456")
+        mailer(port).send(TO, "Code", "123456", purpose=SEC)
     assert info.value.field == "to"
     assert "550" in str(info.value)
     assert TO not in str(info.value)  # the relay echoed it; the error does not
@@ -172,13 +180,13 @@ def test_relay_deferring_the_recipient_is_unavailable(relay: tuple[Recorder, int
     recorder, port = relay
     recorder.rcpt_reply = "450 4.2.0 Greylisted, try again later"
     with pytest.raises(Unavailable, match="450"):
-        mailer(port).send(TO, "Code", "123456")
+        mailer(port).send(TO, "Code", "123456", purpose=SEC)
 
 
 def test_nothing_listening_is_unavailable() -> None:
     port = free_port()
     with pytest.raises(Unavailable) as info:
-        mailer(port).send(TO, "Code", "123456")
+        mailer(port).send(TO, "Code", "123456", purpose=SEC)
     assert f"{HOST}:{port}" in str(info.value)
 
 
@@ -188,23 +196,23 @@ def test_silent_server_times_out_as_unavailable() -> None:
         silent.listen(1)
         port = silent.getsockname()[1]
         with pytest.raises(Unavailable, match="unreachable"):
-            mailer(port, timeout=0.3).send(TO, "Code", "123456")
+            mailer(port, timeout=0.3).send(TO, "Code", "123456", purpose=SEC)
 
 
 def test_bad_input_is_refused_before_connecting() -> None:
     port = free_port()  # nothing listens: reaching the network would be Unavailable instead
     sender = mailer(port)
     with pytest.raises(InvalidInput) as info:
-        sender.send(TO, "Code\r\nBcc: eve@example.com", "x")
+        sender.send(TO, "Code\r\nBcc: eve@example.com", "x", purpose=SEC)
     assert info.value.field == "subject"
     with pytest.raises(InvalidInput) as info:
-        sender.send(f"{TO}, eve@example.com", "Code", "x")
+        sender.send(f"{TO}, eve@example.com", "Code", "x", purpose=SEC)
     assert info.value.field == "to"
     with pytest.raises(InvalidInput) as info:
-        sender.send(TO, "Code", "x", {"Bcc": "eve@example.com"})
+        sender.send(TO, "Code", "x", {"Bcc": "eve@example.com"}, purpose=SEC)
     assert info.value.field == "headers"
     with pytest.raises(InvalidInput) as info:
-        sender.send(TO, "Code", "x", {"X-Note": "a\nBcc: eve@example.com"})
+        sender.send(TO, "Code", "x", {"X-Note": "a\nBcc: eve@example.com"}, purpose=SEC)
     assert info.value.field == "header X-Note"
 
 
@@ -228,10 +236,10 @@ def test_adapter_and_twin_refuse_the_same_input(
 ) -> None:
     recorder, port = relay
     with pytest.raises(InvalidInput) as real:
-        mailer(port).send(to, subject, "body", headers)
+        mailer(port).send(to, subject, "body", headers, purpose=SEC)
     twin = InMemoryMailer()
     with pytest.raises(InvalidInput) as fake:
-        twin.send(to, subject, "body", headers)
+        twin.send(to, subject, "body", headers, purpose=SEC)
     assert real.value.field == fake.value.field == field_name
     assert recorder.received == []
     assert twin.sent == []
@@ -240,12 +248,12 @@ def test_adapter_and_twin_refuse_the_same_input(
 def test_twin_records_and_fails_like_the_relay() -> None:
     assert doctest.testmod(memory_mail).failed == 0
     twin = InMemoryMailer()
-    message_id = twin.send(TO, "Code", "123456", {"Auto-Submitted": "auto-generated"})
+    message_id = twin.send(TO, "Code", "123456", {"Auto-Submitted": "auto-generated"}, purpose=SEC)
     assert twin.sent[0].message_id == message_id
-    assert twin.sent[0].headers == {"Auto-Submitted": "auto-generated"}
+    assert twin.sent[0].headers == {"Auto-Submitted": "auto-generated", PURPOSE_HEADER: "security"}
     twin.fail = True
     with pytest.raises(Unavailable):
-        twin.send(TO, "Code", "654321")
+        twin.send(TO, "Code", "654321", purpose=SEC)
     assert len(twin.sent) == 1
 
 
@@ -329,7 +337,7 @@ def tls_relay(tls: Tls) -> Iterator[tuple[Recorder, int]]:
 def test_starttls_with_credentials_delivers(tls: Tls, tls_relay: tuple[Recorder, int]) -> None:
     recorder, port = tls_relay
     sender = mailer(port, starttls=True, username=USER, password=PASSWORD, tls_context=tls.client)
-    sender.send(TO, "Code", "123456")
+    sender.send(TO, "Code", "123456", purpose=SEC)
     assert [r.rcpt_tos for r in recorder.received] == [[TO]]
     assert PASSWORD not in repr(sender)
 
@@ -341,7 +349,7 @@ def test_wrong_password_is_unavailable_without_the_password(
     wrong = "not the password at all"
     sender = mailer(port, starttls=True, username=USER, password=wrong, tls_context=tls.client)
     with pytest.raises(Unavailable, match="credentials") as info:
-        sender.send(TO, "Code", "123456")
+        sender.send(TO, "Code", "123456", purpose=SEC)
     assert wrong not in str(info.value)
     assert USER not in str(info.value)
     assert recorder.received == []
@@ -351,7 +359,7 @@ def test_untrusted_certificate_is_unavailable(tls_relay: tuple[Recorder, int]) -
     recorder, port = tls_relay  # the system trust store does not know the test certificate
     sender = mailer(port, starttls=True, username=USER, password=PASSWORD)
     with pytest.raises(Unavailable, match="CERTIFICATE_VERIFY_FAILED"):
-        sender.send(TO, "Code", "123456")
+        sender.send(TO, "Code", "123456", purpose=SEC)
     assert recorder.received == []
 
 
@@ -359,7 +367,7 @@ def test_relay_without_starttls_gets_nothing(relay: tuple[Recorder, int]) -> Non
     recorder, port = relay  # offers no STARTTLS: never fall back to plain text
     sender = mailer(port, starttls=True, username=USER, password=PASSWORD)
     with pytest.raises(Unavailable, match="STARTTLS") as info:
-        sender.send(TO, "Code", "123456")
+        sender.send(TO, "Code", "123456", purpose=SEC)
     assert PASSWORD not in str(info.value)
     assert recorder.received == []
 

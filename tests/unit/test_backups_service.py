@@ -45,6 +45,12 @@ class JsonPacker:
     def unpack(self, source: Source, target: Path) -> int:
         raise NotImplementedError
 
+    def replace_tree(self, staged: Path, live: Path) -> None:
+        raise NotImplementedError
+
+    def discard(self, staged: Path) -> None:
+        raise NotImplementedError
+
 
 class Plan:
     def plan(self) -> list[Target]:

@@ -41,6 +41,11 @@ def test_every_engine_agrees_with_the_labels(bench: ModuleType) -> None:
     result: dict[str, Any] = bench.run(requests=3000, extra=lambda: {"marker": 1})
     assert result["requests"] == 3000
     assert result["gate"] == {"marker": 1}
+    # The same run's floors: the decision floor, the hash limit, SQLite's fsync floor.
+    assert result["dict_lookup_floor_us"] > 0
+    assert result["hash_limit_per_s"] > 0
+    assert set(result["fsync_commits_per_s"]) == {"sqlite"}
+    assert result["load_average_1min"] >= 0
     engines = result["engines"]
     assert set(engines) == {"entrusted", "cedarpy", "regorus", "pycasbin"}
     for name, figures in engines.items():
@@ -72,3 +77,8 @@ def test_gate_benchmark_reports_audited_decisions() -> None:
     assert result["audited_decisions_per_s"] > 0
     assert result["p50_ms"] <= result["p99_ms"]
     assert result["ledger_batches"] >= 1
+    # Beside it, in the same installation: the ledger's own group commit and the fsync floor.
+    assert result["ledger_appends_per_s"] > 0
+    assert result["fsync_commits_per_s"] > 0
+    assert result["vs_fsync"] > 0
+    assert result["vs_ledger"] > 0

@@ -12,7 +12,13 @@ import pytest
 
 from entrusted.adapters.ftp.gate_http import HttpFtpDoor
 from entrusted.adapters.ftp.server import SERVER
-from entrusted.errors import AuthenticationFailed, RateLimited, Refused, Unavailable
+from entrusted.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    RateLimited,
+    Refused,
+    Unavailable,
+)
 
 CUSTOMER = {
     "actor_kind": "customer",
@@ -22,6 +28,7 @@ CUSTOMER = {
     "contract_id": "ctr_1",
     "read_only": False,
     "grant": None,
+    "password_mark": "0123456789abcdef0123456789abcdef",
 }
 STAFF = {
     **CUSTOMER,
@@ -60,7 +67,7 @@ class Api:
 
 def door(api: Api, clock: Callable[[], float]) -> HttpFtpDoor:
     client = httpx.Client(transport=httpx.MockTransport(api))
-    return HttpFtpDoor("http://gate.example", "t", "/srv/ftp/%n", grace_s=300, client=client,
+    return HttpFtpDoor("https://gate.example", "t", "/srv/ftp/%n", grace_s=300, client=client,
                        clock=clock)  # fmt: skip
 
 
@@ -125,7 +132,7 @@ def test_a_refused_login_comes_back_as_the_in_process_door_raises_it(
     answer: dict[str, object], raised: type[Exception]
 ) -> None:
     client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(403, json=answer)))
-    d = HttpFtpDoor("http://gate.example", "t", "/srv/ftp/%n", client=client)
+    d = HttpFtpDoor("https://gate.example", "t", "/srv/ftp/%n", client=client)
     with pytest.raises(raised) as exc:
         d.login(SERVER, "office-backup*sam", "pw", "192.0.2.7")
     if isinstance(exc.value, Refused):
@@ -139,8 +146,24 @@ def test_an_answer_this_server_cannot_read_fails_closed(content: bytes) -> None:
             return httpx.Response(200, json={"allow": True, "session": STAFF})
         return httpx.Response(200, content=content, headers={"content-type": "application/json"})
 
-    d = HttpFtpDoor("http://gate.example", "t", "/srv/ftp/%n",
+    d = HttpFtpDoor("https://gate.example", "t", "/srv/ftp/%n",
                     client=httpx.Client(transport=httpx.MockTransport(api)))  # fmt: skip
     staff = d.login(SERVER, "office-backup*sam", "pw", "192.0.2.7")
     with pytest.raises(Unavailable, match="unreachable"):
         d.step(staff, "LIST")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://gate.example", "http://192.0.2.7:8000", "ftp://gate.example", "gate.example"]
+)
+def test_a_gate_url_off_this_host_must_be_https(url: str) -> None:
+    with pytest.raises(InvalidInput, match=r"ftp_gate_url.*https://"):
+        HttpFtpDoor(url, "t", "/srv/ftp/%n")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://gate.example", "http://127.0.0.1:8000", "http://[::1]:8000", "http://localhost"],
+)
+def test_https_or_a_loopback_gate_url_is_taken(url: str) -> None:
+    HttpFtpDoor(url, "t", "/srv/ftp/%n").close()

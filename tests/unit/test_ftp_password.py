@@ -8,6 +8,7 @@ import pytest
 
 from entrusted.adapters.contacts import Contacts
 from entrusted.crypto.secrets import verify_password
+from entrusted.domain.staff import validate_password
 from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.ftp_password import FtpPasswordService
 from entrusted.services.registry import RegistryParts
@@ -96,3 +97,10 @@ def test_a_transfer_clears_it_and_a_cancelled_contract_takes_none(world: World) 
     stored = hash_of(world, space)
     assert stored is not None
     assert verify_password(stored, PASSWORD)
+
+
+@pytest.mark.parametrize("bad", [PASSWORD + "\x00", "a long\npassword 1", "a long\tpassword 1"])
+def test_a_password_with_a_control_character_is_refused_for_every_account(bad: str) -> None:
+    # One rule (`validate_password`) for FTP, customer-account and staff passwords.
+    with pytest.raises(InvalidInput, match="control characters"):
+        validate_password(bad)

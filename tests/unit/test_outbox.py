@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import Backoff, OutboxMessage, OutboxStatus, Topic
 from entrusted.services.memory_mail import InMemoryMailer
 from entrusted.services.memory_registry import InMemoryRegistry
@@ -34,7 +35,9 @@ def test_void_and_unknown_topics() -> None:
     store, clock, mailer = InMemoryRegistry(), FakeClock(), InMemoryMailer()
 
     def render(message: OutboxMessage) -> Letter | None:
-        return None if message.ref == "gone" else Letter("a@example.com", "Hi", "Body\n")
+        if message.ref == "gone":
+            return None
+        return Letter("a@example.com", "Hi", "Body\n", MailPurpose.SERVICE_NOTICE)
 
     outbox = OutboxService(
         store.unit_of_work, mailer, clock, {Topic.ENDED: render}, Backoff(max_attempts=1)

@@ -15,14 +15,22 @@ import email.policy
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 from entrusted.adapters.smtp import compose, sender_domain
+from entrusted.domain.mailings import MailPurpose
 from entrusted.errors import Unavailable
-from entrusted.services.messaging import SentMail, SentSms, check_sms
+from entrusted.services.messaging import (
+    BatchResult,
+    Outgoing,
+    SentMail,
+    SentSms,
+    check_sms,
+    send_each,
+)
 
 
 def _write(folder: Path, suffix: str, data: bytes) -> Path:
@@ -46,7 +54,7 @@ class DirectoryMailer:
 
     ```python
     mailer = DirectoryMailer(Path("var/outgoing/mail"), "Example <noreply@example.com>")
-    mailer.send("alice@example.com", "Your code", "123456")  # -> var/outgoing/mail/…eml
+    mailer.send("alice@example.com", "Your code", "123456", purpose=MailPurpose.SECURITY)
     ```
     """
 
@@ -56,11 +64,20 @@ class DirectoryMailer:
         self._domain = sender_domain(sender)
 
     def send(
-        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        purpose: MailPurpose,
     ) -> str:
-        message = compose(self._sender, self._domain, to, subject, body, headers)
+        message = compose(self._sender, self._domain, to, subject, body, headers, purpose)
         _write(self.folder, ".eml", message.as_bytes())
         return str(message["Message-ID"])
+
+    def send_many(self, messages: Sequence[Outgoing], *, purpose: MailPurpose) -> BatchResult:
+        return send_each(self, messages, purpose)
 
     def written(self) -> list[SentMail]:
         """Every message written so far, oldest first (file names start with the time):

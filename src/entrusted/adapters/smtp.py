@@ -17,14 +17,18 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import TypeVar
 
 from entrusted.domain.contacts import canonical_email
+from entrusted.domain.mailings import PURPOSE_HEADER, MailPurpose
 from entrusted.errors import InvalidInput, Unavailable
-from entrusted.services.messaging import check_mail, is_loopback
+from entrusted.services.messaging import BatchResult, Handed, Outgoing, check_mail, is_loopback
 
+T = TypeVar("T")
 _ADDRESS_RE = re.compile(r"[^\s<>]+@[^\s<>]+")
 _MAX_REPLY = 200
 
@@ -36,8 +40,11 @@ class SmtpMailer:
     mailer = SmtpMailer("smtp.example.com", 587, starttls=True, username="entrusted",
                         password=secret, sender="Example Hosting <notices@example.com>")
     message_id = mailer.send("alice@example.com", "Your code", "123456",
-                             {"Auto-Submitted": "auto-generated"})
+                             purpose=MailPurpose.SECURITY)
     ```
+
+    `send_many` sends a mailing's batch over one connection (a relay answers each message on
+    its own), so a large mailing does not pay a TCP and TLS handshake per recipient.
 
     `tls_context` defaults to the system trust store with hostname checking; pass one that
     trusts a private CA for an internal relay.
@@ -80,27 +87,82 @@ class SmtpMailer:
         self._local_hostname = local_hostname or "localhost"
 
     def send(
-        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        purpose: MailPurpose,
     ) -> str:
         """Send one plain-text message to `to` and return its Message-ID (for the ledger)."""
-        message = compose(self._sender, self._domain, to, subject, body, headers)
+        message = compose(self._sender, self._domain, to, subject, body, headers, purpose)
         self._deliver(message, to)
         return str(message["Message-ID"])
 
-    def _deliver(self, message: EmailMessage, to: str) -> None:
-        where = f"mail relay {self._host}:{self._port}"
+    def send_many(self, messages: Sequence[Outgoing], *, purpose: MailPurpose) -> BatchResult:
+        """Send each message over one connection. A recipient the relay refuses is reported
+        (`permanent` for a 5xx) and the batch goes on; a relay that goes away ends the batch
+        with the messages it confirmed."""
+        handed: list[Handed] = []
+        if not messages:
+            return BatchResult(handed)
         try:
-            smtp = smtplib.SMTP(
-                self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout
-            )
+            smtp = self._translated(self._open)
+        except Unavailable as exc:
+            return BatchResult(handed, exc.message)
+        templates = _Templates(self._sender, self._domain, purpose)
+        try:
+            for m in messages:
+                try:
+                    message_id, data = templates.render(m)
+                    self._translated(lambda: self._transmit_bytes(smtp, data, m.to))  # noqa: B023
+                    handed.append(Handed(message_id))
+                except InvalidInput as exc:
+                    handed.append(Handed(None, exc.message, permanent=True))
+                except Unavailable as exc:
+                    handed.append(Handed(None, exc.message))
+                    if _connection_lost(smtp):
+                        return BatchResult(handed, exc.message)
+        finally:
+            _hang_up(smtp)
+        return BatchResult(handed)
+
+    def _open(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(
+            self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout
+        )
+        try:
+            if self._starttls:
+                smtp.starttls(context=self._tls_context)
+            if self._username is not None and self._password is not None:
+                smtp.login(self._username, self._password)
+        except BaseException:
+            _hang_up(smtp)
+            raise
+        return smtp
+
+    def _transmit(self, smtp: smtplib.SMTP, message: EmailMessage, to: str) -> None:
+        smtp.send_message(message, from_addr=self._envelope_from, to_addrs=[to])
+
+    def _transmit_bytes(self, smtp: smtplib.SMTP, data: bytes, to: str) -> None:
+        smtp.sendmail(self._envelope_from, [to], data)
+
+    def _deliver(self, message: EmailMessage, to: str) -> None:
+        def once() -> None:
+            smtp = self._open()
             try:
-                if self._starttls:
-                    smtp.starttls(context=self._tls_context)
-                if self._username is not None and self._password is not None:
-                    smtp.login(self._username, self._password)
-                smtp.send_message(message, from_addr=self._envelope_from, to_addrs=[to])
+                self._transmit(smtp, message, to)
             finally:
                 _hang_up(smtp)
+
+        self._translated(once)
+
+    def _translated(self, step: Callable[[], T]) -> T:
+        """Run one exchange with the relay, translating its errors into the errors tree."""
+        where = f"mail relay {self._host}:{self._port}"
+        try:
+            return step()
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             if 500 <= code < 600:
@@ -135,12 +197,17 @@ def compose(
     to: str,
     subject: str,
     body: str,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None,
+    purpose: MailPurpose,
 ) -> EmailMessage:
     """The message every mail transport sends (the relay, or a file for the directory
-    transport), after the checks of `services.messaging.check_mail`."""
+    transport), after the checks of `services.messaging.check_mail`. The purpose is written
+    as `X-Entrusted-Purpose`; nothing the system sends is automatic mail a person must answer,
+    so `Auto-Submitted: auto-generated` (RFC 3834) is set unless the caller set it."""
     given = dict(headers or {})
     check_mail(to, subject, given)
+    if not isinstance(purpose, MailPurpose):
+        raise InvalidInput("purpose", "every message names its purpose")
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -148,10 +215,60 @@ def compose(
     message["Date"] = formatdate(usegmt=True)
     # The domain is given so make_msgid never does its own (slow, DNS) FQDN lookup.
     message["Message-ID"] = make_msgid(domain=domain)
+    message[PURPOSE_HEADER] = purpose.value
+    if not any(name.lower() == "auto-submitted" for name in given):
+        message["Auto-Submitted"] = "auto-generated"
     for name, value in given.items():
         message[name] = value
     message.set_content(body)
     return message
+
+
+class _Templates:
+    """A batch's messages, rendered from one template per (subject, body): a mailing sends
+    the same text to thousands, and the `email` package's header objects cost more per
+    message than the SMTP dialogue itself. The template is composed (and so checked) by
+    `compose` like any message; each message replaces its `To` and `Message-ID` and adds its
+    own headers, each checked by `check_mail` exactly as `compose` would."""
+
+    _STAND_IN = "recipient@template.invalid"
+
+    def __init__(self, sender: str, domain: str, purpose: MailPurpose) -> None:
+        self._sender = sender
+        self._domain = domain
+        self._purpose = purpose
+        self._cache: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+    def render(self, m: Outgoing) -> tuple[str, bytes]:
+        """The message's Message-ID and its bytes as sent."""
+        check_mail(m.to, m.subject, dict(m.headers))
+        head, body = self._template(m.subject, m.body)
+        message_id = make_msgid(domain=self._domain)
+        lines = [head, f"To: {m.to}\r\nMessage-ID: {message_id}\r\n".encode()]
+        for name, value in m.headers.items():
+            line = f"{name}: {value}\r\n"
+            if not line.isascii() or len(line) > 998:
+                # Rare (a long or non-ASCII value): let `compose` fold and encode it.
+                message = compose(
+                    self._sender, self._domain, m.to, m.subject, m.body, m.headers, self._purpose
+                )
+                return str(message["Message-ID"]), message.as_bytes(policy=SMTP_POLICY)
+            lines.append(line.encode())
+        lines.append(body)
+        return message_id, b"".join(lines)
+
+    def _template(self, subject: str, body: str) -> tuple[bytes, bytes]:
+        key = (subject, body)
+        if key not in self._cache:
+            message = compose(
+                self._sender, self._domain, self._STAND_IN, subject, body, {}, self._purpose
+            )
+            del message["To"]
+            del message["Message-ID"]
+            data = message.as_bytes(policy=SMTP_POLICY)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            self._cache[key] = (head + b"\r\n", b"\r\n" + rest)
+        return self._cache[key]
 
 
 def sender_domain(sender: str) -> str:
@@ -166,6 +283,11 @@ def _hang_up(smtp: smtplib.SMTP) -> None:
         smtp.quit()
     except (smtplib.SMTPException, OSError):
         smtp.close()
+
+
+def _connection_lost(smtp: smtplib.SMTP) -> bool:
+    """Whether smtplib closed the connection (it drops its socket on a disconnect)."""
+    return getattr(smtp, "sock", None) is None
 
 
 def _reply(code: int, text: bytes | str) -> str:

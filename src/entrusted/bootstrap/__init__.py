@@ -14,6 +14,7 @@ from entrusted.adapters.db.grant_step_store import SqlGrantStepStore
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_tail import verify_since
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
+from entrusted.adapters.db.mailing_store import SqlMailingStore
 from entrusted.adapters.db.policy_store import SqlDeploymentStore, SqlStaffDirectory
 from entrusted.adapters.db.registry_store import SqlWrappedKeyStore
 from entrusted.adapters.db.uow import SqlUnitOfWork
@@ -34,6 +35,7 @@ from entrusted.bootstrap.backups import (
     build_backups,
     purge_job,
 )
+from entrusted.bootstrap.disclosures import Desk, attach_desk, build_desk, court_order_resolver
 from entrusted.bootstrap.ftp import ftp_server, ftp_tls_files, remote_ftp_server, start_ftp
 from entrusted.bootstrap.installation import (
     INIT_HOOKS,
@@ -53,6 +55,14 @@ from entrusted.bootstrap.ledger_jobs import (
     adopt_ledger_record,
     tile_source,
 )
+from entrusted.bootstrap.mailings import (
+    MAILINGS_SEND_JOB,
+    Mailings,
+    build_mailings,
+    mailing_conditions,
+    send_announcements,
+)
+from entrusted.bootstrap.policy_document import build_policy_documents
 from entrusted.bootstrap.transports import _messaging
 from entrusted.config import Settings
 from entrusted.crypto.personal import RegistryKeys
@@ -75,6 +85,7 @@ from entrusted.services.consent_parts import ConsentLimits, ConsentParts
 from entrusted.services.contact_email import ContactEmails
 from entrusted.services.contracts import ContractService
 from entrusted.services.customer_auth import CustomerAuthService, is_customer_token
+from entrusted.services.disclosure_holdback import CustomerFacingLog
 from entrusted.services.events import EventBus
 from entrusted.services.ftp_login import FtpLoginService
 from entrusted.services.ftp_password import FtpPasswordService
@@ -98,6 +109,7 @@ from entrusted.services.messaging import (
 )
 from entrusted.services.outbox import OutboxService
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
+from entrusted.services.policy_document import PolicyDocuments
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
 from entrusted.services.ports import ConsentUnitOfWork, RegistryUnitOfWork, UnitOfWork
 from entrusted.services.registry import RegistryParts, RegistryService
@@ -178,6 +190,10 @@ class Container:
     _witness_clients: list[HttpWitness] = field(default_factory=list)
     _submitter: WitnessSubmitter | None = None
     backups: Backups = field(init=False)
+    mailings: Mailings = field(init=False)
+    events: EventBus = field(init=False)  # the bus areas publish to (e.g. a published policy)
+    desk: Desk = field(init=False)
+    policy_documents: PolicyDocuments = field(init=False)
 
     @property
     def checkpoints(self) -> CheckpointService:
@@ -322,7 +338,10 @@ class Container:
         self.engine.dispose()
 
 
-def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Container:
+# One statement per area wired; the composition root is long by design (STYLE rule 3).
+def build(  # noqa: PLR0915
+    settings: Settings, clock: Callable[[], datetime] = utc_now
+) -> Container:
     engine = make_engine(settings.effective_database_url)
 
     def uow() -> UnitOfWork:
@@ -360,6 +379,8 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         resolvers={
             Condition.CALLER_IDENTIFIED: identified,
             Condition.ACTIVE_GRANT: ActiveGrant(reader, reader, clock),
+            **mailing_conditions(engine),
+            Condition.COURT_ORDER: court_order_resolver(engine, clock),
         },
         directory=SqlStaffDirectory(engine),
     )
@@ -401,6 +422,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         timedelta(seconds=settings.email_change_ttl_s),
     )
     grant_steps = GrantSteps(parts, SqlGrantStepStore(engine))
+    desk = build_desk(engine, gate, keys, clock)
     notices = ConsentNotices(parts, mailer, settings.portal_url, store, grant_steps)
     outbox = OutboxService(
         registry_uow,
@@ -410,6 +432,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             **notices.renderers(consent_uow),
             **customer_auth.renderers(),
             **contact_emails.renderers(),
+            **desk.disclosures.renderers(),
         },
         Backoff(
             base=timedelta(seconds=settings.outbox_retry_s),
@@ -417,6 +440,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         ),
         retention=timedelta(seconds=settings.outbox_retention_s),
     )
+    policy_documents = build_policy_documents(engine, gate, clock, events, ruleset)
     consent_parts = ConsentParts(
         parts,
         consent_uow,
@@ -427,6 +451,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
             max_sessions=settings.grant_max_sessions,
             identification_valid=timedelta(seconds=settings.identification_valid_s),
         ),
+        policy_version=policy_documents.in_force_at,
     )
     grants = GrantService(consent_parts, events)
     consent = ConsentService(consent_parts, grants)
@@ -446,6 +471,17 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         parts, grant_entry, staff_limits, settings.ftp_root_template, grant_steps
     )
     EndStaffGrants(grants, consent_uow).subscribe(events)
+    # One look-up budget for support's customer look-ups and FTP space sizes alike.
+    lookup = CallerLookup(
+        parts,
+        LookupThrottle(
+            LookupLimits(
+                settings.support_lookups_per_minute, settings.support_lookup_alert_per_hour
+            ),
+            clock,
+        ),
+        cases_in(consent_uow),
+    )
     c = Container(
         settings=settings,
         engine=engine,
@@ -464,18 +500,8 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         registry=RegistryService(
             parts,
             customer_auth,
-            store,
-            CallerLookup(
-                parts,
-                LookupThrottle(
-                    LookupLimits(
-                        settings.support_lookups_per_minute,
-                        settings.support_lookup_alert_per_hour,
-                    ),
-                    clock,
-                ),
-                cases_in(consent_uow),
-            ),
+            CustomerFacingLog(store, desk.held_back),  # a deferred disclosure: held back (P5)
+            lookup,
             contact_emails,
         ),
         contracts=contracts,
@@ -498,7 +524,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
         ftp_login=ftp_login,
         ftp_passwords=FtpPasswordService(parts),
         ftp_space_monitor=FtpSpaceMonitor(
-            parts, FileSystemSpaceReader(), settings.ftp_root_template
+            parts, FileSystemSpaceReader(), settings.ftp_root_template, lookup
         ),
         outbox=outbox,
     )
@@ -511,6 +537,17 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     )
     c.jobs.append(Job("outbox.deliver", settings.outbox_interval_s, lambda: str(outbox.deliver())))
     c.backups = build_backups(c, parts, consent_uow)
+    c.events = events
+    c.mailings = build_mailings(c, keys, events)
+    c.jobs.append(
+        Job(
+            MAILINGS_SEND_JOB,
+            settings.outbox_interval_s,
+            lambda: send_announcements(c.mailings, SqlMailingStore(engine)),
+        )
+    )
+    attach_desk(c, desk)
+    c.policy_documents = policy_documents
     c.jobs.append(
         Job(BACKUP_RUN_JOB, settings.backup_interval_s, lambda: str(c.backups.runner.run(WORKER)))
     )

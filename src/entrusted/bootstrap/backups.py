@@ -11,11 +11,11 @@ from entrusted.adapters.backup_directory import DirectoryBackupStore
 from entrusted.adapters.backup_tar import TarZstdPacker
 from entrusted.adapters.db.backup_store import SqlBackupCatalog
 from entrusted.bootstrap.actors import WORKER
-from entrusted.errors import Unavailable
+from entrusted.errors import NotFound, Unavailable
 from entrusted.services.backup_access import BackupAccess
 from entrusted.services.backup_purge import BackupPurge
 from entrusted.services.backup_sources import RegistrySources, Roots
-from entrusted.services.backups import BackupParts, BackupRun
+from entrusted.services.backups import BackupParts, BackupRun, Target
 from entrusted.services.ports import ConsentUnitOfWork
 from entrusted.services.registry import RegistryParts
 
@@ -56,9 +56,23 @@ def build_backups(
         catalog.customer_ids,
         Roots(s.mail_root_template, s.ftp_root_template, s.web_root_template),
     )
+    runner = BackupRun(parts, sources, s.backup_parallel)
+
+    def live_root(customer_id: str, service_id: str) -> str | None:
+        """The service's live directory, from the same templates a run reads."""
+        try:
+            targets = sources.for_customer(customer_id)
+        except NotFound:
+            return None
+        return next((t.root for t in targets if t.service_id == service_id), None)
+
+    def snapshot(target: Target, why: str) -> str:
+        # Taken by the service, as every backup is (the rule's 7-day obligation applies).
+        return runner.snapshot(WORKER, target, why)
+
     return Backups(
-        runner=BackupRun(parts, sources, s.backup_parallel),
-        access=BackupAccess(parts, s.effective_restore_root, case_exists),
+        runner=runner,
+        access=BackupAccess(parts, s.effective_restore_root, case_exists, live_root, snapshot),
         purge=BackupPurge(parts),
     )
 

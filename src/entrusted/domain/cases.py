@@ -159,6 +159,7 @@ class Grant:
     ended_at: datetime | None = None
     end_reason: GrantEnd | None = None
     ended_by: str | None = None
+    policy_version: int | None = None  # the public policy document in force at consent (P17)
 
     @property
     def resource_kind(self) -> ResourceKind:

@@ -34,6 +34,10 @@ class IdKind(StrEnum):
     GRANT_SESSION = "gss"
     IDENTIFICATION = "idn"
     BACKUP = "bkp"
+    MAILING = "mlg"
+    THIRD_PARTY_REQUEST = "tpr"
+    COURT_ORDER = "cor"
+    DISCLOSURE = "dsc"
 
     @property
     def example(self) -> str:

@@ -27,6 +27,7 @@ class Topic(StrEnum):
     PASSWORD_LINK_REQUEST = "customer.password_link_request"  # noqa: S105 - ref: blind index
     EMAIL_CHANGE_LINK = "customer.email_change_link"  # ref: the customer id; to the new address
     EMAIL_CHANGE_NOTICE = "customer.email_change_notice"  # ref: the customer id; to the old one
+    DISCLOSURE_NOTICE = "disclosure.notice"  # ref: `<disclosure id>/<customer id>` (P5)
 
 
 class OutboxStatus(StrEnum):

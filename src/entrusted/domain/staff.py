@@ -8,6 +8,7 @@ credential.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -84,6 +85,10 @@ def validate_password(password: str) -> str:
         raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > 1024:
         raise InvalidInput("password", "must be at most 1024 characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in password):
+        # NUL, newlines, tabs: no keyboard types them into a login form or an FTP client,
+        # and NUL cannot be sent in FTP's PASS line at all.
+        raise InvalidInput("password", "must not contain control characters")
     return password
 
 

@@ -16,17 +16,21 @@ access.for_customer(customer)                                     # [Archive, ..
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
+from typing import NoReturn
 
 from entrusted.crypto.backup_chunks import ChunkOpener, unwrap_archive_key
 from entrusted.crypto.envelope import unwrap
 from entrusted.domain.backups import Archive, ArchiveStatus, DayKey
+from entrusted.domain.backups import Source as SourceKind
 from entrusted.domain.ids import IdKind, id_problem, is_id
-from entrusted.domain.policy import Action, Actor
+from entrusted.domain.policy import Action, Actor, Resource
 from entrusted.errors import Conflict, InvalidInput, NotFound, TamperDetected
-from entrusted.services.backups import BackupParts, backup_resource
+from entrusted.services.backups import BackupParts, Target, backup_resource
 from entrusted.services.gate import AccessContext
 from entrusted.services.outcomes import Outcome
 
@@ -45,15 +49,25 @@ class Restored:
     target: Path
     files: int
     chunks: int
+    kept: str | None = None  # restored into the live service: the backup of what it replaced
 
 
 class BackupAccess:
     def __init__(
-        self, parts: BackupParts, restore_root: Path, case_exists: Callable[[str], bool]
+        self,
+        parts: BackupParts,
+        restore_root: Path,
+        case_exists: Callable[[str], bool],
+        live_root: Callable[[str, str], str | None],
+        snapshot: Callable[[Target, str], str],
     ) -> None:
+        """`live_root(customer_id, service_id)` is the service's live directory (None once
+        it is no longer hosted); `snapshot(target, why)` backs one tree up now."""
         self._p = parts
         self._root = restore_root
         self._case_exists = case_exists
+        self._live_root = live_root
+        self._snapshot = snapshot
 
     def archives(self, actor: Actor, customer_id: str | None = None) -> list[Archive]:
         """Every complete archive (of one customer, if given): sysadmins only."""
@@ -100,74 +114,128 @@ class BackupAccess:
         self,
         actor: Actor,
         archive_id: str,
-        target: str,
+        target: str | None,
         *,
         case_id: str | None = None,
         incident: str | None = None,
+        into_live: bool = False,
     ) -> Restored:
-        """Restore one archive into a new directory `target` under the restore root."""
+        """Restore one archive into a new directory `target` under the restore root, or
+        (`into_live`, no target) back into the live service it was taken from."""
         if not (case_id or incident):
             raise InvalidInput("case", "a restore names the case or the incident it serves")
         _check_id(archive_id)
         if case_id is not None and not is_id(IdKind.CASE, case_id):
             raise InvalidInput("case", id_problem(IdKind.CASE))
-        destination = self._destination(target)
+        if into_live == (target is not None):
+            raise InvalidInput("target", "name a new directory, or restore into the live service")
+        destination = None if target is None else self._destination(target)
         archive = self._p.catalog.get(archive_id)
         resource = backup_resource(archive_id, archive.customer_id if archive else None)
-        context = AccessContext(case_id=case_id, ticket=incident, note="restore")
+        note = "restore into the live service" if into_live else "restore"
+        context = AccessContext(case_id=case_id, ticket=incident, note=note)
         self._p.gate.decide(actor, Action.RESTORE, resource, context)
         if case_id is not None and not self._case_exists(case_id):
             raise NotFound("case", case_id)
         if archive is None:
             raise NotFound("backup", archive_id)
+        refuse = partial(self._refuse, actor, resource, context)
         found = self._p.catalog.day_key(archive.day)
         wrapped_dek = self._p.catalog.wrapped_dek(archive_id)
         if archive.status is not ArchiveStatus.COMPLETE or found is None or wrapped_dek is None:
             gone = archive.status is ArchiveStatus.DESTROYED or found is None
-            why = (
+            refuse(
+                Outcome.BACKUP_UNRESTORABLE,
                 f"backup {archive_id} was destroyed with its day's key "
                 f"({(archive.destroyed_at or archive.destroy_after).isoformat()}); it cannot be "
                 "restored by anyone"
                 if gone
-                else f"backup {archive_id} was never completed ({archive.status.value})"
+                else f"backup {archive_id} was never completed ({archive.status.value})",
             )
-            self._p.outcomes.record(
-                actor,
-                Action.RESTORE,
-                resource,
-                Outcome.BACKUP_UNRESTORABLE,
-                why,
-                context,
-                allowed=False,
-            )
-            raise Conflict(why)
+        live: Path | None = None
+        if into_live:
+            live = self._live_tree(archive, refuse)
         day_key = unwrap(self._p.keyring(), found[1])
         dek = unwrap_archive_key(day_key, wrapped_dek)
+        if destination is not None:
+            staged = destination
+        else:  # beside the live tree, so the swap is a rename within one filesystem
+            assert live is not None
+            staged = live.parent / f".{live.name}.restore-{secrets.token_hex(4)}"
         try:
             with self._p.store.reader(archive_id) as source:
                 opened = ChunkOpener(dek, archive_id, source)
-                files = self._p.packer.unpack(opened, destination)
+                files = self._p.packer.unpack(opened, staged)
         except TamperDetected as exc:
-            self._p.outcomes.record(
-                actor,
-                Action.RESTORE,
-                resource,
-                Outcome.BACKUP_TAMPERED,
-                f"restore refused, nothing written: {exc.message}"[:2000],
-                context,
-                allowed=False,
+            refuse(Outcome.BACKUP_TAMPERED, f"restore refused, nothing written: {exc.message}")
+        kept = None
+        where = "under the restore root"
+        if live is not None:
+            kept = self._replace(archive, staged, live, case_id or incident or "")
+            where = "into the live service, replacing its tree" + (
+                f" (first kept as backup {kept})" if kept else ""
             )
-            raise
         self._p.outcomes.record(
             actor,
             Action.RESTORE,
             resource,
             Outcome.BACKUP_RESTORED,
             f"{archive.source.value} archive restored: {files} files from {opened.chunks} "
-            "authenticated chunks, under the restore root",
+            f"authenticated chunks, {where}",
             context,
         )
-        return Restored(archive_id, destination, files, opened.chunks)
+        return Restored(archive_id, live or staged, files, opened.chunks, kept)
+
+    def _live_tree(self, archive: Archive, refuse: Callable[[Outcome, str], NoReturn]) -> Path:
+        """The live directory of the archive's service, from the templates the backup read.
+        The record is never restored into the live service: it is the customer's rows as
+        they were, and writing them back would undo what happened since (an erasure of
+        personal details, a withdrawn consent, a cancelled contract) behind the registry's
+        back; a sysadmin restores it to a directory and reads it instead."""
+        if archive.source is SourceKind.RECORD or archive.service_id is None:
+            refuse(
+                Outcome.BACKUP_LIVE_REFUSED,
+                f"backup {archive.id} is the customer's record: it is never written back into "
+                "the live registry (that would undo erasures, consents and cancellations "
+                "since); restore it to a directory instead",
+            )
+        root = self._live_root(archive.customer_id, archive.service_id)
+        if root is None:
+            refuse(
+                Outcome.BACKUP_LIVE_REFUSED,
+                f"backup {archive.id}: service {archive.service_id} is no longer hosted, so "
+                "there is no live tree to restore into; restore it to a directory instead",
+            )
+        return Path(root)
+
+    def _replace(self, archive: Archive, staged: Path, live: Path, why: str) -> str | None:
+        """Back the live tree up, then swap the restored tree in and remove the old one. The
+        tree being replaced is kept as a backup under today's key (destroyed within the week
+        like every other), not as a copy beside it that no rule would ever destroy; if that
+        backup fails, nothing is replaced. Returns the id of that backup (None: no live tree)."""
+        kept = None
+        try:
+            if self._p.packer.has_tree(str(live)):
+                target = Target(
+                    archive.customer_id, archive.source, archive.service_id, root=str(live)
+                )
+                kept = self._snapshot(target, f"live tree before restoring {archive.id} ({why})")
+            self._p.packer.replace_tree(staged, live)
+        except BaseException:
+            self._p.packer.discard(staged)
+            raise
+        return kept
+
+    def _refuse(
+        self, actor: Actor, resource: Resource, context: AccessContext, outcome: Outcome, why: str
+    ) -> NoReturn:
+        """Ledger a refusal the service made after the gate allowed, then raise it."""
+        self._p.outcomes.record(
+            actor, Action.RESTORE, resource, outcome, why[:2000], context, allowed=False
+        )
+        if outcome is Outcome.BACKUP_TAMPERED:
+            raise TamperDetected(why)
+        raise Conflict(why)
 
     def _destination(self, target: str) -> Path:
         """A new directory strictly inside the restore root (no `..`, no way out through a

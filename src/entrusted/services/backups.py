@@ -88,6 +88,15 @@ class Packer(Protocol):
         authenticated (nothing half-restored); returns the file count."""
         ...
 
+    def replace_tree(self, staged: Path, live: Path) -> None:
+        """Put the directory `staged` (beside `live`) in the place of `live` in one step,
+        then remove the tree it replaced; `live` may not exist yet."""
+        ...
+
+    def discard(self, staged: Path) -> None:
+        """Remove a staged tree that will not be swapped in."""
+        ...
+
 
 class BackupCatalog(Protocol):
     """The archives and the day keys (`adapters.db.backup_store`). The key table is the one
@@ -239,6 +248,31 @@ class BackupRun:
                 if progress is not None:
                     progress(done, len(jobs))
         return replace(report, bytes=sum(a.size for a in self._finished(report.taken)))
+
+    def snapshot(self, actor: Actor, target: Target, why: str) -> str:
+        """One archive of one target now, decided and ledgered like a run's (used to keep
+        the live tree a restore is about to replace); Unavailable if it could not be sealed,
+        so nothing is replaced without a copy of what was there."""
+        now = self._p.clock()
+        day = backup_day(now)
+        key, day_key = self.day_key(actor, day)
+        archive = Archive(
+            self._p.ids("bkp"),
+            day,
+            target.customer_id,
+            target.source,
+            target.service_id,
+            ArchiveStatus.WRITING,
+            now,
+            destroy_after(day),
+        )
+        resource = backup_resource(archive.id, archive.customer_id)
+        audited = self._p.gate.decide(actor, Action.CREATE, resource, AccessContext(note=why))
+        archive = discharge(audited.decision, archive)
+        archive_id, size = self._one(actor, day_key, key, target, archive)
+        if size is None:
+            raise Unavailable(f"the live tree could not be backed up first ({archive_id})")
+        return archive_id
 
     def _finished(self, ids: Sequence[str]) -> list[Archive]:
         return [a for i in ids if (a := self._p.catalog.get(i)) is not None]

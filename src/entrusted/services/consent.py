@@ -172,6 +172,7 @@ class ConsentService:
             actor.id,
             now,
             now + p.limits.grant_max_duration,
+            policy_version=p.policy_version(now),
         )
         with p.uow() as uow:
             answered = uow.access_requests.answer(

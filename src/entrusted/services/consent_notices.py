@@ -13,6 +13,7 @@ grant never waits for a mail relay and a notice is never silently lost.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -20,12 +21,14 @@ import structlog
 from entrusted.crypto.personal import data_key, open_customer, open_service
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.cases import AccessRequest, Case, Grant, GrantEnd, latest_end, scope_text
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import ResourceKind
 from entrusted.errors import EntrustedError
 from entrusted.services.grant_steps import GrantSteps, OpenedName
 from entrusted.services.messaging import MailSender
 from entrusted.services.outbox import Letter, Renderer
+from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import ConsentUnitOfWorkFactory, CustomerEntries
 from entrusted.services.registry import RegistryParts, load_customer
 
@@ -33,6 +36,10 @@ log = structlog.get_logger("entrusted.messages")
 
 _HEADERS: Mapping[str, str] = {"Auto-Submitted": "auto-generated"}
 _ACCESS_KINDS = {ResourceKind.MAILBOX_CONTENT.value, ResourceKind.FTP_SPACE.value}
+# Notes that name a step (`ftp retr`, `ftp login`): id-only, so shown to the customer.
+_STEP_NOTES = ("ftp ",)
+# Unicode categories that print nothing or break the line: control, format, separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _ENDED_BECAUSE = {
     GrantEnd.CASE_RESOLVED: "the support case was resolved",
     GrantEnd.REVOKED: "you withdrew it",
@@ -130,7 +137,13 @@ class ConsentNotices:
     def _must_send(self, customer_id: str, subject: str, body: str, kind: str, ref: str) -> None:
         """Hand the message to the relay now; its error is the caller's (nothing exists yet)."""
         try:
-            message_id = self._mailer.send(self.address(customer_id), subject, body, dict(_HEADERS))
+            message_id = self._mailer.send(
+                self.address(customer_id),
+                subject,
+                body,
+                dict(_HEADERS),
+                purpose=MailPurpose.SERVICE_NOTICE,
+            )
         except EntrustedError as exc:
             log.warning("message.undeliverable", kind=kind, ref=ref, error=exc.message)
             raise
@@ -163,7 +176,7 @@ class ConsentNotices:
         }
 
     def _letter(self, customer_id: str, subject: str, body: str) -> Letter:
-        return Letter(self.address(customer_id), subject, body)
+        return Letter(self.address(customer_id), subject, body, MailPurpose.SERVICE_NOTICE)
 
     def granted(self, grant: Grant) -> Letter:
         words = self.scope(grant)
@@ -206,15 +219,11 @@ class ConsentNotices:
             )
         ]
         mine = [e for e in entries if e.refs.get("case") == case.id]
-        lines = []
-        for e in mine:
-            if e.resource_kind not in _ACCESS_KINDS:
-                continue
-            name = self.service_name(case.contract_id, e.resource_id)
-            outcome = "allowed" if e.decision == "allow" else "refused"
-            lines.append(
-                f"  {e.time:%Y-%m-%d %H:%M} UTC  {e.actor_id} {e.action} {name}: {outcome}"
-            )
+        lines = [
+            _access_line(e, visible(self.service_name(case.contract_id, e.resource_id)))
+            for e in mine
+            if e.resource_kind in _ACCESS_KINDS
+        ]
         grants = sorted({e.refs["grant"] for e in mine if "grant" in e.refs})
         accessed = "\n".join(lines) if lines else "  nothing: no staff member opened your data."
         opened = self._steps.opened(case.customer_id, grants)
@@ -229,10 +238,41 @@ class ConsentNotices:
         return self._letter(case.customer_id, f"Case {case.id} resolved: what was accessed", body)
 
 
+def _access_line(e: AuditEntry, name: str) -> str:
+    """One ledger entry in words. The step's command comes from its id-only note (`ftp retr`);
+    a session's close, reported by the server, is labelled as such, not shown as an access."""
+    when = f"{e.time:%Y-%m-%d %H:%M} UTC"
+    if e.rule == Outcome.SESSION.value and e.decision == "allow":
+        return f"  {when}  session closed on {name} (reported by {e.actor_id})"
+    outcome = "allowed" if e.decision == "allow" else "refused"
+    note = e.refs.get("note", "")
+    step = f" ({note})" if note.startswith(_STEP_NOTES) else ""
+    return f"  {when}  {e.actor_id} {e.action} {name}{step}: {outcome}"
+
+
+def visible(text: str) -> str:
+    """`text` with control and invisible formatting characters (NUL, bell, line breaks, a
+    right-to-left override) written as escapes (`\\x00`, `\\u202e`), so the customer sees
+    the name that was asked for rather than a blank, a cut line or reordered letters."""
+    return "".join(
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        if unicodedata.category(ch) in _HIDDEN
+        else ch
+        for ch in text
+    )
+
+
 def _opened_text(opened: Mapping[str, list[OpenedName]]) -> str:
-    """The names staff opened, under each grant (empty when steps touched no names)."""
+    """The names staff asked for, under each grant (empty when steps touched no names). The
+    gate allowed each step; the file system may still have refused it (no such file)."""
     parts = []
     for grant_id, names in sorted(opened.items()):
-        rows = "\n".join(f"  {n.at:%Y-%m-%d %H:%M} UTC  {n.command} {n.name}" for n in names)
-        parts.append(f"\nFiles and folders opened under permission {grant_id}:\n{rows}\n")
+        rows = "\n".join(
+            f"  {n.at:%Y-%m-%d %H:%M} UTC  {n.command} {visible(n.name)}" for n in names
+        )
+        parts.append(
+            f"\nFiles and folders asked for under permission {grant_id} (each step was "
+            f"allowed; the file system may still have refused it, e.g. a name that does not "
+            f"exist):\n{rows}\n"
+        )
     return "".join(parts)

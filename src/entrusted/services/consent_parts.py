@@ -6,8 +6,9 @@ the catalogue (`services/outcomes.py`), then raised."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from entrusted.crypto.secrets import token_digest
 from entrusted.domain.cases import RESOURCE_OF, Case
@@ -42,6 +43,9 @@ class ConsentParts:
     uow: ConsentUnitOfWorkFactory
     notices: ConsentNotices
     limits: ConsentLimits = field(default_factory=ConsentLimits)
+    # The number of the public policy document version in force at a time (P17), recorded on
+    # each grant; bootstrap wires `PolicyDocuments.in_force_at`, service tests may leave it.
+    policy_version: Callable[[datetime], int | None] = lambda _at: None
 
     @property
     def gate(self) -> Gate:

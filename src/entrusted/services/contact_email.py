@@ -34,6 +34,7 @@ from entrusted.crypto.personal import (
     seal_pending_email,
 )
 from entrusted.crypto.secrets import token_digest
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import CustomerStatus, SealedCustomer
@@ -116,7 +117,7 @@ class ContactEmails:
             "ignore this message.\n"
         )
         to = open_pending_email(self._keys(), customer, pending)
-        return Letter(to, "Confirm your new contact address", body)
+        return Letter(to, "Confirm your new contact address", body, MailPurpose.SECURITY)
 
     def _notice(self, message: OutboxMessage) -> Letter | None:
         with self._uow() as uow:
@@ -134,7 +135,10 @@ class ContactEmails:
             f"({self._portal}), which ends every session, and contact our support.\n"
         )
         return Letter(
-            open_customer(keys, customer).email, "Your contact address is being changed", body
+            open_customer(keys, customer).email,
+            "Your contact address is being changed",
+            body,
+            MailPurpose.SECURITY,
         )
 
     # --- the link opened ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from entrusted.crypto.secrets import (
     token_digest,
     verify_password,
 )
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.domain.registry import CustomerSession, CustomerStatus, SealedCustomer
@@ -141,7 +142,8 @@ class CustomerAuthService:
             f"for {int(self._link_ttl.total_seconds() // 3600)} hours):\n\n"
             f"{self._portal}/password#token={secret}\n"
         )
-        return Letter(open_customer(self._keys(), customer).email, "Set your password", body)
+        email = open_customer(self._keys(), customer).email
+        return Letter(email, "Set your password", body, MailPurpose.SECURITY)
 
     def set_password(self, link_secret: str, password: str) -> str:
         """Set the password the link is for; returns the customer id. The link works once,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -56,6 +57,17 @@ class GrantSessionEnded:
 
     grant: Grant
     session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDocumentPublished:
+    """A new version of the public policy document was published (P17), and committed: the
+    customers are told of the amendment by a `terms_amendment` mailing (P7)."""
+
+    version_id: str
+    effective: date
+    summary: str
+    actor: Actor
 
 
 E = TypeVar("E")

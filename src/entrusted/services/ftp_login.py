@@ -31,6 +31,7 @@ door.step(session, "RETR", "/invoice-2026.pdf")     # False: the grant has ended
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -38,8 +39,9 @@ from typing import Protocol
 
 from entrusted.crypto.blind_index import ftp_space_index
 from entrusted.crypto.secrets import DUMMY_PASSWORD_HASH, verify_password
+from entrusted.domain.ids import INVALID_ID
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
-from entrusted.domain.registry import ContractStatus, CustomerStatus, clean_ftp_name
+from entrusted.domain.registry import ContractStatus, CustomerStatus, ServiceKind, clean_ftp_name
 from entrusted.domain.staff import ServiceName
 from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
 from entrusted.services.ftp_space import find_ftp_space
@@ -54,6 +56,25 @@ STAFF_SEPARATOR = "*"
 NOTE = "ftp login"
 _BAD_LOGIN = "wrong account name or password"
 _VARIABLE = re.compile(r"%([ni%])")
+# The commands that change a space (upload, delete, rename, new directory, modes, times): the
+# one list the server (adapters/ftp/server.py) and `step` refuse under a read-only grant.
+WRITES = frozenset(
+    {"STOR", "STOU", "APPE", "DELE", "RMD", "XRMD", "MKD", "XMKD", "RNFR", "RNTO", "MFMT"}
+    | {"SITE", "SITE CHMOD"}
+)
+
+
+def is_write(command: str) -> bool:
+    """Whether an FTP command changes the space (every `SITE` command counts as one)."""
+    verb = command.strip().upper()
+    return verb in WRITES or verb.startswith("SITE")
+
+
+def password_mark(stored_hash: str) -> str:
+    """What a customer session remembers of the FTP password it logged in with: a digest of
+    the stored argon2 hash (salted, so a new password, even the same text, has a new mark).
+    A session whose mark no longer matches (password changed or cleared) is over."""
+    return hashlib.sha256(stored_hash.encode()).hexdigest()[:32]
 
 
 def space_root(template: str, name: str, service_id: str) -> str:
@@ -76,6 +97,7 @@ class FtpSession:
     root: str
     read_only: bool
     entry: Entry | None = None  # the grant and grant session of a staff login
+    password_mark: str | None = None  # a customer's: which FTP password it logged in with
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +110,15 @@ class SessionRef:
     customer_id: str | None = None
     contract_id: str | None = None
     service_id: str | None = None
+    mark: str | None = None  # the customer session's `password_mark`
 
     @classmethod
     def of(cls, session: FtpSession) -> SessionRef:
         if session.entry is not None:
             return cls(session_id=session.entry.session_id)
-        return cls(None, session.actor.id, session.contract_id, session.resource.id)
+        return cls(
+            None, session.actor.id, session.contract_id, session.resource.id, session.password_mark
+        )
 
 
 class FtpDoor(Protocol):
@@ -161,9 +186,14 @@ class FtpLoginService:
         the grant and ledgers it as "ftp <command>"; then the `name` the command touches is
         sealed for the customer's closing summary (Unavailable if it cannot be kept: the
         step is then not served). A customer: the space must still be theirs (a contract
-        handed over mid-session closes the old holder's session), read without a ledger
-        entry for each of their own commands. A refusal is ledgered."""
+        handed over mid-session closes the old holder's session) and its FTP password the
+        one they logged in with, read without a ledger entry for each of their own
+        commands. A write (`is_write`) under a read-only grant is refused (`ftp.read-only`),
+        whatever the server checked before asking. A refusal is ledgered."""
         entry = session.entry
+        if session.read_only and is_write(command):
+            self.refuse_write(session, command)
+            return False
         if entry is not None:
             verb = command.lower()
             receipt = self._entry.step(self.boundary, entry, f"ftp {verb}")
@@ -172,10 +202,11 @@ class FtpLoginService:
                     self._steps.record(entry.holder_id, entry.grant_id, receipt.index, verb, name)
                 return True
             outcome, why = Outcome.FTP_GRANT_GONE, "the grant of this session has ended"
-        elif self._holds(session):
-            return True
         else:
-            outcome, why = Outcome.FTP_SPACE_GONE, "the space is no longer this customer's"
+            lost = self._lost(session)
+            if lost is None:
+                return True
+            outcome, why = Outcome.FTP_SPACE_GONE, lost
         self._registry.outcomes.record(
             session.actor,
             Action.ENTER,
@@ -192,32 +223,82 @@ class FtpLoginService:
         check): a staff session's grant is active; a customer still holds the space."""
         if session.entry is not None:
             return self._entry.live(session.entry)
-        return self._holds(session)
+        return self._lost(session) is None
 
     def resume(self, caller: Actor, ref: SessionRef) -> FtpSession | None:
-        """The session a remote FTP server names (see `SessionRef`), or None if it is gone
-        (the server then closes it). Only the `ftp_server` service asks; anyone else is
-        refused and ledgered (`ftp.server-only`). The root is the server's business: empty.
-        A grant session closed elsewhere (a logout at the API) is gone, as `LiveSessions.end`
-        closes it in-process; one whose grant ended is returned, so that its next step is
-        refused by the gate and ledgered (`ftp.grant-gone`), as in-process."""
-        self._server_only(caller)
-        if ref.session_id is not None:
-            found = self._entry.resume(ref.session_id)
-            if found is None:
-                return None
-            entry, open_ = found
-            if not open_ and self._entry.live(entry):
-                return None
-            resource = Resource(ResourceKind.FTP_SPACE, entry.service_id, owner=entry.holder_id)
-            return FtpSession(entry.member, resource, entry.contract_id, "", entry.read_only, entry)
-        if ref.customer_id is None or ref.contract_id is None or ref.service_id is None:
-            raise InvalidInput("session", "names a grant session or a customer's space")
-        resource = Resource(ResourceKind.FTP_SPACE, ref.service_id, owner=ref.customer_id)
-        actor = Actor(ActorKind.CUSTOMER, ref.customer_id)
-        return FtpSession(actor, resource, ref.contract_id, "", read_only=False)
+        """The session a remote FTP server names (see `SessionRef`), read back from the
+        database, or None if there is none (the server then closes it). Only the
+        `ftp_server` service asks; anyone else is refused and ledgered (`ftp.server-only`).
+        The root is the server's business: empty.
 
-    def _server_only(self, caller: Actor) -> None:
+        Nothing the server sends is believed: a grant session must exist, be open (or its
+        grant ended, so that its next step is refused by the gate and ledgered,
+        `ftp.grant-gone`, as in-process) and be one of an FTP space; a customer's session
+        must name an active contract held by that customer, its FTP space, and the mark of
+        its current FTP password. Anything else (made-up or replayed ids, another
+        customer's space, a mailbox grant, a password since changed) is refused and
+        ledgered against the placeholder id, never attributed to a customer or staff
+        member the server named."""
+        self.server_only(caller)
+        if ref.session_id is not None:
+            return self._staff_session(caller, ref.session_id)
+        if None in (ref.customer_id, ref.contract_id, ref.service_id, ref.mark):
+            self._unknown(caller, "it names neither a grant session nor a space in full")
+            return None
+        with self._registry.uow() as uow:
+            contract = uow.contracts.get(ref.contract_id or "")
+            stored = uow.ftp_passwords.get(ref.service_id or "")
+        if (
+            contract is None
+            or contract.status is not ContractStatus.ACTIVE
+            or contract.holder_id != ref.customer_id
+            or not any(
+                s.id == ref.service_id and s.kind is ServiceKind.FTP_SPACE
+                for s in contract.services
+            )
+            or stored is None
+            or not hmac.compare_digest(password_mark(stored), ref.mark or "")
+        ):
+            self._unknown(caller, "it names no open session of a customer's FTP space")
+            return None
+        resource = Resource(ResourceKind.FTP_SPACE, ref.service_id or "", owner=contract.holder_id)
+        actor = Actor(ActorKind.CUSTOMER, contract.holder_id)
+        return FtpSession(actor, resource, contract.id, "", False, None, ref.mark)
+
+    def _staff_session(self, caller: Actor, session_id: str) -> FtpSession | None:
+        found = self._entry.resume(session_id)
+        if found is None:
+            self._unknown(caller, "it names no grant session")
+            return None
+        entry, open_ = found
+        with self._registry.uow() as uow:
+            contract = uow.contracts.get(entry.contract_id)
+        if contract is None or not any(
+            s.id == entry.service_id and s.kind is ServiceKind.FTP_SPACE for s in contract.services
+        ):  # a mailbox grant's session, say
+            self._unknown(caller, "its grant is not one for an FTP space")
+            return None
+        if not open_ and self._entry.live(entry):
+            self._unknown(caller, "its grant session was closed")
+            return None
+        resource = Resource(ResourceKind.FTP_SPACE, entry.service_id, owner=entry.holder_id)
+        return FtpSession(entry.member, resource, entry.contract_id, "", entry.read_only, entry)
+
+    def _unknown(self, caller: Actor, why: str) -> None:
+        """Ledger a session the API could not read back (by the server that named it, against
+        the placeholder id: the ids it sent may be made up or another customer's)."""
+        self._registry.outcomes.record(
+            caller,
+            Action.ENTER,
+            Resource(ResourceKind.FTP_SPACE, INVALID_ID),
+            Outcome.INVALID_REQUEST,
+            f"ftp session refused: {why}",
+            AccessContext(note="ftp session"),
+            allowed=False,
+        )
+
+    def server_only(self, caller: Actor) -> None:
+        """Refuse (ledgered, `ftp.server-only`) any caller but the `ftp_server` service."""
         if caller.kind is not ActorKind.SERVICE or caller.id != ServiceName.FTP_SERVER.value:
             self._registry.outcomes.refuse(
                 caller,
@@ -228,15 +309,24 @@ class FtpLoginService:
                 AccessContext(note=NOTE),
             )
 
-    def _holds(self, session: FtpSession) -> bool:
+    def _lost(self, session: FtpSession) -> str | None:
+        """Why a customer's session is over (None: it goes on): the contract handed over or
+        cancelled, or the space's FTP password changed or cleared since the login (a thief
+        with the old password is out)."""
         with self._registry.uow() as uow:
             contract = uow.contracts.get(session.contract_id)
-        return (
-            contract is not None
-            and contract.status is ContractStatus.ACTIVE
-            and contract.holder_id == session.actor.id
-            and any(s.id == session.resource.id for s in contract.services)
-        )
+            stored = uow.ftp_passwords.get(session.resource.id)
+        if (
+            contract is None
+            or contract.status is not ContractStatus.ACTIVE
+            or contract.holder_id != session.actor.id
+            or not any(s.id == session.resource.id for s in contract.services)
+        ):
+            return "the space is no longer this customer's"
+        mark = session.password_mark
+        if stored is None or mark is None or not hmac.compare_digest(password_mark(stored), mark):
+            return "the space's FTP password changed since this login"
+        return None
 
     def refuse_write(self, session: FtpSession, command: str) -> None:
         """Ledger a write (upload, rename, delete, new directory) refused under a read-only
@@ -261,7 +351,7 @@ class FtpLoginService:
 
     def _customer(self, caller: Actor, name: str, password: str, remote_ip: str) -> FtpSession:
         outcomes = self._registry.outcomes
-        self._server_only(caller)
+        self.server_only(caller)
         found = self._space(name)
         resource = (
             self.boundary.unknown
@@ -269,7 +359,7 @@ class FtpLoginService:
             else Resource(ResourceKind.FTP_SPACE, found.service_id, owner=found.holder_id)
         )
         try:
-            customer = self._check_password(found, name, password, remote_ip)
+            customer, mark = self._check_password(found, name, password, remote_ip)
         except (AuthenticationFailed, RateLimited) as exc:
             outcomes.record(
                 caller,
@@ -284,12 +374,13 @@ class FtpLoginService:
         self._registry.gate.decide(customer, Action.ENTER, resource, AccessContext(note=NOTE))
         assert found is not None  # a password only checks out for a space that exists
         root = space_root(self._template, name, found.service_id)
-        return FtpSession(customer, resource, found.contract.id, root, read_only=False)
+        return FtpSession(customer, resource, found.contract.id, root, False, None, mark)
 
     def _check_password(
         self, found: Target | None, name: str, password: str, address: str
-    ) -> Actor:
-        """The space's own FTP password (services/ftp_password.py), with the same
+    ) -> tuple[Actor, str]:
+        """The customer and the `password_mark` of the space's own FTP password
+        (services/ftp_password.py), checked with the same
         per-account and per-address limits as the portal's login; argon2 runs outside any
         transaction, against a dummy hash when the space is unknown or has no FTP password,
         so neither the answer nor its time tells whether the account exists. Failures are
@@ -323,7 +414,8 @@ class FtpLoginService:
                 raise AuthenticationFailed(_BAD_LOGIN)
             uow.login_failures.clear_account(account)
             uow.commit()
-        return Actor(ActorKind.CUSTOMER, holder.id)
+        assert stored is not None  # `ok` holds only for a stored password
+        return Actor(ActorKind.CUSTOMER, holder.id), password_mark(stored)
 
     def _space(self, name: str) -> Target | None:
         return find_ftp_space(self._registry, name)

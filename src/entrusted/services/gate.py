@@ -51,6 +51,9 @@ class AccessContext:
     recipients: tuple[str, ...] = ()
     note: str | None = None  # a short, id-only remark for the ledger (never personal details)
     ticket: str | None = None  # the helpdesk ticket a support look-up answers (P1), ledgered
+    # The disclosure a step belongs to (P5): its entries are held back from the customer while
+    # the court order defers their notice (services/disclosure_holdback.py).
+    disclosure_id: str | None = None
 
     def refs(self) -> dict[str, str]:
         pairs = {
@@ -60,6 +63,7 @@ class AccessContext:
             "purpose": self.mailing_purpose,
             "note": self.note,
             "ticket": self.ticket,
+            "disclosure": self.disclosure_id,
         }
         return {k: v for k, v in pairs.items() if v}
 
@@ -278,4 +282,6 @@ def _ledger_safe(value: object) -> str:
     if value is None:
         return ""
     text = str(value)[:MAX_ID]
+    if text.isprintable():  # every valid id: no per-character pass on the hot path
+        return text
     return "".join(ch if _printable(ch) else "?" for ch in text)

@@ -287,7 +287,7 @@ class ActiveGrant:
                 and context.grant_id in (None, g.id)
                 and (not g.spent or uow.grants.open_sessions(g.id))
             ]
-            case = uow.cases.get(context.case_id)
+            case = uow.cases.get(context.case_id) if live else None  # no grant: no look-up
         if not live or case is None or not case.open:
             return False
         with self._registry() as registry:

@@ -32,6 +32,7 @@ from datetime import timedelta
 import structlog
 
 from entrusted.crypto.personal import code_digest, code_matches, new_code, open_customer
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource
 from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import Identification, IdentificationMethod, PersonalDetails
@@ -187,7 +188,13 @@ class IdentificationService:
         try:
             if how is IdentificationMethod.EMAIL_CODE:
                 headers = {"Auto-Submitted": "auto-generated"}
-                self._mailer.send(details.email, "Your identification code", text, headers)
+                self._mailer.send(
+                    details.email,
+                    "Your identification code",
+                    text,
+                    headers,
+                    purpose=MailPurpose.SECURITY,
+                )
             elif details.mobile is not None:
                 self._sms.send(details.mobile, text)
         except EntrustedError as exc:

@@ -105,8 +105,10 @@ class CheckpointService:
                 raise TamperDetected(f"signing stopped: {self._halted}")
             if self._witnesses is not None:
                 self._witnesses.check_not_halted()
-            size = self._log.stored_size()
+            # The checkpoint first: the log only grows, so a size read after it is never
+            # smaller, even when another signer (without the job lock) stores one between.
             last = self._log.latest_checkpoint()
+            size = self._log.stored_size()
             now = self._clock()
             if (
                 last is not None

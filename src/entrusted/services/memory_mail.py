@@ -7,17 +7,27 @@ relay or gateway."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from entrusted.domain.mailings import PURPOSE_HEADER, MailPurpose
 from entrusted.errors import Unavailable
-from entrusted.services.messaging import SentMail, SentSms, check_mail, check_sms
+from entrusted.services.messaging import (
+    BatchResult,
+    Outgoing,
+    SentMail,
+    SentSms,
+    check_mail,
+    check_sms,
+    send_each,
+)
 
 
 class InMemoryMailer:
     """Records messages instead of sending them.
 
     >>> mailer = InMemoryMailer()
-    >>> message_id = mailer.send("alice@example.com", "Your code", "123456")
+    >>> message_id = mailer.send("alice@example.com", "Your code", "123456",
+    ...                          purpose=MailPurpose.SECURITY)
     >>> mailer.sent[0].message_id == message_id
     True
     """
@@ -28,15 +38,25 @@ class InMemoryMailer:
         self.fail = False
 
     def send(
-        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        purpose: MailPurpose,
     ) -> str:
         given = dict(headers or {})
         check_mail(to, subject, given)
         if self.fail:
             raise Unavailable("mail relay unavailable")
         message_id = f"<{secrets.token_hex(16)}@{self.domain}>"
+        given[PURPOSE_HEADER] = MailPurpose(purpose).value
         self.sent.append(SentMail(message_id, to, subject, body, given))
         return message_id
+
+    def send_many(self, messages: Sequence[Outgoing], *, purpose: MailPurpose) -> BatchResult:
+        return send_each(self, messages, purpose)
 
 
 class InMemorySms:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from entrusted.domain.contacts import canonical_email, canonical_phone
+from entrusted.domain.mailings import PURPOSE_HEADER, MailPurpose
 from entrusted.errors import InvalidInput, Unavailable
 
 # Headers the sender sets itself; letting a caller set them could redirect or forge a message.
@@ -41,6 +42,7 @@ RESERVED_HEADERS = frozenset(
         "sender",
         "subject",
         "to",
+        PURPOSE_HEADER.lower(),  # set from the purpose the port takes, never by a caller
     }
 )
 _HEADER_NAME_RE = re.compile(r"[!-9;-~]{1,76}", re.ASCII)  # RFC 5322 ftext, one short line
@@ -48,14 +50,58 @@ _FORBIDDEN_IN_VALUE = frozenset("\r\n\0")
 MAX_SMS_TEXT = 1600  # ten concatenated segments; far more than a code or a notice needs
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message of a batch (`MailSender.send_many`)."""
+
+    to: str
+    subject: str
+    body: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """What the relay said to one message of a batch: its Message-ID once accepted, or the
+    refusal; `permanent` when the relay refused the recipient for good (5xx)."""
+
+    message_id: str | None
+    error: str | None = None
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One `Handed` per message tried, in order. When the relay went away midway, `stopped`
+    says why: the last `Handed` is the message in flight (never confirmed, so not accepted)
+    and the messages after it were not tried."""
+
+    handed: list[Handed]
+    stopped: str | None = None
+
+
 class MailSender(Protocol):
+    """The one path out for e-mail. Every message names its purpose (`domain.mailings`),
+    which the sender writes into the message as `X-Entrusted-Purpose`; there is no way to
+    send without one."""
+
     def send(
-        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        purpose: MailPurpose,
     ) -> str:
         """Send one plain-text message to one address; returns its Message-ID.
 
         InvalidInput for a bad recipient or header; Unavailable when the relay cannot take it.
         """
+        ...
+
+    def send_many(self, messages: Sequence[Outgoing], *, purpose: MailPurpose) -> BatchResult:
+        """Send a batch (a mailing's), over one connection where the transport has them."""
         ...
 
 
@@ -77,8 +123,17 @@ class NoMailTransport:
     naming what to configure (`serve` and `worker` refuse to start this way)."""
 
     def send(
-        self, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        purpose: MailPurpose,
     ) -> str:
+        raise Unavailable(NO_MAIL)
+
+    def send_many(self, messages: Sequence[Outgoing], *, purpose: MailPurpose) -> BatchResult:
         raise Unavailable(NO_MAIL)
 
 
@@ -116,6 +171,23 @@ def check_mail(to: str, subject: str, headers: Mapping[str, str]) -> None:
         if name.lower() in RESERVED_HEADERS:
             raise InvalidInput("headers", f"{name} is set by the mailer and cannot be given")
         _check_single_line(f"header {name}", value)
+
+
+def send_each(
+    sender: MailSender, messages: Sequence[Outgoing], purpose: MailPurpose
+) -> BatchResult:
+    """`send_many` for a transport without connections to reuse: one `send` per message; a
+    refused message is reported and the batch goes on, an unavailable relay ends it."""
+    handed: list[Handed] = []
+    for m in messages:
+        try:
+            handed.append(Handed(sender.send(m.to, m.subject, m.body, m.headers, purpose=purpose)))
+        except InvalidInput as exc:
+            handed.append(Handed(None, exc.message, permanent=True))
+        except Unavailable as exc:
+            handed.append(Handed(None, exc.message))
+            return BatchResult(handed, exc.message)
+    return BatchResult(handed)
 
 
 def check_sms(to: str, text: str) -> None:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import Backoff, OutboxMessage, OutboxStatus, Topic
 from entrusted.errors import EntrustedError, InvalidInput
 from entrusted.services.messaging import MailSender
@@ -44,11 +45,13 @@ MIN_RETENTION = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A rendered notice: one plain-text e-mail to one address."""
+    """A rendered notice: one plain-text e-mail to one address, and why it is sent (a
+    transactional purpose: a notice is never a mailing)."""
 
     to: str
     subject: str
     body: str
+    purpose: MailPurpose
 
 
 Renderer = Callable[[OutboxMessage], Letter | None]
@@ -131,7 +134,13 @@ class OutboxService:
             if letter is None:
                 after = replace(message, status=OutboxStatus.VOID, attempts=attempts)
             else:
-                sent_id = self._mailer.send(letter.to, letter.subject, letter.body, dict(_HEADERS))
+                sent_id = self._mailer.send(
+                    letter.to,
+                    letter.subject,
+                    letter.body,
+                    dict(_HEADERS),
+                    purpose=letter.purpose,
+                )
                 after = replace(
                     message,
                     status=OutboxStatus.SENT,

@@ -56,6 +56,7 @@ class Outcome(StrEnum):
     CODES_THROTTLED = "registry.identification-codes-throttled"
     IDENTIFICATION_CASE_REFUSED = "registry.identification-case-refused"
     POLICY_DEPLOYED = "policy.deploy"
+    POLICY_DOCUMENT_PUBLISHED = "policy.document-published"  # a version of the public text
     # consent: access requests, verbal consent, grants and their sessions
     REQUEST = "consent.request"
     GRANTED = "consent.granted"
@@ -116,8 +117,29 @@ class Outcome(StrEnum):
     BACKUP_RESTORED = "backups.restored"
     BACKUP_TAMPERED = "backups.tampered"
     BACKUP_UNRESTORABLE = "backups.unrestorable"
+    BACKUP_LIVE_REFUSED = "backups.live-refused"
     BACKUP_KEY_DESTROYED = "backups.key-destroyed"
     BACKUP_DESTROYED = "backups.destroyed"
+    # mailings: one purpose, own customers only, never for a third party (P6, P7)
+    MAILING_COMPOSED = "mailings.composed"
+    MAILING_SENT = "mailings.sent"
+    MAILING_REFUSED = "mailings.refused"
+    MAILING_OUTSIDE_AUDIENCE = "mailings.outside-audience"
+    MAILING_UNSUBSCRIBED = "mailings.unsubscribed"
+    # the disclosure desk: third-party requests, Swiss court orders, disclosures (P4, P5)
+    DISCLOSURE_REQUEST_RECORDED = "disclosure.request-recorded"
+    COURT_ORDER_REGISTERED = "disclosure.order-registered"
+    COURT_ORDER_FOREIGN = "disclosure.order-foreign"
+    COURT_ORDER_EXPIRED = "disclosure.order-expired"
+    DISCLOSURE_NOT_COVERED = "disclosure.not-covered"
+    DISCLOSURE_PROPOSED = "disclosure.proposed"
+    DISCLOSURE_SELF_APPROVAL = "disclosure.self-approval"
+    DISCLOSURE_APPROVED = "disclosure.approved"
+    DISCLOSURE_NOT_APPROVED = "disclosure.not-approved"
+    DISCLOSED = "disclosure.disclosed"
+    DISCLOSURE_NOTICE_QUEUED = "disclosure.notice-queued"
+    DISCLOSURE_NOTICE_DEFERRED = "disclosure.notice-deferred"
+    DISCLOSURE_NOTICE_LIFTED = "disclosure.notice-lifted"
 
     @property
     def promises(self) -> tuple[str, ...]:
@@ -141,6 +163,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.CODES_THROTTLED: ("P1", "P2"),
     Outcome.IDENTIFICATION_CASE_REFUSED: ("P1", "P9"),
     Outcome.POLICY_DEPLOYED: ("P17", "P12"),
+    Outcome.POLICY_DOCUMENT_PUBLISHED: ("P17", "P3"),
     Outcome.REQUEST: ("P10", "P11"),
     Outcome.GRANTED: ("P9", "P10", "P11"),
     Outcome.GRANT_ENDED: ("P11",),
@@ -194,8 +217,27 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.BACKUP_RESTORED: ("P15", "P3"),
     Outcome.BACKUP_TAMPERED: ("P15", "P3"),
     Outcome.BACKUP_UNRESTORABLE: ("P15", "P16"),
+    Outcome.BACKUP_LIVE_REFUSED: ("P15", "P2"),
     Outcome.BACKUP_KEY_DESTROYED: ("P16",),
     Outcome.BACKUP_DESTROYED: ("P16",),
+    Outcome.MAILING_COMPOSED: ("P6", "P7"),
+    Outcome.MAILING_SENT: ("P6", "P7"),
+    Outcome.MAILING_REFUSED: ("P6", "P7"),
+    Outcome.MAILING_OUTSIDE_AUDIENCE: ("P6", "P7"),
+    Outcome.MAILING_UNSUBSCRIBED: ("P7",),
+    Outcome.DISCLOSURE_REQUEST_RECORDED: ("P5", "P3"),
+    Outcome.COURT_ORDER_REGISTERED: ("P5",),
+    Outcome.COURT_ORDER_FOREIGN: ("P5",),
+    Outcome.COURT_ORDER_EXPIRED: ("P5",),
+    Outcome.DISCLOSURE_NOT_COVERED: ("P4", "P5"),
+    Outcome.DISCLOSURE_PROPOSED: ("P5",),
+    Outcome.DISCLOSURE_SELF_APPROVAL: ("P5", "P12"),
+    Outcome.DISCLOSURE_APPROVED: ("P5",),
+    Outcome.DISCLOSURE_NOT_APPROVED: ("P5",),
+    Outcome.DISCLOSED: ("P5", "P3"),
+    Outcome.DISCLOSURE_NOTICE_QUEUED: ("P5", "P3"),
+    Outcome.DISCLOSURE_NOTICE_DEFERRED: ("P5",),
+    Outcome.DISCLOSURE_NOTICE_LIFTED: ("P5",),
 }
 
 

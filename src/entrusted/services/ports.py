@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from entrusted.crypto.documents import SealedDocument
 from entrusted.crypto.personal import SealedPendingEmail
 from entrusted.domain.audit import AuditEntry, Receipt
 from entrusted.domain.cases import (
@@ -19,6 +20,13 @@ from entrusted.domain.cases import (
     GrantSession,
     RequestStatus,
     VerbalConsent,
+)
+from entrusted.domain.disclosures import (
+    CourtOrder,
+    Disclosure,
+    DisclosureStatus,
+    NoticeState,
+    ThirdPartyRequest,
 )
 from entrusted.domain.ftp_space import SpaceTotals
 from entrusted.domain.grant_steps import SealedStep
@@ -374,3 +382,36 @@ class GrantStepStore(Protocol):
     def add(self, step: SealedStep) -> None: ...
 
     def for_grants(self, grant_ids: Sequence[str]) -> list[SealedStep]: ...
+
+
+# --- the disclosure desk (services/disclosures.py) -------------------------------------------
+
+
+class DisclosureRepository(Protocol):
+    """Third-party requests, court orders (their document sealed) and disclosures."""
+
+    def add_request(self, request: ThirdPartyRequest) -> None: ...
+    def get_request(self, request_id: str) -> ThirdPartyRequest | None: ...
+    def requests(self, limit: int) -> list[ThirdPartyRequest]: ...
+    def add_order(self, order: CourtOrder, document: SealedDocument) -> None: ...
+    def get_order(self, order_id: str) -> CourtOrder | None: ...
+    def document(self, order_id: str) -> SealedDocument | None: ...
+    def orders(self, limit: int) -> list[CourtOrder]: ...
+    def add(self, disclosure: Disclosure) -> None: ...
+    def get(self, disclosure_id: str) -> Disclosure | None: ...
+    def update(
+        self, disclosure: Disclosure, expect: DisclosureStatus | NoticeState | None = None
+    ) -> bool: ...
+    def find(self, limit: int) -> list[Disclosure]: ...
+    def deferred_until(self, today: date) -> list[Disclosure]: ...
+    def untold(self, customer_id: str) -> list[Disclosure]: ...
+
+
+class DisclosureUnitOfWork(RegistryUnitOfWork, Protocol):
+    """The registry's unit of work plus the desk's records, so a disclosure's status and the
+    customer's notice (outbox) commit together."""
+
+    disclosures: DisclosureRepository
+
+
+DisclosureUnitOfWorkFactory = Callable[[], DisclosureUnitOfWork]

@@ -19,6 +19,7 @@ signs. Malformed input is `InvalidInput`; anything that fails a signature or a p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,14 +70,24 @@ class ReceiptReport:
 
 
 class ReceiptService:
-    def __init__(self, log: LedgerLog, checkpoints: CheckpointService) -> None:
+    def __init__(
+        self,
+        log: LedgerLog,
+        checkpoints: CheckpointService,
+        known: Callable[[str], bool] | None = None,
+    ) -> None:
         self._log = log
         self._checkpoints = checkpoints
+        # Whether a customer id names a registered customer: a receipt for nobody (a typo'd
+        # id) is NotFound rather than an empty file handed to somebody as their proof.
+        self._known = known
 
     def export(self, customer_id: str) -> dict[str, Any]:
         """The receipt of `customer_id`, against a checkpoint covering every entry so far."""
         if not customer_id or len(customer_id) > MAX_CUSTOMER_ID:
             raise InvalidInput("customer", f"a customer id has 1 to {MAX_CUSTOMER_ID} characters")
+        if self._known is not None and not self._known(customer_id):
+            raise NotFound("customer", customer_id)
         self._checkpoints.sign()  # only signs if the log grew since the last checkpoint
         latest = self._checkpoints.latest()
         entries = [

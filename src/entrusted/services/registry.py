@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
 from entrusted.crypto.blind_index import email_index
@@ -185,6 +186,12 @@ class RegistryService:
             uow.commit()
         return Registered(customer_id, contract_id, password_link_queued=True)
 
+    def is_customer(self, customer_id: str) -> bool:
+        """Whether `customer_id` names a registered customer: for the operator's receipt
+        export, which shows the id it was given and nothing of the record."""
+        with self._p.uow() as uow:
+            return uow.customers.get(customer_id) is not None
+
     # --- the customer's own record -------------------------------------------------------
 
     def details(self, actor: Actor, customer_id: str) -> CustomerRecord:
@@ -263,7 +270,10 @@ class RegistryService:
 
     def export_own(self, actor: Actor, customer_id: str) -> dict[str, Any]:
         """A customer's data-access export: their record, contracts, identifications,
-        transfers and every ledger entry filed under them (P3), as one JSON document."""
+        transfers and every ledger entry filed under them (P3), as one JSON document. The
+        composition root hands in the ledger as the customer's views read it: the entries of
+        a disclosure whose notice a court order defers are held back until it is lifted (P5,
+        `services/disclosure_holdback.py`)."""
         p = self._p
         p.gate.decide(actor, Action.EXPORT, personal(customer_id))
         p.gate.decide(
@@ -272,46 +282,12 @@ class RegistryService:
             Resource(ResourceKind.LEDGER, f"customer/{customer_id}", owner=customer_id),
         )
         with p.uow() as uow:
-            sealed = load_customer(uow, customer_id)
-            contracts = uow.contracts.for_holder(customer_id)
-            identifications = uow.identifications.for_customer(customer_id)
-            transfers = uow.contracts.transfers_for(customer_id)
-        record = self._record(sealed)
-        keys = p.keys()
+            sections = export_sections(p.keys(), p.clock(), uow, customer_id)
         entries = self._ledger.entries_for_customer(customer_id, self._ledger.stored_size())
         return {
             "format": EXPORT_FORMAT,
             "exported_at": p.clock().isoformat(),
-            "customer": {
-                "id": record.id,
-                "status": record.status.value,
-                "created_at": record.created_at.isoformat(),
-                **record.details.as_dict(),
-            },
-            "contracts": [_contract_json(open_contract(keys, sealed, c)) for c in contracts],
-            "identifications": [
-                {
-                    "id": i.id,
-                    "method": i.method.value,
-                    "outcome": i.state_at(p.clock()).value,
-                    "at": i.created_at.isoformat(),
-                    "by": i.staff_id,
-                    "contract": i.contract_id,
-                }
-                for i in identifications
-            ],
-            "transfers": [
-                {
-                    "id": t.id,
-                    "contract": t.contract_id,
-                    "from": t.from_customer,
-                    "to": t.to_customer,
-                    "at": t.at.isoformat(),
-                    "by": t.by,
-                    "ledger_index": t.ledger_index,
-                }
-                for t in transfers
-            ],
+            **sections,
             "ledger_entries": [
                 {"index": index, "entry": json.loads(body)} for index, body in entries
             ],
@@ -375,6 +351,52 @@ class RegistryService:
                 report("written", start + len(batch), total)
             uow.commit()
         return ids
+
+
+def export_sections(
+    keys: RegistryKeys, now: datetime, uow: RegistryUnitOfWork, customer_id: str
+) -> dict[str, Any]:
+    """The sections of a customer's export that come from the registry (`customer`,
+    `contracts`, `identifications`, `transfers`): the customer's own export and a disclosure
+    under a court order (`services/disclosures.py`, which keeps only what the order covers)
+    build them here, so both show the same data the same way."""
+    sealed = load_customer(uow, customer_id)
+    contracts = uow.contracts.for_holder(customer_id)
+    identifications = uow.identifications.for_customer(customer_id)
+    transfers = uow.contracts.transfers_for(customer_id)
+    details = open_customer(keys, sealed)
+    return {
+        "customer": {
+            "id": sealed.id,
+            "status": sealed.status.value,
+            "created_at": sealed.created_at.isoformat(),
+            **details.as_dict(),
+        },
+        "contracts": [_contract_json(open_contract(keys, sealed, c)) for c in contracts],
+        "identifications": [
+            {
+                "id": i.id,
+                "method": i.method.value,
+                "outcome": i.state_at(now).value,
+                "at": i.created_at.isoformat(),
+                "by": i.staff_id,
+                "contract": i.contract_id,
+            }
+            for i in identifications
+        ],
+        "transfers": [
+            {
+                "id": t.id,
+                "contract": t.contract_id,
+                "from": t.from_customer,
+                "to": t.to_customer,
+                "at": t.at.isoformat(),
+                "by": t.by,
+                "ledger_index": t.ledger_index,
+            }
+            for t in transfers
+        ],
+    }
 
 
 def _contract_json(view: ContractView) -> dict[str, Any]:

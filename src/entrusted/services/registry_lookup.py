@@ -7,8 +7,14 @@ phone, a customer's summary), after the gate allowed the role to identify caller
    `registry.lookups-throttled` is ledgered and `RateLimited` raised (HTTP 429 with
    Retry-After); each `alert_per_hour` look-ups by one staff member within an hour ledger the
    alert `registry.lookup-volume-alert`, for whoever reviews the ledger;
-2. names why: an open case (of that customer, for a summary) or a helpdesk ticket reference,
-   both ledgered with the decision; without one it is refused, `registry.lookup-needs-reason`;
+2. names why: an open case of that customer or a helpdesk ticket reference, both ledgered
+   with the decision; without one it is refused, `registry.lookup-needs-reason`. A search
+   naming a case finds only the case's customer: when the e-mail or phone is not theirs, it
+   is refused under the same rule and reason as a summary of another customer, whether the
+   e-mail matched somebody else or nobody, so a case never serves to probe which addresses
+   belong to customers (support learns only "not this case's customer", as from a summary).
+   The case's customer is known only once the search ran, so that refusal follows the gate's
+   allowed search entry (a role that may not search learns nothing, not even that);
 3. shows only what identification needs (`CallerView`: initials, masked contact hints, the
    contract ids and the methods a code can go by) until the caller is identified; the name
    and the contracts with their services only once the gate allows reading the customer's
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -148,7 +154,7 @@ class CallerLookup:
         resource = _personal(customer_id)
         # The look-up's own checks come first, so the ledger never holds an "allow" for a
         # look-up that was then refused for want of a reason or for its volume.
-        context = self._admit(actor, resource, context, customer_id)
+        context, _ = self._admit(actor, resource, context, customer_id)
         p.gate.decide(actor, Action.IDENTIFY, resource, context)
         with p.uow() as uow:
             sealed = uow.customers.get(customer_id)
@@ -170,7 +176,7 @@ class CallerLookup:
             how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
         lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
         context = _reason(context)
-        context = self._admit(actor, lookup, context, None)
+        context, case_customer = self._admit(actor, lookup, context, None)
         p.gate.decide(actor, Action.IDENTIFY, lookup, context)
         with p.uow() as uow:
             if email is not None:
@@ -178,23 +184,50 @@ class CallerLookup:
                 found = [] if one is None else [one]
             else:
                 found = uow.customers.by_phone_index(idx)
+            if case_customer is not None:
+                found = [c for c in found if c.id == case_customer]
             held = {c.id: uow.contracts.for_holder(c.id) for c in found}
+        if case_customer is not None and not found:
+            # Matched somebody else or nobody: one refusal, as a summary would give (module doc).
+            p.outcomes.refuse(
+                actor,
+                Action.IDENTIFY,
+                lookup,
+                Outcome.LOOKUP_NEEDS_REASON,
+                f"{context.case_id} is not an open case of this customer",
+                context,
+            )
         out = []
         for sealed in found:
             p.gate.decide(actor, Action.IDENTIFY, _personal(sealed.id), context)
             out.append(self._view(actor, sealed, held[sealed.id], context))
         return out
 
+    def admit(
+        self, actor: Actor, action: Action, resource: Resource, context: AccessContext
+    ) -> tuple[AccessContext, str | None]:
+        """The same throttle (one budget with find and summary) and reason check for another
+        look-up support makes, such as an FTP space's sizes: the checked context (its note
+        kept) and the customer of the named case, whom the caller must then hold to it."""
+        checked = replace(_reason(context), note=context.note)
+        return self._admit(actor, resource, checked, None, action)
+
     def _admit(
-        self, actor: Actor, resource: Resource, context: AccessContext, customer_id: str | None
-    ) -> AccessContext:
-        """Throttle, then check the look-up's reason; both refusals are ledgered."""
+        self,
+        actor: Actor,
+        resource: Resource,
+        context: AccessContext,
+        customer_id: str | None,
+        action: Action = Action.IDENTIFY,
+    ) -> tuple[AccessContext, str | None]:
+        """Throttle, then check the look-up's reason; both refusals are ledgered. Returns the
+        context and the customer of the named case (None for a ticket-only look-up)."""
         outcomes = self._p.outcomes
         wait, in_hour = self.throttle.admit(self._p.uow, actor.id)
         if wait:
             outcomes.record(
                 actor,
-                Action.IDENTIFY,
+                action,
                 resource,
                 Outcome.LOOKUPS_THROTTLED,
                 f"more than {self.throttle.limits.per_minute} look-ups in a minute",
@@ -205,7 +238,7 @@ class CallerLookup:
         if in_hour % self.throttle.limits.alert_per_hour == 0:
             outcomes.record(
                 actor,
-                Action.IDENTIFY,
+                action,
                 resource,
                 Outcome.LOOKUP_VOLUME_ALERT,
                 f"{in_hour} customer look-ups within an hour by one staff member",
@@ -214,7 +247,7 @@ class CallerLookup:
         if context.case_id is None and context.ticket is None:
             outcomes.refuse(
                 actor,
-                Action.IDENTIFY,
+                action,
                 resource,
                 Outcome.LOOKUP_NEEDS_REASON,
                 "a look-up needs an open case or a helpdesk ticket reference",
@@ -227,13 +260,14 @@ class CallerLookup:
             if case is None or not case.open or customer_id not in (None, case.customer_id):
                 outcomes.refuse(
                     actor,
-                    Action.IDENTIFY,
+                    action,
                     resource,
                     Outcome.LOOKUP_NEEDS_REASON,
                     f"{context.case_id} is not an open case of this customer",
                     context,
                 )
-        return context
+            return context, case.customer_id
+        return context, None
 
     def _view(
         self,

@@ -128,6 +128,7 @@ class VerbalConsentService:
             case.customer_id,
             now,
             now + p.limits.grant_max_duration,
+            policy_version=p.policy_version(now),
         )
         until = latest_end(grant.expires_at)
         stored = scope_text(service.kind, service.id, read_only, sessions, case.id, until)

@@ -28,6 +28,18 @@ from entrusted.domain.registry import ServiceKind
 from entrusted.errors import Conflict
 
 _CASE, _REQ, _GRANT = t.support_case.c, t.access_request.c, t.consent_grant.c
+# The gate's `active_grant` look-up, built once: it runs for every mailbox read the rules
+# consider, and building the expression cost more than the query.
+_MATCHING = (
+    sa.select(t.consent_grant)
+    .where(
+        _GRANT.staff_id == sa.bindparam("staff_id"),
+        _GRANT.service_id == sa.bindparam("service_id"),
+        _GRANT.case_id == sa.bindparam("case_id"),
+        _GRANT.ended_at.is_(None),
+    )
+    .order_by(_GRANT.created_at, _GRANT.id)
+)
 _CONSENT, _SESSION = t.verbal_consent.c, t.grant_session.c
 
 
@@ -284,6 +296,7 @@ def _grant(row: sa.RowMapping) -> Grant:
         ended_at=row["ended_at"],
         end_reason=None if reason is None else GrantEnd(reason),
         ended_by=row["ended_by"],
+        policy_version=row["policy_version"],
     )
 
 
@@ -324,6 +337,7 @@ class SqlGrantRepository:
                 ended_at=g.ended_at,
                 end_reason=None if g.end_reason is None else g.end_reason.value,
                 ended_by=g.ended_by,
+                policy_version=g.policy_version,
             )
         )
 
@@ -339,12 +353,8 @@ class SqlGrantRepository:
         return self._where(_GRANT.case_id == case_id)
 
     def matching(self, staff_id: str, service_id: str, case_id: str) -> list[Grant]:
-        return self._where(
-            _GRANT.staff_id == staff_id,
-            _GRANT.service_id == service_id,
-            _GRANT.case_id == case_id,
-            _GRANT.ended_at.is_(None),
-        )
+        params = {"staff_id": staff_id, "service_id": service_id, "case_id": case_id}
+        return [_grant(r) for r in self._conn.execute(_MATCHING, params).mappings()]
 
     def active(self) -> list[Grant]:
         return self._where(_GRANT.ended_at.is_(None))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +51,10 @@ _sha256 = hashlib.sha256
 _LOCK_AND_SYNC = sa.text(
     "SELECT pg_advisory_xact_lock(:k), set_config('synchronous_commit', 'on', true)"
 )
+# The writer's statements at the driver level (see `_append_locked`).
+_PG_LOCK_AND_SYNC = "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'on', true)"
+_PG_INSERT_ENTRY = "INSERT INTO ledger_entry (idx, body, customer_id) VALUES (%s, %s, %s)"
+_UPDATE_PARTIAL = "UPDATE ledger_partial_tile SET idx = ?, hashes = ? WHERE level = ?"
 _Conn = Callable[[], sa.Connection]  # a connection, opened on first call
 TILE_CACHE_SIZE = 8192  # full tiles (8 KiB each): 64 MiB covers every tile of a 2M-entry log
 
@@ -65,6 +70,7 @@ class StoredCheckpoint:
 class SqlLedgerStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._sqlite = is_sqlite(engine)
         self._lock = threading.Lock()
         self._cr = CompactRange()
         self._partials: dict[int, tuple[int, bytes]] = {}
@@ -150,67 +156,101 @@ class SqlLedgerStore:
                 ) from None
 
     def _append_locked(self, items: Sequence[tuple[bytes, str | None]]) -> list[Receipt]:
-        sqlite = is_sqlite(self._engine)
+        """One batch, at the driver level: the writer thread competes for the GIL with every
+        caller, and each statement that releases it (SQLite per row of an `executemany`, the
+        network on PostgreSQL) may cost a wait of one switch interval before it runs again.
+        So a batch is a fixed handful of statements whatever its size: multi-row INSERTs on
+        SQLite, and on PostgreSQL every write plus the COMMIT sent as one pipeline (about one
+        round trip after the lock)."""
+        sqlite = self._sqlite
         with self._engine.connect() as conn:
             if sqlite:
                 conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
-                if not sqlite:
-                    # One round trip: the lock, and durability for this transaction whatever
-                    # the server's default (SET LOCAL, as set_config(..., true)).
-                    conn.execute(_LOCK_AND_SYNC, {"k": SEQUENCER_LOCK})
-                stored = conn.execute(sa.select(t.ledger_state.c.size)).scalar()
-                if int(stored or 0) != self._cr.size:
+                driver = conn.connection.driver_connection
+                cur = driver.cursor()  # type: ignore[union-attr]  # a live DBAPI connection
+                if sqlite:
+                    cur.execute("SELECT size FROM ledger_state")
+                else:
+                    # The lock, and durability for this transaction whatever the server's
+                    # default (SET LOCAL, as set_config(..., true)), then the stored size,
+                    # read after the lock: BEGIN and both in one round trip.
+                    with driver.pipeline():  # type: ignore[union-attr]  # psycopg 3
+                        driver.cursor().execute(_PG_LOCK_AND_SYNC, (SEQUENCER_LOCK,))  # type: ignore[union-attr]
+                        cur.execute("SELECT size FROM ledger_state")
+                row = cur.fetchone()
+                stored = None if row is None else int(row[0])
+                if (stored or 0) != self._cr.size:
                     self._load(conn)  # another process appended since we last looked
                 cr = self._cr.copy()
                 start = cr.size
-                bodies = [body for body, _ in items]
-                hashes = [_sha256(b"\x00" + body).digest() for body in bodies]
+                sha = _sha256
+                hashes = [sha(b"\x00" + body).digest() for body, _ in items]
                 by_level: dict[int, list[bytes]] = {0: hashes}
                 for height, _index, h in cr.extend_tiles(hashes):
                     by_level.setdefault(height // TILE_HEIGHT, []).append(h)
                 partials = dict(self._partials)
-                full: list[dict[str, object]] = []
+                full: list[tuple[int, int, bytes]] = []
                 for level, level_hashes in by_level.items():
                     tile, buf = partials.get(level, (0, b""))
                     buf += b"".join(level_hashes)
                     while len(buf) >= FULL_TILE_BYTES:
-                        full.append({"level": level, "idx": tile, "hashes": buf[:FULL_TILE_BYTES]})
+                        full.append((level, tile, buf[:FULL_TILE_BYTES]))
                         tile, buf = tile + 1, buf[FULL_TILE_BYTES:]
                     partials[level] = (tile, buf)
-                rows = list(
-                    zip(
-                        range(start, start + len(items)), bodies, [c for _, c in items], strict=True
-                    )
-                )
-                _insert_entries(conn, rows)
-                if full:
-                    conn.execute(t.ledger_full_tile.insert(), full)
-                self._write_partials(conn, partials)
-                root = cr.root()
-                if start == 0 and stored is None:
-                    conn.execute(t.ledger_state.insert().values(id=0, size=cr.size, root=root))
+                rows = [(start + i, body, owner) for i, (body, owner) in enumerate(items)]
+                first = start == 0 and stored is None
+                writes = self._writes(full, partials, cr.size, cr.root(), first)
+                if sqlite:
+                    _sqlite_insert_entries(cur, rows)
+                    for sql, params in writes:
+                        cur.execute(sql, params)
                 else:
-                    conn.execute(t.ledger_state.update().values(size=cr.size, root=root))
+                    if len(rows) > PG_COPY_FROM:
+                        _pg_copy_entries(cur, rows)
+                    with driver.pipeline():  # type: ignore[union-attr]  # psycopg 3
+                        if len(rows) <= PG_COPY_FROM:
+                            cur.executemany(_PG_INSERT_ENTRY, rows)
+                        for sql, params in writes:
+                            cur.execute(sql.replace("?", "%s"), params)
+                        cur.execute("COMMIT")  # in the pipeline: answered with the writes
         self._cr, self._partials, self._rows = cr, partials, set(partials)
         return [Receipt(start + i, h) for i, h in enumerate(hashes)]
 
-    def _write_partials(self, conn: sa.Connection, partials: dict[int, tuple[int, bytes]]) -> None:
-        table = t.ledger_partial_tile
+    def _writes(
+        self,
+        full: list[tuple[int, int, bytes]],
+        partials: dict[int, tuple[int, bytes]],
+        size: int,
+        root: bytes,
+        first: bool,
+    ) -> list[tuple[str, tuple[object, ...]]]:
+        """The batch's tile and state writes after its entries, as (SQL with ? marks, params)."""
+        out: list[tuple[str, tuple[object, ...]]] = [
+            ("INSERT INTO ledger_full_tile (level, idx, hashes) VALUES (?, ?, ?)", f) for f in full
+        ]
         for level, (tile, buf) in partials.items():
             if self._partials.get(level) == (tile, buf):
                 continue
             if level not in self._rows:
-                conn.execute(table.insert().values(level=level, idx=tile, hashes=buf))
+                out.append(
+                    (
+                        "INSERT INTO ledger_partial_tile (level, idx, hashes) VALUES (?, ?, ?)",
+                        (level, tile, buf),
+                    )
+                )
                 continue
             # The grow-only trigger lets a partial row advance one tile at a time (onto a
             # full tile that starts with it), so a batch that filled several tiles at this
             # level walks the row over each of them.
-            for skipped in range(self._partials[level][0] + 1, tile):
-                conn.execute(
-                    table.update().where(table.c.level == level).values(idx=skipped, hashes=b"")
-                )
-            conn.execute(table.update().where(table.c.level == level).values(idx=tile, hashes=buf))
+            steps = [(skipped, b"") for skipped in range(self._partials[level][0] + 1, tile)]
+            out.extend((_UPDATE_PARTIAL, (idx, hashes, level)) for idx, hashes in steps)
+            out.append((_UPDATE_PARTIAL, (tile, buf, level)))
+        if first:
+            out.append(("INSERT INTO ledger_state (id, size, root) VALUES (0, ?, ?)", (size, root)))
+        else:
+            out.append(("UPDATE ledger_state SET size = ?, root = ?", (size, root)))
+        return out
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -403,19 +443,27 @@ class SqlLedgerStore:
             )
 
 
-def _insert_entries(conn: sa.Connection, rows: list[tuple[int, bytes, str | None]]) -> None:
-    """Insert entry rows through the driver's fastest bulk path: SQLAlchemy's per-parameter
-    processing costs more than the insert itself at group-commit rates, and on PostgreSQL
-    COPY is several times faster than a multi-row INSERT."""
-    if is_sqlite(conn.engine):
-        conn.exec_driver_sql(
-            "INSERT INTO ledger_entry (idx, body, customer_id) VALUES (?, ?, ?)", rows
-        )
-        return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # PostgreSQL branch: a live psycopg connection
-    with cursor.copy(
-        "COPY ledger_entry (idx, body, customer_id) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+PG_COPY_FROM = 500  # larger batches (bulk replays) go through COPY, which pipelines cannot carry
+
+
+def _pg_copy_entries(cur: Any, rows: list[tuple[int, bytes, str | None]]) -> None:
+    """Entry rows through COPY: several times faster than INSERTs for bulk batches."""
+    with cur.copy("COPY ledger_entry (idx, body, customer_id) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(["int8", "bytea", "varchar"])
         for row in rows:
             copy.write_row(row)
+
+
+SQLITE_ROWS_PER_INSERT = 300  # 900 variables: under SQLite's limit, 999 before 3.32
+
+
+def _sqlite_insert_entries(cur: Any, rows: list[tuple[int, bytes, str | None]]) -> None:
+    """Entry rows as multi-row INSERTs: pysqlite releases the GIL around every row of an
+    `executemany`, and under load each release can cost the writer a switch interval."""
+    for k in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+        chunk = rows[k : k + SQLITE_ROWS_PER_INSERT]
+        marks = ",".join(["(?, ?, ?)"] * len(chunk))
+        cur.execute(
+            f"INSERT INTO ledger_entry (idx, body, customer_id) VALUES {marks}",  # noqa: S608 - only ? marks are spliced in
+            [value for row in chunk for value in row],
+        )

@@ -52,7 +52,11 @@ class _Pending:
 
     def __init__(self, items: Sequence[tuple[bytes, str | None]]) -> None:
         self.items = items
-        self.done = threading.Event()
+        # Held until the batch is decided: the writer's release is one C call, where an
+        # Event's set() runs a Condition in Python for every caller of the batch, with the
+        # writer holding the GIL that everybody waits for.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.receipts: list[Receipt] = []
         self.error: EntrustedError | None = None
 
@@ -97,7 +101,7 @@ class GroupCommitLedger:
             self.start()
         pending = _Pending(items)
         self._queue.put(pending)
-        if not pending.done.wait(ACK_TIMEOUT_S):
+        if not pending.done.acquire(timeout=ACK_TIMEOUT_S):
             raise Unavailable("the ledger did not acknowledge in time; nothing is allowed")
         if pending.error is not None:
             raise pending.error
@@ -130,18 +134,18 @@ class GroupCommitLedger:
         except EntrustedError as exc:
             for p in batch:
                 p.error = exc
-                p.done.set()
+                p.done.release()
             return
         except Exception as exc:  # noqa: BLE001 - any surprise must still fail the callers closed
             for p in batch:
                 p.error = Unavailable(f"ledger writer failed: {type(exc).__name__}")
-                p.done.set()
+                p.done.release()
             return
         self.batches += 1
         pos = 0
         for p in batch:
             p.receipts = receipts[pos : pos + len(p.items)]
             pos += len(p.items)
-            p.done.set()
+            p.done.release()
         if self.after_commit is not None:
             self.after_commit()

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from entrusted.adapters.db import tables as t
+from entrusted.adapters.db.locks import hold_xact_lock
 
 _L = t.support_lookup.c
 
@@ -22,8 +23,7 @@ class SqlLookupRepository:
         count the same window (SQLite's writing unit already holds the only write lock; on
         PostgreSQL at READ COMMITTED a transaction advisory lock, released at its end)."""
         if self._conn.dialect.name == "postgresql":
-            key = sa.func.hashtext(f"support-lookup:{staff_id}")
-            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            hold_xact_lock(self._conn, f"support-lookup:{staff_id}")
 
     def add(self, staff_id: str, at: datetime) -> None:
         self._conn.execute(t.support_lookup.insert().values(staff_id=staff_id, at=at))

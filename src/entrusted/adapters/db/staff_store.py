@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from entrusted.adapters.db import tables as t
+from entrusted.adapters.db.locks import hold_xact_lock, storable
 from entrusted.domain.policy import Role
 from entrusted.domain.staff import ApiToken, ServiceName, StaffMember, TokenKind
 
@@ -56,6 +57,8 @@ class SqlStaffRepository:
         return found[0] if found else None
 
     def by_username(self, username: str) -> StaffMember | None:
+        if "\x00" in username:  # no username holds one, and PostgreSQL text cannot
+            return None
         found = self._load(t.staff.c.username == username)
         return found[0] if found else None
 
@@ -238,12 +241,14 @@ class SqlLoginFailureRepository:
         if self._conn.dialect.name != "postgresql":
             return
         for key in sorted({f"login-account:{account}", f"login-address:{address}"}):
-            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
+            hold_xact_lock(self._conn, key)
 
     def record(self, account: str, address: str, at: datetime) -> None:
+        account, address = storable(account), storable(address)
         self._conn.execute(t.login_failure.insert().values(account=account, address=address, at=at))
 
     def begin(self, account: str, address: str, at: datetime) -> int:
+        account, address = storable(account), storable(address)
         result = self._conn.execute(
             t.login_failure.insert().values(account=account, address=address, at=at, in_flight=True)
         )
@@ -269,12 +274,12 @@ class SqlLoginFailureRepository:
 
     def count_for_account(self, account: str, since: datetime) -> int:
         return self._count(
-            sa.and_(t.login_failure.c.account == account, t.login_failure.c.at >= since)
+            sa.and_(t.login_failure.c.account == storable(account), t.login_failure.c.at >= since)
         )
 
     def count_for_address(self, address: str, since: datetime) -> int:
         return self._count(
-            sa.and_(t.login_failure.c.address == address, t.login_failure.c.at >= since)
+            sa.and_(t.login_failure.c.address == storable(address), t.login_failure.c.at >= since)
         )
 
     def in_flight(self, account: str, address: str, since: datetime) -> int:
@@ -283,7 +288,7 @@ class SqlLoginFailureRepository:
             sa.and_(
                 f.in_flight.is_(True),
                 f.at >= since,
-                sa.or_(f.account == account, f.address == address),
+                sa.or_(f.account == storable(account), f.address == storable(address)),
             )
         )
 
@@ -291,6 +296,7 @@ class SqlLoginFailureRepository:
         """Forget the account's failures; attempts still in flight settle on their own."""
         self._conn.execute(
             t.login_failure.delete().where(
-                t.login_failure.c.account == account, t.login_failure.c.in_flight.is_(False)
+                t.login_failure.c.account == storable(account),
+                t.login_failure.c.in_flight.is_(False),
             )
         )

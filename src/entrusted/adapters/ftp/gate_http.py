@@ -12,6 +12,10 @@ session never gets a grace period: its grant may have ended meanwhile.
 
 The caller passed to `login` and `logout` is ignored: the token says who asks.
 
+The URL must be `https://` unless the API is on this host (`127.0.0.1`, `::1`, `localhost`):
+the calls carry the passwords FTP clients type and the names staff open (`InvalidInput` at
+start, naming `ftp_gate_url`, otherwise).
+
 ```python
 door = HttpFtpDoor("https://entrusted.example.com", token, "/srv/ftp/%n")
 session = door.login(SERVER, "office-backup*sam", password, "192.0.2.7")
@@ -25,15 +29,31 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from entrusted.domain.policy import Actor, ActorKind, Decision, Effect, Resource, ResourceKind
-from entrusted.errors import AuthenticationFailed, RateLimited, Refused, Unavailable
+from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited, Refused, Unavailable
 from entrusted.services.ftp_login import STAFF_SEPARATOR, FtpSession, SessionRef, space_root
 from entrusted.services.grant_entry import Entry
 
 UNREACHABLE = "the access gate is unreachable"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_gate_url(url: str) -> str:
+    """`url` if it is `https://`, or `http://` to this host only; InvalidInput otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and (parts.hostname or "").lower() in LOOPBACK:
+        return url
+    raise InvalidInput(
+        "ftp_gate_url",
+        "must be an https:// URL (http:// only to 127.0.0.1, ::1 or localhost): the calls "
+        "carry the FTP passwords clients type",
+    )
 
 
 class HttpFtpDoor:
@@ -47,7 +67,7 @@ class HttpFtpDoor:
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = url.rstrip("/") + "/v1/ftp"
+        self._url = check_gate_url(url).rstrip("/") + "/v1/ftp"
         self._client = client or httpx.Client(
             timeout=timeout_s,
             follow_redirects=False,
@@ -156,7 +176,8 @@ class HttpFtpDoor:
             g = s["grant"]
             if g is None:
                 actor = Actor(ActorKind.CUSTOMER, s["actor_id"])
-                return FtpSession(actor, resource, s["contract_id"], root, read_only=False)
+                mark = str(s["password_mark"])
+                return FtpSession(actor, resource, s["contract_id"], root, False, None, mark)
             member = Actor(ActorKind.STAFF, s["actor_id"])
             entry = Entry(
                 g["grant_id"],
@@ -181,6 +202,7 @@ def _ref(session: FtpSession) -> dict[str, str | None]:
         "customer_id": ref.customer_id,
         "contract_id": ref.contract_id,
         "service_id": ref.service_id,
+        "mark": ref.mark,
     }
 
 

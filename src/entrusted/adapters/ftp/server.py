@@ -10,7 +10,12 @@ staff step through its door (`FtpDoor`): `FtpLoginService` in-process when co-lo
   account (the login-failure limits the service applies) and by simultaneous connections per
   address.
 - A session's home is its space's directory; pyftpdlib resolves every path (symlinks
-  included) and refuses one outside it.
+  included) and refuses one outside it (`550 No such file or directory.`). Listings never
+  show where a link points (`SpaceFS`): a target names server paths and other spaces.
+- Nobody changes modes: `SITE CHMOD` is refused (`550`), so no client makes the space
+  world-writable or a file setuid (its files belong to the server's user).
+- The permissions pyftpdlib checks and `MLST` reports come from the session
+  (`SessionAuthorizer`, one per connection): full for the customer, `elr` when read-only.
 - Staff sessions: a write under a read-only grant is refused (550) and ledgered; every other
   command that touches files asks the gate again under the grant, and a grant that ended
   meanwhile closes the connection (421). `LiveSessions` (the `GrantSessions` port) closes the
@@ -45,22 +50,19 @@ from entrusted.domain.cases import Grant
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.domain.staff import ServiceName
 from entrusted.errors import EntrustedError, RateLimited, Refused, Unavailable
-from entrusted.services.ftp_login import FtpDoor, FtpSession
+from entrusted.services.ftp_login import FtpDoor, FtpSession, is_write
 
 with warnings.catch_warnings():
     # pyftpdlib runs on the standard library's asyncore/asynchat, deprecated on 3.11 (their
     # import warns); the warning says nothing about this server, so it is not passed on.
     warnings.simplefilter("ignore", DeprecationWarning)
     from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.filesystems import AbstractedFS
     from pyftpdlib.handlers import ThrottledDTPHandler, TLS_DTPHandler, TLS_FTPHandler
     from pyftpdlib.servers import ThreadedFTPServer
 
 log = structlog.get_logger(__name__)
 SERVER = Actor(ActorKind.SERVICE, ServiceName.FTP_SERVER.value)
-WRITES = frozenset(
-    {"STOR", "STOU", "APPE", "DELE", "RMD", "XRMD", "MKD", "XMKD", "RNFR", "RNTO"}
-    | {"SITE CHMOD", "MFMT", "SITE"}
-)
 # Commands that touch neither files nor names: no gate round trip for these.
 PROTOCOL = frozenset(
     {"AUTH", "PBSZ", "PROT", "CCC", "USER", "PASS", "QUIT", "NOOP", "FEAT", "SYST", "OPTS"}
@@ -71,8 +73,13 @@ PROTOCOL = frozenset(
 NAMED = frozenset({"RETR", "LIST", "NLST", "MLSD", "MLST", "CWD", "XCWD", "CDUP", "SIZE"})
 NAMED_TOO = frozenset({"MDTM", "STAT"})
 UNAVAILABLE = "421 The access gate is unreachable; try again later."
-FULL_PERMS = "elradfmwMT"
+# pyftpdlib's letters: e cwd, l list, r retr, a appe, d dele, f rename, m mkd, w stor,
+# T mfmt. Never `M` (SITE CHMOD): a mode is not the customer's to set (world-writable root,
+# setuid files of the server's user).
+FULL_PERMS = "elradfmwT"
 READ_PERMS = "elr"
+OUTSIDE = "points to a path which is outside"  # pyftpdlib's 550 text for such a path
+NOT_FOUND = "550 No such file or directory."
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +106,18 @@ class ThrottledTLSDTPHandler(TLS_DTPHandler, ThrottledDTPHandler):  # type: igno
 class SessionAuthorizer(DummyAuthorizer):  # type: ignore[misc]  # pyftpdlib is untyped
     """pyftpdlib asks its authorizer about permissions by user name; here a login is decided
     by `FtpLoginService` (`EntrustedHandler.ftp_PASS`) and each session carries its own
-    rights, so this answers from the handler's session, never from a user table."""
+    rights, so each connection gets its own authorizer with its session's perms (none before
+    the login), never a user table. Paths are checked by the file system (home)."""
+
+    def __init__(self, perms: str = "") -> None:
+        super().__init__()
+        self.perms = perms
 
     def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
-        return True  # paths are checked by the file system (home), writes by the handler
+        return perm in self.perms
 
     def get_perms(self, username: str) -> str:
-        return FULL_PERMS
+        return self.perms
 
     def get_msg_login(self, username: str) -> str:
         return "Logged in."
@@ -118,6 +130,15 @@ class SessionAuthorizer(DummyAuthorizer):  # type: ignore[misc]  # pyftpdlib is 
 
     def terminate_impersonation(self, username: str) -> None:
         return None
+
+
+class SpaceFS(AbstractedFS):  # type: ignore[misc]  # pyftpdlib is untyped
+    """The space as its clients see it. `LIST` and `STAT` show a link as `name -> target`
+    when the file system has `readlink` (`format_list` looks it up by name); without it a
+    link is listed by its name only, so no listing reveals server paths or other spaces'
+    names. `MLSD`/`MLST` never show targets."""
+
+    readlink = None
 
 
 class LiveSessions:
@@ -181,6 +202,7 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
             self.handle_auth_failed(_reply(exc), "")
             return
         self.session = session
+        self.authorizer = SessionAuthorizer(READ_PERMS if session.read_only else FULL_PERMS)
         self.live.add(self.key(session), self)
         Path(session.root).mkdir(mode=0o700, parents=True, exist_ok=True)
         self.handle_auth_success(session.root, "", "Logged in.")
@@ -197,7 +219,7 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
                 self._close(self.closing)
                 return
             try:
-                if verb in WRITES and session.read_only:
+                if is_write(verb) and session.read_only:
                     self.door.refuse_write(session, verb)
                     self.respond("550 Read-only access: this grant allows no changes.")
                     return
@@ -211,6 +233,14 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
                 self._close(UNAVAILABLE)
                 return
         super().pre_process_command(line, cmd, arg)
+
+    def respond(self, resp: str, *args: Any, **kwargs: Any) -> None:
+        """pyftpdlib answers a path outside the space with `'/' points to a path which is
+        outside the user's root directory`, quoting the wrong path; the client gets a plain
+        not-found instead, which says nothing about what lies outside."""
+        if resp.startswith("550 ") and OUTSIDE in resp:
+            resp = NOT_FOUND
+        super().respond(resp, *args, **kwargs)
 
     def _name(self, verb: str, arg: str) -> str | None:
         """The space's path a command names (relative to the client's `/`), for the
@@ -298,6 +328,7 @@ def build_server(config: FtpServerConfig, door: FtpDoor, live: LiveSessions) -> 
         "door": door,
         "live": live,
         "authorizer": SessionAuthorizer(),
+        "abstracted_fs": SpaceFS,
         "certfile": str(config.cert_file),
         "keyfile": str(config.key_file),
         "ssl_context": None,

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from entrusted.domain.backups import Archive
+from entrusted.domain.policy import Action
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 
@@ -49,10 +50,16 @@ class InspectOut(BackupOut):
 
 
 class RestoreIn(BaseModel):
-    target: str = Field(
+    target: str | None = Field(
+        default=None,
         min_length=1,
         max_length=255,
-        description="A new directory under the configured restore root.",
+        description="A new directory under the configured restore root (or `into_live`).",
+    )
+    into_live: bool = Field(
+        default=False,
+        description="Replace the live service's directory instead (mailbox, FTP space or web "
+        "site; never the customer's record). The tree replaced is backed up first.",
     )
     case_id: str | None = Field(default=None, max_length=64, description="The case it serves.")
     incident: str | None = Field(
@@ -69,6 +76,9 @@ class RestoredOut(BaseModel):
     target: str
     files: int
     chunks: int
+    kept_backup: str | None = Field(
+        default=None, description="Into the live service: the backup of the tree it replaced."
+    )
 
 
 @router.get("", response_model=list[BackupOut], summary="List backups (sysadmins)")
@@ -99,9 +109,19 @@ def inspect(backup_id: ids.BackupId, who: ActorDep, c: ContainerDep) -> InspectO
 def restore(
     backup_id: ids.BackupId, body: RestoreIn, who: ActorDep, c: ContainerDep
 ) -> RestoredOut:
+    ids.check(c, who, Action.RESTORE, case_id=body.case_id)
     done = c.backups.access.restore(
-        who, backup_id, body.target, case_id=body.case_id, incident=body.incident
+        who,
+        backup_id,
+        body.target,
+        case_id=body.case_id,
+        incident=body.incident,
+        into_live=body.into_live,
     )
     return RestoredOut(
-        id=done.archive_id, target=str(done.target), files=done.files, chunks=done.chunks
+        id=done.archive_id,
+        target=str(done.target),
+        files=done.files,
+        chunks=done.chunks,
+        kept_backup=done.kept,
     )

@@ -1,6 +1,7 @@
 """`/v1/ftp-spaces/{service_id}/password` (P9): the customer sets the FTP login password of
 their own space; the gate decides (never staff) and the ledger holds the decision and
-`ftp.password-set`. The password itself is in the body, never in the URL or a log."""
+`ftp.password-set`. A `service_id` of another shape is 422, ledgered under the placeholder
+id. The password itself is in the body, never in the URL or a log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.ids import ServiceId
 
 router = APIRouter(prefix="/v1", tags=["ftp"])
 
@@ -22,7 +24,7 @@ class FtpPasswordIn(BaseModel):
     summary="Set the FTP login password of one's own FTP space",
 )
 def set_password(
-    service_id: str, body: FtpPasswordIn, who: ActorDep, c: ContainerDep
+    service_id: ServiceId, body: FtpPasswordIn, who: ActorDep, c: ContainerDep
 ) -> Response:
     c.ftp_passwords.set(who, service_id, body.password)
     return Response(status_code=204)

@@ -32,8 +32,14 @@ FIELDS: dict[str, tuple[IdKind, ResourceKind]] = {
     "session_id": (IdKind.GRANT_SESSION, ResourceKind.GRANT),
     "identification_id": (IdKind.IDENTIFICATION, ResourceKind.PERSONAL_DETAILS),
     "backup_id": (IdKind.BACKUP, ResourceKind.BACKUP),
+    "mailing_id": (IdKind.MAILING, ResourceKind.MAILING),
+    "order_id": (IdKind.COURT_ORDER, ResourceKind.DISCLOSURE),
+    "disclosure_id": (IdKind.DISCLOSURE, ResourceKind.DISCLOSURE),
+    "third_party_request_id": (IdKind.THIRD_PARTY_REQUEST, ResourceKind.DISCLOSURE),
 }
-_BY_METHOD = {"GET": Action.READ, "PATCH": Action.UPDATE, "DELETE": Action.DELETE}
+_BY_METHOD = {
+    "GET": Action.READ, "PATCH": Action.UPDATE, "PUT": Action.UPDATE, "DELETE": Action.DELETE
+}
 
 
 def check(c: Container, who: Actor, action: Action, **ids: str | None) -> None:
@@ -103,11 +109,25 @@ def _identification_id(
     return _checked(request, who, c, "identification_id", identification_id)
 
 
+def _service_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    service_id: Annotated[str, Path(description=_help("service_id"))],
+) -> str:
+    return _checked(request, who, c, "service_id", service_id)
+
+
 def _backup_id(
     request: Request, who: ActorDep, c: ContainerDep,
     backup_id: Annotated[str, Path(description=_help("backup_id"))],
 ) -> str:
     return _checked(request, who, c, "backup_id", backup_id)
+
+
+def _mailing_id(
+    request: Request, who: ActorDep, c: ContainerDep,
+    mailing_id: Annotated[str, Path(description=_help("mailing_id"))],
+) -> str:
+    return _checked(request, who, c, "mailing_id", mailing_id)
 
 
 def _customer_query(
@@ -131,6 +151,8 @@ RequestId = Annotated[str, Depends(_request_id)]
 GrantId = Annotated[str, Depends(_grant_id)]
 SessionId = Annotated[str, Depends(_session_id)]
 IdentificationId = Annotated[str, Depends(_identification_id)]
+ServiceId = Annotated[str, Depends(_service_id)]
 BackupId = Annotated[str, Depends(_backup_id)]
+MailingId = Annotated[str, Depends(_mailing_id)]
 CustomerQuery = Annotated[str | None, Depends(_customer_query)]
 CaseQuery = Annotated[str | None, Depends(_case_query)]

@@ -164,10 +164,16 @@ class SecurityHeaders:
 # A path segment that holds an address, raw or percent-encoded (`%40`).
 _ADDRESS_SEGMENT = re.compile(r"[^/?&=]*(?:@|%40)[^/?&=]*", re.IGNORECASE)
 REDACTED = "[address]"
+# The sizes route names an FTP space by its account name, which is the customer's login and
+# often their own name; the other `/v1/ftp-spaces/{id}/...` routes take a service id.
+_FTP_SPACE_NAME = re.compile(r"(/v1/ftp-spaces/)[^/?]+(/sizes(?:[/?]|$))")
+REDACTED_NAME = "[name]"
 
 
 def redact_path(path: str) -> str:
-    """`/v1/mailboxes/info@example.org/metadata` -> `/v1/mailboxes/[address]/metadata`."""
+    """`/v1/mailboxes/info@example.org/metadata` -> `/v1/mailboxes/[address]/metadata`;
+    `/v1/ftp-spaces/alice-space/sizes` -> `/v1/ftp-spaces/[name]/sizes`."""
+    path = _FTP_SPACE_NAME.sub(rf"\g<1>{REDACTED_NAME}\g<2>", path)
     return _ADDRESS_SEGMENT.sub(REDACTED, path)
 
 

@@ -126,22 +126,39 @@ def inspect(
 @guarded
 def restore(
     archive_id: Annotated[str, typer.Argument(help="The backup's id.")],
-    target: Annotated[str, typer.Argument(help="A new directory under the restore root.")],
     username: AsOption,
+    target: Annotated[
+        str | None, typer.Argument(help="A new directory under the restore root.")
+    ] = None,
     case: Annotated[
         str | None, typer.Option("--case", help="The support case this restore serves.")
     ] = None,
     incident: Annotated[
         str | None, typer.Option("--incident", help="The incident this restore serves.")
     ] = None,
+    into_live: Annotated[
+        bool,
+        typer.Option(
+            "--into-live",
+            help="Replace the live service's directory (not the record); the tree replaced "
+            "is backed up first.",
+        ),
+    ] = False,
 ) -> None:
-    """Restore a backup into a new directory (sysadmins only; names a case or incident)."""
+    """Restore a backup into a new directory, or back into the live service (sysadmins
+    only; names a case or incident)."""
     with container() as c:
         done = c.backups.access.restore(
-            staff_actor(c, username), archive_id, target, case_id=case, incident=incident
+            staff_actor(c, username),
+            archive_id,
+            target,
+            case_id=case,
+            incident=incident,
+            into_live=into_live,
         )
+    kept = f"; the tree replaced is backup {done.kept}" if done.kept else ""
     console.print(
         f"restored {done.files} files of {done.archive_id} into {done.target} "
-        f"({done.chunks} chunks authenticated)",
+        f"({done.chunks} chunks authenticated){kept}",
         highlight=False,
     )

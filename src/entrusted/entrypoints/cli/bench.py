@@ -59,6 +59,12 @@ def bench(
             "--size-mib", min=1, help="Size of the file a transfer benchmark moves (ftp: 100)."
         ),
     ] = None,
+    recipients: Annotated[
+        int | None,
+        typer.Option(
+            "--recipients", min=1, help="How many customers a mailing benchmark mails (20000)."
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark and print its measurements (same-run peers and limits included)."""
     directory = _bench_dir()
@@ -82,6 +88,7 @@ def bench(
         "quick": quick,
         "seconds": seconds,
         "size_mib": size_mib,
+        "recipients": recipients,
     }
     accepted = inspect.signature(module.run).parameters
     result = module.run(**{k: v for k, v in offered.items() if k in accepted and v is not None})

@@ -191,8 +191,16 @@ def _proven_staff(c: Container, username: str) -> Actor:
         )
     member = c.staff.get(username)
     if actor.kind is not ActorKind.STAFF or actor.id != member.id:
-        raise errors.AuthenticationFailed(f"the token in {TOKEN_ENV} is not that of {username!r}")
+        given = _TOKEN_KINDS.get(actor.kind, "the personal token of another staff member")
+        raise errors.AuthenticationFailed(
+            f"the token in {TOKEN_ENV} is not that of {username!r}: it is {given}; --as needs "
+            f"the personal token of that staff member (entrusted staff token {username})"
+        )
     return actor
+
+
+# What a token that cannot prove `--as` was, in the refusal (the holder knows it already).
+_TOKEN_KINDS = {"customer": "a customer token", "service": "a service token"}
 
 
 def admin_actor(c: Container) -> Actor | None:

@@ -16,11 +16,14 @@ from entrusted.bootstrap import Container, initialise
 from entrusted.entrypoints.cli.context import console, container, guarded, operator, state
 from entrusted.entrypoints.cli.demo_backups import backups_step
 from entrusted.entrypoints.cli.demo_consent import consent_step
+from entrusted.entrypoints.cli.demo_disclosures import disclosures_step
 from entrusted.entrypoints.cli.demo_ftp import free_port, ftp_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
 from entrusted.entrypoints.cli.demo_mail import mail_step
+from entrusted.entrypoints.cli.demo_mailings import mailings_step
 from entrusted.entrypoints.cli.demo_messages import DEMO_TRANSPORTS, mail_dir, mails
+from entrusted.entrypoints.cli.demo_policy_document import policy_document_step
 from entrusted.entrypoints.cli.demo_registry import registry_step
 from entrusted.errors import InvalidInput
 
@@ -30,6 +33,7 @@ DEMO_STAFF = [
     ("support2", ["support"]),
     ("sysadmin", ["sysadmin"]),
     ("legal", ["legal"]),
+    ("legal2", ["legal"]),  # the second approver of a disclosure (P5)
     ("comms", ["communications"]),
     ("office", ["other"]),
 ]
@@ -49,6 +53,9 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     ("mail (P13, P14): the metadata-only monitor on a generated Maildir", mail_step),
     ("the FTPS backup space (P9): the customer's own, staff only under a grant", ftp_step),
     ("backups (P15, P16): sealed archives, sysadmin-only restore, keys destroyed", backups_step),
+    ("the policy document (P17): versioned, public, published by legal", policy_document_step),
+    ("mailings (P6, P7): one purpose each, own customers only, resumable", mailings_step),
+    ("the disclosure desk (P4, P5): Swiss court orders, two approvers, scoped", disclosures_step),
 ]
 
 
@@ -148,6 +155,7 @@ def demo(
             soft_wrap=True,
         )
         console.print(f"  curl -s http://127.0.0.1:{port}/healthz", highlight=False)
+        console.print(f"  curl -s http://127.0.0.1:{port}/privacy", highlight=False)
         if no_serve:
             console.print("demo seeded; not serving (--no-serve)")
             return

@@ -20,6 +20,7 @@ from entrusted.domain.policy import Actor, ActorKind
 from entrusted.entrypoints.cli.context import console
 from entrusted.entrypoints.cli.demo_messages import last_body
 from entrusted.entrypoints.cli.demo_registry import SIGNUP, _person, _staff
+from entrusted.services.gate import AccessContext
 from entrusted.services.registry_forms import ServiceRequest
 
 SPACE = "demo-backup"
@@ -91,9 +92,10 @@ def _walk(c: Container, fake: Faker, port: int, cert: Path) -> None:
     console.print(f"  the customer logs in to {SPACE} over FTPS and uploads: {mine.nlst()}")
     mine.quit()
     name, support = _staff(c, "support")
-    sizes = c.ftp_space_monitor.sizes(support, SPACE)
+    sizes = c.ftp_space_monitor.sizes(support, SPACE, AccessContext(ticket="HD-4711"))
     console.print(
-        f"  {name} (support) sees the space's sizes, no names: {sizes.files} file(s), "
+        f"  {name} (support, on ticket HD-4711) sees the space's sizes, no names: "
+        f"{sizes.files} file(s), "
         f"{sizes.bytes} bytes"
     )
     user = f"{SPACE}*{name}"

@@ -11,8 +11,9 @@ import typer
 from entrusted.adapters.ftp.tls import write_selfsigned
 from entrusted.bootstrap import ftp_server, ftp_tls_files, remote_ftp_server
 from entrusted.entrypoints.cli.context import console, container, guarded, staff_actor, state
-from entrusted.entrypoints.cli.customers import AsOption
+from entrusted.entrypoints.cli.customers import AsOption, CaseOption, TicketOption
 from entrusted.entrypoints.cli.listen import taking_port
+from entrusted.services.gate import AccessContext
 
 app = typer.Typer(
     help="The FTPS backup space: its server, its certificate, a space's sizes.",
@@ -66,9 +67,15 @@ def selfsigned() -> None:
 @app.command("sizes")
 @guarded
 def sizes(
-    name: Annotated[str, typer.Argument(help="The FTP space's account name.")], as_: AsOption
+    name: Annotated[str, typer.Argument(help="The FTP space's account name.")],
+    as_: AsOption,
+    case: CaseOption = None,
+    ticket: TicketOption = None,
 ) -> None:
-    """Show an FTP space's file count and total size (support; never a file or folder name)."""
+    """Show an FTP space's file count and total size (support; never a file or folder name).
+
+    A look-up like a customer's summary: needs --case (of the space's holder) or --ticket."""
     with container() as c:
-        got = c.ftp_space_monitor.sizes(staff_actor(c, as_), name)
+        reason = AccessContext(case_id=case, ticket=ticket)
+        got = c.ftp_space_monitor.sizes(staff_actor(c, as_), name, reason)
     console.print(f"FTP space {got.service_id}: {got.files:,} files, {got.bytes:,} bytes")

@@ -63,6 +63,21 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Encrypted backups: take, list, restore (sysadmins) and destroy after 7 days.",
     ),
+    "disclosures": (
+        "disclosures",
+        "app",
+        "The disclosure desk: third-party requests, Swiss court orders, scoped disclosures.",
+    ),
+    "mailings": (
+        "mailings",
+        "app",
+        "Purpose-limited mailings to our own customers: compose, send, follow (P6, P7).",
+    ),
+    "policy-doc": (
+        "policy_doc",
+        "app",
+        "The public policy document: show its versions, publish a new one (legal).",
+    ),
     "witness": (
         "witness",
         "app",

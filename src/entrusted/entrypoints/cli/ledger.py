@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from entrusted.adapters.db.ledger_verify import verify_ledger
 from entrusted.bootstrap import Container, adopt_ledger_record, tile_source
 from entrusted.domain.checkpoint import b64encode
+from entrusted.domain.ids import IdKind
 from entrusted.entrypoints.cli.context import (
     console,
     container,
@@ -25,7 +26,9 @@ from entrusted.entrypoints.cli.context import (
     guarded,
     operator_actor,
 )
+from entrusted.entrypoints.cli.ids import id_of
 from entrusted.errors import InvalidInput, TamperDetected
+from entrusted.services.disclosure_holdback import CustomerFacingLog
 from entrusted.services.ledger_monitor import MonitorState, monitor
 from entrusted.services.receipts import ReceiptService, verify_receipt
 from entrusted.services.witness_submit import WitnessPolicy
@@ -200,7 +203,12 @@ def prove(
 @guarded
 def export(
     customer: Annotated[
-        str, typer.Option("--customer", help="Customer id whose receipt to build.")
+        str,
+        typer.Option(
+            "--customer",
+            help="Customer id (cus_...) whose receipt to build.",
+            callback=id_of(IdKind.CUSTOMER),
+        ),
     ],
     output: Annotated[
         Path | None,
@@ -214,7 +222,10 @@ def export(
     proof to it. Hand the file to the customer; `verify-receipt` checks it.
     """
     with container() as c:
-        receipt = _receipts(c).export(customer)
+        # The receipt is handed to the customer: a disclosure whose notice a court order
+        # defers is held back from it until lifted (P5; services/disclosure_holdback.py).
+        log = CustomerFacingLog(c.ledger_store, c.desk.held_back)
+        receipt = ReceiptService(log, c.checkpoints, c.registry.is_customer).export(customer)
     text = json.dumps(receipt, indent=1) + "\n"
     if output is None:
         typer.echo(text, nl=False)

@@ -24,9 +24,14 @@ app = typer.Typer(
 )
 
 
+ID_WIDTH = 20
+_FOLDED = 6  # name and roles: at least this wide, their text folded onto more lines
+_FIXED_MIN = 2 * _FOLDED + 3 + len("disabled")  # with 2FA and status, never cut
+
+
 def _id_column() -> Column:
     """Ids are copied into other commands (`staff revoke tok_...`): never truncate them."""
-    return Column("id", no_wrap=True, min_width=20)
+    return Column("id", no_wrap=True, min_width=ID_WIDTH)
 
 
 @app.command("add")
@@ -61,7 +66,16 @@ def list_() -> None:
     """List staff members, their roles and whether they are active."""
     with container() as c:
         members = c.staff.list_members()
-    table = Table("username", _id_column(), "name", "roles", "2FA", "status")
+    # Usernames are what `--as` takes: like ids, never cut; the free-text columns fold.
+    longest = max((len(m.username) for m in members), default=len("username"))
+    table = Table(
+        Column("username", no_wrap=True, min_width=longest),
+        _id_column(),
+        Column("name", overflow="fold", min_width=_FOLDED),
+        Column("roles", overflow="fold", min_width=_FOLDED),
+        Column("2FA", no_wrap=True, min_width=3),
+        Column("status", no_wrap=True, min_width=len("disabled")),
+    )
     for m in members:
         table.add_row(
             m.username,
@@ -71,7 +85,12 @@ def list_() -> None:
             "yes" if m.totp_enabled else "no",
             "active" if m.active else "disabled",
         )
-    console.print(table)
+    # Below the width the uncut columns need, rich would shrink them too: the table is then
+    # drawn wider than the terminal (which wraps the lines; no value is cut).
+    needed = longest + ID_WIDTH + _FIXED_MIN + 3 * len(table.columns) + 1
+    if console.width < needed:
+        table.width = needed
+    console.print(table, crop=False)
 
 
 @app.command("disable")

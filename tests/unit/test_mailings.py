@@ -1,0 +1,91 @@
+"""The mailing vocabulary and the gate's two mailing conditions, without I/O: only three
+purposes make a mailing (P7), transactional purposes are not among them, and the conditions
+answer from the request and the registry's ids (P6)."""
+
+from __future__ import annotations
+
+import doctest
+from collections.abc import Iterable, Sequence
+
+import pytest
+
+from entrusted.domain import mailings as mailings_domain
+from entrusted.domain.mailings import (
+    MAILING_PURPOSES,
+    MailPurpose,
+    check_text,
+    parse_mailing_purpose,
+)
+from entrusted.domain.policy import Actor, ActorKind, Resource, ResourceKind, Role
+from entrusted.domain.registry import SealedCustomer
+from entrusted.errors import InvalidInput
+from entrusted.services.gate import AccessContext
+from entrusted.services.mailings import AllowedMailingPurpose, OwnCustomers
+
+CLERK = Actor(ActorKind.STAFF, "stf_1", frozenset({Role.COMMUNICATIONS}))
+MAILING = Resource(ResourceKind.MAILING, "mlg_0000000000000001")
+
+
+def test_the_doctests_hold() -> None:
+    assert doctest.testmod(mailings_domain).failed == 0
+
+
+def test_only_three_purposes_make_a_mailing() -> None:
+    assert {p.value for p in MAILING_PURPOSES} == {"incident", "new_service", "terms_amendment"}
+    for word in (None, "", "security", "service_notice", "newsletter", "INCIDENT "):
+        with pytest.raises(InvalidInput) as info:
+            parse_mailing_purpose(word)
+        assert info.value.field == "purpose"
+    assert parse_mailing_purpose("new_service") is MailPurpose.NEW_SERVICE
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "field"),
+    [("", "x", "subject"), ("a\nBcc: x", "x", "subject"), ("S", " ", "body"), ("S", "\0", "body")],
+)
+def test_text_must_be_a_line_and_a_body(subject: str, body: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_text(subject, body)
+    assert info.value.field == field
+
+
+class Registry:
+    """Just enough of `CustomerAudience` for the own-customer condition."""
+
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+
+    def unknown(self, customer_ids: Iterable[str]) -> list[str]:
+        return [c for c in customer_ids if c not in self.known]
+
+
+class Stored:
+    def recipients(self, mailing_id: str) -> list[str]:
+        return ["cus_a", "cus_b"]
+
+
+class Audience(Registry):
+    def active(self) -> list[str]:
+        return sorted(self.known)
+
+    def opted_out(self) -> set[str]:
+        return set()
+
+    def holders_of(self, service_ids: Iterable[str]) -> dict[str, str]:
+        return {}
+
+    def sealed(self, customer_ids: Sequence[str]) -> list[SealedCustomer]:
+        return []
+
+
+def test_the_conditions_answer_from_the_request_and_the_registry() -> None:
+    purpose = AllowedMailingPurpose()
+    assert purpose(CLERK, MAILING, AccessContext(mailing_purpose="incident"))
+    assert not purpose(CLERK, MAILING, AccessContext(mailing_purpose="security"))
+    assert not purpose(CLERK, MAILING, AccessContext())
+    own = OwnCustomers(Audience({"cus_a", "cus_b"}), Stored())  # type: ignore[arg-type]
+    assert own(CLERK, MAILING, AccessContext(recipients=("cus_a",)))
+    assert not own(CLERK, MAILING, AccessContext(recipients=("cus_a", "cus_x")))
+    assert own(CLERK, MAILING, AccessContext())  # the stored mailing's recipients
+    nobody = OwnCustomers(Audience(set()), Stored())  # type: ignore[arg-type]
+    assert not nobody(CLERK, MAILING, AccessContext())
