@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from entrusted.adapters import backup_swap
 from entrusted.adapters.backup_tar import TarZstdPacker
 from entrusted.errors import TamperDetected
 
@@ -78,3 +79,21 @@ def test_links_inside_modes_and_times_are_kept(tmp_path: Path) -> None:
     assert (target / "site" / "via-link.txt").read_bytes() == b"through a link inside the target"
     assert (target / "latest").is_symlink()
     assert (target / "hard").read_bytes() == b"<p>hi</p>"
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_staged_tree_replaces_the_live_one_and_the_old_one_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    """`renameat2(RENAME_EXCHANGE)` where the system has it, two renames where it does not:
+    either way the live name holds the new tree and nothing is left beside it."""
+    if not exchange:
+        monkeypatch.setattr(backup_swap, "_renameat2", None)
+    live, staged = tmp_path / "Maildir", tmp_path / ".Maildir.restore-1"
+    (live / "cur").mkdir(parents=True)
+    (live / "cur" / "old.eml").write_bytes(b"old")
+    (staged / "cur").mkdir(parents=True)
+    (staged / "cur" / "new.eml").write_bytes(b"new")
+    TarZstdPacker().replace_tree(staged, live)
+    assert [p.name for p in (live / "cur").iterdir()] == ["new.eml"]
+    assert [p.name for p in tmp_path.iterdir()] == ["Maildir"]

@@ -23,7 +23,9 @@ FIGURES = {
 
 def test_small_run_reports_every_figure_and_the_bytes_match() -> None:
     result: dict[str, Any] = load_benchmark("ftp").run(quick=True, size_mib=2)
-    assert set(result) == {"size_mib", "sha256_matches", *FIGURES}
+    floors = {"fsync_commits_per_s", "hash_limit_per_s", "dict_lookup_floor_us"}
+    assert set(result) == {"size_mib", "sha256_matches", *FIGURES, *floors, "load_average_1min"}
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
     assert result["size_mib"] == 2
     assert result["sha256_matches"] is True
     for name in FIGURES:

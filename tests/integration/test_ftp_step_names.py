@@ -25,6 +25,7 @@ from entrusted.services.consent_notices import visible
 from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.registry import RegistryParts
 from tests.integration.ftp_world import FtpWorld, ftp_world
+from tests.integration.test_ftp_staff import wait_for
 from tests.integration.test_registry_sql import PASSWORD, staff
 
 __all__ = ["ftp_world"]  # the fixture, imported to be found
@@ -124,6 +125,8 @@ def test_the_closing_summary_reads_plainly(ftp_world: FtpWorld) -> None:
         with pytest.raises(ftplib.error_perm):
             ftp.retrbinary(f"RETR {name}", io.BytesIO().write)
     ftp.quit()
+    # The server reports the close after its 221 reply: wait for it (the one-off grant ends).
+    assert wait_for(lambda: w.c.grants.get(sam, grant_id).end_reason) is not None
     w.c.cases.resolve(sam, case_id)
     summary = summary_mail(w.c, case_id)
     assert f"Files and folders asked for under permission {grant_id}" in summary, summary

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from entrusted.adapters.ftp.server import LiveSessions, build_server
+from entrusted.adapters.ftp.server import IOLoop, LiveSessions, build_server
 from entrusted.bootstrap.ftp import _config
 from tests.integration.ftp_world import FtpWorld, free_port, ftp_world
 
@@ -34,7 +34,8 @@ def throttled(w: FtpWorld, **limits: int) -> Iterator[int]:
         passive_ports=range(low, low + 100),
         **limits,
     )
-    server = build_server(config, w.c.ftp_login, LiveSessions())
+    # Its own I/O loop: the fixture's server runs on the process-wide one in another thread.
+    server = build_server(config, w.c.ftp_login, LiveSessions(), IOLoop())
     stop = threading.Event()
 
     def run() -> None:

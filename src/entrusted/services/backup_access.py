@@ -8,8 +8,14 @@ to a new directory under the configured restore root, and appears there only onc
 authenticated: a tampered archive is named and nothing is half-restored. A destroyed backup
 cannot be restored: its day's key is gone.
 
+Back into the live service (`into_live`): the archive is unpacked beside the service's live
+directory (from the templates the backup read), the live tree is backed up first (so what is
+replaced stays restorable, for a week like every backup, not as a copy nobody destroys),
+then the two are swapped in one step. Never for the customer's record (`_live_tree` says why).
+
 ```python
 access.restore(sysadmin, "bkp_1", "case-7", case_id="case_7")   # -> Restored(files=12, ...)
+access.restore(sysadmin, "bkp_2", None, incident="INC-7", into_live=True)  # .kept: "bkp_3"
 access.for_customer(customer)                                     # [Archive, ...], their own
 ```
 """

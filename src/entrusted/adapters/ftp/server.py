@@ -59,6 +59,7 @@ with warnings.catch_warnings():
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
     from pyftpdlib.handlers import ThrottledDTPHandler, TLS_DTPHandler, TLS_FTPHandler
+    from pyftpdlib.ioloop import IOLoop
     from pyftpdlib.servers import ThreadedFTPServer
 
 log = structlog.get_logger(__name__)
@@ -323,7 +324,12 @@ def _reply(exc: EntrustedError) -> str:
     return "authentication failed."
 
 
-def build_server(config: FtpServerConfig, door: FtpDoor, live: LiveSessions) -> ThreadedFTPServer:
+def build_server(
+    config: FtpServerConfig, door: FtpDoor, live: LiveSessions, ioloop: IOLoop | None = None
+) -> ThreadedFTPServer:
+    """The configured server. pyftpdlib's acceptor runs on its process-wide `IOLoop` unless
+    given one: a second server in the same process (the tests) passes its own, since
+    `close_all` closes every socket of the loop it runs on."""
     attrs: dict[str, Any] = {
         "door": door,
         "live": live,
@@ -354,7 +360,7 @@ def build_server(config: FtpServerConfig, door: FtpDoor, live: LiveSessions) -> 
     if not ftp_log.handlers:  # else pyftpdlib installs its own INFO handler on stderr
         ftp_log.addHandler(logging.NullHandler())
     handler = type("ConfiguredHandler", (EntrustedHandler,), attrs)
-    server = ThreadedFTPServer((config.host, config.port), handler)
+    server = ThreadedFTPServer((config.host, config.port), handler, ioloop=ioloop)
     server.max_cons_per_ip = config.max_connections_per_address
     server.ioloop.call_every(config.session_check_s, SessionCheck(live))
     return server
