@@ -16,6 +16,7 @@ loop over one connection to the same sink (`smtp_sink_floor_per_s`). The target 
 
 from __future__ import annotations
 
+import runpy
 import smtplib
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from entrusted.services.mailing_send import MailingSender
 from entrusted.services.mailings import MailingDraft
 
 OPERATOR = Actor(ActorKind.SERVICE, "cli:bench@localhost")
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))  # the same run's floors
 SENDER = "Example Hosting <notices@example.com>"
 BODY = (
     "We have amended our terms. What changed: section 4 now names the data centres we use.\n"
@@ -157,4 +159,5 @@ def run(
         "sink_received": received,
         "compose_s": round(compose_s, 2),
         "send_s": round(send_s, 2),
+        **_floors["floors"](database_url, quick),
     }
