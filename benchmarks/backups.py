@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import runpy
 import shutil
 import subprocess
 import tempfile
@@ -39,6 +40,7 @@ from entrusted.domain.policy import Actor, ActorKind, Role
 from entrusted.services.registry_forms import Registration, ServiceRequest
 
 MIB = 1024 * 1024
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))  # the same run's floors
 ROUNDS = 3  # restores of each kind, alternating; the best one counts
 SECRET = "bench-only passphrase"
 WORDS = (
@@ -251,4 +253,5 @@ def run(size_mib: int = 500, quick: bool = False) -> dict[str, Any]:
             ),
         },
         "paths": [str(maildir.relative_to(work)), str(site.relative_to(work))],
+        **_floors["floors"](None, quick),
     }

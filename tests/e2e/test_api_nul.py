@@ -1,6 +1,7 @@
-"""A NUL character anywhere in a request is refused with 422 before any route runs (trial
+"""A NUL character in a request's query or body is refused with 422 before any route runs (trial
 finding: a NUL in a login name answered 500 on PostgreSQL, which cannot store it in text),
-on SQLite and PostgreSQL, and nothing is written: the ledger does not grow."""
+on SQLite and PostgreSQL, and nothing is written: the ledger does not grow. (A NUL in the
+path reaches the route, whose id check refuses it and ledgers it: test_api_bad_ids.py.)"""
 
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ def size(container: Container) -> int:
         ("POST", "/v1/auth/login", '{"username": "x\\u0000", "password": "y"}', "body"),
         ("POST", "/v1/auth/login", b'{"username": "x\x00", "password": "y"}', "body"),
         ("POST", "/v1/ftp/login", '{"username": "a*b\\u0000", "password": "p"}', "body"),
-        ("GET", "/v1/customers/cus_%00", None, "path"),
         ("GET", "/v1/cases?customer_id=cus_1%00", None, "query"),
     ],
 )

@@ -25,6 +25,9 @@ def test_a_small_run_reports_every_figure() -> None:
     require_service(shutil.which("borg") is not None, "borg")
     result: dict[str, Any] = load_benchmark("backups").run(size_mib=4, quick=True)
     assert set(result) >= FIGURES
+    assert result["fsync_commits_per_s"]["sqlite"] > 0  # the same run's floors
+    assert result["hash_limit_per_s"] > 0
+    assert result["dict_lookup_floor_us"] > 0
     assert result["files"] > 10
     for name in FIGURES - {"files", "tree_mib"}:
         assert result[name] > 0, name

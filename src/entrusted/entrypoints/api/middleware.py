@@ -68,10 +68,12 @@ _NUL_ESCAPE = re.compile(rb"\\u0000")
 
 
 class NoNul:
-    """Refuse a NUL character anywhere in the path, the query or the body (raw, or as the JSON
-    escape) with 422 before any route runs: no field has a use for it, PostgreSQL cannot store
-    it in text, and a name cut at a NUL by one layer and not by another is how checks are
-    slipped past. Sits inside `BodyLimit`, so the body it reads whole is bounded."""
+    """Refuse a NUL character in the query or the body (raw, or as the JSON escape) with 422
+    before any route runs: no field has a use for it, PostgreSQL cannot store it in text, and
+    a name cut at a NUL by one layer and not by another is how checks are slipped past. The
+    path is left to the routes: every path segment is an id or name that its route checks,
+    and a malformed id there is refused and ledgered under a placeholder (docs/api.md).
+    Sits inside `BodyLimit`, so the body it reads whole is bounded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,13 +83,8 @@ class NoNul:
             await self.app(scope, receive, send)
             return
         query = scope.get("query_string", b"")
-        where = None
-        if "\x00" in scope.get("path", ""):
-            where = "path"
-        elif b"\x00" in query or b"%00" in query:
-            where = "query"
-        if where is not None:
-            await self._refuse(where, scope, receive, send)
+        if b"\x00" in query or b"%00" in query:
+            await self._refuse("query", scope, receive, send)
             return
         messages: list[Message] = []
         body = bytearray()
