@@ -20,12 +20,14 @@ from entrusted.crypto.secrets import new_id
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.ids import INVALID_ID
 from entrusted.entrypoints.api.app import create_app
+from entrusted.services.registry_forms import Registration
 from tests.conftest import FakeClock
 from tests.e2e.test_api_contact_email import customer_with_session
 from tests.e2e.test_api_id_shapes import database_text, ledger_bytes
 from tests.e2e.test_api_registry import staff_token
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.refusals import http_refused
+from tests.unit.registry_world import SIGNUP
 
 
 @pytest.fixture
@@ -39,8 +41,8 @@ def cli(database_url: str, tmp_path: Path) -> Cli:
 
 def test_the_cli_runs_lists_restores_and_refuses_support(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
         writer.writerow(["last_name", "first_name", "email", "phone", "mobile"])
         writer.writerow(["Meier", "Lea", "lea.meier@example.com", "044 000 30 01", ""])
     ok(cli("customers", "import", str(path)))
@@ -168,3 +170,99 @@ def test_text_that_is_no_id_is_refused_and_ledgered_without_the_text(
     assert (entry.resource_id, entry.owner, entry.refs) == (INVALID_ID, None, {})
     assert MAIL.encode() not in b"".join(ledger_bytes(container))
     assert MAIL not in database_text(container.engine)
+
+
+def cli_ledger_size(cli: Cli) -> int:
+    with cli.container() as c:
+        return c.ledger_store.stored_size()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("backups", "list", "--customer", MAIL, "--as", "sid"),
+        ("backups", "inspect", MAIL, "--as", "sid"),
+        ("backups", "restore", MAIL, "x", "--incident", "INC-1", "--as", "sid"),
+        ("backups", "restore", new_id("bkp"), "x", "--case", MAIL, "--as", "sid"),
+    ],
+)
+def test_the_cli_refuses_text_that_is_no_id_before_anything_is_ledgered(
+    cli: Cli, args: tuple[str, ...]
+) -> None:
+    """An e-mail address typed where an id belongs is a usage error (exit 2) naming the
+    option, and neither it nor anything else reaches the ledger (issue 15, finding 1)."""
+    ok(cli("backups", "list", "--as", "sid"))  # the harness mints sid's token first
+    before = cli_ledger_size(cli)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert " id (like " in result.output, result.output
+    assert MAIL not in result.output
+    assert cli_ledger_size(cli) == before
+
+
+def test_the_cli_names_the_option_and_says_what_it_takes(cli: Cli) -> None:
+    """Finding 6: `--incident` is named when it is wrong, and the help says what is needed."""
+    bad = cli("backups", "restore", new_id("bkp"), "x", "--incident", "INC 1", "--as", "sid")
+    assert bad.exit_code == 2, bad.output
+    assert "--incident" in bad.output
+    assert "context.ticket" not in bad.output
+    restore_help = ok(cli("backups", "restore", "--help"))
+    assert "--case or --incident is required" in " ".join(restore_help.split())
+    assert "customer id" in " ".join(ok(cli("backups", "list", "--help")).split())
+
+
+@pytest.mark.parametrize("target", ["a\x00b", "a" * 250, "sub/" + "b" * 240, "a\nb"])
+def test_a_bad_restore_target_is_a_usage_error_and_nothing_is_decided(
+    cli: Cli, tmp_path: Path, target: str
+) -> None:
+    """Finding 2: a NUL, a control character or a name too long for the staging directory
+    is refused (exit 2, the field named) before the gate, no traceback, no ledger entry."""
+    ok(
+        cli(
+            "customers",
+            "add",
+            "--last-name",
+            "Meier",
+            "--first-name",
+            "Lea",
+            "--email",
+            Faker().email(),
+        )
+    )
+    ok(cli("backups", "run"))
+    archive_id = ok(cli("backups", "list", "--as", "sid")).split()[0]
+    before = cli_ledger_size(cli)
+    line = refused(
+        cli("backups", "restore", archive_id, target, "--incident", "INC-1", "--as", "sid"), 2
+    )
+    assert "target" in line
+    assert cli_ledger_size(cli) == before
+    assert not list((tmp_path / "data" / "restores").glob("*"))
+
+
+def test_the_api_answers_the_trials_findings(client: TestClient, container: Container) -> None:
+    """Issue 15's trial: a target the filesystem cannot take is `422` naming it (not 500);
+    a customer reads their own backups' metadata, never another's; `/mine` refuses staff."""
+    alice, me = customer_with_session(client, container)
+    container.backups.runner.run(WORKER)
+    admin = staff_token(container, "sid", "sysadmin")
+    (own,) = client.get("/v1/backups/mine", headers=me).json()
+    for target in ("a\x00b", "a\x01b", "a" * 250):
+        r = client.post(
+            f"/v1/backups/{own['id']}/restore",
+            json={"target": target, "incident": "INC-8"},
+            headers=admin,
+        )
+        assert r.status_code == 422, r.text  # a NUL anywhere in a body: the app's own check
+        assert "\x00" in target or r.json()["field"] == "target", r.text
+    mine = client.get(f"/v1/backups?customer_id={alice}", headers=me)
+    assert [b["id"] for b in mine.json()] == [own["id"]], mine.text
+    assert client.get(f"/v1/backups/{own['id']}", headers=me).json()["id"] == own["id"]
+    fake = Faker()
+    form = Registration(fake.last_name(), fake.first_name(), fake.email(), None, None, ())
+    ben = container.registry.register(SIGNUP, form).customer_id
+    container.backups.runner.run(WORKER)
+    (bens,) = client.get(f"/v1/backups?customer_id={ben}", headers=admin).json()
+    assert client.get(f"/v1/backups/{bens['id']}", headers=me).status_code == 403
+    assert client.get(f"/v1/backups?customer_id={ben}", headers=me).status_code == 403
+    http_refused(client.get("/v1/backups/mine", headers=admin), "backups.not-a-customer")

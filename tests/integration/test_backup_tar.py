@@ -1,6 +1,7 @@
 """Unpacking a restore (adapters/backup_tar.py, backup_extract.py) on real directories: a tar
 stream that names a path out of the target, through a symbolic link or with `..`, or that
-holds a device file, restores nothing; links inside the target, modes and times are kept."""
+holds a device file, restores nothing; a link out of it is skipped and named; links inside the
+target, modes and times are kept."""
 
 from __future__ import annotations
 
@@ -39,13 +40,6 @@ def member(
     [
         [(member("../evil"), b"x")],
         [(member("a/../../evil"), b"x")],
-        [(member("out", tarfile.SYMTYPE, "../.."), b"")],
-        [
-            (member("sub", tarfile.DIRTYPE), b""),
-            (member("sub/up", tarfile.SYMTYPE, ".."), b""),
-            (member("sub/up/x", tarfile.SYMTYPE, ".."), b""),
-            (member("sub/up/x/evil"), b"x"),
-        ],
         [(member("dev", tarfile.CHRTYPE), b"")],
     ],
 )
@@ -55,13 +49,37 @@ def test_a_stream_that_leaves_the_target_restores_nothing(
     target = tmp_path / "root" / "restore"
     with pytest.raises(TamperDetected, match="does not unpack"):
         TarZstdPacker().unpack(stream(*members), target)
-    assert list((tmp_path / "root").iterdir()) == []
+    assert not (tmp_path / "root").exists()  # nor the parent it created for the target
     assert not (tmp_path / "evil").exists()
+
+
+def test_links_out_of_the_target_are_skipped_and_named_not_followed(tmp_path: Path) -> None:
+    """A customer's `ln -s /etc/passwd` (or a link up and out) is archived as made, but a
+    restore does not create it: it is skipped and named, and the rest restores."""
+    target = tmp_path / "root" / "restore"
+    files, skipped = TarZstdPacker().unpack(
+        stream(
+            (member("abs", tarfile.SYMTYPE, "/etc/passwd"), b""),
+            (member("out", tarfile.SYMTYPE, "../.."), b""),
+            (member("sub", tarfile.DIRTYPE), b""),
+            (member("sub/up", tarfile.SYMTYPE, ".."), b""),
+            (member("sub/up/x", tarfile.SYMTYPE, ".."), b""),
+            (member("sub/up/x/kept"), b"x"),
+            (member("hard", tarfile.LNKTYPE, "/etc/passwd"), b""),
+        ),
+        target,
+    )
+    assert (files, skipped) == (1, ["abs", "out", "sub/up/x", "hard"])
+    assert [p.name for p in (tmp_path / "root").iterdir()] == ["restore"]
+    assert not (target / "abs").is_symlink()
+    assert not (target / "out").is_symlink()
+    assert (target / "x" / "kept").read_bytes() == b"x"  # through sub/up, inside the target
+    assert not (tmp_path / "kept").exists()
 
 
 def test_links_inside_modes_and_times_are_kept(tmp_path: Path) -> None:
     target = tmp_path / "restore"
-    files = TarZstdPacker().unpack(
+    files, skipped = TarZstdPacker().unpack(
         stream(
             (member("site", tarfile.DIRTYPE, mode=0o755), b""),
             (member("site/run.sh", mode=0o4755), b"#!/bin/sh\n"),
@@ -72,7 +90,7 @@ def test_links_inside_modes_and_times_are_kept(tmp_path: Path) -> None:
         ),
         target,
     )
-    assert files == 3
+    assert (files, skipped) == (3, [])
     assert stat.S_IMODE((target / "site" / "run.sh").stat().st_mode) == 0o755  # no setuid
     assert stat.S_IMODE((target / "site" / "page.html").stat().st_mode) == 0o644  # no go+w
     assert (target / "site" / "page.html").stat().st_mtime == 1_700_000_000

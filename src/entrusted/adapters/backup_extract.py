@@ -46,6 +46,12 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_
 _PLAIN_FILE = (tarfile.REGTYPE, tarfile.AREGTYPE)  # not sparse, not a GNU long-name record
 
 Small = tuple[str, bytes, int, float]  # path, content, mode, mtime
+# A link the customer made to an absolute path or out of their tree (`ln -s /etc/passwd`) is
+# archived as they made it (the backup is a copy of their space), but never created by a
+# restore: it is skipped and named to the caller, not taken for tampering. Tampering is a
+# chunk that does not authenticate (`crypto.backup_chunks`); a member *path* out of the
+# target still refuses the whole restore (our packer never writes one).
+_LINK_OUT = (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError)
 
 
 def _umask() -> int | None:
@@ -115,9 +121,22 @@ def _plain(member: tarfile.TarInfo, links: set[str]) -> tarfile.TarInfo | None:
     return member.replace(**attrs, deep=False)
 
 
-def extract(tar: tarfile.TarFile, target: Path) -> int:
-    """Extract every member of the stream `tar` into `target`; returns the regular files."""
+def _filtered(member: tarfile.TarInfo, links: set[str], dest: str) -> tarfile.TarInfo | None:
+    """The member as the `data` filter lets it through; None for a link it refuses only for
+    pointing out of the tree (`_LINK_OUT`); anything else it refuses raises."""
+    try:
+        return _plain(member, links) or tarfile.data_filter(member, dest)
+    except _LINK_OUT:
+        if member.issym() or member.islnk():
+            return None
+        raise
+
+
+def extract(tar: tarfile.TarFile, target: Path) -> tuple[int, list[str]]:
+    """Extract every member of the stream `tar` into `target`; returns the regular files and
+    the names of the links skipped (see `_LINK_OUT`)."""
     dest = str(target)
+    skipped: list[str] = []
     dirs: list[tarfile.TarInfo] = []
     links: set[str] = set()  # symbolic links extracted so far, by normalised name
     pending: deque[Future[None]] = deque()
@@ -157,7 +176,10 @@ def extract(tar: tarfile.TarFile, target: Path) -> int:
                     if len(batch) >= BATCH_FILES or batched >= BATCH_BYTES:
                         hand_over(AHEAD)
                     continue
-                safe = _plain(member, links) or tarfile.data_filter(member, dest)
+                safe = _filtered(member, links, dest)
+                if safe is None:
+                    skipped.append(member.name)
+                    continue
                 if safe.isdir():
                     (target / safe.name).mkdir(mode=0o700, parents=True, exist_ok=True)
                     dirs.append(safe)
@@ -171,9 +193,14 @@ def extract(tar: tarfile.TarFile, target: Path) -> int:
         finally:
             for future in pending:
                 future.cancel()
+    _dir_attrs(target, dirs)
+    return files, skipped
+
+
+def _dir_attrs(target: Path, dirs: list[tarfile.TarInfo]) -> None:
+    """Directory modes and times last, deepest first (as `extractall`)."""
     for info in sorted(dirs, key=lambda d: d.name, reverse=True):
         path = target / info.name
         if info.mode is not None:
             path.chmod(info.mode)
         os.utime(path, (info.mtime, info.mtime))
-    return files

@@ -33,6 +33,10 @@ from entrusted.errors import TamperDetected
 # zstd and the chunk sealer buffer on their own, so 64 KiB pieces cost them nothing.
 BUFFER = 64 << 10
 LEVEL = 3  # zstd's default: most of the ratio of higher levels at several times the speed
+# The staging directory is `.<name>.partial-<8 hex>`: a target's last name may be at most
+# NAME_MAX minus these 18 characters (`services.backup_access` checks before anything runs).
+STAGING_PREFIX = "."
+STAGING_EXTRA = len(STAGING_PREFIX) + len(".partial-") + 8
 
 
 class TarZstdPacker:
@@ -64,24 +68,32 @@ class TarZstdPacker:
                 tar.addfile(info, BytesIO(data))
         return len(files)
 
-    def unpack(self, source: Source, target: Path) -> int:
-        target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        partial = target.parent / f".{target.name}.partial-{secrets.token_hex(4)}"
-        partial.mkdir(mode=DIR_MODE)
+    def unpack(self, source: Source, target: Path) -> tuple[int, list[str]]:
+        created = _missing_parents(target)
+        try:
+            target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            staging = f"{STAGING_PREFIX}{target.name}.partial-{secrets.token_hex(4)}"
+            partial = target.parent / staging
+            partial.mkdir(mode=DIR_MODE)
+        except BaseException:
+            _remove_empty(created)
+            raise
         try:
             reader = zstandard.ZstdDecompressor().stream_reader(source, closefd=False)  # type: ignore[arg-type]
             with reader, tarfile.open(fileobj=reader, mode="r|", bufsize=BUFFER) as tar:
-                files = extract(tar, partial)
+                files, skipped = extract(tar, partial)
             while source.read(1 << 20):  # authenticate every chunk up to the final one
                 pass
             partial.rename(target)
         except (zstandard.ZstdError, tarfile.TarError) as exc:
             shutil.rmtree(partial, ignore_errors=True)
+            _remove_empty(created)
             raise TamperDetected(f"the archive does not unpack ({type(exc).__name__})") from None
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
+            _remove_empty(created)
             raise
-        return files
+        return files, skipped
 
     def replace_tree(self, staged: Path, live: Path) -> None:
         backup_swap.replace_tree(staged, live)
@@ -100,3 +112,22 @@ class TarZstdPacker:
             ) as tar,
         ):
             yield tar
+
+
+def _missing_parents(target: Path) -> list[Path]:
+    """The directories above `target` that do not exist yet, deepest first: a failed restore
+    removes them again (if still empty) rather than leave `restores/sub` behind."""
+    missing = []
+    for parent in target.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
+
+
+def _remove_empty(created: list[Path]) -> None:
+    for path in created:
+        try:
+            path.rmdir()
+        except OSError:  # not empty (someone else's now), or already gone
+            return

@@ -1,7 +1,9 @@
 """Who sees and restores backups (P15): system administrators list, inspect and restore;
 support is refused all of it by the rules (`support-never-touches-backups`), and the gate
 ledgers the attempt; a customer sees which backups of their own data exist, when each was
-taken and when it will be destroyed.
+taken and when it will be destroyed, and may list and inspect their own (the rule
+`customer-sees-own-backups` holds only for their own id; the facts are the archive's size,
+hash and day key's id and commitment, never content).
 
 A restore names the case or incident it serves (both are ledgered with the decision), goes
 to a new directory under the configured restore root, and appears there only once every chunk
@@ -22,7 +24,9 @@ access.for_customer(customer)                                     # [Archive, ..
 
 from __future__ import annotations
 
+import os
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -34,13 +38,17 @@ from entrusted.crypto.envelope import unwrap
 from entrusted.domain.backups import Archive, ArchiveStatus, DayKey
 from entrusted.domain.backups import Source as SourceKind
 from entrusted.domain.ids import IdKind, id_problem, is_id
-from entrusted.domain.policy import Action, Actor, Resource
-from entrusted.errors import Conflict, InvalidInput, NotFound, TamperDetected
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource
+from entrusted.errors import Conflict, InvalidInput, NotFound, TamperDetected, Unavailable
 from entrusted.services.backups import BackupParts, Target, backup_resource
 from entrusted.services.gate import AccessContext
 from entrusted.services.outcomes import Outcome
 
 ALL = "all-backups"  # the resource id of the whole catalogue, for a listing
+# NAME_MAX (255 bytes) less the staging directory's `.` and `.partial-<8 hex>`
+# (`adapters.backup_tar.STAGING_EXTRA`); the whole target as the API's `max_length`.
+MAX_NAME = 255 - 18
+MAX_TARGET = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ class Restored:
     files: int
     chunks: int
     kept: str | None = None  # restored into the live service: the backup of what it replaced
+    skipped_links: tuple[str, ...] = ()  # absolute or outward links, archived but not created
 
 
 class BackupAccess:
@@ -76,7 +85,8 @@ class BackupAccess:
         self._snapshot = snapshot
 
     def archives(self, actor: Actor, customer_id: str | None = None) -> list[Archive]:
-        """Every complete archive (of one customer, if given): sysadmins only."""
+        """Every complete archive (of one customer, if given): sysadmins; a customer only
+        with their own id (the catalogue as a whole has no owner, so it is refused them)."""
         self._p.gate.decide(
             actor, Action.LIST, backup_resource(ALL, customer_id), AccessContext(note="list")
         )
@@ -102,8 +112,17 @@ class BackupAccess:
 
     def for_customer(self, actor: Actor) -> list[Archive]:
         """The acting customer's own backups: that they exist, when taken and when each will
-        be (or was) destroyed. Anyone else asks the gate all the same (support is refused, a
-        sysadmin has no backups of their own)."""
+        be (or was) destroyed. Anyone else is refused (`backups.not-a-customer`), ledgered
+        under their own id with no owner: a staff id is no customer's, and filing the entry
+        under it as an owner would put a customer's name on what never was one."""
+        if actor.kind is not ActorKind.CUSTOMER:
+            self._p.outcomes.refuse(
+                actor,
+                Action.LIST,
+                backup_resource("own-backups", None),
+                Outcome.BACKUP_NOT_CUSTOMER,
+                "only a customer has backups of their own; staff list them by customer",
+            )
         self._p.gate.decide(
             actor,
             Action.LIST,
@@ -171,26 +190,42 @@ class BackupAccess:
         try:
             with self._p.store.reader(archive_id) as source:
                 opened = ChunkOpener(dek, archive_id, source)
-                files = self._p.packer.unpack(opened, staged)
+                files, skipped = self._p.packer.unpack(opened, staged)
+            kept = None
+            where = "under the restore root"
+            if live is not None:
+                kept = self._replace(archive, staged, live, case_id or incident or "")
+                where = "into the live service, replacing its tree" + (
+                    f" (first kept as backup {kept})" if kept else ""
+                )
         except TamperDetected as exc:
             refuse(Outcome.BACKUP_TAMPERED, f"restore refused, nothing written: {exc.message}")
-        kept = None
-        where = "under the restore root"
-        if live is not None:
-            kept = self._replace(archive, staged, live, case_id or incident or "")
-            where = "into the live service, replacing its tree" + (
-                f" (first kept as backup {kept})" if kept else ""
-            )
+        except OSError as exc:
+            self._failed(actor, resource, context, exc)
+        # Never the links' names: they are the customer's file names (personal data, maybe).
+        links = f"; {len(skipped)} links out of the tree not created" if skipped else ""
         self._p.outcomes.record(
             actor,
             Action.RESTORE,
             resource,
             Outcome.BACKUP_RESTORED,
             f"{archive.source.value} archive restored: {files} files from {opened.chunks} "
-            f"authenticated chunks, {where}",
+            f"authenticated chunks, {where}{links}",
             context,
         )
-        return Restored(archive_id, live or staged, files, opened.chunks, kept)
+        return Restored(archive_id, live or staged, files, opened.chunks, kept, tuple(skipped))
+
+    def _failed(
+        self, actor: Actor, resource: Resource, context: AccessContext, exc: OSError
+    ) -> NoReturn:
+        """A restore the filesystem refused (disk full, a name it will not take): ledgered as
+        `backups.failed` after the allow, and a clean `Unavailable`, never a traceback.
+        Nothing is half-restored: the packer removed its staging directory."""
+        why = f"restore failed, nothing restored ({type(exc).__name__}: {exc.strerror or ''})"
+        self._p.outcomes.record(
+            actor, Action.RESTORE, resource, Outcome.BACKUP_FAILED, why, context, allowed=False
+        )
+        raise Unavailable(why) from None
 
     def _live_tree(self, archive: Archive, refuse: Callable[[Outcome, str], NoReturn]) -> Path:
         """The live directory of the archive's service, from the templates the backup read.
@@ -245,7 +280,9 @@ class BackupAccess:
 
     def _destination(self, target: str) -> Path:
         """A new directory strictly inside the restore root (no `..`, no way out through a
-        symbolic link); InvalidInput otherwise, before anything is decided or written."""
+        symbolic link, a name the filesystem takes); InvalidInput otherwise, before anything
+        is decided or written."""
+        _check_target(target)
         given = PurePath(target)
         if not target.strip() or ".." in given.parts:
             raise InvalidInput("target", "must name a new directory under the restore root")
@@ -257,6 +294,18 @@ class BackupAccess:
         if resolved.exists() or resolved.is_symlink():
             raise InvalidInput("target", f"{resolved} already exists")
         return resolved
+
+
+def _check_target(target: str) -> None:
+    """A NUL, a newline or any control character, or a name longer than the staging
+    directory `.<name>.partial-<8 hex>` leaves room for, is refused here, before the gate:
+    the filesystem would refuse it after the allow was ledgered."""
+    if len(target) > MAX_TARGET:
+        raise InvalidInput("target", f"is at most {MAX_TARGET} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in target):
+        raise InvalidInput("target", "must not contain control characters")
+    if any(len(os.fsencode(part)) > MAX_NAME for part in PurePath(target).parts):
+        raise InvalidInput("target", f"each name in it is at most {MAX_NAME} bytes")
 
 
 def _listed(archive: Archive) -> bool:

@@ -83,9 +83,10 @@ class Packer(Protocol):
 
     def pack_files(self, files: Mapping[str, bytes], sink: Sink) -> int: ...
 
-    def unpack(self, source: Source, target: Path) -> int:
+    def unpack(self, source: Source, target: Path) -> tuple[int, list[str]]:
         """Extract into `target`, which appears only once everything was read and
-        authenticated (nothing half-restored); returns the file count."""
+        authenticated (nothing half-restored); returns the file count and the names of the
+        links not created because they point to an absolute path or out of the tree."""
         ...
 
     def replace_tree(self, staged: Path, live: Path) -> None:
@@ -281,6 +282,15 @@ class BackupRun:
         """Today's key (created, and its creation ledgered with its commitment, on first use)."""
         keyring = self._p.keyring()
         found = self._p.catalog.day_key(day)
+        gone = None if found else next((k for k in self._p.catalog.days() if k.day == day), None)
+        if gone is not None and gone.destroyed_at is not None:
+            # Only a clock set back past a purge gets here: a fresh key for the day would make
+            # archives already due for destruction, so nothing is sealed and the run says why.
+            raise Unavailable(
+                f"backup day {day.isoformat()}'s key was destroyed at "
+                f"{gone.destroyed_at.isoformat()} (its week is over): nothing can be backed up "
+                "under it; check the system clock"
+            )
         if found is None:
             material = new_data_key()
             key = DayKey(

@@ -1,6 +1,7 @@
 """`/v1/backups`: system administrators list, inspect and restore backups (P15); a customer
-sees their own backups' dates and destruction dates (`/v1/backups/mine`). Support is refused
-by the rules, and every answer, allowed or refused, is in the ledger."""
+sees their own backups' dates and destruction dates (`/v1/backups/mine`, customers only) and
+may list and inspect their own (never another's: `owns_resource`). Support is refused by the
+rules, and every answer, allowed or refused, is in the ledger."""
 
 from __future__ import annotations
 
@@ -79,9 +80,16 @@ class RestoredOut(BaseModel):
     kept_backup: str | None = Field(
         default=None, description="Into the live service: the backup of the tree it replaced."
     )
+    skipped_links: list[str] = Field(
+        default_factory=list,
+        description="Links to an absolute path or out of the tree: archived as the customer "
+        "made them, never created by a restore.",
+    )
 
 
-@router.get("", response_model=list[BackupOut], summary="List backups (sysadmins)")
+@router.get(
+    "", response_model=list[BackupOut], summary="List backups (sysadmins; a customer their own)"
+)
 def list_all(who: ActorDep, c: ContainerDep, customer_id: ids.CustomerQuery) -> list[BackupOut]:
     return [BackupOut.of(a) for a in c.backups.access.archives(who, customer_id)]
 
@@ -91,7 +99,11 @@ def mine(who: ActorDep, c: ContainerDep) -> list[BackupOut]:
     return [BackupOut.of(a) for a in c.backups.access.for_customer(who)]
 
 
-@router.get("/{backup_id}", response_model=InspectOut, summary="Inspect one backup (sysadmins)")
+@router.get(
+    "/{backup_id}",
+    response_model=InspectOut,
+    summary="Inspect one backup (sysadmins; a customer their own)",
+)
 def inspect(backup_id: ids.BackupId, who: ActorDep, c: ContainerDep) -> InspectOut:
     found = c.backups.access.inspect(who, backup_id)
     a, key = found.archive, found.key
@@ -124,4 +136,5 @@ def restore(
         files=done.files,
         chunks=done.chunks,
         kept_backup=done.kept,
+        skipped_links=list(done.skipped_links),
     )

@@ -5,11 +5,13 @@ operator at this console; `list`, `inspect` and `restore` are for system adminis
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from entrusted.domain.ids import IdKind
 from entrusted.entrypoints.cli.context import (
     console,
     container,
@@ -18,6 +20,7 @@ from entrusted.entrypoints.cli.context import (
     operator_actor,
     staff_actor,
 )
+from entrusted.entrypoints.cli.ids import id_of
 from entrusted.errors import Unavailable
 
 app = typer.Typer(
@@ -26,6 +29,18 @@ app = typer.Typer(
 )
 
 AsOption = Annotated[str, typer.Option("--as", help="The sysadmin (username) this is done as.")]
+BackupArg = Annotated[
+    str, typer.Argument(help="The backup's id (bkp_...).", callback=id_of(IdKind.BACKUP))
+]
+INCIDENT = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _incident(value: str | None) -> str | None:
+    """The incident is ledgered as the restore's reference: the API's shape, checked here so
+    the error names the option (not the ledger's field)."""
+    if value is not None and not INCIDENT.fullmatch(value):
+        raise typer.BadParameter("is 1-64 letters, digits or . _ : - (like INC-7)")
+    return value
 
 
 @app.command("run")
@@ -85,7 +100,12 @@ def status() -> None:
 def list_(
     username: AsOption,
     customer: Annotated[
-        str | None, typer.Option("--customer", help="Only this customer's backups.")
+        str | None,
+        typer.Option(
+            "--customer",
+            help="Only the backups of this customer id (cus_...).",
+            callback=id_of(IdKind.CUSTOMER),
+        ),
     ] = None,
 ) -> None:
     """List the backups (sysadmins only): id, what, when taken, when destroyed."""
@@ -102,7 +122,7 @@ def list_(
 @app.command("inspect")
 @guarded
 def inspect(
-    archive_id: Annotated[str, typer.Argument(help="The backup's id.")],
+    archive_id: BackupArg,
     username: AsOption,
 ) -> None:
     """One backup's facts and its day key's id and commitment (never its content)."""
@@ -125,16 +145,27 @@ def inspect(
 @app.command("restore")
 @guarded
 def restore(
-    archive_id: Annotated[str, typer.Argument(help="The backup's id.")],
+    archive_id: BackupArg,
     username: AsOption,
     target: Annotated[
         str | None, typer.Argument(help="A new directory under the restore root.")
     ] = None,
     case: Annotated[
-        str | None, typer.Option("--case", help="The support case this restore serves.")
+        str | None,
+        typer.Option(
+            "--case",
+            help="The support case (case_...) this restore serves; --case or --incident is "
+            "required.",
+            callback=id_of(IdKind.CASE),
+        ),
     ] = None,
     incident: Annotated[
-        str | None, typer.Option("--incident", help="The incident this restore serves.")
+        str | None,
+        typer.Option(
+            "--incident",
+            help="The incident (like INC-7) this restore serves; --case or --incident is required.",
+            callback=_incident,
+        ),
     ] = None,
     into_live: Annotated[
         bool,
@@ -146,7 +177,7 @@ def restore(
     ] = False,
 ) -> None:
     """Restore a backup into a new directory, or back into the live service (sysadmins
-    only; names a case or incident)."""
+    only). One of --case or --incident is required."""
     with container() as c:
         done = c.backups.access.restore(
             staff_actor(c, username),
@@ -162,3 +193,11 @@ def restore(
         f"({done.chunks} chunks authenticated){kept}",
         highlight=False,
     )
+    if done.skipped_links:
+        console.print(
+            f"{len(done.skipped_links)} links to an absolute path or out of the tree were "
+            "archived as made but not created:",
+            highlight=False,
+        )
+        for name in done.skipped_links:
+            console.print(f"  {name}", highlight=False, markup=False)
