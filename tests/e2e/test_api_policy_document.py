@@ -25,7 +25,8 @@ from tests.unit.registry_world import customer
 
 NEW_TEXT = (
     "Our privacy policy <script>alert(1)</script>\n\nIntro & more.\n\n"
-    "## Backups [P15, P16]\nKept for one week, then destroyed.\n"
+    "## Backups [P15, P16]\nKept for one week, then destroyed.\n\n"
+    f"## The rest [{', '.join(f'P{n}' for n in range(1, 18) if n not in (15, 16))}]\nAs kept.\n"
 )
 
 
@@ -66,6 +67,10 @@ def test_privacy_is_public_and_shows_the_text_and_the_rules(
     assert body["version"]["promises"] == [f"P{n}" for n in range(1, 18)]
     assert body["rules"]["sha256"] == container.ruleset.sha256
     assert client.get("/privacy/versions/2").status_code == 404
+    # issue 16 item 3 (trial): numbers never published are 404, as docs/api.md says, not 422
+    for never in ("0", "99999999999999999999", "-1"):
+        assert client.get(f"/privacy/versions/{never}").status_code == 404, never
+        assert client.get(f"/v1/policy-document/versions/{never}").status_code == 404, never
 
 
 def test_legal_publishes_version_2_and_version_1_stays_public(
@@ -95,7 +100,10 @@ def test_legal_publishes_version_2_and_version_1_stays_public(
     assert '/privacy/versions/1"' in listing
     assert '/privacy/versions/2"' in listing
     assert [v["number"] for v in client.get("/v1/policy-document/versions").json()] == [1, 2]
-    published = ledgered(container)[-1]
+    # the mailings area may ledger its answer to the event after the publication
+    published = next(
+        e for e in reversed(ledgered(container)) if e.rule == "policy.document-published"
+    )
     assert (published.rule, published.resource_kind, published.resource_id) == (
         "policy.document-published", "policy_document", "2",
     )  # fmt: skip
@@ -120,11 +128,25 @@ def test_others_are_refused_by_the_rule_and_ledgered(
     assert events == []
 
 
+def test_a_markdown_title_line_is_the_page_title(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    legal = staff(container, "lena", "legal")
+    text = "# Our policy\n\n" + NEW_TEXT.split("\n", 1)[1]
+    container.policy_documents.publish(legal, text, clock().date(), "titled")
+    page = client.get("/privacy").text
+    assert "<title>Our policy</title>" in page
+    assert "# Our policy" not in page
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"text": ""}, "text"),
         ({"text": "x\n## Y [P99]\n"}, "text"),
+        ({"text": NEW_TEXT + "### Y [P18]\n"}, "text"),
+        ({"text": "x\n## Mail [P10]\nclosed\n"}, "text"),  # leaves promises out
+        ({"effective": "9999-12-31"}, "effective"),
         ({"summary": " "}, "summary"),
         ({"effective": "yesterday"}, "effective"),
         ({"effective": "past"}, "effective"),
@@ -159,7 +181,7 @@ def test_a_consent_records_the_version_in_force(
     req = c.consent.request(support, case.id, svc["mailbox"], "Mail is slow; I need to look.")
     by_link = c.consent.approve(customer(cus), req.id, link(c))
     assert by_link.policy_version == 1
-    c.policy_documents.publish(legal, "New text\n\n## Mail [P10]\nclosed\n", clock().date(), "v2")
+    c.policy_documents.publish(legal, NEW_TEXT, clock().date(), "v2")
     identify(c, support, cus, case.id)
     _, verbal = c.verbal_consent.record(support, case.id, svc["ftp_space"], read_back=True)
     assert verbal.policy_version == 2

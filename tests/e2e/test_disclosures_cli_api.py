@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -106,6 +107,14 @@ def test_the_cli_desk(database_url: str, tmp_path: Path) -> None:
     assert "not a Swiss court" in refused(
         cli("disclosures", "register-order", "--court", "FR-CASS", *common), 7
     )
+    # A device (no size to check) or a pipe as the document: refused, never read (exit 2).
+    fifo = tmp_path / "order.fifo"
+    os.mkfifo(fifo)
+    for odd in ("/dev/zero", str(fifo)):
+        args = [odd if a == str(doc) else a for a in common]
+        assert "not a regular file" in refused(
+            cli("disclosures", "register-order", "--court", "CH-BGer", *args), 2
+        )
     out = ok(cli("disclosures", "register-order", "--court", "CH-BGer", *common))
     order_id = out.split()[2]
     assert hashlib.sha256(DOCUMENT).hexdigest() in out
@@ -118,6 +127,10 @@ def test_the_cli_desk(database_url: str, tmp_path: Path) -> None:
     )
     assert not target.exists()
     ok(cli("disclosures", "approve", did, "--as", "lara"))
+    nowhere = tmp_path / "no-such-dir" / "x.json"
+    assert "cannot create" in refused(
+        cli("disclosures", "export", did, "--as", "lena", "--out", str(nowhere)), 2
+    )
     ok(cli("disclosures", "export", did, "--as", "lena", "--out", str(target)))
     data = json.loads(target.read_text(encoding="utf-8"))
     assert [set(c) for c in data["customers"]] == [{"id", "contracts"}]

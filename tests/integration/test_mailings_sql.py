@@ -18,13 +18,15 @@ from entrusted.adapters.db.mailing_store import SqlCustomerAudience, SqlMailingS
 from entrusted.adapters.smtp import SmtpMailer
 from entrusted.bootstrap import WORKER, Container, build, initialise
 from entrusted.config import Settings
+from entrusted.domain.audit import AuditEntry
 from entrusted.domain.mailings import (
     PURPOSE_HEADER,
     DeliveryStatus,
+    Mailing,
     MailingStatus,
     MailPurpose,
 )
-from entrusted.errors import InvalidInput
+from entrusted.errors import InvalidInput, NotFound
 from entrusted.services.events import PolicyDocumentPublished
 from entrusted.services.mailing_send import MailingSender, SendReport
 from entrusted.services.mailings import MailingDraft
@@ -34,7 +36,7 @@ from tests.conftest import FakeClock
 from tests.integration.test_consent_sql import register
 from tests.integration.test_messages_sql import Relay, relay  # noqa: F401 - the fixture
 from tests.integration.test_registry_sql import ledgered, staff
-from tests.integration.test_smtp_adapter import HOST, SENDER
+from tests.integration.test_smtp_adapter import HOST, SENDER, raw_headers
 from tests.refusals import default_denied, refused_by
 
 TEXT = "Our mail servers were unreachable from 10:00 to 10:40 UTC; no mail was lost.\n"
@@ -145,7 +147,10 @@ def test_new_service_offers_one_click_unsubscribe_and_honours_it(
 def test_every_refusal_is_ledgered_with_what_refused(c: Container) -> None:
     people = customers(c, 2)
     clerk = staff(c, "carla", "communications")
-    last = lambda: ledgered(c)[-1]  # noqa: E731
+
+    def last() -> AuditEntry:
+        return ledgered(c)[-1]
+
     compose = c.mailings.compose.compose
     cases = [
         (MailingDraft(None, "S", TEXT), "purpose"),
@@ -166,9 +171,7 @@ def test_every_refusal_is_ledgered_with_what_refused(c: Container) -> None:
         assert "Partner" not in repr(entry)
 
     stranger = "cus_00000000000000ff"
-    with default_denied(
-        "communications to create mailing", without="own_customer", ledger=last
-    ):
+    with default_denied("communications to create mailing", without="own_customer", ledger=last):
         compose(clerk, MailingDraft("terms_amendment", "S", TEXT, recipients=(stranger,)))
     incident = MailingDraft(
         "incident", "S", TEXT, services=(people[0][1]["mailbox"],), recipients=(people[1][0],)
@@ -250,12 +253,11 @@ def test_a_published_policy_document_is_announced_to_every_customer(
     legal = staff(c, "lena", "legal")
     event = PolicyDocumentPublished("pdv_0000000000000001", date(2027, 1, 1), "New §4.", legal)
     c.events.publish(event)  # as the policy document's service does once it committed
-    assert "2/2 sent" in next(j for j in c.jobs if j.name == "mailings.send").run()
+    assert "2/2 sent" in (next(j for j in c.jobs if j.name == "mailings.send").run() or "")
     assert sorted(addressed(relay)) == ["reto1@example.com", "reto2@example.com"]
     assert relay.recorder.received[0].message[PURPOSE_HEADER] == "terms_amendment"
     assert any(e.actor_id == WORKER.id and e.rule == Outcome.MAILING_SENT.value
                for e in ledgered(c))  # fmt: skip
-
 
 
 def test_a_batch_over_one_connection_carries_each_message_whole(relay: Relay) -> None:  # noqa: F811
@@ -307,3 +309,145 @@ def test_two_runs_of_one_mailing_at_once_mail_nobody_twice(
     assert len(reports) == 2
     assert sorted(addressed(relay)) == sorted(f"reto{i}@example.com" for i in range(1, 11))
     assert c.mailings.compose.view(clerk, mailing.id).progress.sent == 10
+
+
+# --- issue 16 item 2: the outside trial's findings -------------------------------------------
+
+
+def test_a_new_service_message_carries_its_structured_headers_raw_and_auto_submitted_once(
+    c: Container,
+    relay: Relay,  # noqa: F811
+) -> None:
+    customers(c, 1)
+    clerk = staff(c, "carla", "communications")
+    mailing = c.mailings.compose.compose(clerk, MailingDraft("new_service", "New: backups", TEXT))
+    c.mailings.sender.send(clerk, mailing.id)
+    (data,) = relay.recorder.raw  # the DATA as the relay got it, not re-parsed
+    head = raw_headers(data)
+    link = [h for h in head if h.startswith(b"List-Unsubscribe: ")]
+    assert len(link) == 1
+    assert link[0].startswith(b"List-Unsubscribe: <https://hosting.example.com/v1/mailings/")
+    assert link[0].endswith(b">")
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in head
+    assert sum(h.lower().startswith(b"auto-submitted:") for h in head) == 1
+    assert [h for h in head if h.startswith(b"Feedback-ID: ")] == [
+        f"Feedback-ID: {mailing.id}:new_service:mailing:example.com".encode()
+    ]
+
+
+@pytest.mark.parametrize("bad", ["\u2028", "\u0085", "\v", "\x1c", "\r\nBcc: x", "\x1b[2J"])
+def test_a_subject_with_control_characters_is_refused_at_compose_and_ledgered(
+    c: Container, bad: str
+) -> None:
+    customers(c, 1)
+    clerk = staff(c, "carla", "communications")
+    with pytest.raises(InvalidInput) as info:
+        c.mailings.compose.compose(clerk, MailingDraft("terms_amendment",
+                                                       f"Outage{bad}", TEXT))  # fmt: skip
+    assert info.value.field == "subject"
+    entry = ledgered(c)[-1]
+    assert (entry.decision, entry.rule) == ("deny", Outcome.MAILING_REFUSED.value)
+    assert "Outage" not in repr(entry)
+    assert c.mailings.compose.recent(clerk) == []
+
+
+def test_a_message_that_cannot_be_built_is_refused_for_good_never_left_sending(
+    c: Container,
+    relay: Relay,  # noqa: F811
+) -> None:
+    """A mailing stored before compose refused such subjects must still finish cleanly."""
+    people = customers(c, 2)
+    clerk = staff(c, "carla", "communications")
+    mailing = Mailing("mlg_00000000000000aa", MailPurpose.TERMS_AMENDMENT, "Terms\u2028Bcc: x",
+                      TEXT, clerk.id, c.clock(), recipients=2)  # fmt: skip
+    SqlMailingStore(c.engine).create(mailing, [p[0] for p in people])
+    report = c.mailings.sender.send(clerk, mailing.id)
+    assert (report.progress.refused, report.progress.pending, report.progress.unknown) == (2, 0, 0)
+    assert all("cannot be built" in (d.error or "") for d in report.problems)
+    assert c.mailings.compose.view(clerk, mailing.id).mailing.status is MailingStatus.DONE
+    assert relay.recorder.raw == []
+
+
+class RefusesData:
+    """A relay that answers DATA with `reply`."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        return self.reply
+
+
+def test_a_5xx_to_data_is_a_permanent_refusal_a_4xx_stays_pending(
+    c: Container,
+    relay: Relay,  # noqa: F811
+) -> None:
+    customers(c, 2)
+    clerk = staff(c, "carla", "communications")
+    relay.controller.handler = RefusesData("451 4.7.1 greylisted")
+    mailing = c.mailings.compose.compose(clerk, MailingDraft("terms_amendment", "Terms", TEXT))
+    later = c.mailings.sender.send(clerk, mailing.id)
+    assert (later.progress.pending, later.progress.refused) == (2, 0)
+    relay.controller.handler = RefusesData("554 5.7.1 message rejected")
+    final = c.mailings.sender.send(clerk, mailing.id)
+    assert (final.progress.refused, final.progress.pending) == (2, 0)
+    assert all("554" in (d.error or "") for d in final.problems)
+    assert c.mailings.compose.view(clerk, mailing.id).mailing.status is MailingStatus.DONE
+
+
+def test_the_remaining_refusals_are_ledgered_too(c: Container) -> None:
+    customers(c, 1)
+    clerk = staff(c, "carla", "communications")
+    compose = c.mailings.compose.compose
+    cases = [
+        (MailingDraft("incident", "S", TEXT, services=("svc_00000000000000ff",)), "services"),
+        (MailingDraft("terms_amendment", "S", "  \n"), "body"),
+        (MailingDraft("terms_amendment", "S\r\nBcc: x", TEXT), "subject"),
+        (MailingDraft("terms_amendment", "S", TEXT, services=("svc_00000000000000ff",)),
+         "services"),
+        (MailingDraft("new_service", "S", TEXT, third_party={"sponsor": ""}), "sponsor"),
+    ]  # fmt: skip
+    for draft, field in cases:
+        before = len(ledgered(c))
+        with pytest.raises(InvalidInput) as info:
+            compose(clerk, draft)
+        assert info.value.field == field
+        entries = ledgered(c)
+        assert len(entries) == before + 1
+        assert (entries[-1].decision, entries[-1].rule) == ("deny", Outcome.MAILING_REFUSED.value)
+    with pytest.raises(InvalidInput) as info:
+        compose(clerk, MailingDraft("newsletter", "S", TEXT))
+    assert str(info.value).count("purpose:") == 1
+
+
+def test_a_replayed_unsubscribe_link_is_ledgered_once(
+    c: Container,
+    relay: Relay,  # noqa: F811
+) -> None:
+    customers(c, 1)
+    clerk = staff(c, "carla", "communications")
+    mailing = c.mailings.compose.compose(clerk, MailingDraft("new_service", "New", TEXT))
+    c.mailings.sender.send(clerk, mailing.id)
+    link = relay.recorder.received[0].message["List-Unsubscribe"]
+    token = link.split("token=", 1)[1].rstrip(">")
+    for _ in range(22):
+        c.mailings.sender.unsubscribe(token)
+    rules = [e.rule for e in ledgered(c)]
+    assert rules.count(Outcome.MAILING_UNSUBSCRIBED.value) == 1
+
+
+def test_sending_an_unknown_mailing_is_not_found_and_ledgered(c: Container) -> None:
+    clerk = staff(c, "carla", "communications")
+    with pytest.raises(NotFound):
+        c.mailings.sender.send(clerk, "mlg_00000000000000ff")
+    entry = ledgered(c)[-1]
+    assert (entry.action, entry.decision, entry.rule) == (
+        "mail",
+        "deny",
+        Outcome.MAILING_REFUSED.value,
+    )
+    support = staff(c, "sam", "support")
+    with default_denied("support to read mailing", ledger=lambda: ledgered(c)[-1]):
+        c.mailings.sender.send(support, "mlg_00000000000000ff")

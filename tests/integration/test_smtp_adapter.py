@@ -24,11 +24,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from entrusted.adapters.directory_transport import DirectoryMailer
 from entrusted.adapters.smtp import SmtpMailer
 from entrusted.domain.mailings import PURPOSE_HEADER, MailPurpose
 from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services import memory_mail
 from entrusted.services.memory_mail import InMemoryMailer
+from entrusted.services.messaging import Outgoing
 
 HOST = "127.0.0.1"
 SENDER = "Example Hosting <notices@example.com>"
@@ -57,6 +59,7 @@ class Recorder:
     answer like a relay enforcing a policy."""
 
     received: list[Received] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each accepted DATA, byte for byte
     data_reply: str = "250 2.0.0 OK"
     rcpt_reply: str | None = None
 
@@ -77,6 +80,7 @@ class Recorder:
             message = email.message_from_bytes(content, policy=default_policy)
             assert isinstance(message, EmailMessage)
             assert envelope.mail_from is not None
+            self.raw.append(content)
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
         return self.data_reply
 
@@ -384,3 +388,84 @@ def test_sender_must_be_an_address() -> None:
     with pytest.raises(InvalidInput) as info:
         SmtpMailer(HOST, 25, False, None, None, "Example Hosting")
     assert info.value.field == "smtp sender"
+
+
+# --- issue 16 item 2: messages that cannot be built, raw structured headers, DATA refusals ---
+
+UNSUBSCRIBE = "<https://hosting.example.com/v1/mailings/unsubscribe?token=" + "T" * 32 + ">"
+MAILING_HEADERS = {
+    "Auto-Submitted": "auto-generated",
+    "Feedback-ID": "mlg_0000000000000001:new_service:mailing:example.com",
+    "List-Unsubscribe": UNSUBSCRIBE,
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+}
+
+
+def raw_headers(data: bytes) -> list[bytes]:
+    """The head of a message as sent: its lines, not re-parsed (a parser would decode
+    encoded-words and hide them)."""
+    return data.replace(b"\r\n", b"\n").partition(b"\n\n")[0].split(b"\n")
+
+
+def assert_structured_headers_raw(data: bytes) -> None:
+    head = raw_headers(data)
+    assert f"List-Unsubscribe: {UNSUBSCRIBE}".encode() in head
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in head
+    assert f"Feedback-ID: {MAILING_HEADERS['Feedback-ID']}".encode() in head
+    assert any(line.startswith(b"Message-ID: <") for line in head)
+    for i, line in enumerate(head):  # each whole on its line: neither folded nor encoded
+        if line.lower().startswith((b"list-unsubscribe", b"feedback-id", b"message-id")):
+            assert b"=?" not in line
+            assert i + 1 == len(head) or not head[i + 1][:1].isspace()
+    assert sum(line.lower().startswith(b"auto-submitted:") for line in head) == 1
+
+
+@pytest.mark.parametrize("subject", ["Tägliche Wartung " * 6, "Maintenance"])
+def test_structured_headers_are_sent_raw_and_auto_submitted_once(
+    relay: tuple[Recorder, int], subject: str
+) -> None:
+    recorder, port = relay
+    batch = [Outgoing(TO, subject, "Text.\n", MAILING_HEADERS)]
+    result = mailer(port).send_many(batch, purpose=MailPurpose.NEW_SERVICE)
+    assert result.handed[0].message_id is not None
+    mailer(port).send(TO, subject, "Text.\n", MAILING_HEADERS, purpose=MailPurpose.NEW_SERVICE)
+    assert len(recorder.raw) == 2
+    for data in recorder.raw:
+        assert_structured_headers_raw(data)
+
+
+def test_the_directory_transport_writes_structured_headers_raw(tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    out = DirectoryMailer(folder, SENDER)
+    out.send(TO, "Tägliche Wartung " * 6, "Text.\n", MAILING_HEADERS,
+             purpose=MailPurpose.NEW_SERVICE)  # fmt: skip
+    (eml,) = folder.glob("*.eml")
+    assert_structured_headers_raw(eml.read_bytes())
+
+
+@pytest.mark.parametrize("bad", ["\u2028", "\u0085", "\v", "\f", "\x1c"])
+def test_a_message_that_cannot_be_built_is_refused_for_good_and_the_batch_goes_on(
+    relay: tuple[Recorder, int], bad: str
+) -> None:
+    recorder, port = relay
+    batch = [Outgoing(TO, f"Outage{bad}now", "Text.\n", {}), Outgoing(TO, "Fine", "Text.\n", {})]
+    result = mailer(port).send_many(batch, purpose=MailPurpose.INCIDENT)
+    first, second = result.handed
+    assert (first.message_id, first.permanent) == (None, True)
+    assert "cannot be built" in (first.error or "")
+    assert second.message_id is not None
+    assert result.stopped is None
+    assert len(recorder.raw) == 1
+
+
+@pytest.mark.parametrize(("reply", "permanent"), [("554 5.7.1 rejected", True),
+                                                  ("451 4.3.0 try later", False)])  # fmt: skip
+def test_a_5xx_to_data_refuses_that_message_for_good_a_4xx_defers_it(
+    relay: tuple[Recorder, int], reply: str, permanent: bool
+) -> None:
+    recorder, port = relay
+    recorder.data_reply = reply
+    result = mailer(port).send_many([Outgoing(TO, "S", "T\n", {})] * 2, purpose=SEC)
+    assert result.stopped is None
+    assert [(h.message_id, h.permanent) for h in result.handed] == [(None, permanent)] * 2
+    assert reply[:3] in (result.handed[0].error or "")

@@ -49,6 +49,30 @@ def test_text_must_be_a_line_and_a_body(subject: str, body: str, field: str) -> 
     assert info.value.field == field
 
 
+@pytest.mark.parametrize(
+    "bad", ["\u2028", "\u2029", "\u0085", "\v", "\f", "\x1c", "\x1b[31m", "\a", "\u202e", "\r"]
+)
+def test_a_subject_with_any_control_or_format_character_is_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_text(f"Outage{bad}Bcc: x", "text")
+    assert info.value.field == "subject"
+    assert bad not in info.value.message  # named by code point, never echoed
+
+
+@pytest.mark.parametrize("bad", ["\x1b[2J", "\a", "\u0085", "\v", "\f", "\x1c"])
+def test_a_body_with_control_characters_but_newline_and_tab_is_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_text("Outage", f"Dear customer,{bad}\n")
+    assert info.value.field == "body"
+    check_text("Outage \u00e4", "Line 1\n\tLine 2\r\n\u2028ok\n")  # text as people write it
+
+
+def test_the_length_rule_names_its_unit() -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_text("S" * 201, "text")
+    assert "at most 200 characters" in info.value.message
+
+
 class Registry:
     """Just enough of `CustomerAudience` for the own-customer condition."""
 

@@ -35,7 +35,14 @@ from tests.unit.registry_world import ENGINE
 
 LEGAL = Actor(ActorKind.STAFF, "stf_legal", frozenset({Role.LEGAL}))
 TODAY = date(2026, 11, 27)
-NEW_TEXT = "Our privacy policy\n\n## Backups [P15, P16]\nKept one week.\n"
+REST = ", ".join(f"P{n}" for n in range(1, 18) if n not in (15, 16))
+# A version states every promise P1..P17 (the system keeps all of them).
+NEW_TEXT = (
+    f"Our privacy policy\n\n## Backups [P15, P16]\nKept one week.\n\n## The rest [{REST}]\nx\n"
+)
+
+
+TODAY_AT = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def shipped(effective: date = TODAY) -> PolicyVersion:
@@ -82,12 +89,36 @@ def test_the_version_in_force_follows_effective_dates() -> None:
         (NEW_TEXT, TODAY, "  ", "summary"),
         (NEW_TEXT, TODAY - timedelta(days=1), "new", "effective"),
         (DEFAULT_TEXT, TODAY, "the same words", "text"),
+        # issue 16 item 3 (trial): a date years ahead froze every later publication
+        (NEW_TEXT, TODAY + timedelta(days=367), "new", "effective"),
+        (NEW_TEXT, date(9999, 12, 31), "new", "effective"),
+        # a version that leaves a promise out promises less than the system keeps
+        ("Our privacy policy\n\n## Backups [P15, P16]\nKept one week.\n", TODAY, "new", "text"),
+        # ids that look like promises but are unknown, lower case or misplaced
+        (NEW_TEXT + "### A [P18]\nx\n", TODAY, "new", "text"),
+        (NEW_TEXT + "## A [p18]\nx\n", TODAY, "new", "text"),
+        (NEW_TEXT + "## A [p3]\nx\n", TODAY, "new", "text"),
+        (NEW_TEXT + "### A [P3]\nx\n", TODAY, "new", "text"),
+        (NEW_TEXT + "## A [P3] and more\nx\n", TODAY, "new", "text"),
     ],
 )
 def test_bad_drafts_name_their_field(text: str, effective: date, summary: str, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         check_draft(text, effective, summary, TODAY, shipped())
     assert caught.value.field == field
+
+
+def test_a_version_may_be_announced_up_to_366_days_ahead() -> None:
+    draft = check_draft(NEW_TEXT, TODAY + timedelta(days=366), "new", TODAY, shipped())
+    assert draft.effective == TODAY + timedelta(days=366)
+
+
+def test_a_markdown_title_line_is_shown_without_its_hash() -> None:
+    text = "# Our policy\n\nintro\n\n" + NEW_TEXT.split("\n", 1)[1]
+    draft = check_draft(text, TODAY, "new", TODAY, shipped())
+    version = PolicyVersion(2, draft.text, draft.sha256, TODAY, "stf_legal", "new", TODAY_AT)
+    assert version.title == "Our policy"
+    assert sections(draft.text)[0].title == "Our policy"
 
 
 def test_a_version_cannot_take_effect_before_the_last_one() -> None:

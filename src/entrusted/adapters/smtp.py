@@ -5,8 +5,10 @@ connection's failure, and a fresh connection re-checks TLS each time. Errors are
 once, here, into the tree of `entrusted.errors`: a recipient the relay refuses for good is the
 caller's `InvalidInput("to")`; everything else (refused connection, timeout, TLS failure,
 rejected credentials, a relay policy that rejects the message, a temporary 4xx) is
-`Unavailable`. Messages name the relay and the reply code, never the password, and replace
-any address in the relay's reply text, since relays like to echo the recipient.
+`Unavailable`; in a mailing's batch (`send_many`) a 5xx answer to DATA refuses that one
+message for good, and a message the email package cannot build is refused for good too.
+Messages name the relay and the reply code, never the password, and replace any address in
+the relay's reply text, since relays like to echo the recipient.
 
 Credentials are only ever sent over STARTTLS, except to a loopback relay; a relay that stops
 offering STARTTLS gets nothing, rather than a downgrade to plain text.
@@ -19,7 +21,8 @@ import smtplib
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.policy import SMTP as _SMTP
+from email.policy import default as _default
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import TypeVar
 
@@ -29,6 +32,12 @@ from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services.messaging import BatchResult, Handed, Outgoing, check_mail, is_loopback
 
 T = TypeVar("T")
+# Headers whose value is a structure a program reads (RFC 8058 one-click, feedback loops,
+# threading): written as given, never folded into RFC 2047 encoded-words, which would break
+# them. `refold_source="none"` keeps the email package from refolding what `set_raw` stored.
+RAW_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "feedback-id", "message-id"})
+MESSAGE_POLICY = _default.clone(refold_source="none")
+SMTP_POLICY = _SMTP.clone(refold_source="none")
 _ADDRESS_RE = re.compile(r"[^\s<>]+@[^\s<>]+")
 _MAX_REPLY = 200
 
@@ -116,7 +125,10 @@ class SmtpMailer:
             for m in messages:
                 try:
                     message_id, data = templates.render(m)
-                    self._translated(lambda: self._transmit_bytes(smtp, data, m.to))  # noqa: B023
+                    self._translated(
+                        lambda: self._transmit_bytes(smtp, data, m.to),  # noqa: B023
+                        refused_data_is_final=True,
+                    )
                     handed.append(Handed(message_id))
                 except InvalidInput as exc:
                     handed.append(Handed(None, exc.message, permanent=True))
@@ -158,11 +170,18 @@ class SmtpMailer:
 
         self._translated(once)
 
-    def _translated(self, step: Callable[[], T]) -> T:
-        """Run one exchange with the relay, translating its errors into the errors tree."""
+    def _translated(self, step: Callable[[], T], *, refused_data_is_final: bool = False) -> T:
+        """Run one exchange with the relay, translating its errors into the errors tree.
+        With `refused_data_is_final` (a mailing's batch), a 5xx answer to DATA refuses that
+        one message for good (`InvalidInput`); a 4xx stays temporary."""
         where = f"mail relay {self._host}:{self._port}"
         try:
             return step()
+        except smtplib.SMTPDataError as exc:
+            detail = f"{where} refused the message: {_reply(exc.smtp_code, exc.smtp_error)}"
+            if refused_data_is_final and 500 <= exc.smtp_code < 600:
+                raise InvalidInput("message", detail) from None
+            raise Unavailable(detail.replace("refused", "rejected", 1)) from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             if 500 <= code < 600:
@@ -208,20 +227,35 @@ def compose(
     check_mail(to, subject, given)
     if not isinstance(purpose, MailPurpose):
         raise InvalidInput("purpose", "every message names its purpose")
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(usegmt=True)
-    # The domain is given so make_msgid never does its own (slow, DNS) FQDN lookup.
-    message["Message-ID"] = make_msgid(domain=domain)
-    message[PURPOSE_HEADER] = purpose.value
-    if not any(name.lower() == "auto-submitted" for name in given):
-        message["Auto-Submitted"] = "auto-generated"
-    for name, value in given.items():
-        message[name] = value
-    message.set_content(body)
+    message = EmailMessage(policy=MESSAGE_POLICY)
+    try:
+        message["From"] = sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = formatdate(usegmt=True)
+        # The domain is given so make_msgid never does its own (slow, DNS) FQDN lookup.
+        _set_raw(message, "Message-ID", make_msgid(domain=domain))
+        message[PURPOSE_HEADER] = purpose.value
+        if not any(name.lower() == "auto-submitted" for name in given):
+            message["Auto-Submitted"] = "auto-generated"
+        for name, value in given.items():
+            if name.lower() in RAW_HEADERS:
+                _set_raw(message, name, value)
+            else:
+                message[name] = value
+        message.set_content(body)
+    except (ValueError, TypeError, LookupError) as exc:
+        # The email package refuses what check_mail let through (a line separator such as
+        # U+2028 in the subject, say): this message cannot be built, which is final for it.
+        raise InvalidInput("message", f"cannot be built: {exc}") from None
     return message
+
+
+def _set_raw(message: EmailMessage, name: str, value: str) -> None:
+    """Store a structured header exactly as given (see RAW_HEADERS)."""
+    if not value.isascii() or len(name) + 2 + len(value) > 998:
+        raise InvalidInput("headers", f"{name} must be ASCII on one line of at most 998")
+    message.set_raw(name, value)
 
 
 class _Templates:
@@ -237,12 +271,13 @@ class _Templates:
         self._sender = sender
         self._domain = domain
         self._purpose = purpose
-        self._cache: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._cache: dict[tuple[str, str, bool], tuple[bytes, bytes]] = {}
 
     def render(self, m: Outgoing) -> tuple[str, bytes]:
         """The message's Message-ID and its bytes as sent."""
         check_mail(m.to, m.subject, dict(m.headers))
-        head, body = self._template(m.subject, m.body)
+        own_auto = any(name.lower() == "auto-submitted" for name in m.headers)
+        head, body = self._template(m.subject, m.body, own_auto)
         message_id = make_msgid(domain=self._domain)
         lines = [head, f"To: {m.to}\r\nMessage-ID: {message_id}\r\n".encode()]
         for name, value in m.headers.items():
@@ -257,14 +292,18 @@ class _Templates:
         lines.append(body)
         return message_id, b"".join(lines)
 
-    def _template(self, subject: str, body: str) -> tuple[bytes, bytes]:
-        key = (subject, body)
+    def _template(self, subject: str, body: str, own_auto: bool) -> tuple[bytes, bytes]:
+        """The head and body all messages of the text share; without `Auto-Submitted` when
+        the messages carry their own, so each message has exactly one."""
+        key = (subject, body, own_auto)
         if key not in self._cache:
             message = compose(
                 self._sender, self._domain, self._STAND_IN, subject, body, {}, self._purpose
             )
             del message["To"]
             del message["Message-ID"]
+            if own_auto:
+                del message["Auto-Submitted"]
             data = message.as_bytes(policy=SMTP_POLICY)
             head, _, rest = data.partition(b"\r\n\r\n")
             self._cache[key] = (head + b"\r\n", b"\r\n" + rest)

@@ -55,6 +55,20 @@ class NoticeState(StrEnum):
     NONE = "none"  # nothing disclosed yet
 
 
+_CANONICAL = {f"{SWISS_PREFIX}{c}".upper(): f"{SWISS_PREFIX}{c}" for c in FEDERAL_COURTS | CANTONS}
+# How far an order reaches: issued since 1900, valid (and its notice deferred) at most about
+# ten years from the day it was issued; beyond that a date is a typing error, not an order.
+EARLIEST_ISSUED = date(1900, 1, 1)
+MAX_ORDER_SPAN_DAYS = 3653
+
+
+def canonical_court(court: str) -> str:
+    """The court code as this module spells it, whatever the case and surrounding spaces
+    (`ch-zh ` is `CH-ZH`, `ch-bger` is `CH-BGer`); an unknown code comes back trimmed."""
+    trimmed = court.strip()
+    return _CANONICAL.get(trimmed.upper(), trimmed)
+
+
 def court_problem(court: str) -> str | None:
     """Why `court` is no Swiss court this desk follows, or None when it is one."""
     code = court.removeprefix(SWISS_PREFIX)

@@ -23,6 +23,7 @@ expressed (P6). Pure: ids and times come in as arguments.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -123,9 +124,37 @@ class Progress:
         return self.pending == 0
 
 
+# Unicode categories no subject may hold: controls (ESC, BEL, NEL, \v, \f, \x1c, ...),
+# format characters (bidi overrides, zero-width) and the line and paragraph separators; any
+# of them would break the header (str.splitlines() splits on several) or a terminal.
+_SUBJECT_FORBIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_BODY_CONTROLS_ALLOWED = frozenset("\n\t\r")  # \r only for CRLF text files
+
+
 def check_text(subject: str, body: str) -> None:
-    """InvalidInput unless the subject is one short line and the body non-empty and bounded."""
-    if not subject.strip() or len(subject) > MAX_SUBJECT or set(subject) & set("\r\n\0"):
-        raise InvalidInput("subject", f"must be one non-empty line of at most {MAX_SUBJECT}")
-    if not body.strip() or len(body) > MAX_BODY or "\0" in body:
+    """InvalidInput unless the subject is one short line of printable text and the body
+    non-empty, bounded, and free of control characters but newline and tab."""
+    subject_rule = f"must be one non-empty line of at most {MAX_SUBJECT} characters"
+    if not subject.strip() or len(subject) > MAX_SUBJECT:
+        raise InvalidInput("subject", subject_rule)
+    bad = next((ch for ch in subject if unicodedata.category(ch) in _SUBJECT_FORBIDDEN), None)
+    if bad is not None:
+        raise InvalidInput(
+            "subject", f"{subject_rule}, without control or format characters ({_name(bad)})"
+        )
+    if not body.strip() or len(body) > MAX_BODY:
         raise InvalidInput("body", f"must be non-empty text of at most {MAX_BODY} characters")
+    bad = next(
+        (ch for ch in body
+         if unicodedata.category(ch) == "Cc" and ch not in _BODY_CONTROLS_ALLOWED),
+        None,
+    )  # fmt: skip
+    if bad is not None:
+        raise InvalidInput(
+            "body", f"must not hold control characters but newline and tab ({_name(bad)})"
+        )
+
+
+def _name(ch: str) -> str:
+    """How an error names a refused character: its code point, never the character."""
+    return f"U+{ord(ch):04X}"

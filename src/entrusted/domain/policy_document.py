@@ -22,15 +22,21 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from entrusted.errors import InvalidInput
 
 PROMISE_IDS = tuple(f"P{n}" for n in range(1, 18))
 MAX_TEXT_CHARS = 100_000
 MAX_SUMMARY_CHARS = 500
+# How far ahead a version may be announced: each version's date bounds every later one's, so
+# a date years away (9999-12-31) would freeze every publication after it.
+MAX_AHEAD_DAYS = 366
 HEADING = "## "
 _TAGS = re.compile(r"\s*\[(P\d+(?:\s*,\s*P\d+)*)\]\s*$")
+# Any bracket in a heading that looks like promise ids, in any case and at any place: each
+# must be a known, upper-case id at the end of a `## ` heading, or the draft is refused.
+_ID_LIKE = re.compile(r"\[\s*([Pp]\s*\d+(?:\s*,\s*[Pp]?\s*\d*\w*)*)\s*\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,7 @@ class PolicyVersion:
 
     @property
     def title(self) -> str:
-        return self.text.split("\n", 1)[0].strip()
+        return title_of(self.text.split("\n", 1)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,12 @@ def normalise(text: str) -> str:
     return "\n".join(lines).strip("\n") + "\n"
 
 
+def title_of(line: str) -> str:
+    """A first line written as a Markdown title (`# Privacy`) is shown without its `#`."""
+    line = line.strip()
+    return line[2:].strip() if line.startswith("# ") else line
+
+
 def _paragraphs(lines: Sequence[str]) -> tuple[str, ...]:
     blocks = "\n".join(lines).split("\n\n")
     return tuple(" ".join(b.split()) for b in blocks if b.strip())
@@ -95,7 +107,7 @@ def sections(text: str) -> list[Section]:
     promises: tuple[str, ...] = ()
     lines = text.split("\n")
     if lines and not lines[0].startswith(HEADING):
-        title, lines = lines[0].strip(), lines[1:]
+        title, lines = title_of(lines[0]), lines[1:]
     for line in lines:
         if line.startswith(HEADING):
             if title or body:
@@ -116,6 +128,26 @@ def promises_stated(text: str) -> frozenset[str]:
     return frozenset(p for s in sections(text) for p in s.promises)
 
 
+def heading_ids_problem(text: str) -> str | None:
+    """Why the promise ids in the headings are wrong, if they are: a bracket that looks like
+    promise ids anywhere in a heading (`#`, `###`, ...) must be a list of known, upper-case
+    ids closing a `## ` heading; otherwise a reader would see a promise the check ignored."""
+    for line in text.split("\n"):
+        if not line.startswith("#"):
+            continue
+        for found in _ID_LIKE.finditer(line):
+            ids = [p.strip() for p in found.group(1).split(",")]
+            bad = [p for p in ids if p not in PROMISE_IDS]
+            if bad:
+                return f"no such promise id: {', '.join(bad)} (P1..P17, upper case)"
+            closes = found.end() == len(line.rstrip())
+            if not line.startswith(HEADING) or not closes:
+                return (
+                    f"promise ids go at the end of a `## ` heading, not in {line.strip()!r}"
+                )
+    return None
+
+
 def check_draft(
     text: str, effective: date, summary: str, today: date, latest: PolicyVersion | None
 ) -> Draft:
@@ -127,12 +159,15 @@ def check_draft(
         raise InvalidInput("text", f"at most {MAX_TEXT_CHARS} characters")
     if any(not (ch.isprintable() or ch in "\n\t") for ch in body):
         raise InvalidInput("text", "control characters are not allowed")
-    unknown = sorted(
-        {p for s in sections(body) for p in s.promises} - set(PROMISE_IDS),
-        key=lambda p: int(p[1:]),
-    )
-    if unknown:
-        raise InvalidInput("text", f"no such promise id: {', '.join(unknown)} (P1..P17)")
+    if (problem := heading_ids_problem(body)) is not None:
+        raise InvalidInput("text", problem)
+    missing = sorted(set(PROMISE_IDS) - promises_stated(body), key=lambda p: int(p[1:]))
+    if missing:
+        raise InvalidInput(
+            "text",
+            f"states no section for {', '.join(missing)}: the system keeps every promise "
+            "P1..P17, and the public text must state each one (`## Title [P1, P2]`)",
+        )
     why = " ".join(summary.split())
     if not why:
         raise InvalidInput("summary", "say in a line what changed")
@@ -141,6 +176,13 @@ def check_draft(
     if effective < today:
         raise InvalidInput(
             "effective", f"a version cannot take effect in the past (today is {today.isoformat()})"
+        )
+    if effective > today + timedelta(days=MAX_AHEAD_DAYS):
+        raise InvalidInput(
+            "effective",
+            f"at most {MAX_AHEAD_DAYS} days ahead (until "
+            f"{(today + timedelta(days=MAX_AHEAD_DAYS)).isoformat()}): every later version must "
+            "take effect on or after it",
         )
     if latest is not None and effective < latest.effective:
         raise InvalidInput(

@@ -20,17 +20,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from entrusted.crypto.documents import seal_document
 from entrusted.crypto.envelope import Keyring
 from entrusted.crypto.personal import RegistryKeys
 from entrusted.crypto.secrets import new_id
 from entrusted.domain.disclosures import (
+    EARLIEST_ISSUED,
     MAX_CUSTOMERS,
+    MAX_ORDER_SPAN_DAYS,
     MAX_TEXT,
     CourtOrder,
     ThirdPartyRequest,
+    canonical_court,
     case_number_problem,
     categories_of,
     court_problem,
@@ -120,23 +123,27 @@ class CourtOrders:
         self._p = parts
 
     def record_request(self, actor: Actor, form: RequestForm) -> ThirdPartyRequest:
-        """Record a request from outside and answer it: refused, ledgered, with the reason."""
+        """Record a request from outside and answer it: refused, ledgered, with the reason.
+        The form is checked before the gate (bad input writes nothing and ledgers nothing); a
+        customer id that names nobody is `404` with a refusal ledgered after the allow."""
         p = self._p
         request_id = p.ids(IdKind.THIRD_PARTY_REQUEST.value)
-        p.gate.decide(actor, Action.CREATE, disclosure_resource(request_id))
         fields = {
             name: _text(name, getattr(form, name))
             for name in ("requester", "authority", "asked", "legal_basis")
         }
         customers = checked_customers(form.customer_ids, required=False)
+        resource = disclosure_resource(request_id)
+        p.gate.decide(actor, Action.CREATE, resource)
+        self._known(actor, resource, customers, None)
         # The request is put to the rules as what it is: a third party asking for data.
         asker = Actor(ActorKind.THIRD_PARTY, request_id)
         try:
-            p.gate.decide(asker, Action.DISCLOSE, disclosure_resource(request_id))
+            p.gate.decide(asker, Action.DISCLOSE, resource)
         except Refused as refused:
             answer = refused.decision.reason
         else:  # only under rules that broke the invariants at start-up; still refused
-            p.outcomes.refuse(asker, Action.DISCLOSE, disclosure_resource(request_id),
+            p.outcomes.refuse(asker, Action.DISCLOSE, resource,
                               Outcome.DISCLOSURE_REQUEST_RECORDED, "refused without a court order")
         request = ThirdPartyRequest(
             request_id, fields["requester"], fields["authority"], fields["asked"],
@@ -146,18 +153,43 @@ class CourtOrders:
             uow.disclosures.add_request(request)
             uow.commit()
         p.outcomes.record(
-            actor, Action.CREATE, disclosure_resource(request_id),
+            actor, Action.CREATE, resource,
             Outcome.DISCLOSURE_REQUEST_RECORDED, f"third-party request recorded; answer: {answer}",
         )
         return request
+
+    def _known(
+        self, actor: Actor, resource: Resource, customers: Sequence[str], request_id: str | None
+    ) -> None:
+        """After the gate allowed a step: every customer (and the request) it names exists,
+        or a refusal is ledgered beside the allow and `NotFound` raised (no allow stands
+        alone for a record that never came to be)."""
+        p = self._p
+        with p.uow() as uow:
+            missing: tuple[str, str] | None = next(
+                (("customer", c) for c in customers if uow.customers.get(c) is None), None
+            )
+            unknown_request = (
+                request_id is not None and uow.disclosures.get_request(request_id) is None
+            )
+            if missing is None and unknown_request:
+                missing = ("third-party request", str(request_id))
+        if missing is not None:
+            p.outcomes.record(
+                actor, Action.CREATE, resource, Outcome.DISCLOSURE_UNKNOWN_REFERENCE,
+                f"no {missing[0]} {missing[1]}; nothing recorded", allowed=False,
+            )
+            raise NotFound(*missing)
 
     def register_order(self, actor: Actor, form: OrderForm, document: bytes) -> CourtOrder:
         """Register a Swiss court order; a foreign or expired one is refused, ledgered."""
         p = self._p
         order_id = p.ids(IdKind.COURT_ORDER.value)
         resource = disclosure_resource(order_id)
-        p.gate.decide(actor, Action.CREATE, resource)
+        # Everything that needs no decision is checked first: bad input writes and ledgers
+        # nothing. What fails after the gate's allow is ledgered as a refusal beside it.
         order = self._validated(actor, order_id, form, document)
+        p.gate.decide(actor, Action.CREATE, resource)
         court = court_problem(order.court)
         if court is not None:
             p.outcomes.refuse(actor, Action.CREATE, resource, Outcome.COURT_ORDER_FOREIGN, court)
@@ -167,13 +199,9 @@ class CourtOrders:
                 f"the order expired on {order.valid_until.isoformat()}; an expired order is "
                 "not followed",
             )
+        self._known(actor, resource, order.customer_ids, form.request_id)
         sealed = seal_document(p.keyring(), order_id, document)
         with p.uow() as uow:
-            for customer_id in order.customer_ids:
-                if uow.customers.get(customer_id) is None:
-                    raise NotFound("customer", customer_id)
-            if form.request_id is not None and uow.disclosures.get_request(form.request_id) is None:
-                raise NotFound("third-party request", form.request_id)
             uow.disclosures.add_order(order, sealed)
             uow.commit()
         p.outcomes.record(
@@ -187,18 +215,29 @@ class CourtOrders:
     def _validated(
         self, actor: Actor, order_id: str, form: OrderForm, document: bytes
     ) -> CourtOrder:
-        court = form.court.strip()
+        court = canonical_court(form.court)
         if not court or len(court) > 16 or not court.isprintable():
             raise InvalidInput("court", "is a court code like CH-BGer or CH-ZH")
         number = form.case_number.strip()
         if (problem := case_number_problem(number)) is not None:
             raise InvalidInput("case_number", problem)
-        if form.valid_until < form.issued_on:
-            raise InvalidInput("valid_until", "is before the day the order was issued")
+        if form.issued_on < EARLIEST_ISSUED:
+            raise InvalidInput("issued_on", f"is before {EARLIEST_ISSUED.isoformat()}")
         if form.issued_on > self._p.today():
             raise InvalidInput("issued_on", "is in the future")
+        if form.valid_until < form.issued_on:
+            raise InvalidInput("valid_until", "is before the day the order was issued")
+        latest = form.issued_on + timedelta(days=MAX_ORDER_SPAN_DAYS)
+        if form.valid_until > latest:
+            raise InvalidInput(
+                "valid_until", f"is more than ten years after issued_on (at most {latest})"
+            )
         if form.notice_after is not None and form.notice_after < form.issued_on:
             raise InvalidInput("notice_after", "is before the day the order was issued")
+        if form.notice_after is not None and form.notice_after > latest:
+            raise InvalidInput(
+                "notice_after", f"is more than ten years after issued_on (at most {latest})"
+            )
         try:
             categories = categories_of(form.categories)
         except ValueError as exc:

@@ -42,7 +42,7 @@ from entrusted.domain.disclosures import (
     order_problem,
     scope_problem,
 )
-from entrusted.domain.ids import IdKind
+from entrusted.domain.ids import IdKind, is_id
 from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import Action, Actor, Obligation, Resource, ResourceKind
@@ -95,20 +95,34 @@ class Disclosures:
         p = self._p
         disclosure_id = p.ids(IdKind.DISCLOSURE.value)
         resource = disclosure_resource(disclosure_id)
-        p.gate.decide(actor, Action.CREATE, resource, AccessContext(court_order_id=order_id))
-        order = self._order(order_id)
-        customers = checked_customers(customer_ids, required=False) or order.customer_ids
+        # Input that needs no decision is checked before the gate: it ledgers nothing.
+        named = checked_customers(customer_ids, required=False)
         try:
-            wanted = categories_of(categories) or order.categories
+            named_categories = categories_of(categories)
         except ValueError as exc:
             raise InvalidInput("categories", str(exc)) from None
+        p.gate.decide(actor, Action.CREATE, resource, AccessContext(court_order_id=order_id))
+        order = self._order(order_id, actor, resource)
+        customers = named or order.customer_ids
+        wanted = named_categories or order.categories
         self._usable(actor, Action.CREATE, resource, order)
         if (problem := scope_problem(order, customers, wanted)) is not None:
             p.outcomes.refuse(
                 actor, Action.CREATE, resource, Outcome.DISCLOSURE_NOT_COVERED, problem,
                 _context(order),
             )
-        disclosure = Disclosure(disclosure_id, order.id, customers, wanted, actor.id, p.clock())
+        if (again := self._already_exported(order, customers, wanted)) is not None:
+            p.outcomes.record(
+                actor, Action.CREATE, resource, Outcome.DISCLOSURE_ALREADY_EXPORTED, again,
+                _context(order), allowed=False,
+            )
+            raise Conflict(again)
+        # Until it is exported, the disclosure shows the order's day (the notice is deferred
+        # to it if the export happens before); the export sets the state it actually takes.
+        disclosure = Disclosure(
+            disclosure_id, order.id, customers, wanted, actor.id, p.clock(),
+            notice_after=order.notice_after,
+        )
         with p.uow() as uow:
             uow.disclosures.add(disclosure)
             uow.commit()
@@ -193,6 +207,7 @@ class Disclosures:
             if not deferred:
                 _queue_notices(uow, done, now)
             uow.commit()
+        named = frozenset(disclosure.customer_ids)
         p.outcomes.record(
             actor, Action.DISCLOSE, resource, Outcome.DISCLOSED,
             f"disclosed {_names(disclosure.categories)} of {len(sections)} customer(s) under "
@@ -215,7 +230,7 @@ class Disclosures:
             },
             "categories": sorted(c.value for c in disclosure.categories),
             "customers": [
-                {"id": cid, **_scoped(sections[cid], disclosure.categories)}
+                {"id": cid, **_scoped(sections[cid], disclosure.categories, named)}
                 for cid in disclosure.customer_ids
             ],
         }
@@ -262,12 +277,42 @@ class Disclosures:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _order(self, order_id: str) -> CourtOrder:
+    def _order(
+        self, order_id: str, actor: Actor | None = None, resource: Resource | None = None
+    ) -> CourtOrder:
+        """The order; when `actor` is given (after the gate allowed a step naming it), a
+        missing one is ledgered as a refusal beside that allow before `NotFound`."""
         with self._p.uow() as uow:
             order = uow.disclosures.get_order(order_id)
         if order is None:
+            if actor is not None and resource is not None:
+                self._p.outcomes.record(
+                    actor, Action.CREATE, resource, Outcome.DISCLOSURE_UNKNOWN_REFERENCE,
+                    f"no court order {order_id}; nothing proposed",
+                    AccessContext(court_order_id=order_id), allowed=False,
+                )
             raise NotFound("court order", order_id)
         return order
+
+    def _already_exported(
+        self, order: CourtOrder, customers: Sequence[str], wanted: frozenset[DataCategory]
+    ) -> str | None:
+        """Why proposing this again is refused: data already exported under this order (a
+        customer and category of an earlier, exported disclosure) leaves only once."""
+        with self._p.uow() as uow:
+            done = [
+                d for d in uow.disclosures.under_order(order.id)
+                if d.status is DisclosureStatus.DISCLOSED
+            ]
+        for d in done:
+            again = sorted(set(customers) & set(d.customer_ids))
+            overlap = wanted & d.categories
+            if again and overlap:
+                return (
+                    f"{_names(overlap)} of customer(s) {', '.join(again[:5])} already left under "
+                    f"court order {order.id} (disclosure {d.id}); nothing proposed"
+                )
+        return None
 
     def _usable(self, actor: Actor, action: Action, resource: Resource, order: CourtOrder) -> None:
         """Refuse, ledgered, when the order is no longer one to act on (expired)."""
@@ -318,9 +363,35 @@ def _resources(d: Disclosure, sections: dict[str, dict[str, Any]]) -> list[Resou
     return out
 
 
-def _scoped(sections: dict[str, Any], categories: frozenset[DataCategory]) -> dict[str, Any]:
-    """The `scope_to_court_order` obligation: only the covered categories' sections."""
-    return {c.value: sections[_SECTION[c]] for c in sorted(categories)}
+OTHER_HOLDER = "another holder"
+
+
+def _scoped(
+    sections: dict[str, Any], categories: frozenset[DataCategory], named: frozenset[str]
+) -> dict[str, Any]:
+    """The `scope_to_court_order` obligation: only the covered categories' sections, and in
+    them no id of a customer the disclosure does not name (a transfer's other party is
+    `another holder`: the order reaches the customers it names, not whom they dealt with)."""
+    out = {c.value: sections[_SECTION[c]] for c in sorted(categories)}
+    if DataCategory.TRANSFERS.value in out:
+        out[DataCategory.TRANSFERS.value] = [
+            {
+                **t,
+                "from": _named_or_not(t.get("from"), named),
+                "to": _named_or_not(t.get("to"), named),
+                # the one who made it: a staff id stays, another customer's id does not
+                "by": _named_or_not(t.get("by"), named)
+                if is_id(IdKind.CUSTOMER, str(t.get("by"))) else t.get("by"),
+            }
+            for t in out[DataCategory.TRANSFERS.value]
+        ]
+    return out
+
+
+def _named_or_not(customer_id: Any, named: frozenset[str]) -> Any:
+    if customer_id is None or customer_id in named:
+        return customer_id
+    return OTHER_HOLDER
 
 
 def _queue_notices(uow: DisclosureUnitOfWork, d: Disclosure, now: datetime) -> list[OutboxMessage]:

@@ -54,9 +54,10 @@ class MailingStore(Protocol):
         """Deliveries refused, unknown, or pending after a failed attempt."""
         ...
 
-    def opt_out_by_digest(self, digest: bytes, at: datetime) -> str | None:
+    def opt_out_by_digest(self, digest: bytes, at: datetime) -> tuple[str, bool] | None:
         """Opt the customer whose unsubscribe token has this digest out of new-service
-        mailings; their id, or None for no such token."""
+        mailings; their id and whether they were opted in until now, or None for no such
+        token."""
         ...
 
 

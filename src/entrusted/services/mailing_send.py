@@ -3,9 +3,10 @@ recipient mailed twice.
 
 A run claims a batch of pending deliveries (marking them `sending` under its run id), hands
 the batch to the mail port over one connection, and records what the relay said in one
-transaction: `sent` with the Message-ID, `refused` for a recipient the relay refused for good,
-`pending` again for a temporary failure. When the relay goes away midway the run stops; what
-it did not confirm stays pending, and sending the mailing again resumes with exactly those.
+transaction: `sent` with the Message-ID, `refused` for a recipient or message the relay
+refused for good (or a message that could not be built), `pending` again for a temporary
+failure. When the relay goes away midway the run stops; what it did not confirm stays
+pending, and sending the mailing again resumes with exactly those.
 A delivery left `sending` by a run that died between the relay's answer and its record is
 *unknown*: it is listed and never sent again, since it may have been delivered.
 
@@ -90,7 +91,13 @@ class MailingSender:
         mailing = self._store.get(mailing_id)
         resource = mailing_resource(mailing_id)
         if mailing is None:
-            self._gate.decide(actor, Action.MAIL, resource)  # ledgered; refused or allowed
+            # Who may follow mailings learns there is no such one (404, ledgered as the
+            # outcome); anyone else is refused by the gate as for any mailing.
+            self._gate.decide(actor, Action.READ, resource)
+            self._outcomes.record(
+                actor, Action.MAIL, resource, Outcome.MAILING_REFUSED,
+                "mailing refused: no such mailing", allowed=False,
+            )  # fmt: skip
             raise NotFound("mailing", mailing_id)
         context = AccessContext(mailing_purpose=mailing.purpose.value)
         self._gate.decide(actor, Action.MAIL, resource, context)
@@ -168,12 +175,16 @@ class MailingSender:
 
     def unsubscribe(self, token: str) -> None:
         """RFC 8058 one-click unsubscribe from new-service mailings; no login, the token is
-        the proof. InvalidInput for a token that is no one's (nothing is said about whom)."""
+        the proof. InvalidInput for a token that is no one's (nothing is said about whom).
+        Only the opt-out itself is ledgered: a replayed link changes nothing and adds nothing."""
         if not 16 <= len(token) <= 128 or not token.isascii():
             raise InvalidInput("token", "is not an unsubscribe token")
-        customer_id = self._store.opt_out_by_digest(token_digest(token), self._clock())
-        if customer_id is None:
+        found = self._store.opt_out_by_digest(token_digest(token), self._clock())
+        if found is None:
             raise InvalidInput("token", "is not an unsubscribe token")
+        customer_id, newly = found
+        if not newly:
+            return  # a replayed link (or a second click): same answer, nothing new to ledger
         self._outcomes.record(
             Actor(ActorKind.CUSTOMER, customer_id),
             Action.UPDATE,

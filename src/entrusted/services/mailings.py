@@ -9,10 +9,11 @@ caller, decides who it goes to:
 
 A caller may narrow that audience to named customers, never widen it. Refused, and ledgered:
 no purpose or any other purpose, a sender other than the provider, any sponsor or
-third-party field (each a 422 after its refusal is in the ledger), a recipient who is no
-customer of ours (the gate's `own_customer` condition fails: 403), a recipient outside the
-purpose's audience (403). The ledger holds the mailing id, its purpose and counts, never the
-text or an address. Sending is `services/mailing_send.py`.
+third-party field (whatever its value), a subject or body `check_text` refuses (control and
+format characters included), an unknown service (each a 422 after its refusal is in the
+ledger), a recipient who is no customer of ours (the gate's `own_customer` condition fails:
+403), a recipient outside the purpose's audience (403). The ledger holds the mailing id, its
+purpose and counts, never the text or an address. Sending is `services/mailing_send.py`.
 
 ```python
 mailing = mailings.compose(clerk, MailingDraft("incident", "Mail outage", text,
@@ -184,7 +185,7 @@ class MailingService:
         return InvalidInput(field_name, message)
 
     def _checked(self, actor: Actor, resource: Resource, draft: MailingDraft) -> MailPurpose:
-        named = sorted(k for k, v in draft.third_party.items() if v)
+        named = sorted(draft.third_party)  # its presence refuses, whatever its value
         if named:
             raise self._refuse_invalid(
                 actor,
@@ -195,20 +196,27 @@ class MailingService:
         try:
             purpose = parse_mailing_purpose(draft.purpose)
         except InvalidInput as exc:
-            raise self._refuse_invalid(actor, resource, "purpose", exc.message) from None
+            raise self._refuse_invalid(actor, resource, exc.field, _rule(exc)) from None
         if draft.sender is not None and parseaddr(draft.sender)[1].lower() != self._provider:
             raise self._refuse_invalid(
                 actor, resource, "sender", "mailings are sent by the provider only", purpose
             )
-        check_text(draft.subject, draft.body)
+        try:
+            check_text(draft.subject, draft.body)
+        except InvalidInput as exc:
+            raise self._refuse_invalid(actor, resource, exc.field, _rule(exc), purpose) from None
         if purpose is MailPurpose.INCIDENT and not draft.services:
             raise self._refuse_invalid(
                 actor, resource, "services", "an incident names the services it affects", purpose
             )
         if purpose is not MailPurpose.INCIDENT and draft.services:
-            raise InvalidInput("services", "only an incident names services")
+            raise self._refuse_invalid(
+                actor, resource, "services", "only an incident names services", purpose
+            )
         if len(draft.services) > MAX_SERVICES:
-            raise InvalidInput("services", f"at most {MAX_SERVICES}")
+            raise self._refuse_invalid(
+                actor, resource, "services", f"at most {MAX_SERVICES} services", purpose
+            )
         for sid in draft.services:
             if not is_id(IdKind.SERVICE, sid):
                 self._outcomes.invalid_id(
@@ -225,14 +233,21 @@ class MailingService:
         self, actor: Actor, resource: Resource, purpose: MailPurpose, draft: MailingDraft
     ) -> list[str]:
         """The purpose's audience, narrowed to the named recipients if any."""
-        audience = self._audience_of(purpose, draft.services)
+        try:
+            audience = self._audience_of(purpose, draft.services)
+        except InvalidInput as exc:
+            raise self._refuse_invalid(actor, resource, exc.field, _rule(exc), purpose) from None
         if draft.recipients is None:
             if not audience:
-                raise InvalidInput("recipients", "the mailing would reach nobody")
+                raise self._refuse_invalid(
+                    actor, resource, "recipients", "the mailing would reach nobody", purpose
+                )
             return audience
         named = list(dict.fromkeys(draft.recipients))
         if not named:
-            raise InvalidInput("recipients", "name at least one, or leave it out")
+            raise self._refuse_invalid(
+                actor, resource, "recipients", "name at least one, or leave it out", purpose
+            )
         if self._audience.unknown(named):
             # The gate decides (and ledgers) it: `own_customer` does not hold, so it refuses.
             context = AccessContext(mailing_purpose=purpose.value, recipients=tuple(named))
@@ -263,6 +278,11 @@ class MailingService:
             out = self._audience.opted_out()
             return [c for c in everyone if c not in out]
         return everyone
+
+
+def _rule(exc: InvalidInput) -> str:
+    """The rule an InvalidInput states, without the field name its message starts with."""
+    return exc.message.removeprefix(f"{exc.field}: ")
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ class Outcome(StrEnum):
     STAFF_ADDED = "staff.added"
     STAFF_DISABLED = "staff.disabled"
     STAFF_ROLES_CHANGED = "staff.roles-changed"
+    STAFF_OWN_ROLES_REFUSED = "staff.own-roles-refused"  # nobody changes their own roles
     TOKEN_ISSUED = "staff.token-issued"  # noqa: S105 - an outcome id, not a secret
     TOKEN_REVOKED = "staff.token-revoked"  # noqa: S105
     TOTP_ENROLMENT_STARTED = "staff.totp-enrolment-started"
@@ -118,6 +119,7 @@ class Outcome(StrEnum):
     BACKUP_TAMPERED = "backups.tampered"
     BACKUP_UNRESTORABLE = "backups.unrestorable"
     BACKUP_LIVE_REFUSED = "backups.live-refused"
+    BACKUP_NOT_CUSTOMER = "backups.not-a-customer"
     BACKUP_KEY_DESTROYED = "backups.key-destroyed"
     BACKUP_DESTROYED = "backups.destroyed"
     # mailings: one purpose, own customers only, never for a third party (P6, P7)
@@ -132,6 +134,8 @@ class Outcome(StrEnum):
     COURT_ORDER_FOREIGN = "disclosure.order-foreign"
     COURT_ORDER_EXPIRED = "disclosure.order-expired"
     DISCLOSURE_NOT_COVERED = "disclosure.not-covered"
+    DISCLOSURE_UNKNOWN_REFERENCE = "disclosure.unknown-reference"  # names no such record
+    DISCLOSURE_ALREADY_EXPORTED = "disclosure.already-exported"  # same scope, same order
     DISCLOSURE_PROPOSED = "disclosure.proposed"
     DISCLOSURE_SELF_APPROVAL = "disclosure.self-approval"
     DISCLOSURE_APPROVED = "disclosure.approved"
@@ -202,6 +206,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.STAFF_ADDED: ("P8", "P12"),
     Outcome.STAFF_DISABLED: ("P8", "P12"),
     Outcome.STAFF_ROLES_CHANGED: ("P8", "P12"),
+    Outcome.STAFF_OWN_ROLES_REFUSED: ("P5", "P12"),
     Outcome.TOKEN_ISSUED: ("P8", "P14"),
     Outcome.TOKEN_REVOKED: ("P8", "P14"),
     Outcome.TOTP_ENROLMENT_STARTED: ("P8", "P14"),
@@ -218,6 +223,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.BACKUP_TAMPERED: ("P15", "P3"),
     Outcome.BACKUP_UNRESTORABLE: ("P15", "P16"),
     Outcome.BACKUP_LIVE_REFUSED: ("P15", "P2"),
+    Outcome.BACKUP_NOT_CUSTOMER: ("P15",),
     Outcome.BACKUP_KEY_DESTROYED: ("P16",),
     Outcome.BACKUP_DESTROYED: ("P16",),
     Outcome.MAILING_COMPOSED: ("P6", "P7"),
@@ -230,6 +236,8 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.COURT_ORDER_FOREIGN: ("P5",),
     Outcome.COURT_ORDER_EXPIRED: ("P5",),
     Outcome.DISCLOSURE_NOT_COVERED: ("P4", "P5"),
+    Outcome.DISCLOSURE_UNKNOWN_REFERENCE: ("P5", "P3"),
+    Outcome.DISCLOSURE_ALREADY_EXPORTED: ("P5",),
     Outcome.DISCLOSURE_PROPOSED: ("P5",),
     Outcome.DISCLOSURE_SELF_APPROVAL: ("P5", "P12"),
     Outcome.DISCLOSURE_APPROVED: ("P5",),

@@ -30,6 +30,8 @@ from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import Clock
 
+MAX_VERSION_NUMBER = 1_000_000
+
 
 class PolicyDocumentStore(Protocol):
     """The stored versions; `add` raises `Conflict` if the number is taken (a racing publish)."""
@@ -91,7 +93,9 @@ class PolicyDocuments:
         return self._store.versions()
 
     def version(self, number: int) -> PolicyVersion:
-        found = self._store.get(number)
+        # A number outside what a store column holds was never published: not found, and
+        # never a database error (PostgreSQL refuses a bind beyond its integer range).
+        found = self._store.get(number) if 1 <= number <= MAX_VERSION_NUMBER else None
         if found is None:
             raise NotFound("policy document version", number)
         return found

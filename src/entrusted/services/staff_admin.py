@@ -154,6 +154,14 @@ class StaffAdmin:
         wanted = parse_roles(roles)
         member = self.get(username)
         step = self._decide(by, Action.UPDATE, member.id, "change roles")
+        if step.actor.kind is ActorKind.STAFF and step.actor.id == member.id:
+            # Separation of duties (P5): a sysadmin who made themselves `legal` could be the
+            # second approver of a disclosure. Another administrator changes one's roles.
+            self._outcomes.refuse(
+                step.actor, step.action, step.resource, Outcome.STAFF_OWN_ROLES_REFUSED,
+                "nobody changes their own roles; another administrator must do it",
+                step.context,
+            )
         with self._uow() as uow:
             current = self._require(uow.staff.get(member.id), username)
             if not current.active:

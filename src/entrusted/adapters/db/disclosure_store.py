@@ -180,6 +180,12 @@ class SqlDisclosureRepository:
         )
         return [_disclosure(r) for r in self._c.execute(q)]
 
+    def under_order(self, order_id: str) -> list[Disclosure]:
+        """Every disclosure resting on one court order, oldest first."""
+        c = t.disclosure.c
+        q = t.disclosure.select().where(c.order_id == order_id).order_by(c.requested_at, c.id)
+        return [_disclosure(r) for r in self._c.execute(q)]
+
     def untold(self, customer_id: str) -> list[Disclosure]:
         """Disclosures naming `customer_id` whose notice is not queued (not exported yet, or
         deferred): what the customer's own views may have to hold back. The ids are a JSON

@@ -252,16 +252,17 @@ class SqlMailingStore(_Connected):
         with self._connect() as conn:
             return [_delivery(r) for r in conn.execute(query)]
 
-    def opt_out_by_digest(self, digest: bytes, at: datetime) -> str | None:
+    def opt_out_by_digest(self, digest: bytes, at: datetime) -> tuple[str, bool] | None:
         query = sa.select(_D.customer_id).where(_D.unsubscribe_digest == digest)
         with self._writing() as conn:
             customer_id = conn.execute(query).scalar()
             if customer_id is None:
                 return None
             known = sa.select(_O.customer_id).where(_O.customer_id == customer_id)
-            if conn.execute(known).first() is None:
+            newly = conn.execute(known).first() is None
+            if newly:
                 conn.execute(t.mailing_opt_out.insert().values(customer_id=customer_id, at=at))
-        return str(customer_id)
+        return str(customer_id), newly
 
 
 class SqlCustomerAudience(_Connected):

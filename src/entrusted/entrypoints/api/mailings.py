@@ -1,16 +1,28 @@
 """`/v1/mailings`: the communications role composes a mailing with one purpose and sends it
 (P6, P7); `POST /v1/mailings/unsubscribe?token=…` is the one-click unsubscribe of RFC 8058,
-with no login (the token is the proof). Answers name customers by id, never by address."""
+with no login (the token is the proof); `GET` on the same link (a person's browser, or a mail
+scanner prefetching it) only answers a page whose button posts it, and changes nothing.
+Answers name customers by id, never by address."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from entrusted.domain.mailings import MAX_BODY, MAX_SUBJECT, Delivery, Mailing, Progress
+from entrusted.domain.mailings import (
+    MAX_BODY,
+    MAX_SUBJECT,
+    THIRD_PARTY_FIELDS,
+    Delivery,
+    Mailing,
+    Progress,
+)
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.services.mailings import MailingDraft
@@ -20,15 +32,17 @@ router = APIRouter(prefix="/v1/mailings", tags=["mailings"])
 
 class MailingIn(BaseModel):
     """Unknown fields are refused (422). `sponsor`, `on_behalf_of`, `third_party`, `partner`
-    and `advertiser` are named so that a request carrying one is refused *and ledgered*."""
+    and `advertiser` are named so that a request carrying one (with any value, even empty or
+    null) is refused *and ledgered*. The text's bounds here are a generous cap on the
+    request's size; the service checks (and ledgers) the real ones."""
 
     model_config = ConfigDict(extra="forbid")
 
     purpose: str | None = Field(
         default=None, max_length=32, description="incident, new_service or terms_amendment"
     )
-    subject: str = Field(max_length=MAX_SUBJECT)
-    body: str = Field(max_length=MAX_BODY)
+    subject: str = Field(max_length=4 * MAX_SUBJECT)
+    body: str = Field(max_length=4 * MAX_BODY)
     services: list[str] = Field(
         default_factory=list, max_length=500, description="The services an incident affects"
     )
@@ -101,8 +115,7 @@ class SentOut(BaseModel):
 
 @router.post("", status_code=201, response_model=MailingOut, summary="Compose a mailing")
 def compose(body: MailingIn, who: ActorDep, c: ContainerDep) -> MailingOut:
-    third = {k: getattr(body, k) or "" for k in
-             ("sponsor", "on_behalf_of", "third_party", "partner", "advertiser")}  # fmt: skip
+    third = {k: getattr(body, k) or "" for k in THIRD_PARTY_FIELDS if k in body.model_fields_set}
     draft = MailingDraft(
         body.purpose, body.subject, body.body, tuple(body.services),
         None if body.recipients is None else tuple(body.recipients), body.sender, third,
@@ -121,6 +134,29 @@ def unsubscribe(
 ) -> dict[str, str]:
     c.mailings.sender.unsubscribe(token)
     return {"status": "unsubscribed from new-service mailings"}
+
+
+_UNSUBSCRIBE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title>
+<meta name="robots" content="noindex"></head>
+<body><h1>Unsubscribe from new-service mailings</h1>
+<p>We will no longer write to you about new services. Notices about incidents on your services
+and changes to our terms still reach you.</p>
+<form method="post" action="unsubscribe?token={token}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button></form></body></html>
+"""
+
+
+@router.get(
+    "/unsubscribe", response_class=HTMLResponse, summary="The unsubscribe link opened in a browser"
+)
+def unsubscribe_page(
+    token: Annotated[str, Query(min_length=1, max_length=128)],
+) -> HTMLResponse:
+    """A page with one button that posts the link; opening it (or a scanner fetching it)
+    unsubscribes nobody."""
+    return HTMLResponse(_UNSUBSCRIBE_PAGE.format(token=escape(quote(token, safe=""))))
 
 
 @router.get("/{mailing_id}", response_model=MailingDetailOut, summary="A mailing's progress")

@@ -30,7 +30,9 @@ from entrusted.services.policy_document import PolicyPage
 pages = APIRouter(prefix="/privacy", tags=["policy document"])
 router = APIRouter(prefix="/v1/policy-document", tags=["policy document"])
 
-VersionNumber = Annotated[int, Path(ge=1, le=1_000_000, description="The version's number.")]
+# No bounds here: a number never published (0, or one with twenty digits) is `404`, as for
+# any other missing version; the service answers that before the store is asked.
+VersionNumber = Annotated[int, Path(description="The version's number.")]
 
 
 class VersionOut(BaseModel):

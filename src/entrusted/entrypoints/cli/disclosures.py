@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -90,15 +91,14 @@ def register_order(
     ] = None,
 ) -> None:
     """Register a Swiss court order (legal); foreign or expired orders are refused."""
-    if document.stat().st_size > MAX_DOCUMENT:
-        raise InvalidInput("document", f"is larger than {MAX_DOCUMENT >> 20} MiB")
+    content = _read_document(document)
     form = OrderForm(
         court, case_number, _day("issued_on", issued_on), _day("valid_until", valid_until),
         customer or [], category or [],
         _day("notice_after", notice_after) if notice_after else None, sha256, request_id,
     )
     with container() as c:
-        order = c.desk.orders.register_order(staff_actor(c, username), form, document.read_bytes())
+        order = c.desk.orders.register_order(staff_actor(c, username), form, content)
     _say(f"court order {order.id} registered ({order.court} {order.case_number}), "
          f"document sha256 {order.document_sha256}")
 
@@ -155,6 +155,8 @@ def export(
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise Conflict(f"{out} exists; the export is written to a new file only") from None
+    except OSError as exc:  # no such directory, no permission, ...: nothing was exported
+        raise InvalidInput("out", f"cannot create {out}: {exc.strerror}") from None
     try:
         with container() as c:
             document = c.desk.disclosures.export(staff_actor(c, username), disclosure_id)
@@ -187,6 +189,23 @@ def lift() -> None:
     with container() as c:
         n = c.desk.disclosures.lift_deferred(operator_actor())
     _say(f"{n} deferred notice(s) lifted")
+
+
+def _read_document(path: Path) -> bytes:
+    """The order's file, read at most one byte past the limit: a device (`/dev/zero` has no
+    size to check) or a pipe is refused, never read until memory runs out. Opened without
+    blocking (a FIFO with no writer) and checked on the open file, not the name."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InvalidInput("document", f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidInput("document", f"{path} is not a regular file")
+        content = f.read(MAX_DOCUMENT + 1)
+    if len(content) > MAX_DOCUMENT:
+        raise InvalidInput("document", f"is larger than {MAX_DOCUMENT >> 20} MiB")
+    return content
 
 
 def _day(field: str, value: str) -> date:

@@ -4,6 +4,7 @@ Each command acts as a staff member (`--as USERNAME`), proven by their credentia
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Annotated
 
@@ -91,9 +92,22 @@ def send(mailing_id: IdArgument, username: AsOption) -> None:
         highlight=False,
     )
     for d in report.problems:
-        console.print(f"  {d.customer_id}  {d.status.value}  {d.error or ''}", highlight=False)
+        console.print(f"  {d.customer_id}  {d.status.value}  {_safe(d.error or '')}",
+                      highlight=False, markup=False)  # fmt: skip
     if report.stopped:
-        raise Unavailable(f"{report.stopped}; run `entrusted mailings send {mailing_id}` again")
+        raise Unavailable(
+            f"{_safe(report.stopped)}; run `entrusted mailings send {mailing_id}` again"
+        )
+    if p.pending:
+        raise Unavailable(
+            f"{p.pending} deliveries still pending; run `entrusted mailings send {mailing_id}` "
+            "again"
+        )
+    if p.unknown:
+        raise Unavailable(
+            f"{p.unknown} deliveries unknown (a run died while sending them); they are not "
+            "sent again: check the relay's log"
+        )
 
 
 @app.command("show")
@@ -103,14 +117,30 @@ def show(mailing_id: IdArgument, username: AsOption) -> None:
     with container() as c:
         view = c.mailings.compose.view(staff_actor(c, username), mailing_id)
     m, p = view.mailing, view.progress
-    console.print(f"{m.id}  {m.purpose.value}  {m.status.value}  {m.subject}", highlight=False)
+    console.print(
+        f"{m.id}  {m.purpose.value}  {m.status.value}  {_safe(m.subject)}",
+        highlight=False,
+        markup=False,
+    )
     console.print(
         f"{p.sent} sent, {p.refused} refused, {p.pending} pending, {p.unknown} unknown "
         f"of {p.total}",
         highlight=False,
     )
     for d in view.problems:
-        console.print(f"  {d.customer_id}  {d.status.value}  {d.error or ''}", highlight=False)
+        console.print(f"  {d.customer_id}  {d.status.value}  {_safe(d.error or '')}",
+                      highlight=False, markup=False)  # fmt: skip
+
+
+def _safe(text: str) -> str:
+    """Text fit for a terminal: control, format and separator characters (an ESC sequence,
+    a bidi override, a line break) shown as escapes, never acted on."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"}
+        else ch
+        for ch in text
+    )
 
 
 @app.command("list")
