@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from entrusted.adapters.db import tables as t
@@ -258,10 +259,16 @@ class SqlMailingStore(_Connected):
             customer_id = conn.execute(query).scalar()
             if customer_id is None:
                 return None
-            known = sa.select(_O.customer_id).where(_O.customer_id == customer_id)
-            newly = conn.execute(known).first() is None
-            if newly:
-                conn.execute(t.mailing_opt_out.insert().values(customer_id=customer_id, at=at))
+            # One statement decides who was first: two simultaneous first clicks on
+            # PostgreSQL insert once, and the loser learns it was not new (no key conflict).
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            insert = (
+                dialect.insert(t.mailing_opt_out)
+                .values(customer_id=customer_id, at=at)
+                .on_conflict_do_nothing(index_elements=[_O.customer_id])
+                .returning(_O.customer_id)
+            )
+            newly = conn.execute(insert).first() is not None
         return str(customer_id), newly
 
 
