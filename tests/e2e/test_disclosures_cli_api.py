@@ -23,6 +23,7 @@ from entrusted.domain.audit import AuditEntry
 from entrusted.entrypoints.api.app import create_app
 from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
+from tests.e2e.test_api_id_shapes import database_text
 from tests.e2e.test_api_registry import staff_token
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.refusals import http_default_denied, http_refused
@@ -48,6 +49,16 @@ def test_the_api_desk(client: TestClient, container: Container, clock: FakeClock
     answer = client.post("/v1/court-orders/requests", json=asked, headers=lena)
     assert answer.status_code == 201, answer.text
     assert "third parties never act on our data" in answer.json()["answer"]
+    # A request naming a customer's address: sealed in the database, legal reads it back.
+    address = people.form().email
+    naming = {**asked, "asked": f"all data of {address}"}
+    assert client.post("/v1/court-orders/requests", json=naming, headers=lena).status_code == 201
+    assert address not in database_text(container.engine)
+    listed = client.get("/v1/court-orders/requests", headers=lena)
+    assert listed.status_code == 200, listed.text
+    assert f"all data of {address}" in {r["asked"] for r in listed.json()}
+    http_default_denied(client.get("/v1/court-orders/requests", headers=sam),
+                        "support to list disclosure")
     today = clock().date()
     order = {
         "court": "DE-BGH", "case_number": "I ZR 1/26",

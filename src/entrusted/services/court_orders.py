@@ -4,10 +4,12 @@ the Swiss court orders legal registers; plus the gate's `court_order` resolver.
 A request from outside (police, an authority, a lawyer) is recorded by legal with who asks,
 for which authority, what and on which legal basis, and answered at once by the rules: a
 third party never acts on our data (`third-parties-never-act-directly`), so the answer is a
-refusal, ledgered, whose reason is what legal tells the requester. Only a court order changes
-that, and only for what it names: an order is registered by legal with its Swiss court, case
-number, dates, the customers and data categories it covers and its document (sealed; its
-SHA-256 kept in clear). A foreign or expired order is refused with the reason, ledgered.
+refusal, ledgered, whose reason is what legal tells the requester. Its `requester` and
+`asked`, which often name a customer, are stored sealed (P2) and opened only in legal's list
+of requests. Only a court order changes that, and only for what it names: an order is
+registered by legal with its Swiss court, case number, dates, the customers and data
+categories it covers and its document (sealed; its SHA-256 kept in clear). A foreign or
+expired order is refused with the reason, ledgered.
 
 ```python
 request = desk.record_request(legal, RequestForm("Det. Muster", "Kantonspolizei", ...))
@@ -22,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from entrusted.crypto.documents import seal_document
+from entrusted.crypto.documents import open_text, seal_document, seal_text
 from entrusted.crypto.envelope import Keyring
 from entrusted.crypto.personal import RegistryKeys
 from entrusted.crypto.secrets import new_id
@@ -44,7 +46,11 @@ from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Resource
 from entrusted.errors import InvalidInput, NotFound, Refused
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
-from entrusted.services.ports import Clock, DisclosureUnitOfWorkFactory
+from entrusted.services.ports import (
+    SEALED_REQUEST_FIELDS,
+    Clock,
+    DisclosureUnitOfWorkFactory,
+)
 
 MAX_DOCUMENT = 20 << 20  # 20 MiB: a scanned order, not an archive
 MAX_LIST = 500
@@ -136,6 +142,9 @@ class CourtOrders:
         resource = disclosure_resource(request_id)
         p.gate.decide(actor, Action.CREATE, resource)
         self._known(actor, resource, customers, None)
+        # Sealed before the third party is answered: without the key, nothing is recorded.
+        ring = p.keyring()
+        sealed = {f: seal_text(ring, request_id, f, fields[f]) for f in SEALED_REQUEST_FIELDS}
         # The request is put to the rules as what it is: a third party asking for data.
         asker = Actor(ActorKind.THIRD_PARTY, request_id)
         try:
@@ -150,7 +159,7 @@ class CourtOrders:
             fields["legal_basis"], customers, actor.id, p.clock(), answer[:MAX_TEXT],
         )
         with p.uow() as uow:
-            uow.disclosures.add_request(request)
+            uow.disclosures.add_request(request, sealed)
             uow.commit()
         p.outcomes.record(
             actor, Action.CREATE, resource,
@@ -170,7 +179,7 @@ class CourtOrders:
                 (("customer", c) for c in customers if uow.customers.get(c) is None), None
             )
             unknown_request = (
-                request_id is not None and uow.disclosures.get_request(request_id) is None
+                request_id is not None and not uow.disclosures.has_request(request_id)
             )
             if missing is None and unknown_request:
                 missing = ("third-party request", str(request_id))
@@ -265,9 +274,16 @@ class CourtOrders:
     # --- reading the desk's records ------------------------------------------------------
 
     def requests(self, actor: Actor, limit: int = 50) -> list[ThirdPartyRequest]:
+        """The recorded requests, their sealed texts opened: this list (legal's, past the
+        gate) is the one place they are shown."""
         self._p.gate.decide(actor, Action.LIST, disclosure_resource("requests"))
+        ring = self._p.keyring()
+
+        def opened(request_id: str, field: str, blob: bytes) -> str:
+            return open_text(ring, request_id, field, blob)
+
         with self._p.uow() as uow:
-            return uow.disclosures.requests(max(1, min(limit, MAX_LIST)))
+            return uow.disclosures.requests(max(1, min(limit, MAX_LIST)), opened)
 
     def orders(self, actor: Actor, limit: int = 50) -> list[CourtOrder]:
         self._p.gate.decide(actor, Action.LIST, disclosure_resource("orders"))

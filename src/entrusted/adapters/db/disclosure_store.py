@@ -1,5 +1,6 @@
-"""The disclosure desk's tables (migration 0016) and a unit of work that adds them to the
-registry's, so a disclosure and the customer's notice in the outbox commit together."""
+"""The disclosure desk's tables (migration 0016; request texts sealed since 0019) and a unit
+of work that adds them to the registry's, so a disclosure and the customer's notice in the
+outbox commit together."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ from entrusted.domain.disclosures import (
     NoticeState,
     ThirdPartyRequest,
 )
-from entrusted.services.ports import DisclosureRepository
+from entrusted.services.ports import (
+    SEALED_REQUEST_FIELDS,
+    DisclosureRepository,
+    RequestTextOpener,
+)
 
 _ORDER_FIELDS = [c for c in t.court_order.c if c.name not in ("kek_id", "wrapped_key", "document")]
 
@@ -37,10 +42,11 @@ def _dump_categories(values: frozenset[DataCategory]) -> str:
     return json.dumps(sorted(c.value for c in values))
 
 
-def _request(row: Any) -> ThirdPartyRequest:
+def _request(row: Any, open_text: RequestTextOpener) -> ThirdPartyRequest:
     m = row._mapping
+    texts = {f: open_text(m["id"], f, bytes(m[f])) for f in SEALED_REQUEST_FIELDS}
     return ThirdPartyRequest(
-        m["id"], m["requester"], m["authority"], m["asked"], m["legal_basis"],
+        m["id"], texts["requester"], m["authority"], texts["asked"], m["legal_basis"],
         _ids(m["customer_ids"]), m["recorded_by"], m["received_at"], m["answer"],
     )
 
@@ -84,25 +90,28 @@ class SqlDisclosureRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._c = conn
 
-    def add_request(self, request: ThirdPartyRequest) -> None:
+    def add_request(self, request: ThirdPartyRequest, sealed: dict[str, bytes]) -> None:
+        """Store `request`; its `SEALED_REQUEST_FIELDS` only as `sealed` gives them (never
+        the request's own texts: a missing one is a bug, not a reason to store them in clear)."""
         r = request
         self._c.execute(
             t.third_party_request.insert().values(
-                id=r.id, requester=r.requester, authority=r.authority, asked=r.asked,
-                legal_basis=r.legal_basis, customer_ids=json.dumps(list(r.customer_ids)),
-                recorded_by=r.recorded_by, received_at=r.received_at, answer=r.answer,
+                id=r.id, authority=r.authority, legal_basis=r.legal_basis,
+                customer_ids=json.dumps(list(r.customer_ids)), recorded_by=r.recorded_by,
+                received_at=r.received_at, answer=r.answer,
+                **{f: sealed[f] for f in SEALED_REQUEST_FIELDS},
             )
         )
 
-    def get_request(self, request_id: str) -> ThirdPartyRequest | None:
-        q = t.third_party_request.select().where(t.third_party_request.c.id == request_id)
-        row = self._c.execute(q).first()
-        return None if row is None else _request(row)
+    def has_request(self, request_id: str) -> bool:
+        tbl = t.third_party_request
+        q = sa.select(tbl.c.id).where(tbl.c.id == request_id)
+        return self._c.execute(q).first() is not None
 
-    def requests(self, limit: int) -> list[ThirdPartyRequest]:
+    def requests(self, limit: int, open_text: RequestTextOpener) -> list[ThirdPartyRequest]:
         tbl = t.third_party_request
         q = tbl.select().order_by(tbl.c.received_at.desc(), tbl.c.id).limit(limit)
-        return [_request(r) for r in self._c.execute(q)]
+        return [_request(r, open_text) for r in self._c.execute(q)]
 
     def add_order(self, order: CourtOrder, document: SealedDocument) -> None:
         o = order

@@ -503,9 +503,10 @@ third_party_request = sa.Table(
     "third_party_request",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("requester", sa.String(500), nullable=False),
+    # sealed (`crypto.documents.seal_text`, bound to `id` and the column's name), P2
+    sa.Column("requester", sa.LargeBinary, nullable=False),
     sa.Column("authority", sa.String(500), nullable=False),
-    sa.Column("asked", sa.String(500), nullable=False),
+    sa.Column("asked", sa.LargeBinary, nullable=False),
     sa.Column("legal_basis", sa.String(500), nullable=False),
     sa.Column("customer_ids", sa.Text, nullable=False),
     sa.Column("recorded_by", sa.String(64), nullable=False),
