@@ -206,3 +206,19 @@ def test_a_racing_publication_of_the_same_number_is_a_conflict() -> None:
     last = ledger.entries[-1]
     assert (last.decision, last.rule) == ("deny", Outcome.POLICY_DOCUMENT_PUBLISHED.value)
     assert heard == []
+
+
+def test_the_shipped_default_is_the_text_its_migration_installs() -> None:
+    """Migration 0018 freezes the shipped text as version 1; if the default in
+    domain/policy_document_default.py changes, a new migration must install it (as a new
+    version), or fresh installs and upgraded ones would disagree about version 1."""
+    import importlib
+
+    from entrusted.domain.policy_document import normalise, text_sha256
+    from entrusted.domain.policy_document_default import DEFAULT_TEXT
+
+    frozen = importlib.import_module(
+        "entrusted.adapters.db.migrations.versions.0018_policy_document"
+    )
+    assert normalise(DEFAULT_TEXT) == frozen.TEXT
+    assert text_sha256(frozen.TEXT) == text_sha256(normalise(DEFAULT_TEXT))
