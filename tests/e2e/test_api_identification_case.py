@@ -77,3 +77,41 @@ def test_the_named_case_must_be_an_open_case_of_that_customer(
     secret = last_mail(container).split("code is ")[1][:6]
     r = client.post(f"/v1/identifications/{ident}/verify", json={"code": secret}, headers=support)
     assert r.status_code == 200, r.text
+
+
+def test_a_role_the_gate_refuses_learns_nothing_of_the_case(
+    client: TestClient, container: Container
+) -> None:
+    """Review finding: the case was checked before the gate, so any caller learned whether a
+    case existed, whose it was and whether it was open. Now the gate decides first."""
+    site = signup(container)
+    support = staff_token(container, "sam", "support")
+    outsider = staff_token(container, "cora", "communications")
+    carla = client.post("/v1/customers", json=CARLA, headers=site).json()
+    dora = client.post("/v1/customers", json=DORA, headers=site).json()
+    body = {"contract_id": carla["contract_id"], "subject": "Sync"}
+    r = client.post("/v1/cases", json=body, headers=support)
+    assert r.status_code == 201, r.text
+    carla_case = str(r.json()["id"])
+
+    answers = []
+    for customer, case_id in ((carla["id"], carla_case), (carla["id"], new_id("case")),
+                              (dora["id"], carla_case)):
+        body = {"customer_id": customer, "method": "email_code", "case_id": case_id}
+        r = client.post("/v1/identifications", json=body, headers=outsider)
+        entry = last_entry(container)
+        assert (entry.decision, entry.rule) == ("deny", None), entry  # default deny, no case
+        answers.append((r.status_code, r.json()))
+    assert [a[0] for a in answers] == [403, 403, 403]
+    assert answers[0] == answers[1] == answers[2]
+
+    # For a caller the gate allows, the case's refusal is ledgered beside the allow.
+    body = {"customer_id": carla["id"], "method": "email_code", "case_id": new_id("case")}
+    r = client.post("/v1/identifications", json=body, headers=support)
+    assert r.status_code == 404, r.text
+    store = container.ledger_store
+    size = store.stored_size()
+    allow, refusal = (AuditEntry.from_bytes(b) for b in store.entries(size - 2, size))
+    assert (allow.decision, refusal.decision, refusal.rule) == (
+        "allow", "deny", "registry.identification-case-refused"
+    )

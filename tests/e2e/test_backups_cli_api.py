@@ -266,3 +266,23 @@ def test_the_api_answers_the_trials_findings(client: TestClient, container: Cont
     assert client.get(f"/v1/backups/{bens['id']}", headers=me).status_code == 403
     assert client.get(f"/v1/backups?customer_id={ben}", headers=me).status_code == 403
     http_refused(client.get("/v1/backups/mine", headers=admin), "backups.not-a-customer")
+
+
+def test_a_restore_answer_carries_names_that_are_not_utf8(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A skipped link whose name is not UTF-8 on disk (a surrogate escape in Python) is in the
+    answer as `\\xNN`, not a 500 after the restore happened (review finding 6)."""
+    from entrusted.services.backup_access import Restored
+
+    admin = staff_token(container, "sid", "sysadmin")
+    odd = b"caf\xe9-link".decode("utf-8", "surrogateescape")
+    done = Restored("bkp_0000000000000000", Path("/restored/x"), 3, 1, None, (odd, "plain"))
+    monkeypatch.setattr(container.backups.access, "restore", lambda *a, **k: done)
+    r = client.post(
+        "/v1/backups/bkp_0000000000000000/restore",
+        json={"target": "x", "incident": "I-1"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["skipped_links"] == ["caf\\xe9-link", "plain"]

@@ -19,6 +19,7 @@ from entrusted.bootstrap import Container
 from entrusted.domain.mailings import Mailing, MailPurpose
 from entrusted.entrypoints.api.app import create_app
 from entrusted.entrypoints.cli.main import app
+from entrusted.errors import Unavailable
 from entrusted.services.outcomes import Outcome
 from tests.e2e.test_api_registry import signup, staff_token
 from tests.e2e.test_cli_foundation import DIRECTORY_TRANSPORTS, WIDE, Cli, ok, refused
@@ -229,3 +230,36 @@ def test_cli_send_exits_unavailable_while_deliveries_are_pending_and_escapes_tex
     assert "\x1b" not in shown
     assert "\u202e" not in shown
     assert "Hi\\x1b[2J\\u202eX" in shown
+
+
+# --- issue 16 item 2, review findings ----------------------------------------------------------
+
+
+def test_a_transport_failing_midway_answers_503_strands_nothing_and_resumes(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 1 through the API: the failure is a 503, the batch is pending again, the mailing
+    incomplete; the next send sends everyone once."""
+    register(client, container, 2)
+    carla = staff_token(container, "carla", "communications")
+    draft = {"purpose": "terms_amendment", "subject": "Terms", "body": TEXT}
+    mailing_id = client.post("/v1/mailings", json=draft, headers=carla).json()["id"]
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise Unavailable("mail relay down")
+
+    with monkeypatch.context() as m:
+        m.setattr(container.mailer, "send_many", down)
+        failed = client.post(f"/v1/mailings/{mailing_id}/send", headers=carla)
+    assert failed.status_code == 503, failed.text
+    detail = client.get(f"/v1/mailings/{mailing_id}", headers=carla).json()
+    assert detail["status"] == "incomplete"
+    assert (detail["progress"]["pending"], detail["progress"]["unknown"]) == (2, 0)
+    entry = [e for e in ledgered(container) if e.action == "mail"][-1]
+    assert (entry.decision, entry.rule) == ("deny", Outcome.MAILING_SENT.value)
+    resumed = client.post(f"/v1/mailings/{mailing_id}/send", headers=carla)
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["progress"]["sent"] == 2
+    mailer = container.mailer
+    assert isinstance(mailer, DirectoryMailer)
+    assert len(mailer.written()) == 2

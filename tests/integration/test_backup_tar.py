@@ -99,19 +99,35 @@ def test_links_inside_modes_and_times_are_kept(tmp_path: Path) -> None:
     assert (target / "hard").read_bytes() == b"<p>hi</p>"
 
 
-@pytest.mark.parametrize("exchange", [True, False])
-def test_a_staged_tree_replaces_the_live_one_and_the_old_one_is_gone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+def test_a_staged_tree_swaps_with_the_live_one_and_the_old_one_is_removed(
+    tmp_path: Path,
 ) -> None:
-    """`renameat2(RENAME_EXCHANGE)` where the system has it, two renames where it does not:
-    either way the live name holds the new tree and nothing is left beside it."""
-    if not exchange:
-        monkeypatch.setattr(backup_swap, "_renameat2", None)
+    """`renameat2(RENAME_EXCHANGE)`: the live name holds the new tree, the old one is at the
+    staged name until removed, and then nothing is left beside it."""
     live, staged = tmp_path / "Maildir", tmp_path / ".Maildir.restore-1"
     (live / "cur").mkdir(parents=True)
     (live / "cur" / "old.eml").write_bytes(b"old")
     (staged / "cur").mkdir(parents=True)
     (staged / "cur" / "new.eml").write_bytes(b"new")
-    TarZstdPacker().replace_tree(staged, live)
+    packer = TarZstdPacker()
+    assert packer.can_swap(live)
+    assert packer.swap_in(staged, live)
     assert [p.name for p in (live / "cur").iterdir()] == ["new.eml"]
+    assert [p.name for p in (staged / "cur").iterdir()] == ["old.eml"]
+    assert packer.remove_old(staged) is None
     assert [p.name for p in tmp_path.iterdir()] == ["Maildir"]
+
+
+def test_without_an_atomic_exchange_nothing_is_swapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No two-rename fallback: the probe says no (and leaves nothing), a swap raises."""
+    monkeypatch.setattr(backup_swap, "_renameat2", None)
+    live, staged = tmp_path / "Maildir", tmp_path / ".Maildir.restore-1"
+    live.mkdir()
+    staged.mkdir()
+    packer = TarZstdPacker()
+    assert not packer.can_swap(live)
+    with pytest.raises(OSError):
+        packer.swap_in(staged, live)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".Maildir.restore-1", "Maildir"]

@@ -306,10 +306,10 @@ def test_the_notice_is_deferred_while_the_order_forbids_it_then_lifted(desk: Des
     assert (deferral.rule, deferral.owner) == (Outcome.DISCLOSURE_NOTICE_DEFERRED, a)
     assert notices(c) == 0
     job = next(j for j in c.jobs if j.name == DISCLOSURE_LIFT_JOB)
-    assert job.run().startswith("0 ")  # the day has not come
+    assert str(job.run()).startswith("0 ")  # the day has not come
     assert notices(c) == 0
     desk.clock.advance(days=20)
-    assert job.run().startswith("1 ")
+    assert str(job.run()).startswith("1 ")
     lifted = ledgered(c)[-1]
     assert (lifted.rule, lifted.actor_id) == (Outcome.DISCLOSURE_NOTICE_LIFTED, WORKER.id)
     queued = [(m.topic, m.ref) for m in c.outbox.list(OutboxStatus.PENDING)

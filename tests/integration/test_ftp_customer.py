@@ -104,3 +104,21 @@ def test_a_contract_handed_over_mid_session_closes_the_old_holders_session(
     theirs = w.login(one.name, two.password)
     assert theirs.nlst() == ["mine.txt"]
     theirs.quit()
+
+
+def test_a_cancelled_contracts_space_takes_no_login(ftp_world: FtpWorld) -> None:
+    w = ftp_world
+    who = w.customer(1)
+    w.login(who.name, who.password).quit()
+    w.c.contracts.cancel(customer(who.id), who.contract_id)
+    ftp = w.client()
+    with pytest.raises(ftplib.error_perm, match="530 Authentication failed"):
+        ftp.login(who.name, who.password)  # the one answer of every credential failure
+    ftp.close()
+    refused = ledgered(w.c)[-1]
+    assert (refused.actor_id, refused.decision, refused.rule, refused.resource_id) == (
+        "ftp_server",
+        "deny",
+        "ftp.customer-unauthenticated",
+        who.space_id,
+    )

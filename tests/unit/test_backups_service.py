@@ -45,7 +45,16 @@ class JsonPacker:
     def unpack(self, source: Source, target: Path) -> int:
         raise NotImplementedError
 
-    def replace_tree(self, staged: Path, live: Path) -> None:
+    def can_swap(self, live: Path) -> bool:
+        raise NotImplementedError
+
+    def swap_in(self, staged: Path, live: Path) -> bool:
+        raise NotImplementedError
+
+    def swap_back(self, staged: Path, live: Path) -> None:
+        raise NotImplementedError
+
+    def remove_old(self, old: Path) -> int | None:
         raise NotImplementedError
 
     def discard(self, staged: Path) -> None:

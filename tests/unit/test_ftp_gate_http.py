@@ -1,11 +1,15 @@
 """The remote FTP server's door (`HttpFtpDoor`) fails closed (issue 14 item 1): an unreachable
-gate or any answer but the promised one is `Unavailable`; only an open customer session keeps
-its last good answer, and only for the grace period. httpx's own in-memory transport plays
-the API."""
+gate, a 5xx or an answer it cannot read is `Unavailable`; only an open customer session keeps
+its last good answer, and only for the grace period. A 4xx is the gate's definite no: it ends
+a session at once, a customer's too. httpx's own in-memory transport plays the API, and a
+real HTTP server on a loopback port the gate that says no."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -108,8 +112,8 @@ def test_staff_get_no_grace_and_names_travel_only_for_staff() -> None:
         d.still_live(session)
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 401])
-def test_any_other_answer_fails_closed(status: int) -> None:
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_server_error_fails_closed(status: int) -> None:
     api = Api()
     d = door(api, lambda: 0.0)
     staff = d.login(SERVER, "office-backup*sam", "pw", "192.0.2.7")
@@ -167,3 +171,59 @@ def test_a_gate_url_off_this_host_must_be_https(url: str) -> None:
 )
 def test_https_or_a_loopback_gate_url_is_taken(url: str) -> None:
     HttpFtpDoor(url, "t", "/srv/ftp/%n").close()
+
+
+class Gate(BaseHTTPRequestHandler):
+    """A real HTTP gate on a loopback port: lets the first login in, then answers `refuse`
+    (a revoked token's 401, a 403, a 422) to everything."""
+
+    refuse = 401
+    logins = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        first = self.path.endswith("/login") and Gate.logins == 0
+        if first:
+            Gate.logins += 1
+            status, body = 200, {"allow": True, "session": CUSTOMER}
+        else:
+            status, body = Gate.refuse, {"title": "refused"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - its name
+        return None
+
+
+@pytest.fixture
+def gate_url() -> Iterator[str]:
+    Gate.logins = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gate)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("status", [401, 403, 422])
+def test_a_definite_no_from_the_gate_ends_a_customer_session_without_grace(
+    gate_url: str, status: int
+) -> None:
+    Gate.refuse = status
+    d = HttpFtpDoor(gate_url, "revoked", "/srv/ftp/%n", grace_s=300)
+    try:
+        session = d.login(SERVER, "office-backup", "pw", "192.0.2.7")  # vouched for just now
+        assert d.step(session, "STOR") is False  # within the grace period: no grace for a no
+        assert d.still_live(session) is False
+        with pytest.raises(AuthenticationFailed):  # a 403 is the login route's own refusal
+            d.login(SERVER, "office-backup", "pw", "192.0.2.7")
+    finally:
+        d.close()

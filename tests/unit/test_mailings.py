@@ -76,11 +76,15 @@ def test_the_length_rule_names_its_unit() -> None:
 class Registry:
     """Just enough of `CustomerAudience` for the own-customer condition."""
 
-    def __init__(self, known: set[str]) -> None:
+    def __init__(self, known: set[str], closed: frozenset[str] = frozenset()) -> None:
         self.known = known
+        self.closed = closed
 
     def unknown(self, customer_ids: Iterable[str]) -> list[str]:
         return [c for c in customer_ids if c not in self.known]
+
+    def strangers(self, customer_ids: Iterable[str]) -> list[str]:
+        return [c for c in customer_ids if c not in self.known | self.closed]
 
 
 class Stored:
@@ -113,3 +117,23 @@ def test_the_conditions_answer_from_the_request_and_the_registry() -> None:
     assert own(CLERK, MAILING, AccessContext())  # the stored mailing's recipients
     nobody = OwnCustomers(Audience(set()), Stored())  # type: ignore[arg-type]
     assert not nobody(CLERK, MAILING, AccessContext())
+
+
+def test_a_customer_closed_since_composing_does_not_block_sending_a_stranger_does() -> None:
+    """Issue 16 item 2: at send, `own_customer` asks whether the mailing was composed to our
+    customers (active or closed since); the closed one's delivery is refused by the send."""
+    closed = OwnCustomers(Audience({"cus_a"}, frozenset({"cus_b"})), Stored())  # type: ignore[arg-type]
+    assert closed(CLERK, MAILING, AccessContext())
+    assert not closed(CLERK, MAILING, AccessContext(recipients=("cus_b",)))  # composing
+    stranger = OwnCustomers(Audience({"cus_a"}), Stored())  # type: ignore[arg-type]
+    assert not stranger(CLERK, MAILING, AccessContext())
+
+
+def test_the_worker_may_only_announce_terms_amendments() -> None:
+    """Issue 16 item 5: `worker-announces-policy-amendments` holds for terms only."""
+    purpose = AllowedMailingPurpose()
+    worker = Actor(ActorKind.SERVICE, "worker")
+    assert purpose(worker, MAILING, AccessContext(mailing_purpose="terms_amendment"))
+    assert not purpose(worker, MAILING, AccessContext(mailing_purpose="incident"))
+    assert not purpose(worker, MAILING, AccessContext(mailing_purpose="new_service"))
+    assert purpose(CLERK, MAILING, AccessContext(mailing_purpose="new_service"))

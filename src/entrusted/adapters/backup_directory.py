@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from entrusted.adapters.file_modes import DIR_MODE, FILE_MODE
+from entrusted.crypto.keyfiles import fsync_dir
 from entrusted.errors import InvalidInput, NotFound
 
 _ID = re.compile(r"[a-z]{1,8}_[0-9a-f]{1,32}")
@@ -40,7 +41,7 @@ class DirectoryBackupStore:
                 out.flush()
                 os.fsync(out.fileno())
             part.replace(final)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -61,18 +62,10 @@ class DirectoryBackupStore:
         final.unlink(missing_ok=True)
         part.unlink(missing_ok=True)
         if existed:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         return existed
 
     def _paths(self, archive_id: str) -> tuple[Path, Path]:
         if not _ID.fullmatch(archive_id):
             raise InvalidInput("archive id", "is not an archive id")
         return self.root / f"{archive_id}.bkp", self.root / f"{archive_id}.part"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -95,8 +95,18 @@ class TarZstdPacker:
             raise
         return files, skipped
 
-    def replace_tree(self, staged: Path, live: Path) -> None:
-        backup_swap.replace_tree(staged, live)
+    def can_swap(self, live: Path) -> bool:
+        return backup_swap.can_exchange(live)
+
+    def swap_in(self, staged: Path, live: Path) -> bool:
+        return backup_swap.swap_in(staged, live)
+
+    def swap_back(self, staged: Path, live: Path) -> None:
+        backup_swap.exchange(staged, live)
+        backup_swap.settle(live.parent)
+
+    def remove_old(self, old: Path) -> int | None:
+        return backup_swap.remove(old)
 
     def discard(self, staged: Path) -> None:
         backup_swap.discard(staged)

@@ -121,8 +121,10 @@ class SmtpMailer:
         except Unavailable as exc:
             return BatchResult(handed, exc.message)
         templates = _Templates(self._sender, self._domain, purpose)
+        data_out = _watch_data_end(smtp)
         try:
             for m in messages:
+                data_out[0] = False
                 try:
                     message_id, data = templates.render(m)
                     self._translated(
@@ -133,6 +135,12 @@ class SmtpMailer:
                 except InvalidInput as exc:
                     handed.append(Handed(None, exc.message, permanent=True))
                 except Unavailable as exc:
+                    if _connection_lost(smtp) and data_out[0]:
+                        # The relay had the whole message but its answer never came: it
+                        # may have delivered it, so it is in flight, never to be resent.
+                        detail = f"{exc.message} after the message was sent; may be delivered"
+                        handed.append(Handed(None, detail, in_flight=True))
+                        return BatchResult(handed, exc.message)
                     handed.append(Handed(None, exc.message))
                     if _connection_lost(smtp):
                         return BatchResult(handed, exc.message)
@@ -322,6 +330,21 @@ def _hang_up(smtp: smtplib.SMTP) -> None:
         smtp.quit()
     except (smtplib.SMTPException, OSError):
         smtp.close()
+
+
+def _watch_data_end(smtp: smtplib.SMTP) -> list[bool]:
+    """A flag set once a message's data went out whole (smtplib sends it, ending in
+    CRLF.CRLF, in one `send`): a connection lost after that lost only the relay's answer."""
+    flag = [False]
+    original = smtp.send
+
+    def send(s: bytes | str) -> None:
+        original(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            flag[0] = True
+
+    setattr(smtp, "send", send)  # noqa: B010 - on this one connection only
+    return flag
 
 
 def _connection_lost(smtp: smtplib.SMTP) -> bool:

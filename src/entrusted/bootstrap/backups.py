@@ -47,9 +47,10 @@ def build_backups(
         clock=c.clock,
     )
 
-    def case_exists(case_id: str) -> bool:
+    def case_owner(case_id: str) -> str | None:
         with consent_uow() as uow:
-            return uow.cases.get(case_id) is not None
+            case = uow.cases.get(case_id)
+        return None if case is None else case.customer_id
 
     sources = RegistrySources(
         registry,
@@ -72,7 +73,7 @@ def build_backups(
 
     return Backups(
         runner=runner,
-        access=BackupAccess(parts, s.effective_restore_root, case_exists, live_root, snapshot),
+        access=BackupAccess(parts, s.effective_restore_root, case_owner, live_root, snapshot),
         purge=BackupPurge(parts),
     )
 

@@ -10,10 +10,15 @@ to a new directory under the configured restore root, and appears there only onc
 authenticated: a tampered archive is named and nothing is half-restored. A destroyed backup
 cannot be restored: its day's key is gone.
 
-Back into the live service (`into_live`): the archive is unpacked beside the service's live
-directory (from the templates the backup read), the live tree is backed up first (so what is
-replaced stays restorable, for a week like every backup, not as a copy nobody destroys),
-then the two are swapped in one step. Never for the customer's record (`_live_tree` says why).
+Back into the live service (`into_live`): refused unless the filesystem can swap two
+directories atomically (probed before the live tree is touched). The archive is unpacked
+beside the service's live directory (from the templates the backup read), the two are swapped
+in one step, then the displaced tree, which nothing writes to any more, is backed up (so what
+was replaced stays restorable, for a week like every backup, not as a copy nobody destroys)
+and deleted; if that backup fails the same exchange swaps it back. Never for the customer's
+record (`_live_tree` says why).
+
+A case named must be one of the archive's customer's (`backups.case-mismatch` otherwise).
 
 ```python
 access.restore(sysadmin, "bkp_1", "case-7", case_id="case_7")   # -> Restored(files=12, ...)
@@ -72,15 +77,16 @@ class BackupAccess:
         self,
         parts: BackupParts,
         restore_root: Path,
-        case_exists: Callable[[str], bool],
+        case_owner: Callable[[str], str | None],
         live_root: Callable[[str, str], str | None],
         snapshot: Callable[[Target, str], str],
     ) -> None:
-        """`live_root(customer_id, service_id)` is the service's live directory (None once
+        """`case_owner(case_id)` is the case's customer (None: no such case);
+        `live_root(customer_id, service_id)` is the service's live directory (None once
         it is no longer hosted); `snapshot(target, why)` backs one tree up now."""
         self._p = parts
         self._root = restore_root
-        self._case_exists = case_exists
+        self._case_owner = case_owner
         self._live_root = live_root
         self._snapshot = snapshot
 
@@ -147,24 +153,20 @@ class BackupAccess:
     ) -> Restored:
         """Restore one archive into a new directory `target` under the restore root, or
         (`into_live`, no target) back into the live service it was taken from."""
-        if not (case_id or incident):
-            raise InvalidInput("case", "a restore names the case or the incident it serves")
-        _check_id(archive_id)
-        if case_id is not None and not is_id(IdKind.CASE, case_id):
-            raise InvalidInput("case", id_problem(IdKind.CASE))
-        if into_live == (target is not None):
-            raise InvalidInput("target", "name a new directory, or restore into the live service")
-        destination = None if target is None else self._destination(target)
+        destination = self._request(archive_id, target, case_id, incident, into_live)
         archive = self._p.catalog.get(archive_id)
         resource = backup_resource(archive_id, archive.customer_id if archive else None)
         note = "restore into the live service" if into_live else "restore"
         context = AccessContext(case_id=case_id, ticket=incident, note=note)
         self._p.gate.decide(actor, Action.RESTORE, resource, context)
-        if case_id is not None and not self._case_exists(case_id):
+        case_owner = None if case_id is None else self._case_owner(case_id)
+        if case_id is not None and case_owner is None:
             raise NotFound("case", case_id)
         if archive is None:
             raise NotFound("backup", archive_id)
         refuse = partial(self._refuse, actor, resource, context)
+        if case_id is not None and case_owner != archive.customer_id:
+            _case_mismatch(refuse, case_id, archive_id)
         found = self._p.catalog.day_key(archive.day)
         wrapped_dek = self._p.catalog.wrapped_dek(archive_id)
         if archive.status is not ArchiveStatus.COMPLETE or found is None or wrapped_dek is None:
@@ -180,6 +182,7 @@ class BackupAccess:
         live: Path | None = None
         if into_live:
             live = self._live_tree(archive, refuse)
+            self._check_swap(live, refuse, partial(self._failed, actor, resource, context))
         day_key = unwrap(self._p.keyring(), found[1])
         dek = unwrap_archive_key(day_key, wrapped_dek)
         if destination is not None:
@@ -194,10 +197,12 @@ class BackupAccess:
             kept = None
             where = "under the restore root"
             if live is not None:
-                kept = self._replace(archive, staged, live, case_id or incident or "")
+                why = case_id or incident or ""
+                kept, note = self._replace(actor, resource, context, archive, staged, live, why)
                 where = "into the live service, replacing its tree" + (
-                    f" (first kept as backup {kept})" if kept else ""
+                    f" (kept as backup {kept})" if kept else ""
                 )
+                where += note
         except TamperDetected as exc:
             refuse(Outcome.BACKUP_TAMPERED, f"restore refused, nothing written: {exc.message}")
         except OSError as exc:
@@ -214,6 +219,24 @@ class BackupAccess:
             context,
         )
         return Restored(archive_id, live or staged, files, opened.chunks, kept, tuple(skipped))
+
+    def _request(
+        self,
+        archive_id: str,
+        target: str | None,
+        case_id: str | None,
+        incident: str | None,
+        into_live: bool,
+    ) -> Path | None:
+        """The request's shape, checked before anything is decided; the new directory."""
+        if not (case_id or incident):
+            raise InvalidInput("case", "a restore names the case or the incident it serves")
+        _check_id(archive_id)
+        if case_id is not None and not is_id(IdKind.CASE, case_id):
+            raise InvalidInput("case", id_problem(IdKind.CASE))
+        if into_live == (target is not None):
+            raise InvalidInput("target", "name a new directory, or restore into the live service")
+        return None if target is None else self._destination(target)
 
     def _failed(
         self, actor: Actor, resource: Resource, context: AccessContext, exc: OSError
@@ -249,23 +272,87 @@ class BackupAccess:
             )
         return Path(root)
 
-    def _replace(self, archive: Archive, staged: Path, live: Path, why: str) -> str | None:
-        """Back the live tree up, then swap the restored tree in and remove the old one. The
-        tree being replaced is kept as a backup under today's key (destroyed within the week
-        like every other), not as a copy beside it that no rule would ever destroy; if that
-        backup fails, nothing is replaced. Returns the id of that backup (None: no live tree)."""
-        kept = None
+    def _check_swap(
+        self,
+        live: Path,
+        refuse: Callable[[Outcome, str], NoReturn],
+        failed: Callable[[OSError], NoReturn],
+    ) -> None:
+        """Refuse a live restore where two directories cannot swap atomically (another
+        kernel; NFS answers EINVAL): two renames could leave the service an empty directory
+        and its tree hidden beside it. Probed beside `live`, before anything is unpacked."""
+        if not live.exists():
+            return  # nothing to displace: a plain rename puts the tree in place
         try:
-            if self._p.packer.has_tree(str(live)):
-                target = Target(
-                    archive.customer_id, archive.source, archive.service_id, root=str(live)
-                )
-                kept = self._snapshot(target, f"live tree before restoring {archive.id} ({why})")
-            self._p.packer.replace_tree(staged, live)
+            able = self._p.packer.can_swap(live)
+        except OSError as exc:
+            failed(exc)
+        if not able:
+            refuse(
+                Outcome.BACKUP_LIVE_REFUSED,
+                "the live tree's filesystem cannot swap two directories atomically "
+                "(renameat2 RENAME_EXCHANGE); nothing was touched; restore to a directory instead",
+            )
+
+    def _replace(
+        self,
+        actor: Actor,
+        resource: Resource,
+        context: AccessContext,
+        archive: Archive,
+        staged: Path,
+        live: Path,
+        why: str,
+    ) -> tuple[str | None, str]:
+        """Swap the restored tree in, back up the displaced one (nothing writes to it any
+        more, so no change made meanwhile is lost), then delete it. If that backup fails the
+        exchange is undone, the failure ledgered, and Unavailable raised. Cleanup after the
+        swap is best effort: the restore happened. Returns the kept backup's id (None: there
+        was no live tree) and a note for the ledger if cleanup was incomplete."""
+        try:
+            displaced = self._p.packer.swap_in(staged, live)
         except BaseException:
             self._p.packer.discard(staged)
             raise
-        return kept
+        if not displaced:
+            return None, ""
+        target = Target(archive.customer_id, archive.source, archive.service_id, root=str(staged))
+        try:
+            kept = self._snapshot(target, f"replaced by restoring {archive.id} ({why})"[:64])
+        except Exception as exc:  # noqa: BLE001 - any failure: swap back, ledger, refuse
+            self._undo(actor, resource, context, staged, live, type(exc).__name__)
+        code = self._p.packer.remove_old(staged)
+        note = "" if code is None else f"; removing the old tree was incomplete (errno {code})"
+        return kept, note
+
+    def _undo(
+        self,
+        actor: Actor,
+        resource: Resource,
+        context: AccessContext,
+        staged: Path,
+        live: Path,
+        cause: str,
+    ) -> NoReturn:
+        """The displaced tree could not be backed up: swap it back (the same exchange) and
+        drop the restored tree, so nothing is replaced without a copy of what was there."""
+        try:
+            self._p.packer.swap_back(staged, live)
+        except OSError as exc:
+            why = (
+                f"restore not undone: the replaced tree could not be backed up ({cause}) nor "
+                f"swapped back (errno {exc.errno}); it is kept, hidden, beside the live tree"
+            )
+        else:
+            self._p.packer.discard(staged)
+            why = (
+                f"restore undone, nothing restored: the replaced tree could not be backed up "
+                f"({cause}) and was swapped back"
+            )
+        self._p.outcomes.record(
+            actor, Action.RESTORE, resource, Outcome.BACKUP_FAILED, why, context, allowed=False
+        )
+        raise Unavailable(why)
 
     def _refuse(
         self, actor: Actor, resource: Resource, context: AccessContext, outcome: Outcome, why: str
@@ -294,6 +381,15 @@ class BackupAccess:
         if resolved.exists() or resolved.is_symlink():
             raise InvalidInput("target", f"{resolved} already exists")
         return resolved
+
+
+def _case_mismatch(refuse: Callable[[Outcome, str], NoReturn], case: str, archive: str) -> None:
+    """A case is about one customer; a restore it serves is of that customer's backups."""
+    refuse(
+        Outcome.BACKUP_CASE_MISMATCH,
+        f"case {case} is not about the customer whose backup {archive} is; a restore "
+        "serves a case of the archive's own customer",
+    )
 
 
 def _check_target(target: str) -> None:

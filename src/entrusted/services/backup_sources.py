@@ -21,6 +21,7 @@ from entrusted.crypto.personal import data_key, open_service
 from entrusted.domain.backups import Source, site_root
 from entrusted.domain.mail import mailbox_root
 from entrusted.domain.registry import ServiceKind, StoredContract, StoredService
+from entrusted.errors import EntrustedError
 from entrusted.services.backups import Target
 from entrusted.services.ftp_login import space_root
 from entrusted.services.registry import RegistryParts, load_customer
@@ -61,9 +62,15 @@ class RegistrySources:
         self._roots = roots
 
     def plan(self) -> list[Target]:
+        """Every customer's targets; a customer whose record cannot be loaded or decrypted is
+        one target with its `problem` (the error's type), so the run goes on and says so."""
         targets: list[Target] = []
         for customer_id in self._customer_ids():
-            targets.extend(self.for_customer(customer_id))
+            try:
+                targets.extend(self.for_customer(customer_id))
+            except EntrustedError as exc:
+                problem = type(exc).__name__
+                targets.append(Target(customer_id, Source.RECORD, None, problem=problem))
         return targets
 
     def for_customer(self, customer_id: str) -> list[Target]:

@@ -20,6 +20,7 @@ report.taken, report.failed, report.missing
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -46,10 +47,12 @@ from entrusted.domain.backups import (
 )
 from entrusted.domain.backups import Source as SourceKind
 from entrusted.domain.policy import Action, Actor, Decision, Obligation, Resource, ResourceKind
-from entrusted.errors import EntrustedError, Unavailable
+from entrusted.errors import Unavailable
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import Clock
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called after each archive with (archives handled so far, archives planned)."""
@@ -89,9 +92,22 @@ class Packer(Protocol):
         links not created because they point to an absolute path or out of the tree."""
         ...
 
-    def replace_tree(self, staged: Path, live: Path) -> None:
-        """Put the directory `staged` (beside `live`) in the place of `live` in one step,
-        then remove the tree it replaced; `live` may not exist yet."""
+    def can_swap(self, live: Path) -> bool:
+        """Whether directories beside `live` can swap names in one atomic step (probed on
+        empty directories, never on `live`)."""
+        ...
+
+    def swap_in(self, staged: Path, live: Path) -> bool:
+        """Put the directory `staged` (beside `live`) in the place of `live` in one step;
+        True if a live tree was displaced (it is now at `staged`). Atomic or OSError."""
+        ...
+
+    def swap_back(self, staged: Path, live: Path) -> None:
+        """Undo `swap_in`: the same atomic exchange again."""
+        ...
+
+    def remove_old(self, old: Path) -> int | None:
+        """Delete a displaced tree, best effort: the errno of a failure (logged), or None."""
         ...
 
     def discard(self, staged: Path) -> None:
@@ -131,6 +147,7 @@ class Target:
     service_id: str | None
     root: str | None = None  # the directory of a hosted service
     record: bytes | None = None  # the customer's record (ciphertext fields stay ciphertext)
+    problem: str | None = None  # the customer could not be planned: the error's type name
 
 
 class Sources(Protocol):
@@ -213,7 +230,9 @@ class BackupRun:
         now = self._p.clock()
         day = backup_day(now)
         key, day_key = self.day_key(actor, day)
-        plan = self._sources.plan()
+        planned = self._sources.plan()
+        unplanned = [t for t in planned if t.problem is not None]
+        plan = [t for t in planned if t.problem is None]
         present = [t for t in plan if t.record is not None or self._p.packer.has_tree(t.root or "")]
         archives = [
             Archive(
@@ -236,6 +255,9 @@ class BackupRun:
         )
         archives = [discharge(d.decision, a) for d, a in zip(decided, archives, strict=True)]
         report = RunReport(day, key.key_id, missing=len(plan) - len(present))
+        for t in unplanned:
+            self._unplanned(actor, t)
+            report.failed.append(t.customer_id)
         done = 0
         with ThreadPoolExecutor(self._parallel) as pool:
             jobs = [
@@ -252,8 +274,8 @@ class BackupRun:
 
     def snapshot(self, actor: Actor, target: Target, why: str) -> str:
         """One archive of one target now, decided and ledgered like a run's (used to keep
-        the live tree a restore is about to replace); Unavailable if it could not be sealed,
-        so nothing is replaced without a copy of what was there."""
+        the tree a live restore just displaced); Unavailable if it could not be sealed, and
+        the restore swaps that tree back: nothing is replaced without a copy of it."""
         now = self._p.clock()
         day = backup_day(now)
         key, day_key = self.day_key(actor, day)
@@ -272,8 +294,38 @@ class BackupRun:
         archive = discharge(audited.decision, archive)
         archive_id, size = self._one(actor, day_key, key, target, archive)
         if size is None:
-            raise Unavailable(f"the live tree could not be backed up first ({archive_id})")
+            raise Unavailable(f"the replaced tree could not be backed up ({archive_id})")
         return archive_id
+
+    def _unplanned(self, actor: Actor, target: Target) -> None:
+        """A customer whose record could not be loaded or decrypted: nothing of theirs is
+        backed up this run, and the ledger says so (the error's type name only)."""
+        self._p.outcomes.record(
+            actor,
+            Action.CREATE,
+            backup_resource(f"customer/{target.customer_id}", target.customer_id),
+            Outcome.BACKUP_FAILED,
+            f"customer not backed up: their record could not be read ({target.problem})",
+            allowed=False,
+        )
+
+    def _failed(self, actor: Actor, archive: Archive, added: bool, exc: Exception) -> None:
+        """Ledger one archive as failed, naming only the error's type (its text may carry a
+        file name, which is the customer's). Its row (if written) is marked failed and any
+        partial bytes deleted, each best effort: the run goes on."""
+        for undo in ((self._p.catalog.fail_archive,) if added else ()) + (self._p.store.delete,):
+            try:
+                undo(archive.id)
+            except Exception as cleanup:  # noqa: BLE001 - the purge finds a `writing` row
+                log.warning("backup %s: cleanup failed (%s)", archive.id, type(cleanup).__name__)
+        self._p.outcomes.record(
+            actor,
+            Action.CREATE,
+            backup_resource(archive.id, archive.customer_id),
+            Outcome.BACKUP_FAILED,
+            f"{archive.source.value} archive failed ({type(exc).__name__})",
+            allowed=False,
+        )
 
     def _finished(self, ids: Sequence[str]) -> list[Archive]:
         return [a for i in ids if (a := self._p.catalog.get(i)) is not None]
@@ -318,8 +370,10 @@ class BackupRun:
     ) -> tuple[str, int | None]:
         dek = new_data_key()
         resource = backup_resource(archive.id, archive.customer_id)
-        self._p.catalog.add_archive(archive, wrap_archive_key(day_key, dek))
+        added = False
         try:
+            self._p.catalog.add_archive(archive, wrap_archive_key(day_key, dek))
+            added = True
             with self._p.store.writer(archive.id) as sink:
                 counted = _Counting(sink)
                 sealer = ChunkSealer(dek, archive.id, counted)
@@ -328,18 +382,8 @@ class BackupRun:
                 else:
                     files = self._p.packer.pack_tree(target.root or "", sealer)
                 sealer.finish()
-        except (OSError, EntrustedError) as exc:
-            self._p.catalog.fail_archive(archive.id)
-            self._p.store.delete(archive.id)
-            why = getattr(exc, "strerror", None) or getattr(exc, "message", "") or ""
-            self._p.outcomes.record(
-                actor,
-                Action.CREATE,
-                resource,
-                Outcome.BACKUP_FAILED,
-                f"{archive.source.value} archive failed ({type(exc).__name__}: {why})"[:2000],
-                allowed=False,
-            )
+        except Exception as exc:  # noqa: BLE001 - one bad item fails itself, never the run
+            self._failed(actor, archive, added, exc)
             return archive.id, None
         self._p.catalog.finish_archive(
             archive.id, sealer.sealed_bytes, sealer.chunks, counted.sha.hexdigest()

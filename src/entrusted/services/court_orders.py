@@ -43,7 +43,7 @@ from entrusted.domain.disclosures import (
 )
 from entrusted.domain.ids import IdKind, id_problem, is_id
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
-from entrusted.errors import InvalidInput, NotFound, Refused
+from entrusted.errors import InvalidInput, NotFound, Refused, Unavailable
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import (
@@ -72,7 +72,14 @@ class DisclosureParts:
         return OutcomeRecorder(self.gate)
 
     def keyring(self) -> Keyring:
-        return self.keys().keyring
+        """The registry's keyring; a key file that is missing or unreadable is the server's
+        trouble, not the caller's input: `Unavailable` (503), asked before the gate."""
+        try:
+            return self.keys().keyring
+        except InvalidInput:
+            raise Unavailable(
+                "the registry's keys cannot be loaded; the operator must check the key files"
+            ) from None
 
     def today(self) -> date:
         return self.clock().date()
@@ -140,10 +147,11 @@ class CourtOrders:
         }
         customers = checked_customers(form.customer_ids, required=False)
         resource = disclosure_resource(request_id)
+        # The key first: without it nothing is recorded, and no allow stands alone (503).
+        ring = p.keyring()
         p.gate.decide(actor, Action.CREATE, resource)
         self._known(actor, resource, customers, None)
-        # Sealed before the third party is answered: without the key, nothing is recorded.
-        ring = p.keyring()
+        # Sealed before the third party is answered.
         sealed = {f: seal_text(ring, request_id, f, fields[f]) for f in SEALED_REQUEST_FIELDS}
         # The request is put to the rules as what it is: a third party asking for data.
         asker = Actor(ActorKind.THIRD_PARTY, request_id)
@@ -198,6 +206,7 @@ class CourtOrders:
         # Everything that needs no decision is checked first: bad input writes and ledgers
         # nothing. What fails after the gate's allow is ledgered as a refusal beside it.
         order = self._validated(actor, order_id, form, document)
+        ring = p.keyring()  # before the gate: a missing key ledgers no allow (503)
         p.gate.decide(actor, Action.CREATE, resource)
         court = court_problem(order.court)
         if court is not None:
@@ -209,7 +218,7 @@ class CourtOrders:
                 "not followed",
             )
         self._known(actor, resource, order.customer_ids, form.request_id)
-        sealed = seal_document(p.keyring(), order_id, document)
+        sealed = seal_document(ring, order_id, document)
         with p.uow() as uow:
             uow.disclosures.add_order(order, sealed)
             uow.commit()
@@ -276,8 +285,8 @@ class CourtOrders:
     def requests(self, actor: Actor, limit: int = 50) -> list[ThirdPartyRequest]:
         """The recorded requests, their sealed texts opened: this list (legal's, past the
         gate) is the one place they are shown."""
+        ring = self._p.keyring()  # before the gate: a missing key ledgers no allow
         self._p.gate.decide(actor, Action.LIST, disclosure_resource("requests"))
-        ring = self._p.keyring()
 
         def opened(request_id: str, field: str, blob: bytes) -> str:
             return open_text(ring, request_id, field, blob)

@@ -111,21 +111,25 @@ class Disclosures:
                 actor, Action.CREATE, resource, Outcome.DISCLOSURE_NOT_COVERED, problem,
                 _context(order),
             )
-        if (again := self._already_exported(order, customers, wanted)) is not None:
-            p.outcomes.record(
-                actor, Action.CREATE, resource, Outcome.DISCLOSURE_ALREADY_EXPORTED, again,
-                _context(order), allowed=False,
-            )
-            raise Conflict(again)
         # Until it is exported, the disclosure shows the order's day (the notice is deferred
         # to it if the export happens before); the export sets the state it actually takes.
         disclosure = Disclosure(
             disclosure_id, order.id, customers, wanted, actor.id, p.clock(),
             notice_after=order.notice_after,
         )
+        # Checked in the transaction that adds it, the order's row locked: two proposals of
+        # the same data cannot both pass. Refused after the rollback, ledgered.
         with p.uow() as uow:
-            uow.disclosures.add(disclosure)
-            uow.commit()
+            clash = _overlap(uow, disclosure, _OPEN_OR_DONE)
+            if clash is None:
+                uow.disclosures.add(disclosure)
+                uow.commit()
+        if clash is not None:
+            outcome, why = _refusal(clash, "nothing proposed")
+            p.outcomes.record(
+                actor, Action.CREATE, resource, outcome, why, _context(order), allowed=False,
+            )
+            raise Conflict(why)
         p.outcomes.record(
             actor, Action.CREATE, resource, Outcome.DISCLOSURE_PROPOSED,
             f"disclosure of {_names(wanted)} about {len(customers)} customer(s) proposed; "
@@ -204,9 +208,21 @@ class Disclosures:
         with p.uow() as uow:
             if not uow.disclosures.update(done, expect=DisclosureStatus.APPROVED):
                 raise Conflict(f"disclosure {disclosure_id} was exported meanwhile; nothing left")
-            if not deferred:
-                _queue_notices(uow, done, now)
-            uow.commit()
+            # Another disclosure under this order may have let the same data go since this one
+            # was proposed (two proposed before the check at `propose` existed, or approved
+            # side by side): checked here, the order's row locked, so it leaves only once.
+            clash = _overlap(uow, disclosure, frozenset({DisclosureStatus.DISCLOSED}))
+            if clash is None:
+                if not deferred:
+                    _queue_notices(uow, done, now)
+                uow.commit()
+        if clash is not None:  # rolled back: nothing left, nothing queued
+            _, why = _refusal(clash, "nothing disclosed")
+            p.outcomes.record(
+                actor, Action.DISCLOSE, resource, Outcome.DISCLOSURE_ALREADY_EXPORTED, why,
+                _context(order, disclosure_id), allowed=False,
+            )
+            raise Conflict(why)
         named = frozenset(disclosure.customer_ids)
         p.outcomes.record(
             actor, Action.DISCLOSE, resource, Outcome.DISCLOSED,
@@ -236,11 +252,23 @@ class Disclosures:
         }
 
     def lift_deferred(self, actor: Actor) -> int:
-        """Queue the notices whose deferral has ended; how many disclosures were lifted."""
+        """Queue the notices whose deferral has ended; how many disclosures were lifted.
+        Each lift is a decision of the gate (`update` on the disclosure: rule
+        `worker-lifts-deferred-disclosure-notices`, the worker or the console operator); when
+        none is due, the caller is still judged, on the desk's disclosures as a whole, so a
+        refused caller learns nothing of what is deferred. A refusal lifts nothing."""
         p = self._p
         now = p.clock()
         with p.uow() as uow:
             due = uow.disclosures.deferred_until(now.date())
+        if not due:
+            p.gate.decide(actor, Action.UPDATE, disclosure_resource("disclosures"))
+        for d in due:
+            p.gate.decide(
+                actor, Action.UPDATE, disclosure_resource(d.id),
+                AccessContext(court_order_id=d.order_id, disclosure_id=d.id),
+            )
+        with p.uow() as uow:
             lifted = [
                 d for d in (replace(d, notice=NoticeState.QUEUED) for d in due)
                 if uow.disclosures.update(d, expect=NoticeState.DEFERRED)
@@ -294,26 +322,6 @@ class Disclosures:
             raise NotFound("court order", order_id)
         return order
 
-    def _already_exported(
-        self, order: CourtOrder, customers: Sequence[str], wanted: frozenset[DataCategory]
-    ) -> str | None:
-        """Why proposing this again is refused: data already exported under this order (a
-        customer and category of an earlier, exported disclosure) leaves only once."""
-        with self._p.uow() as uow:
-            done = [
-                d for d in uow.disclosures.under_order(order.id)
-                if d.status is DisclosureStatus.DISCLOSED
-            ]
-        for d in done:
-            again = sorted(set(customers) & set(d.customer_ids))
-            overlap = wanted & d.categories
-            if again and overlap:
-                return (
-                    f"{_names(overlap)} of customer(s) {', '.join(again[:5])} already left under "
-                    f"court order {order.id} (disclosure {d.id}); nothing proposed"
-                )
-        return None
-
     def _usable(self, actor: Actor, action: Action, resource: Resource, order: CourtOrder) -> None:
         """Refuse, ledgered, when the order is no longer one to act on (expired)."""
         problem = order_problem(order, self._p.today())
@@ -343,6 +351,43 @@ class Disclosures:
                     actor, Action.UPDATE, about, Outcome.DISCLOSURE_NOTICE_QUEUED,
                     f"the customer is told of disclosure {done.id}", _context(order, done.id),
                 )
+
+
+_OPEN_OR_DONE = frozenset(
+    {DisclosureStatus.PENDING, DisclosureStatus.APPROVED, DisclosureStatus.DISCLOSED}
+)
+
+
+def _overlap(
+    uow: DisclosureUnitOfWork, d: Disclosure, statuses: frozenset[DisclosureStatus]
+) -> tuple[Disclosure, list[str], frozenset[DataCategory]] | None:
+    """Another disclosure under `d`'s order, in one of `statuses`, naming a customer and a
+    category `d` names too: data leaves once per order (P5). Locks the order's row."""
+    for other in uow.disclosures.under_order(d.order_id, lock=True):
+        if other.id == d.id or other.status not in statuses:
+            continue
+        again = sorted(set(d.customer_ids) & set(other.customer_ids))
+        overlap = d.categories & other.categories
+        if again and overlap:
+            return other, again, overlap
+    return None
+
+
+def _refusal(
+    clash: tuple[Disclosure, list[str], frozenset[DataCategory]], nothing: str
+) -> tuple[Outcome, str]:
+    """The outcome and reason for data another disclosure already exports or would export."""
+    other, again, overlap = clash
+    who = f"{_names(overlap)} of customer(s) {', '.join(again[:5])}"
+    if other.status is DisclosureStatus.DISCLOSED:
+        return Outcome.DISCLOSURE_ALREADY_EXPORTED, (
+            f"{who} already left under court order {other.order_id} (disclosure {other.id}); "
+            f"{nothing}"
+        )
+    return Outcome.DISCLOSURE_ALREADY_PROPOSED, (
+        f"{who} are already in disclosure {other.id} ({other.status.value}) under court order "
+        f"{other.order_id}; data leaves once per order; {nothing}"
+    )
 
 
 def _names(categories: frozenset[DataCategory]) -> str:

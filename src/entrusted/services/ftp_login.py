@@ -245,25 +245,13 @@ class FtpLoginService:
         if None in (ref.customer_id, ref.contract_id, ref.service_id, ref.mark):
             self._unknown(caller, "it names neither a grant session nor a space in full")
             return None
-        with self._registry.uow() as uow:
-            contract = uow.contracts.get(ref.contract_id or "")
-            stored = uow.ftp_passwords.get(ref.service_id or "")
-        if (
-            contract is None
-            or contract.status is not ContractStatus.ACTIVE
-            or contract.holder_id != ref.customer_id
-            or not any(
-                s.id == ref.service_id and s.kind is ServiceKind.FTP_SPACE
-                for s in contract.services
-            )
-            or stored is None
-            or not hmac.compare_digest(password_mark(stored), ref.mark or "")
-        ):
+        resource = Resource(ResourceKind.FTP_SPACE, ref.service_id or "", owner=ref.customer_id)
+        actor = Actor(ActorKind.CUSTOMER, ref.customer_id or "")
+        session = FtpSession(actor, resource, ref.contract_id or "", "", False, None, ref.mark)
+        if self._lost(session) is not None:
             self._unknown(caller, "it names no open session of a customer's FTP space")
             return None
-        resource = Resource(ResourceKind.FTP_SPACE, ref.service_id or "", owner=contract.holder_id)
-        actor = Actor(ActorKind.CUSTOMER, contract.holder_id)
-        return FtpSession(actor, resource, contract.id, "", False, None, ref.mark)
+        return session
 
     def _staff_session(self, caller: Actor, session_id: str) -> FtpSession | None:
         found = self._entry.resume(session_id)
@@ -311,8 +299,10 @@ class FtpLoginService:
 
     def _lost(self, session: FtpSession) -> str | None:
         """Why a customer's session is over (None: it goes on): the contract handed over or
-        cancelled, or the space's FTP password changed or cleared since the login (a thief
-        with the old password is out)."""
+        cancelled, the space not (or no longer) an FTP space of it, or the space's FTP
+        password changed or cleared since the login (a thief with the old password is out).
+        The one check of a customer's session, in-process and for a remote server's
+        (`resume`)."""
         with self._registry.uow() as uow:
             contract = uow.contracts.get(session.contract_id)
             stored = uow.ftp_passwords.get(session.resource.id)
@@ -320,7 +310,10 @@ class FtpLoginService:
             contract is None
             or contract.status is not ContractStatus.ACTIVE
             or contract.holder_id != session.actor.id
-            or not any(s.id == session.resource.id for s in contract.services)
+            or not any(
+                s.id == session.resource.id and s.kind is ServiceKind.FTP_SPACE
+                for s in contract.services
+            )
         ):
             return "the space is no longer this customer's"
         mark = session.password_mark
@@ -401,10 +394,12 @@ class FtpLoginService:
         ok = verify_password(stored or DUMMY_PASSWORD_HASH, password) and stored is not None
         with self._registry.uow() as uow:
             if ok and found is not None:
-                # Re-read: a transfer (which clears it) or a new password while hashing
+                # Re-read: a transfer (which clears it), a cancellation or a new password
+                # while hashing
                 current = uow.contracts.get(found.contract.id)
                 ok = (
                     current is not None
+                    and current.status is ContractStatus.ACTIVE
                     and current.holder_id == found.holder_id
                     and uow.ftp_passwords.get(found.service_id) == stored
                 )

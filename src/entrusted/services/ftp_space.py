@@ -13,6 +13,7 @@ from __future__ import annotations
 from entrusted.crypto.blind_index import ftp_space_index
 from entrusted.errors import InvalidInput
 from entrusted.services.grant_entry import Target
+from entrusted.services.hosted import find_hosted
 from entrusted.services.registry import RegistryParts
 
 
@@ -23,11 +24,5 @@ def find_ftp_space(parts: RegistryParts, name: str) -> Target | None:
         idx = ftp_space_index(parts.keys().index_key, name)
     except InvalidInput:
         return None
-    with parts.uow() as uow:
-        contract = uow.contracts.by_mailbox_index(idx)
-    service = (
-        None
-        if contract is None
-        else next((s for s in contract.services if s.name_idx == idx), None)
-    )
-    return None if contract is None or service is None else Target(service.id, contract)
+    found = find_hosted(parts, idx)
+    return None if found is None else Target(found[1].id, found[0])

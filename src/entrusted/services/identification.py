@@ -95,9 +95,11 @@ class IdentificationService:
             raise InvalidInput("method", f"must be one of {_METHODS}") from None
         p = self._p
         context = AccessContext(case_id=case_id)
+        # The gate first: a caller it refuses learns nothing of the case (whether it exists,
+        # whose it is, whether open); the case check's refusal is ledgered beside the allow.
+        p.gate.decide(actor, Action.IDENTIFY, personal(customer_id), context)
         if case_id is not None:
             self._check_case(actor, customer_id, case_id, context)
-        p.gate.decide(actor, Action.IDENTIFY, personal(customer_id), context)
         now = p.clock()
         ident = Identification(
             id=p.ids("idn"),
@@ -150,8 +152,8 @@ class IdentificationService:
     def _check_case(
         self, actor: Actor, customer_id: str, case_id: str, context: AccessContext
     ) -> None:
-        """The named case exists, is open and is the customer's; a refusal is ledgered
-        before anything else is done (no "allow" entry for an identification refused here)."""
+        """The named case exists, is open and is the customer's; checked after the gate's
+        allow, so a refusal here is ledgered beside that allow before anything is done."""
         if self._cases is None:
             raise Unavailable("support cases cannot be checked here; start without a case")
         case = self._cases(case_id)

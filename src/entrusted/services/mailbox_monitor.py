@@ -21,6 +21,7 @@ from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.domain.registry import ServiceKind, StoredContract
 from entrusted.errors import NotFound
 from entrusted.services.gate import AccessContext
+from entrusted.services.hosted import find_hosted
 from entrusted.services.ports import MailboxReader
 from entrusted.services.registry import RegistryParts, load_customer
 
@@ -45,15 +46,10 @@ def find_mailbox(parts: RegistryParts, address: str) -> Mailbox:
     """The hosted mailbox with this address (NotFound otherwise), by blind index."""
     canonical = parts.contacts.email(address, "address")
     idx = email_index(parts.keys().index_key, canonical)
-    with parts.uow() as uow:
-        contract = uow.contracts.by_mailbox_index(idx)
-    service = (
-        None
-        if contract is None
-        else next((s for s in contract.services if s.name_idx == idx), None)
-    )
-    if contract is None or service is None:
+    found = find_hosted(parts, idx)
+    if found is None:
         raise NotFound("mailbox", "with that address")
+    contract, service = found
     return Mailbox(service.id, contract, canonical)
 
 

@@ -42,6 +42,11 @@ class MailingStore(Protocol):
         `run_id` (atomically: two runs never claim the same row) and return them."""
         ...
 
+    def release(self, mailing_id: str, run_id: str, seqs: Sequence[int]) -> None:
+        """Hand deliveries `run_id` claimed but never gave to the relay back as pending,
+        untouched otherwise (not an attempt): the run failed before sending them."""
+        ...
+
     def set_unsubscribe(self, mailing_id: str, digests: Sequence[tuple[int, bytes]]) -> None: ...
 
     def finish(self, mailing_id: str, results: Sequence[DeliveryResult], at: datetime) -> None:
@@ -76,6 +81,11 @@ class CustomerAudience(Protocol):
 
     def unknown(self, customer_ids: Iterable[str]) -> list[str]:
         """The ids among `customer_ids` that are no active customer of ours."""
+        ...
+
+    def strangers(self, customer_ids: Iterable[str]) -> list[str]:
+        """The ids among `customer_ids` that were never a customer of ours (in the registry
+        in no status): a closed customer was ours, a stranger never was."""
         ...
 
     def sealed(self, customer_ids: Sequence[str]) -> list[SealedCustomer]: ...

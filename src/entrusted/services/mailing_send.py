@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -35,7 +36,8 @@ from entrusted.domain.mailings import (
     Progress,
 )
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
-from entrusted.errors import InvalidInput, NotFound
+from entrusted.domain.registry import CustomerStatus
+from entrusted.errors import InvalidInput, NotFound, Unavailable
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.mailing_ports import CustomerAudience, DeliveryResult, MailingStore
 from entrusted.services.mailings import mailing_resource, require_mailing_id
@@ -101,8 +103,13 @@ class MailingSender:
             raise NotFound("mailing", mailing_id)
         context = AccessContext(mailing_purpose=mailing.purpose.value)
         self._gate.decide(actor, Action.MAIL, resource, context)
-        self._store.set_status(mailing_id, MailingStatus.SENDING)
-        stopped = self._run(mailing, on_progress)
+        try:
+            keys = self._keys()  # before anything is claimed: a missing key strands nothing
+            self._store.set_status(mailing_id, MailingStatus.SENDING)
+            stopped = self._run(mailing, keys, on_progress)
+        except Exception as exc:
+            self._failed(actor, mailing, context, exc)
+            raise
         progress = self._store.progress(mailing_id)
         status = MailingStatus.DONE if progress.finished else MailingStatus.INCOMPLETE
         self._store.set_status(mailing_id, status)
@@ -121,7 +128,30 @@ class MailingSender:
         problems = tuple(self._store.problems(mailing_id, 1000))
         return SendReport(mailing_id, progress, stopped, problems)
 
-    def _run(self, mailing: Mailing, on_progress: ProgressHook | None) -> str | None:
+    def _failed(
+        self, actor: Actor, mailing: Mailing, context: AccessContext, exc: Exception
+    ) -> None:
+        """The run raised (a key file missing, the database busy, the transport down): what
+        it claimed and did not hand to the relay is pending again (see `_run`); the mailing
+        is incomplete and the allow gets its outcome, a `deny` naming the failure, recorded
+        after those commits. The caller then answers 503 / exit 8, and a send resumes."""
+        # If the database itself failed, the status may stay `sending`; a resume fixes it.
+        with suppress(Unavailable):
+            self._store.set_status(mailing.id, MailingStatus.INCOMPLETE)
+        self._outcomes.record(
+            actor,
+            Action.MAIL,
+            mailing_resource(mailing.id),
+            Outcome.MAILING_SENT,
+            f"mailing {mailing.id} ({mailing.purpose.value}): the run failed "
+            f"({type(exc).__name__}); what it had not sent is pending, resumable",
+            context,
+            allowed=False,
+        )
+
+    def _run(
+        self, mailing: Mailing, keys: RegistryKeys, on_progress: ProgressHook | None
+    ) -> str | None:
         run_id = secrets.token_hex(8)
         after = 0
         while True:
@@ -129,11 +159,20 @@ class MailingSender:
             if not claimed:
                 return None
             after = claimed[-1].seq
-            messages, results = self._messages(mailing, claimed)
-            sendable = [d for d in claimed if d.seq in messages]
-            batch = self._mailer.send_many(
-                [messages[d.seq] for d in sendable], purpose=mailing.purpose
-            )
+            try:
+                messages, results = self._messages(mailing, keys, claimed)
+                sendable = [d for d in claimed if d.seq in messages]
+                batch = self._mailer.send_many(
+                    [messages[d.seq] for d in sendable], purpose=mailing.purpose
+                )
+            except BaseException:
+                # Nothing of this batch reached the relay's answer: back to pending, no
+                # attempt counted. (A failure recording the answers, below, leaves them
+                # `sending`: they may have been delivered, so they are unknown, never resent.)
+                # If the database failed too, they stay `sending`: unknown, never resent.
+                with suppress(Unavailable):
+                    self._store.release(mailing.id, run_id, [d.seq for d in claimed])
+                raise
             for delivery, handed in zip(sendable, batch.handed, strict=False):
                 results.append(_result(delivery, handed))
             for delivery in sendable[len(batch.handed) :]:
@@ -145,18 +184,27 @@ class MailingSender:
                 return batch.stopped
 
     def _messages(
-        self, mailing: Mailing, claimed: list[Delivery]
+        self, mailing: Mailing, keys: RegistryKeys, claimed: list[Delivery]
     ) -> tuple[dict[int, Outgoing], list[DeliveryResult]]:
-        """Each claimed delivery's message; a customer gone since composing is refused."""
-        keys = self._keys()
+        """Each claimed delivery's message. Who is no longer a customer, or (for a
+        new-service mailing) opted out since composing, is refused and not mailed."""
         sealed = {c.id: c for c in self._audience.sealed([d.customer_id for d in claimed])}
+        opted_out = (
+            self._audience.opted_out() if mailing.purpose is MailPurpose.NEW_SERVICE else set()
+        )
         digests: list[tuple[int, bytes]] = []
         messages: dict[int, Outgoing] = {}
         results: list[DeliveryResult] = []
         for d in claimed:
             customer = sealed.get(d.customer_id)
-            if customer is None:
-                results.append(DeliveryResult(d.seq, DeliveryStatus.REFUSED, None, "no customer"))
+            why = (
+                "no customer" if customer is None
+                else "no longer a customer" if customer.status is not CustomerStatus.ACTIVE
+                else "opted out" if customer.id in opted_out
+                else None
+            )  # fmt: skip
+            if why is not None or customer is None:
+                results.append(DeliveryResult(d.seq, DeliveryStatus.REFUSED, None, why))
                 continue
             to = decrypt_field(data_key(keys, customer), customer.id, "email", customer.email)
             headers = {
@@ -198,5 +246,9 @@ class MailingSender:
 def _result(delivery: Delivery, handed: Handed) -> DeliveryResult:
     if handed.message_id is not None:
         return DeliveryResult(delivery.seq, DeliveryStatus.SENT, handed.message_id)
+    if handed.in_flight:
+        # The relay had the whole message when the connection dropped: it may have been
+        # delivered, so it stays `sending` (unknown), listed and never sent again.
+        return DeliveryResult(delivery.seq, DeliveryStatus.SENDING, None, handed.error)
     status = DeliveryStatus.REFUSED if handed.permanent else DeliveryStatus.PENDING
     return DeliveryResult(delivery.seq, status, None, handed.error or "not accepted")

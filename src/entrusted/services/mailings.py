@@ -40,7 +40,15 @@ from entrusted.domain.mailings import (
     check_text,
     parse_mailing_purpose,
 )
-from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
+from entrusted.domain.policy import (
+    Action,
+    Actor,
+    ActorKind,
+    Resource,
+    ResourceKind,
+    Service,
+    service_principal,
+)
 from entrusted.errors import InvalidInput, NotFound
 from entrusted.services.events import PolicyDocumentPublished
 from entrusted.services.gate import AccessContext, Gate
@@ -288,20 +296,29 @@ def _rule(exc: InvalidInput) -> str:
 @dataclass(frozen=True, slots=True)
 class AllowedMailingPurpose:
     """The gate's `allowed_mailing_purpose` condition: the request names one of the three
-    mailing purposes (P7). A transactional purpose is no mailing's."""
+    mailing purposes (P7). A transactional purpose is no mailing's. The worker only ever
+    announces a published policy document, so for it only `terms_amendment` is allowed:
+    its rule never lets it compose or send an incident or new-service mailing."""
 
     def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool:
+        if actor.kind is ActorKind.SERVICE and service_principal(actor.id) is Service.WORKER:
+            return context.mailing_purpose == MailPurpose.TERMS_AMENDMENT.value
         return context.mailing_purpose in {p.value for p in MAILING_PURPOSES}
 
 
 @dataclass(frozen=True, slots=True)
 class OwnCustomers:
-    """The gate's `own_customer` condition: every recipient is an active customer of ours
-    (P6). Without recipients in the request, a stored mailing's are checked."""
+    """The gate's `own_customer` condition (P6). On composing, every recipient named in the
+    request is an active customer of ours. On sending (no recipients in the request), the
+    stored mailing was composed to our own customers: every recipient is in the registry,
+    active or closed since. A customer closed since composing does not block the mailing;
+    the send refuses that one delivery ("no longer a customer") and sends the rest."""
 
     audience: CustomerAudience
     store: MailingStore
 
     def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool:
-        recipients = list(context.recipients) or self.store.recipients(resource.id)
-        return bool(recipients) and not self.audience.unknown(recipients)
+        if context.recipients:
+            return not self.audience.unknown(context.recipients)
+        stored = self.store.recipients(resource.id)
+        return bool(stored) and not self.audience.strangers(stored)

@@ -68,6 +68,7 @@ class Handed:
     message_id: str | None
     error: str | None = None
     permanent: bool = False
+    in_flight: bool = False  # the connection dropped after the whole message went out
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,7 @@ class Outcome(StrEnum):
     BACKUP_TAMPERED = "backups.tampered"
     BACKUP_UNRESTORABLE = "backups.unrestorable"
     BACKUP_LIVE_REFUSED = "backups.live-refused"
+    BACKUP_CASE_MISMATCH = "backups.case-mismatch"
     BACKUP_NOT_CUSTOMER = "backups.not-a-customer"
     BACKUP_KEY_DESTROYED = "backups.key-destroyed"
     BACKUP_DESTROYED = "backups.destroyed"
@@ -136,6 +137,7 @@ class Outcome(StrEnum):
     DISCLOSURE_NOT_COVERED = "disclosure.not-covered"
     DISCLOSURE_UNKNOWN_REFERENCE = "disclosure.unknown-reference"  # names no such record
     DISCLOSURE_ALREADY_EXPORTED = "disclosure.already-exported"  # same scope, same order
+    DISCLOSURE_ALREADY_PROPOSED = "disclosure.already-proposed"  # pending/approved overlap
     DISCLOSURE_PROPOSED = "disclosure.proposed"
     DISCLOSURE_SELF_APPROVAL = "disclosure.self-approval"
     DISCLOSURE_APPROVED = "disclosure.approved"
@@ -223,6 +225,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.BACKUP_TAMPERED: ("P15", "P3"),
     Outcome.BACKUP_UNRESTORABLE: ("P15", "P16"),
     Outcome.BACKUP_LIVE_REFUSED: ("P15", "P2"),
+    Outcome.BACKUP_CASE_MISMATCH: ("P15", "P3"),
     Outcome.BACKUP_NOT_CUSTOMER: ("P15",),
     Outcome.BACKUP_KEY_DESTROYED: ("P16",),
     Outcome.BACKUP_DESTROYED: ("P16",),
@@ -238,6 +241,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.DISCLOSURE_NOT_COVERED: ("P4", "P5"),
     Outcome.DISCLOSURE_UNKNOWN_REFERENCE: ("P5", "P3"),
     Outcome.DISCLOSURE_ALREADY_EXPORTED: ("P5",),
+    Outcome.DISCLOSURE_ALREADY_PROPOSED: ("P5",),
     Outcome.DISCLOSURE_PROPOSED: ("P5",),
     Outcome.DISCLOSURE_SELF_APPROVAL: ("P5", "P12"),
     Outcome.DISCLOSURE_APPROVED: ("P5",),

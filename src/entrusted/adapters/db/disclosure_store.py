@@ -189,8 +189,14 @@ class SqlDisclosureRepository:
         )
         return [_disclosure(r) for r in self._c.execute(q)]
 
-    def under_order(self, order_id: str) -> list[Disclosure]:
-        """Every disclosure resting on one court order, oldest first."""
+    def under_order(self, order_id: str, *, lock: bool = False) -> list[Disclosure]:
+        """Every disclosure resting on one court order, oldest first. With `lock`, the order's
+        row is locked first (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time), so
+        two transactions checking and changing the order's disclosures run one after the
+        other: two proposals or exports of the same data cannot both see none."""
+        if lock:
+            o = t.court_order.c
+            self._c.execute(sa.select(o.id).where(o.id == order_id).with_for_update())
         c = t.disclosure.c
         q = t.disclosure.select().where(c.order_id == order_id).order_by(c.requested_at, c.id)
         return [_disclosure(r) for r in self._c.execute(q)]

@@ -179,6 +179,21 @@ class SqlMailingStore(_Connected):
             )
             return [_delivery(r) for r in conn.execute(mine)]
 
+    def release(self, mailing_id: str, run_id: str, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        with self._writing() as conn:
+            conn.execute(
+                t.mailing_delivery.update()
+                .where(
+                    _D.mailing_id == mailing_id,
+                    _D.run_id == run_id,
+                    _D.status == DeliveryStatus.SENDING.value,
+                    _D.seq.in_(list(seqs)),
+                )
+                .values(status=DeliveryStatus.PENDING.value, run_id=None)
+            )
+
     def set_unsubscribe(self, mailing_id: str, digests: Sequence[tuple[int, bytes]]) -> None:
         if not digests:
             return
@@ -309,14 +324,21 @@ class SqlCustomerAudience(_Connected):
         return found
 
     def unknown(self, customer_ids: Iterable[str]) -> list[str]:
+        return self._missing(customer_ids, CustomerStatus.ACTIVE)
+
+    def strangers(self, customer_ids: Iterable[str]) -> list[str]:
+        return self._missing(customer_ids, None)
+
+    def _missing(self, customer_ids: Iterable[str], status: CustomerStatus | None) -> list[str]:
+        """The ids with no customer row (in `status`, when given)."""
         wanted = sorted(set(customer_ids))
         c = t.customer.c
         known: set[str] = set()
         with self._connect() as conn:
             for chunk in _chunks(wanted):
-                query = sa.select(c.id).where(
-                    c.id.in_(chunk), c.status == CustomerStatus.ACTIVE.value
-                )
+                query = sa.select(c.id).where(c.id.in_(chunk))
+                if status is not None:
+                    query = query.where(c.status == status.value)
                 known.update(conn.execute(query).scalars())
         return [i for i in wanted if i not in known]
 

@@ -2,13 +2,19 @@
 `/v1/ftp/...` with the `ftp_server` service token (entrypoints/api/ftp_gate.py), as Dovecot's
 Lua hook does for mail.
 
-Fail closed: a gate that cannot be reached, times out, or answers anything but what the
-route promises (a 5xx, a 401 for a revoked token) is `Unavailable`, and the server refuses
-(`421`): no new login passes and a staff session's next command closes it. One exception,
-for customers only: an open customer session keeps the last good answer that the space is
-still theirs for `grace_s` (5 minutes by default), so a short outage of the API does not cut
-a customer's backup upload; after that, their next command closes the session too. A staff
-session never gets a grace period: its grant may have ended meanwhile.
+Fail closed, in two ways:
+
+- A **definite no**: any `4xx` but the ones a route promises (a `401` for a revoked token, a
+  `403` `ftp.server-only`, a `422`) is `AuthenticationFailed`: the gate answered and said
+  no. A login is refused (`530`); an open session, a customer's too, is over at once
+  (`step` and `still_live` answer False), with no grace period.
+- **No answer**: a gate that cannot be reached, times out, answers a `5xx` or anything this
+  server cannot read is `Unavailable`, and the server refuses (`421`): no new login passes
+  and a staff session's next command closes it. One exception, for customers only: an open
+  customer session keeps the last good answer that the space is still theirs for `grace_s`
+  (5 minutes by default), so a short outage of the API does not cut a customer's backup
+  upload; after that, their next command closes the session too. A staff session never gets
+  a grace period: its grant may have ended meanwhile.
 
 The caller passed to `login` and `logout` is ignored: the token says who asks.
 
@@ -113,10 +119,12 @@ class HttpFtpDoor:
 
     def _held_or_ask(self, session: FtpSession, route: str, body: dict[str, Any]) -> bool:
         """The gate's answer; for a customer's session, the last good one within the grace
-        period when the gate cannot be reached."""
+        period when the gate cannot be reached. A definite no (`4xx`) ends the session."""
         ref = SessionRef.of(session)
         try:
             ok = self._ok(route, body)
+        except AuthenticationFailed:
+            ok = False
         except Unavailable:
             if session.entry is not None:
                 raise
@@ -152,11 +160,17 @@ class HttpFtpDoor:
     def _post(
         self, route: str, body: dict[str, Any], allowed: tuple[int, ...] = (200,)
     ) -> tuple[int, dict[str, Any]]:
-        """(status, JSON object) of one call; anything else is `Unavailable` (fail closed)."""
+        """(status, JSON object) of one call; another `4xx` is `AuthenticationFailed` (the
+        gate's definite no), anything else `Unavailable` (fail closed)."""
         try:
             response = self._client.post(f"{self._url}/{route}", json=body)
         except httpx.HTTPError as exc:
             raise Unavailable(f"{UNREACHABLE} ({type(exc).__name__})") from None
+        if response.status_code not in allowed and 400 <= response.status_code < 500:
+            raise AuthenticationFailed(
+                f"the access gate refused this server's call (status {response.status_code}"
+                f" on {route})"
+            )
         if response.status_code not in allowed:
             raise Unavailable(f"{UNREACHABLE} (status {response.status_code} on {route})")
         try:

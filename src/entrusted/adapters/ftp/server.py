@@ -27,6 +27,12 @@ staff step through its door (`FtpDoor`): `FtpLoginService` in-process when co-lo
   database down), a login gets `421` and the connection closes; so does the next command of
   a session the door cannot vouch for (a remote door keeps a customer's last good answer for
   a bounded time, staff get none).
+- Any other error of the door closes the connection (`421`), and a space directory that
+  cannot be made refuses the login (`550`). pyftpdlib's log lines never carry the login name
+  or a file of the space: errors are logged by their type only (`log_exception`).
+- Another thread (a grant that ended, the periodic check) only flags a connection
+  (`closing`); the connection's own loop acts on the flag every `CLOSE_CHECK_S`, since
+  pyftpdlib's channels and scheduler are not thread-safe.
 
 ```python
 server = build_server(FtpServerConfig(...), door, live)
@@ -37,6 +43,7 @@ server.serve_forever()      # or start it in a thread and stop it with server.cl
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -74,6 +81,10 @@ PROTOCOL = frozenset(
 NAMED = frozenset({"RETR", "LIST", "NLST", "MLSD", "MLST", "CWD", "XCWD", "CDUP", "SIZE"})
 NAMED_TOO = frozenset({"MDTM", "STAT"})
 UNAVAILABLE = "421 The access gate is unreachable; try again later."
+FAILED = "421 This session cannot go on; try again later."
+NO_HOME = "550 The space's directory is not available."
+# How often a connection's own loop looks whether another thread flagged it for closing.
+CLOSE_CHECK_S = 0.2
 # pyftpdlib's letters: e cwd, l list, r retr, a appe, d dele, f rename, m mkd, w stor,
 # T mfmt. Never `M` (SITE CHMOD): a mode is not the customer's to set (world-writable root,
 # setuid files of the server's user).
@@ -183,6 +194,9 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
     tls_data_required = True
     session: FtpSession | None = None
     closing: str | None = None  # the reply of a close decided in another thread
+    # pyftpdlib's default names the login (`[office-backup*sam]`) in every line it logs.
+    log_prefix = "%(remote_ip)s:%(remote_port)s"
+    _watch: Any = None  # the call on this connection's own loop that acts on `closing`
 
     def ftp_PASS(self, line: str) -> None:  # noqa: N802 - pyftpdlib dispatches on this name
         if self.authenticated:
@@ -202,10 +216,18 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
         except EntrustedError as exc:
             self.handle_auth_failed(_reply(exc), "")
             return
+        try:
+            Path(session.root).mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:  # its text names the space's path: the type only is logged
+            log.error("could not create an FTP space's directory", error=type(exc).__name__)
+            self._leave(session)
+            self._close(NO_HOME)
+            return
         self.session = session
         self.authorizer = SessionAuthorizer(READ_PERMS if session.read_only else FULL_PERMS)
         self.live.add(self.key(session), self)
-        Path(session.root).mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._watch is None:  # created here, in this connection's own thread and loop
+            self._watch = self.ioloop.call_every(CLOSE_CHECK_S, self._act_on_flag)
         self.handle_auth_success(session.root, "", "Logged in.")
 
     def key(self, session: FtpSession) -> str:
@@ -232,6 +254,10 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
                     return
             except Unavailable:
                 self._close(UNAVAILABLE)
+                return
+            except EntrustedError as exc:  # anything else the door raised: fail closed
+                log.error("an FTP step failed", error=type(exc).__name__)
+                self._close(FAILED)
                 return
         super().pre_process_command(line, cmd, arg)
 
@@ -266,6 +292,9 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
             reply = None if self.door.still_live(session) else _ended(session)
         except Unavailable:
             reply = UNAVAILABLE
+        except EntrustedError as exc:
+            log.error("an FTP session check failed", error=type(exc).__name__)
+            reply = FAILED
         if reply is not None:
             self._close_soon(reply)
 
@@ -273,6 +302,9 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
         """pyftpdlib runs `on_disconnect` from the I/O loop, later; when the server shuts
         down (`close_all`) that loop runs no more callbacks, and the session's grant session
         would stay open. So it runs here at once (the later call finds nothing left)."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
         super().close()
         self.on_disconnect()
 
@@ -285,8 +317,8 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
         self.live.remove(self.key(session))
         try:
             self.door.logout(SERVER, session)
-        except EntrustedError:
-            log.warning("could not close an FTP grant session", exc_info=True)
+        except EntrustedError as exc:
+            log.warning("could not close an FTP grant session", error=type(exc).__name__)
 
     def kick(self) -> None:
         """Close this connection from another thread (a grant ended): flag it, and let its own
@@ -297,9 +329,30 @@ class EntrustedHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib is un
 
     def _close_soon(self, reply: str) -> None:
         """Flag the connection (its next command is refused) and let its own I/O loop close
-        it: pyftpdlib's channels are not safe to touch from another thread."""
+        it (`_act_on_flag`): pyftpdlib's channels and its scheduler (a bare heap) are not
+        safe to touch from another thread, so nothing else is done here."""
         self.closing = reply
-        self.ioloop.call_later(0, self._close, reply)
+
+    def _act_on_flag(self) -> None:
+        """Every `CLOSE_CHECK_S`, on this connection's own loop: close it if flagged."""
+        reply = self.closing
+        if reply is not None:
+            self._close(reply)
+
+    def get_repr_info(self, as_str: bool = False, extra_info: Any = None) -> Any:
+        """pyftpdlib puts this in the log line of any error: the login name and the file
+        being sent or received would land in the server log. Only the connection's id and
+        address remain."""
+        info = {"id": id(self), "addr": f"{self.remote_ip}:{self.remote_port}"}
+        if as_str:
+            return ", ".join(f"{k}={v!r}" for k, v in info.items())
+        return info
+
+    def log_exception(self, instance: Any) -> None:
+        """An error pyftpdlib did not handle (also its data channel's): logged by type only,
+        never with the instance (its login name, its file) nor the exception's text (paths)."""
+        exc = sys.exc_info()[1]
+        log.error("unhandled error in an FTP connection", error=type(exc).__name__)
 
     def _close(self, reply: str) -> None:
         if not self._closed:

@@ -5,6 +5,8 @@ rules, and every answer, allowed or refused, is in the ledger."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from datetime import datetime
 
 from fastapi import APIRouter
@@ -60,7 +62,8 @@ class RestoreIn(BaseModel):
     into_live: bool = Field(
         default=False,
         description="Replace the live service's directory instead (mailbox, FTP space or web "
-        "site; never the customer's record). The tree replaced is backed up first.",
+        "site; never the customer's record). Refused where the filesystem cannot swap two "
+        "directories atomically; the tree replaced is backed up right after the swap.",
     )
     case_id: str | None = Field(default=None, max_length=64, description="The case it serves.")
     incident: str | None = Field(
@@ -136,5 +139,12 @@ def restore(
         files=done.files,
         chunks=done.chunks,
         kept_backup=done.kept,
-        skipped_links=list(done.skipped_links),
+        skipped_links=printable_names(done.skipped_links),
     )
+
+
+def printable_names(names: Iterable[str]) -> list[str]:
+    """File names as JSON can carry them: a name that is not UTF-8 on disk (surrogate
+    escapes in Python) would fail the answer's encoding after the restore happened; its
+    undecodable bytes are shown as `\\xNN` instead."""
+    return [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]

@@ -171,8 +171,8 @@ def restore(
         bool,
         typer.Option(
             "--into-live",
-            help="Replace the live service's directory (not the record); the tree replaced "
-            "is backed up first.",
+            help="Replace the live service's directory (not the record; only where it can be "
+            "swapped atomically); the tree replaced is backed up right after the swap.",
         ),
     ] = False,
 ) -> None:
