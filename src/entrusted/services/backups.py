@@ -311,19 +311,22 @@ class BackupRun:
 
     def _failed(self, actor: Actor, archive: Archive, added: bool, exc: Exception) -> None:
         """Ledger one archive as failed, naming only the error's type (its text may carry a
-        file name, which is the customer's). Its row (if written) is marked failed and any
-        partial bytes deleted, each best effort: the run goes on."""
+        file name, which is the customer's; an OSError adds its errno text). Its row (if
+        written) is marked failed and any partial bytes deleted, each best effort: the run
+        goes on."""
         for undo in ((self._p.catalog.fail_archive,) if added else ()) + (self._p.store.delete,):
             try:
                 undo(archive.id)
             except Exception as cleanup:  # noqa: BLE001 - the purge finds a `writing` row
                 log.warning("backup %s: cleanup failed (%s)", archive.id, type(cleanup).__name__)
+        # An OSError's strerror is the errno's text ("No space left on device"), no names.
+        strerror = f": {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else ""
         self._p.outcomes.record(
             actor,
             Action.CREATE,
             backup_resource(archive.id, archive.customer_id),
             Outcome.BACKUP_FAILED,
-            f"{archive.source.value} archive failed ({type(exc).__name__})",
+            f"{archive.source.value} archive failed ({type(exc).__name__}{strerror})",
             allowed=False,
         )
 
