@@ -79,6 +79,7 @@ class TarZstdPacker:
             _remove_empty(created)
             raise
         try:
+            # zstandard's stubs want a ByteString source; any object with read() is accepted.
             reader = zstandard.ZstdDecompressor().stream_reader(source, closefd=False)  # type: ignore[arg-type]
             with reader, tarfile.open(fileobj=reader, mode="r|", bufsize=BUFFER) as tar:
                 files, skipped = extract(tar, partial)
@@ -115,6 +116,7 @@ class TarZstdPacker:
     def _tar(self, sink: Sink) -> Iterator[tarfile.TarFile]:
         """A tar stream into a zstd frame into `sink`; both end when the block does."""
         compressor = zstandard.ZstdCompressor(level=self._level)
+        # zstandard's stubs want an IO[bytes] sink; any object with write() is accepted.
         with (
             compressor.stream_writer(sink, closefd=False) as stream,  # type: ignore[arg-type]
             tarfile.open(
