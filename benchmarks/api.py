@@ -63,17 +63,35 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return found
 
 
-def _wrk(url: str, token: str | None, seconds: int, connections: int) -> dict[str, Any]:
+def _wrk_command(url: str, token: str | None, seconds: int, connections: int) -> list[str]:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (Debian package `wrk`; .ci/run installs it)")
     command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     if token is not None:
         command += ["-H", f"Authorization: Bearer {token}"]
-    done = subprocess.run(
-        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
-    )
-    return parse_wrk(done.stdout)
+    return [*command, url]
+
+
+def _wrk(url: str, token: str | None, seconds: int, connections: int) -> dict[str, Any]:
+    return _wrk_all([url], token, seconds, connections)[0]
+
+
+def _wrk_all(
+    urls: list[str], token: str | None, seconds: int, connections: int
+) -> list[dict[str, Any]]:
+    """One wrk per URL, all at once, the connections split between them."""
+    share = max(1, connections // len(urls))
+    runs = [
+        subprocess.Popen(
+            _wrk_command(url, token, seconds, share),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for url in urls
+    ]
+    return [parse_wrk(run.communicate(timeout=seconds + 60)[0]) for run in runs]
 
 
 def _entries(engine: sa.Engine) -> int:
@@ -98,18 +116,24 @@ def run(
         log_path = Path(tmp) / "serve.log"
         port = _load["_free_port"]()
         base = f"http://127.0.0.1:{port}"
+        own = f"/v1/customers/{customer_id}"
+        two: dict[str, Any] = {}
         with log_path.open("wb") as log:
             proc = _load["_serve"](c, port, log)
             try:
                 _load["_wait_ready"](proc, base, log_path)
                 bare = _wrk(base + "/healthz", None, duration, connections)
                 before = _entries(c.engine)
-                gate = _wrk(f"{base}/v1/customers/{customer_id}", token, duration, connections)
+                gate = _wrk(base + own, token, duration, connections)
                 added = _entries(c.engine) - before
+                if c.engine.dialect.name == "postgresql":
+                    two = _two_instances(c, base + own, token, duration, connections, log)
             finally:
                 _load["_stop"](proc)
         server_log = log_path.read_text(errors="replace")
-        return {
+        if two:
+            two["two_vs_one"] = round(two["two_instances_gate_rps"] / gate["rps"], 3)
+        return two | {
             "backend": c.engine.dialect.name,
             "connections": connections,
             "seconds": duration,
@@ -127,3 +151,23 @@ def run(
             "socket_errors": bare["socket_errors"] + gate["socket_errors"],
             "server_tracebacks": server_log.count("Traceback (most recent call last)"),
         }
+
+
+def _two_instances(
+    c: Any, url: str, token: str, seconds: int, connections: int, log: Any
+) -> dict[str, Any]:
+    """Issue 13 item 3: a second `serve` on the same PostgreSQL database, both loaded at once
+    with the same connections in all; the sum of their audited decisions per second."""
+    port = _load["_free_port"]()
+    second = f"http://127.0.0.1:{port}"
+    proc = _load["_serve"](c, port, log)
+    try:
+        _load["_wait_ready"](proc, second, Path(log.name))
+        first = url.split("/v1/", 1)[0]
+        runs = _wrk_all([url, url.replace(first, second)], token, seconds, connections)
+    finally:
+        _load["_stop"](proc)
+    return {
+        "two_instances_gate_rps": round(sum(r["rps"] for r in runs), 1),
+        "two_instances_non_2xx": sum(r["non_2xx"] for r in runs),
+    }

@@ -81,14 +81,14 @@ class ContractService:
         self.after_change: list[ContractHook] = []
 
     def _load(self, contract_id: str) -> StoredContract:
-        with self._p.uow() as uow:
+        with self._p.read() as uow:
             found = uow.contracts.get(contract_id)
         if found is None:
             raise NotFound("contract", contract_id)
         return found
 
     def _view(self, contract_id: str) -> ContractView:
-        with self._p.uow() as uow:
+        with self._p.read() as uow:
             contract = uow.contracts.get(contract_id)
             assert contract is not None
             holder = load_customer(uow, contract.holder_id)

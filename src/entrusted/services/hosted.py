@@ -16,7 +16,7 @@ from entrusted.services.registry import RegistryParts
 
 def find_hosted(parts: RegistryParts, idx: bytes) -> tuple[StoredContract, StoredService] | None:
     """The contract and its service whose name has this blind index, or None."""
-    with parts.uow() as uow:
+    with parts.read() as uow:
         contract = uow.contracts.by_mailbox_index(idx)
     if contract is None:
         return None
