@@ -88,3 +88,9 @@ def test_brief_api_bench_on_postgresql() -> None:
     result = load_module().run(database_url=PG_URL, quick=True, seconds=2)
     assert result["backend"] == "postgresql"
     check(result)
+    # issue 13 item 3: a second instance on the same database, both loaded at once
+    assert result["two_instances_gate_rps"] > 0
+    assert result["two_instances_non_2xx"] == 0, result
+    assert result["two_vs_one"] == pytest.approx(
+        result["two_instances_gate_rps"] / result["gate_rps"], 0.01
+    )
