@@ -1,7 +1,7 @@
 """A private Dovecot 2.3 for tests and benchmarks: its own config, base_dir and Maildirs under
 a scratch directory, a free 127.0.0.1 port, unprivileged (`nobody` when started as root), the
-staff master passdb being Entrusted's Lua script and the ACLs those of `entrusted mail
-dovecot-config`; stopped by its PID.
+staff master passdb, Lua script and ACLs being the files `entrusted mail dovecot-config --out`
+writes, included from its dovecot.conf; stopped by its PID.
 
 Also: Entrusted's API served by uvicorn in a thread on a free loopback port, and a synthetic
 Maildir builder. See docs/mail.md and /work/shared/research/integration.md for the traps
@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from entrusted.adapters.mail.dovecot import (
-    ACL_FILE,
-    acl_rules,
-    acl_snippet,
-    lua_source,
-    settings_file,
+from entrusted.adapters.mail.dovecot_config import (
+    SNIPPET,
+    DovecotLayout,
+    dovecot_files,
+    write_files,
 )
 
 
@@ -79,7 +78,6 @@ auth_verbose = yes
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-auth_cache_size = 0
 auth_failure_delay = 0
 default_internal_user = {user}
 default_internal_group = {group}
@@ -104,16 +102,18 @@ service stats {{
 }}
 mail_location = maildir:{base}/mail/%d/%n/Maildir
 first_valid_uid = 1
-auth_master_user_separator = *
-passdb {{
-  driver = lua
-  args = file={base}/etc/entrusted.lua blocking=yes
-  master = yes
-  result_success = continue
-}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {base}/etc/users.passwd
+}}
+# Entrusted's files exactly as `entrusted mail dovecot-config --out` writes them, included
+# after the customers' passdb (as Debian's conf.d/ is), which they leave untouched.
+!include {snippet}
+# Users with a mail location of their own (e.g. mdbox, `add_mdbox_customer`); the rest fall
+# through to the static userdb below.
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {base}/etc/users.userdb
 }}
 userdb {{
   driver = static
@@ -152,6 +152,19 @@ class PrivateDovecot:
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.give(self.mail_root)
         return root
+
+    def add_mdbox_customer(self, address: str, password: str) -> Path:
+        """A customer whose mail is in mdbox under their home (`mail=mdbox:~/mdbox` in the
+        userdb): their home, created empty, is returned; Dovecot creates the mdbox itself."""
+        home = self.maildir(address).parent
+        home.mkdir(parents=True, exist_ok=True)
+        uid, gid = pwd.getpwnam(self.user).pw_uid, pwd.getpwnam(self.user).pw_gid
+        with (self.base / "etc" / "users.passwd").open("a", encoding="utf-8") as f:
+            f.write(f"{address}:{{PLAIN}}{password}\n")
+        with (self.base / "etc" / "users.userdb").open("a", encoding="utf-8") as f:
+            f.write(f"{address}::{uid}:{gid}::{home}::userdb_mail=mdbox:~/mdbox\n")
+        self.give(self.mail_root)
+        return home
 
     def give(self, path: Path) -> None:
         if os.geteuid() == 0:
@@ -197,19 +210,16 @@ def private_dovecot(
     port = free_port()
     for sub in ("etc", "run", "mail"):
         (base / sub).mkdir(exist_ok=True)
-    (base / "etc" / "entrusted.lua").write_text(lua_source(), encoding="utf-8")
+    # The staff passdb, the Lua script, its settings and the ACLs exactly as `entrusted mail
+    # dovecot-config --out` writes them (the same function): what ships is what is tested.
+    layout = DovecotLayout(gate_url, str(base / "etc"), str(base / "etc" / "token"))
+    write_files(base / "etc", dovecot_files(layout))
     (base / "etc" / "token").write_text(token + "\n", encoding="utf-8")
-    (base / "etc" / "entrusted.conf").write_text(
-        settings_file(gate_url, str(base / "etc" / "token")), encoding="utf-8"
-    )
     (base / "etc" / "users.passwd").write_text("", encoding="utf-8")
-    # The ACLs exactly as `entrusted mail dovecot-config` prints them: read-only grants are
-    # enforced by them, so the tests run against the shipped lines.
-    (base / "etc" / ACL_FILE).write_text(acl_rules(), encoding="utf-8")
+    (base / "etc" / "users.userdb").write_text("", encoding="utf-8")
     conf = base / "etc" / "dovecot.conf"
     conf.write_text(
-        CONFIG.format(base=base, port=port, user=user, group=group)
-        + acl_snippet(str(base / "etc" / ACL_FILE)),
+        CONFIG.format(base=base, port=port, user=user, group=group, snippet=SNIPPET),
         encoding="utf-8",
     )
     if os.geteuid() == 0:

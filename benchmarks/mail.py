@@ -7,6 +7,11 @@ Entrusted's Lua passdb (the gate, a grant session consumed and ledgered each tim
 kind of login the first one (nothing cached in Python or the kernel yet) is reported beside the
 median of the ones after it.
 
+The monitor with the `doveadm` backend (`doveadm_backend_ms`: gate, ledger and one `doveadm
+mailbox status`, warm) is reported beside its peer `doveadm_bare_ms`: the very argument list
+the backend runs, started directly with subprocess, warm, same mailbox; their totals must
+equal the Maildir monitor's.
+
 Targets: monitor <= 1.3x the listdir floor and faster than doveadm cold (like the monitor,
 a look without an index; doveadm warm reads the index its first run built, and is reported for
 context); staff login <= 2x the customer login. Without Dovecot, the Dovecot figures are null."""
@@ -19,6 +24,7 @@ import imaplib
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _dovecot import ApiServer, PrivateDovecot, build_maildir, dovecot_binary, private_dovecot
 from _floors import floors
+from entrusted.adapters.mail.doveadm_status import Doveadm, DoveadmMailboxes, status_argv
 from entrusted.bootstrap import Container, build, initialise
 from entrusted.config import Settings
 from entrusted.crypto.secrets import hash_password
@@ -144,7 +151,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
         result.update(dict.fromkeys(DOVECOT_FIGURES))
         if dovecot_binary() is not None:
-            result.update(_dovecot_figures(c, base, meta, repeats))
+            result.update(_dovecot_figures(c, support, base, meta, repeats))
     finally:
         c.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -161,6 +168,8 @@ DOVECOT_FIGURES = (
     "doveadm_cold_ms",
     "doveadm_warm_ms",
     "doveadm_matches_monitor",
+    "doveadm_backend_ms",
+    "doveadm_bare_ms",
     "customer_passdb_scheme",
     "customer_login_first_ms",
     "customer_login_ms",
@@ -185,8 +194,26 @@ def _doveadm_status(server: PrivateDovecot) -> tuple[float, tuple[int, int]]:
     return elapsed, (sum(int(r[at_messages]) for r in rows), sum(int(r[at_vsize]) for r in rows))
 
 
+def _backend_figures(
+    c: Container, support: Actor, server: PrivateDovecot, meta: MailboxMetadata, repeats: int
+) -> dict[str, float]:
+    """The monitor over the doveadm backend and its peer, the same doveadm argv run bare."""
+    doveadm = Doveadm("doveadm", server.base / "etc" / "dovecot.conf", timeout_s=300)
+    monitor = c.mailbox_monitor.reading_with(DoveadmMailboxes(doveadm))
+    got = monitor.metadata(support, ADDRESS)
+    if (got.messages, got.vbytes) != (meta.messages, meta.vbytes):
+        raise RuntimeError("the doveadm backend's totals differ from the Maildir monitor's")
+    argv = status_argv(doveadm, ADDRESS)
+    return {
+        "doveadm_backend_ms": _median_ms(lambda: monitor.metadata(support, ADDRESS), repeats),
+        "doveadm_bare_ms": _median_ms(
+            lambda: subprocess.run(argv, capture_output=True, check=True), repeats
+        ),
+    }
+
+
 def _dovecot_figures(
-    c: Container, base: Path, meta: MailboxMetadata, repeats: int
+    c: Container, support: Actor, base: Path, meta: MailboxMetadata, repeats: int
 ) -> dict[str, Any]:
     hook = c.staff.issue_service_token("mail_hook", "bench").secret
     api = ApiServer(create_app(container=c)).start()
@@ -197,6 +224,7 @@ def _dovecot_figures(
             server.add_customer(ADDRESS, CUSTOMER_PW, stored)
             cold, totals = _doveadm_status(server)  # no index yet: Dovecot builds it
             warm = [_doveadm_status(server) for _ in range(repeats)]
+            backend = _backend_figures(c, support, server, meta, repeats)
             customer = _first_and_median(server.port, ADDRESS, CUSTOMER_PW)
             staff = _first_and_median(server.port, f"{ADDRESS}*bench.support", STAFF_PW)
     finally:
@@ -207,6 +235,7 @@ def _dovecot_figures(
         "doveadm_matches_monitor": all(
             t == totals == (meta.messages, meta.vbytes) for _, t in warm
         ),
+        **backend,
         "customer_passdb_scheme": CUSTOMER_SCHEME,
         "customer_login_first_ms": customer[0],
         "customer_login_ms": customer[1],

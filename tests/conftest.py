@@ -18,6 +18,9 @@ import sqlalchemy as sa
 from entrusted.bootstrap import Container, build, initialise
 from entrusted.config import Settings
 
+# Promise markers and the test manifest `entrusted evidence` reads (issue 19).
+pytest_plugins = ["tests.promise_plugin"]
+
 PG_URL = os.environ.get(
     "ENTRUSTED_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -8,6 +8,7 @@ Secrets (database passwords, key material) are never part of `repr()` or log out
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -265,10 +266,29 @@ class Settings(BaseSettings):
     doveadm_path: str | None = Field(
         default=None,
         description="The doveadm binary that ends live IMAP sessions when a grant ends "
-        "(`doveadm kick`); unset: sessions end at their next login check only.",
+        "(`doveadm kick`); unset: sessions end at their next login check only. The metadata "
+        "monitor's doveadm and userdb look-ups use it too (unset there: `doveadm` on PATH).",
     )
     doveadm_config: Path | None = Field(
         default=None, description="dovecot.conf for doveadm (`-c`); unset: doveadm's default."
+    )
+    # --- mailbox metadata from Dovecot (issue 17 item 2, P13) ---
+    mail_metadata_backend: Literal["maildir", "doveadm"] = Field(
+        default="maildir",
+        description="Where the monitor reads a mailbox's totals: `maildir` (directory "
+        "listings of a local Maildir++) or `doveadm` (`doveadm mailbox status messages "
+        "vsize`, any mailbox format).",
+    )
+    mail_location_source: Literal["template", "userdb"] = Field(
+        default="template",
+        description="How the `maildir` backend finds a Maildir: `mail_root_template`, or "
+        "`userdb`: `<home>/<mail_userdb_maildir>` with the home from `doveadm user -f home`.",
+    )
+    mail_userdb_maildir: str = Field(
+        default="Maildir",
+        min_length=1,
+        description="The Maildir's path inside the userdb home (`mail_location = "
+        "maildir:~/Maildir`), for `mail_location_source = userdb`.",
     )
     mail_password_cache_s: int = Field(
         default=300,
@@ -355,6 +375,11 @@ class Settings(BaseSettings):
         description="Directory of the sealed backup archives (0700, files 0600); default "
         "`backups` in the data dir.",
     )
+    evidence_test_manifest: Path | None = Field(
+        default=None,
+        description="The test run manifest `entrusted evidence` reads (which test exercised "
+        "which promise, and how it came out); default `test-manifest.json` in the data dir.",
+    )
     restore_root: Path | None = Field(
         default=None,
         description="Sysadmins restore backups only into new directories under this one; "
@@ -382,19 +407,70 @@ class Settings(BaseSettings):
     )
     trusted_proxies: tuple[str, ...] = Field(
         default=(),
-        description="Addresses of reverse proxies whose X-Forwarded-For header names the "
-        "client (rate limits and the ledger see that address); empty: the header is ignored.",
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "header names the client (rate limits, login limits and the access log see that "
+        "address); empty: the header is ignored.",
+    )
+    # --- deployment (issue 17): the internal hook listener, see docs/deploy.md ---
+    hooks_listen: str | None = Field(
+        default=None,
+        description="HOST:PORT of the internal listener for the mail and FTP login gates "
+        "(`serve --role hooks`, or `--role all` beside the public API); unset: `--role all` "
+        "serves them with the public API.",
+    )
+    hooks_allow_public_address: bool = Field(
+        default=False,
+        description="Let `hooks_listen` be a public (not loopback or private) address; off: "
+        "serve refuses one.",
     )
     api_docs: bool = Field(
         default=False,
         description="Serve the interactive API docs (/docs, /redoc), whose pages load Swagger "
         "UI and ReDoc from a CDN; off by default. /openapi.json is always served.",
     )
+    # --- observability (issue 17, docs/operations.md) ---
+    metrics_token_file: Path | None = Field(
+        default=None,
+        description="File holding the bearer token GET /metrics asks for (0600, 16+ "
+        "characters, nothing else in it); unset: /metrics answers loopback clients only.",
+    )
+    metrics_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long /metrics reuses its database figures, so scrapes do not each "
+        "read the database; 0: read on every scrape.",
+    )
+    readiness_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Timeout of /readyz's SMTP relay check (connect, EHLO, QUIT; cached 30 s).",
+    )
     fix_file_modes: bool = Field(
         default=True,
         description="At start, tighten the data directory to 0700 and the database, WAL and key "
         "files to 0600 (and say so); false: refuse to start while any is wider.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # uvicorn's middleware would take "*" as "trust everyone" and a typo as a host name
+        # that never matches, silently: only addresses and networks are accepted here.
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("hooks_listen")
+    @classmethod
+    def _hooks_listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_listen(value)
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -417,6 +493,10 @@ class Settings(BaseSettings):
     @property
     def effective_backup_dir(self) -> Path:
         return self.backup_dir or self.data_dir / "backups"
+
+    @property
+    def effective_evidence_test_manifest(self) -> Path:
+        return self.evidence_test_manifest or self.data_dir / "test-manifest.json"
 
     @property
     def effective_restore_root(self) -> Path:
@@ -444,6 +524,16 @@ class Settings(BaseSettings):
         }
         shown["database_url"] = redact_url(self.effective_database_url)
         return shown
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[IPV6]:PORT` as `(host, port)`; ValueError for anything else."""
+    host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (port 1-65535)")
+    return host, int(port)
 
 
 def redact_url(url: str) -> str:

@@ -14,6 +14,8 @@ from entrusted.domain.audit import AuditEntry
 from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_registry import staff_token
 
+pytestmark = pytest.mark.promise("P3", "P12")
+
 BAD_IDS = ["c" * 65, "cus_%00abc", "cus_%01abc", "cus_%7Fabc"]
 
 

@@ -15,6 +15,8 @@ from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_registry import bearer, last_mail, signup, staff_token
 from tests.refusals import http_default_denied, http_refused
 
+pytestmark = pytest.mark.promise("P9", "P10", "P11")
+
 PASSWORD = "carla's long passphrase"
 CARLA = {
     "last_name": "Beispiel",

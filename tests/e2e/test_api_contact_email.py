@@ -19,6 +19,8 @@ from entrusted.entrypoints.api.app import create_app
 from tests.conftest import FakeClock, count_rows
 from tests.refusals import http_refused
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 PASSWORD = "alice's long passphrase"
 OLD = "alice.beispiel@example.com"
 NEW = "alice.neu@example.net"

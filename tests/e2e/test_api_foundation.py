@@ -11,6 +11,8 @@ from entrusted.bootstrap import Container
 from entrusted.entrypoints.api.app import create_app
 from tests.conftest import count_rows
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 PASSWORD = "correct horse battery"
 
 
@@ -20,10 +22,12 @@ def client(container: Container) -> Iterator[TestClient]:
         yield c
 
 
-def test_healthz(client: TestClient) -> None:
+def test_healthz_and_readyz(client: TestClient) -> None:
     r = client.get("/healthz")
-    assert r.status_code == 200
-    assert r.json()["database"] == "ok"
+    assert (r.status_code, r.json()["status"]) == (200, "ok")
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["database"] == "ok"
 
 
 def test_login_then_me(client: TestClient, container: Container) -> None:

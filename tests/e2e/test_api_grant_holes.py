@@ -4,9 +4,13 @@ Each refusal names its rule and is in the ledger."""
 
 from __future__ import annotations
 
+import pytest
+
 from entrusted.bootstrap import Container
 from tests.e2e.test_authorization_matrix import Who, World, ledger
 from tests.e2e.test_authorization_matrix import world as world  # noqa: PLC0414 - the fixture
+
+pytestmark = pytest.mark.promise("P11", "P12")
 
 
 def by_label(whos: list[Who]) -> dict[str, Who]:

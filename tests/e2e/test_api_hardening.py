@@ -20,6 +20,8 @@ from entrusted.entrypoints.api.app import create_app
 from entrusted.entrypoints.api.middleware import RedactAddresses, redact_path
 from entrusted.errors import InvalidInput
 
+pytestmark = pytest.mark.promise("P2", "P12")
+
 PROBLEM = "application/problem+json"
 LIMIT = 4096
 
@@ -119,9 +121,9 @@ def test_a_rotating_forwarded_header_does_not_evade_the_limit(client: TestClient
 
 
 def test_a_configured_proxy_is_believed(tmp_path: Path) -> None:
-    container = make(tmp_path, trusted_proxies=("testclient",))
+    container = make(tmp_path, trusted_proxies=("192.0.2.0/24",))
     try:
-        with TestClient(create_app(container=container)) as c:
+        with TestClient(create_app(container=container), client=("192.0.2.7", 50000)) as c:
             assert 429 not in _fail_logins(c, rotate=True)  # each address is its own client
     finally:
         container.close()

@@ -20,6 +20,8 @@ from entrusted.domain.ids import INVALID_ID, IdKind, is_id
 from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_registry import bearer, staff_token
 
+pytestmark = pytest.mark.promise("P2", "P3")
+
 MAIL = Faker().email()  # e-mail-like text where an id belongs
 OK: dict[str, str] = {k.value: new_id(k.value) for k in IdKind}  # well-formed, found nowhere
 

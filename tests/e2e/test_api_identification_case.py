@@ -17,6 +17,8 @@ from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_consent import CARLA, DORA
 from tests.e2e.test_api_registry import last_mail, signup, staff_token
 
+pytestmark = pytest.mark.promise("P1", "P3")
+
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:

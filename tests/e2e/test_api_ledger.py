@@ -27,6 +27,8 @@ from entrusted.entrypoints.api.app import create_app
 from tests.integration.ledger_support import fill
 from tests.refusals import http_default_denied
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 SIZE = 65_536 + 3 * 256 + 5  # full and partial tiles at levels 0 and 1, a partial at level 2
 OLD = 1_000
 PASSWORD = "correct horse battery"

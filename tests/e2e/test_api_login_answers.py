@@ -14,6 +14,8 @@ from entrusted.config import Settings
 from entrusted.entrypoints.api.app import create_app
 from tests.conftest import FakeClock
 
+pytestmark = pytest.mark.promise("P2", "P12")
+
 PASSWORD = "correct horse battery"
 
 

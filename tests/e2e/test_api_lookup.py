@@ -20,6 +20,8 @@ from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
 from tests.e2e.test_api_registry import ALICE, BOB, signup, staff_token
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 ALERT_EVERY = 15
 
 

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from entrusted.bootstrap import Container
 from entrusted.entrypoints.api.app import create_app
 
+pytestmark = pytest.mark.promise("P3", "P12")
+
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:

@@ -23,6 +23,8 @@ from tests.integration.test_registry_sql import staff
 from tests.refusals import http_refused
 from tests.unit.registry_world import customer
 
+pytestmark = pytest.mark.promise("P17")
+
 NEW_TEXT = (
     "Our privacy policy <script>alert(1)</script>\n\nIntro & more.\n\n"
     "## Backups [P15, P16]\nKept for one week, then destroyed.\n\n"

@@ -16,6 +16,8 @@ from entrusted.entrypoints.api.app import create_app
 from tests.conftest import count_rows
 from tests.refusals import http_default_denied, http_refused
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 PASSWORD = "correct horse battery"
 ALICE = {
     "last_name": "Beispiel",

@@ -4,12 +4,15 @@ resolved, never the 409 that would tell them; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
 from entrusted.domain.audit import AuditEntry
 from tests.e2e.test_api_consent import client, world
 from tests.refusals import default_deny_reason, http_default_denied
+
+pytestmark = pytest.mark.promise("P11", "P12")
 
 __all__ = ["client"]  # the fixture, imported for pytest
 

@@ -21,6 +21,8 @@ from entrusted.config import Settings
 from entrusted.entrypoints.api.app import create_app
 from tests.conftest import require_module
 
+pytestmark = pytest.mark.promise("P12")
+
 EXAMPLES = 6  # per operation and actor kind: bounded, the suite runs on two cores
 Served = tuple[FastAPI, list[dict[str, str]]]
 

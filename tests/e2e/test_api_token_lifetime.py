@@ -12,6 +12,8 @@ from entrusted.bootstrap import Container
 from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_registry import staff_token
 
+pytestmark = pytest.mark.promise("P12")
+
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:

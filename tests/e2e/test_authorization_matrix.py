@@ -42,6 +42,8 @@ from entrusted.domain.policy import (
 from entrusted.domain.staff import ServiceName
 from entrusted.entrypoints.api.app import create_app
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 PASSWORD = "a long test passphrase"
 WHY = "The customer reports that the mail client keeps failing to sync."
 

@@ -29,6 +29,8 @@ from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.refusals import http_refused
 from tests.unit.registry_world import SIGNUP
 
+pytestmark = pytest.mark.promise("P15", "P16")
+
 
 @pytest.fixture
 def cli(database_url: str, tmp_path: Path) -> Cli:
@@ -118,17 +120,19 @@ def test_the_api_serves_sysadmins_and_customers_and_refuses_support(
     assert client.get("/v1/backups", headers=me).status_code == 403
 
 
-def test_healthz_flags_overdue_destruction_until_the_purge_ran(
+def test_readyz_flags_overdue_destruction_until_the_purge_ran(
     client: TestClient, container: Container, clock: FakeClock
 ) -> None:
     customer_with_session(client, container)
     container.backups.runner.run(WORKER)
-    assert client.get("/healthz").json()["backups"] == {"overdue_days": []}
+    assert client.get("/readyz").json()["backups"] == {"overdue_days": []}
     clock.advance(days=7)
-    body = client.get("/healthz").json()
-    assert (body["status"], body["backups"]["overdue_days"]) == ("degraded", ["2026-11-27"])
+    answer = client.get("/readyz")
+    body = answer.json()
+    assert (answer.status_code, body["status"], body["failed"]) == (503, "unready", ["backups"])
+    assert body["backups"]["overdue_days"] == ["2026-11-27"]
     container.backups.purge.purge(WORKER)
-    assert client.get("/healthz").json()["backups"] == {"overdue_days": []}
+    assert client.get("/readyz").json()["backups"] == {"overdue_days": []}
 
 
 MAIL = Faker().email()  # e-mail-like text where an id belongs

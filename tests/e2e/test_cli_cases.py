@@ -16,6 +16,8 @@ from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.unit.registry_world import SIGNUP
 
+pytestmark = pytest.mark.promise("P9", "P10", "P11")
+
 WHY = "The customer's mail client reports a corrupt folder index."
 
 

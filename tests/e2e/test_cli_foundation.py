@@ -23,6 +23,8 @@ from entrusted.entrypoints.cli.main import app
 from entrusted.errors import AuthenticationFailed
 from tests.conftest import count_rows
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 WIDE = {"COLUMNS": "200", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb"}
 # Messages go to files under the data dir: the explicit choice `serve` and `worker` need.
 DIRECTORY_TRANSPORTS = {

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from entrusted.crypto.secrets import new_id
 from tests.e2e.test_cli_foundation import Cli, ok
 
+pytestmark = pytest.mark.promise("P2", "P3")
+
 MAIL = Faker().email()
 CASE, CONTRACT = new_id("case"), new_id("ctr")
 COMMANDS = [

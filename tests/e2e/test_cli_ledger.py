@@ -24,6 +24,8 @@ from entrusted.errors import InvalidInput, NotFound, TamperDetected
 from entrusted.services.registry_forms import Registration
 from tests.integration.ledger_support import audit_entry, disable_triggers, fill
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 SIGNUP = Actor(ActorKind.SERVICE, "signup")
 
 WIDE = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH
 from entrusted.entrypoints.cli.policy import app
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 WIDE = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 
 BROKEN = """\

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 
+pytestmark = pytest.mark.promise("P17")
+
 
 @pytest.fixture
 def cli(database_url: str, tmp_path: Path) -> Cli:

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.unit.registry_world import People
 
+pytestmark = pytest.mark.promise("P1", "P2", "P4")
+
 
 @pytest.fixture
 def cli(database_url: str, tmp_path: Path) -> Cli:

@@ -17,6 +17,8 @@ from entrusted.services.registry_forms import Registration
 from tests.e2e.test_cli_foundation import WIDE, Cli, ok, refused
 from tests.integration.test_customer_sessions import reset_link
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 SIGNUP = Actor(ActorKind.SERVICE, "signup")
 
 

@@ -29,6 +29,8 @@ from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.refusals import http_default_denied, http_refused
 from tests.unit.registry_world import SIGNUP, People
 
+pytestmark = pytest.mark.promise("P4", "P5")
+
 DOCUMENT = b"%PDF-1.7 Obergericht des Kantons Zuerich, Beschluss (fake, for tests)"
 
 

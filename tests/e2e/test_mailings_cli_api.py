@@ -29,6 +29,8 @@ from tests.integration.test_registry_sql import ledgered
 from tests.integration.test_smtp_adapter import HOST, SENDER
 from tests.refusals import http_default_denied
 
+pytestmark = pytest.mark.promise("P6", "P7")
+
 TEXT = "Starting next month we offer managed DNS to every customer.\n"
 
 

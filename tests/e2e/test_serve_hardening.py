@@ -14,6 +14,8 @@ import pytest
 
 from tests.e2e.test_serve import ENTRUSTED, free_port, run, stop, wait_for_health
 
+pytestmark = pytest.mark.promise("P2", "P12")
+
 UNAVAILABLE_EXIT = 8  # entrypoints/cli/context.py EXIT_CODES, documented in docs/errors.md
 
 

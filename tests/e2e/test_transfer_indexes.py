@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -14,6 +15,8 @@ from entrusted.domain.audit import AuditEntry
 from entrusted.services.outcomes import Outcome
 from tests.e2e.test_api_registry import ALICE, BOB, client, signup, staff_token
 from tests.e2e.test_cli_foundation import Cli, ok
+
+pytestmark = pytest.mark.promise("P1", "P3")
 
 __all__ = ["client"]  # the fixture, imported for pytest
 

@@ -17,6 +17,8 @@ from entrusted.adapters import backup_swap
 from entrusted.adapters.backup_tar import TarZstdPacker
 from entrusted.errors import TamperDetected
 
+pytestmark = pytest.mark.promise("P15")
+
 
 def stream(*members: tuple[tarfile.TarInfo, bytes]) -> io.BytesIO:
     raw = io.BytesIO()

@@ -37,6 +37,8 @@ from tests.integration.test_registry_sql import ledgered, raw_rows, staff
 from tests.refusals import refused_by
 from tests.unit.registry_world import SIGNUP, customer
 
+pytestmark = pytest.mark.promise("P15", "P16")
+
 MARKER = b"PLANTED-MARKER-6f1d0c2e-never-in-a-backup-byte"
 
 

@@ -30,6 +30,8 @@ from tests.integration.test_backups import World, sysadmin, tree_digest, world
 from tests.integration.test_registry_sql import ledgered
 from tests.unit.registry_world import SIGNUP
 
+pytestmark = pytest.mark.promise("P15", "P16")
+
 __all__ = ["world"]  # the fixture, shared with test_backups.py
 
 ENTRUSTED = Path(sys.executable).with_name("entrusted")

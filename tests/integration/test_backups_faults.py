@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from entrusted.bootstrap import WORKER
 from entrusted.crypto.backup_chunks import Sink, Source
 from entrusted.crypto.envelope import WrappedKey
@@ -20,6 +22,8 @@ from entrusted.services.backup_sources import RegistrySources
 from entrusted.services.backups import BackupCatalog, BackupRun, Packer
 from tests.integration.test_backups import World, sysadmin, tree_digest, world
 from tests.integration.test_registry_sql import ledgered
+
+pytestmark = pytest.mark.promise("P15")
 
 __all__ = ["world"]
 

@@ -25,6 +25,8 @@ from tests.integration.test_registry_sql import ledgered, staff
 from tests.refusals import refused_by
 from tests.unit.registry_world import SIGNUP
 
+pytestmark = pytest.mark.promise("P15")
+
 __all__ = ["world"]  # the fixture, shared with test_backups.py
 
 

@@ -19,6 +19,8 @@ from tests.integration.test_registry_sql import ledgered, staff
 from tests.refusals import default_denied, refused_by
 from tests.unit.registry_world import SIGNUP, customer
 
+pytestmark = pytest.mark.promise("P15", "P16")
+
 
 def website(w: World) -> str:
     admin = sysadmin(w)

@@ -6,8 +6,12 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+import pytest
+
 from tests.conftest import require_service
 from tests.integration.mail_world import load_benchmark
+
+pytestmark = pytest.mark.promise("P15")
 
 FIGURES = {
     "tree_mib",

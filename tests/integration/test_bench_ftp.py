@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.integration.mail_world import load_benchmark
+
+pytestmark = pytest.mark.promise("P9")
 
 FIGURES = {
     "download_mib_per_s",

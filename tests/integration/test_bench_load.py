@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import PG_URL, postgres_available, require_service
 
+pytestmark = pytest.mark.promise("P3")
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "load.py"
 
 

@@ -7,12 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import require_service
 from tests.integration.mail_world import dovecot, load_benchmark
+
+pytestmark = pytest.mark.promise("P13")
 
 DOVECOT_FIGURES = {
     "doveadm_cold_ms",
     "doveadm_warm_ms",
+    "doveadm_backend_ms",
+    "doveadm_bare_ms",
     "customer_login_first_ms",
     "customer_login_ms",
     "staff_login_first_ms",

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.integration.mail_world import load_benchmark
+
+pytestmark = pytest.mark.promise("P6", "P7")
 
 FIGURES = {"recipients", "messages_per_s", "smtp_sink_floor_per_s", "vs_floor"}
 FLOORS = {"fsync_commits_per_s", "hash_limit_per_s", "dict_lookup_floor_us", "load_average_1min"}

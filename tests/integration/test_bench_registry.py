@@ -6,6 +6,10 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.promise("P1")
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "registry.py"
 
 

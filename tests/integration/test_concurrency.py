@@ -32,6 +32,8 @@ from entrusted.errors import AuthenticationFailed, Unavailable
 from entrusted.services.registry_forms import Registration
 from tests.conftest import count_rows
 
+pytestmark = pytest.mark.promise("P2")
+
 PASSWORD = "correct horse battery"
 SIGNUP = Actor(ActorKind.SERVICE, "signup")
 

@@ -32,6 +32,8 @@ from tests.unit.consent_machine import ConsentMachine
 from tests.unit.consent_model import Env
 from tests.unit.registry_world import SIGNUP, People, customer
 
+pytestmark = pytest.mark.promise("P9", "P10", "P11")
+
 WHY = "Webmail shows an error for this mailbox; I need to look at it."
 MAILBOX_NAME = "reto.rueegsegger@example.org"
 FTP_NAME = "rueegsegger-backup"

@@ -12,6 +12,8 @@ from entrusted.crypto.secrets import new_token, token_digest
 from entrusted.errors import AuthenticationFailed
 from tests.integration.test_consent_sql import register
 
+pytestmark = pytest.mark.promise("P2")
+
 
 def reset_link(c: Container, customer_id: str) -> str:
     """A password link as the mailed one is stored (how it is mailed is tested elsewhere)."""

@@ -30,6 +30,8 @@ from tests.conftest import FakeClock
 from tests.integration.test_registry_sql import staff
 from tests.unit.registry_world import SIGNUP, People
 
+pytestmark = pytest.mark.promise("P5")
+
 PASSWORD = "a long passphrase for the holdback tests"
 DOCUMENT = b"%PDF-1.7 Bezirksgericht (fake, for tests)"
 

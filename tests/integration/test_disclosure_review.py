@@ -24,6 +24,8 @@ from tests.integration.test_disclosures import Desk, ids, notices
 from tests.integration.test_registry_sql import ledgered
 from tests.refusals import default_denied
 
+pytestmark = pytest.mark.promise("P5")
+
 desk = base.desk  # the desk's fixture: three customers, two legal officers, a support member
 
 

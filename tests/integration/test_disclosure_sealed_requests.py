@@ -16,6 +16,8 @@ from tests.e2e.test_api_id_shapes import database_text
 from tests.integration import test_disclosures as base
 from tests.integration.test_disclosures import Desk, ids
 
+pytestmark = pytest.mark.promise("P2", "P5")
+
 desk = base.desk  # the desk's fixture: three customers, two legal officers, a support member
 
 

@@ -22,6 +22,8 @@ from tests.integration.test_disclosures import Desk, ids
 from tests.integration.test_registry_sql import ledgered
 from tests.refusals import refused_by
 
+pytestmark = pytest.mark.promise("P5")
+
 desk = base.desk  # the desk's fixture: three customers, two legal officers, a support member
 
 

@@ -35,6 +35,8 @@ from tests.integration.test_registry_sql import ledgered, raw_rows, staff
 from tests.refusals import default_denied, refused_by
 from tests.unit.registry_world import SIGNUP, People
 
+pytestmark = pytest.mark.promise("P4", "P5")
+
 
 @dataclass
 class Desk:

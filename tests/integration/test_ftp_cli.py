@@ -14,6 +14,8 @@ import pytest
 
 from tests.e2e.test_serve import ENTRUSTED, env, free_port, run, stop
 
+pytestmark = pytest.mark.promise("P9")
+
 __all__ = ["env"]  # the fixture, imported to be found
 STARTUP_S = 20.0
 

@@ -14,6 +14,8 @@ from tests.integration.test_consent_sql import identify
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.unit.registry_world import customer
 
+pytestmark = pytest.mark.promise("P9")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 
 

@@ -30,6 +30,8 @@ from entrusted.errors import NotFound
 from entrusted.services.ftp_login import FtpSession
 from tests.integration.ftp_world import free_port
 
+pytestmark = pytest.mark.promise("P9")
+
 USER = "office-backup*sam"
 FILE = "invoice-2026-secret.pdf"
 

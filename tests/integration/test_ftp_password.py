@@ -23,6 +23,8 @@ from tests.integration.test_consent_sql import identify
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.refusals import http_default_denied, http_refused
 
+pytestmark = pytest.mark.promise("P9")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 
 NEW = "a brand new ftp password 42"

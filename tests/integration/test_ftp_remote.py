@@ -34,6 +34,8 @@ from tests.integration.test_ftp_step_names import summary_mail
 from tests.integration.test_registry_sql import PASSWORD, ledgered, staff
 from tests.unit.registry_world import customer
 
+pytestmark = pytest.mark.promise("P9", "P11")
+
 
 class Api:
     """The API under uvicorn in a thread, on a free loopback port; `stop` is the outage."""

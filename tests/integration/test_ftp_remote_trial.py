@@ -20,6 +20,8 @@ from tests.integration.test_ftp_staff import closed, entries, wait_for
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.unit.registry_world import customer
 
+pytestmark = pytest.mark.promise("P9", "P11")
+
 __all__ = ["remote"]  # the fixture, imported to be found
 
 GSS = "gss_0123456789abcdef"

@@ -29,6 +29,8 @@ from tests.integration.ftp_world import FtpWorld
 from tests.integration.test_ftp_cli import connect
 from tests.integration.test_registry_sql import PASSWORD, staff
 
+pytestmark = pytest.mark.promise("P9")
+
 __all__ = ["env"]  # the fixture, imported to be found
 
 

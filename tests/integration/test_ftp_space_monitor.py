@@ -31,6 +31,8 @@ from tests.integration.test_consent_sql import FTP_NAME, register
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.refusals import default_denied, http_default_denied
 
+pytestmark = pytest.mark.promise("P9", "P13")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 
 SPACE = f"{FTP_NAME}1"

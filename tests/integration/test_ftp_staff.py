@@ -21,6 +21,8 @@ from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_registry_sql import PASSWORD, ledgered, staff
 from tests.unit.registry_world import customer
 
+pytestmark = pytest.mark.promise("P9", "P11")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 T = TypeVar("T")
 

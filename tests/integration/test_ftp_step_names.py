@@ -28,6 +28,8 @@ from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_ftp_staff import wait_for
 from tests.integration.test_registry_sql import PASSWORD, staff
 
+pytestmark = pytest.mark.promise("P9", "P14")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 NAME = "invoice-2026.pdf"
 FOLDER = "tax-papers"

@@ -17,6 +17,8 @@ from entrusted.bootstrap.ftp import _config
 from tests.integration.ftp_world import FtpWorld, free_port, ftp_world
 from tests.integration.test_ftp_staff import closed, wait_for
 
+pytestmark = pytest.mark.promise("P9", "P11")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 
 

@@ -15,9 +15,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from entrusted.adapters.ftp.server import IOLoop, LiveSessions, build_server
 from entrusted.bootstrap.ftp import _config
 from tests.integration.ftp_world import FtpWorld, free_port, ftp_world
+
+pytestmark = pytest.mark.promise("P9")
 
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 

@@ -19,6 +19,8 @@ from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_ftp_password import put, stored, token
 from tests.integration.test_registry_sql import PASSWORD, ledgered, staff
 
+pytestmark = pytest.mark.promise("P9")
+
 __all__ = ["ftp_world"]  # the fixture, imported to be found
 
 NEW = "a brand new ftp password 42"

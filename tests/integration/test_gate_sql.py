@@ -21,6 +21,8 @@ from entrusted.services.gate import Gate
 from tests.conftest import FakeClock, count_rows
 from tests.refusals import refused_by
 
+pytestmark = pytest.mark.promise("P3", "P12")
+
 PASSWORD = "correct horse battery"
 METADATA = Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", owner="cus_1")
 

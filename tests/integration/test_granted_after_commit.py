@@ -4,11 +4,15 @@ naming the consent, the agent and the grant, carrying the case."""
 
 from __future__ import annotations
 
+import pytest
+
 from entrusted.bootstrap import Container
 from entrusted.services.outcomes import Outcome
 from tests.conftest import count_rows
 from tests.integration.test_consent_sql import identify, register
 from tests.integration.test_registry_sql import ledgered, staff
+
+pytestmark = pytest.mark.promise("P3", "P11")
 
 
 def test_verbal_consent_ledgers_granted_after_the_grant(container: Container) -> None:

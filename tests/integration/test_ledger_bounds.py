@@ -14,6 +14,8 @@ from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Resource
 from entrusted.errors import InvalidInput, NotFound, Refused
 from tests.integration.ledger_support import audit_entry
 
+pytestmark = pytest.mark.promise("P3")
+
 LONGEST = "c" * 64  # the gate's MAX_ID; the column held 40 before migration 0008
 
 

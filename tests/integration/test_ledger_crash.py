@@ -23,6 +23,8 @@ from entrusted.bootstrap import initialise
 from entrusted.config import Settings
 from entrusted.domain.ledger import leaf_hash
 
+pytestmark = pytest.mark.promise("P3")
+
 KILLS = 20
 
 CHILD = """

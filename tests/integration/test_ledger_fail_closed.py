@@ -23,6 +23,8 @@ from entrusted.services.ledger import CheckpointService
 from tests.conftest import count_rows
 from tests.integration.ledger_support import audit_entry, fill
 
+pytestmark = pytest.mark.promise("P3", "P12")
+
 
 def read_only_url(engine: sa.Engine) -> str:
     """The same database, opened so that every write fails at the database itself."""

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from entrusted.adapters.db import ledger_store
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.bootstrap import Container
 from entrusted.domain.ledger import TILE_WIDTH, leaf_hash, root_of
+
+pytestmark = pytest.mark.promise("P3")
 
 
 def test_batches_across_statement_boundaries_match_the_definition(container: Container) -> None:

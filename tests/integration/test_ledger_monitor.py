@@ -31,6 +31,8 @@ from entrusted.services.ledger_monitor import MonitorState, monitor
 from entrusted.services.receipts import ReceiptService, verify_receipt
 from tests.integration.ledger_support import LEDGER_TABLES, audit_entry, disable_triggers, fill
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 WIDE = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 
 

@@ -16,6 +16,8 @@ from entrusted.errors import EntrustedError, InvalidInput, NotFound, TamperDetec
 from entrusted.services.receipts import RECEIPT_FORMAT, ReceiptService, verify_receipt
 from tests.integration.ledger_support import CUSTOMERS, fill
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 SIZE = 900
 
 

@@ -30,6 +30,8 @@ from entrusted.services.ledger import CheckpointService
 from tests.conftest import FakeClock, count_rows
 from tests.integration.ledger_support import audit_entry, disable_triggers, fill
 
+pytestmark = pytest.mark.promise("P3")
+
 
 def _checkpoint_sizes(engine: sa.Engine) -> list[int]:
     with engine.connect() as conn:

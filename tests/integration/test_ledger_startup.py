@@ -21,6 +21,8 @@ from entrusted.services.receipts import ReceiptService
 from tests.conftest import count_rows
 from tests.integration.ledger_support import CUSTOMERS, disable_triggers, fill
 
+pytestmark = pytest.mark.promise("P3")
+
 VERIFIED = 700  # the point start-up verified first
 SIZE = 1300  # entries appended since, with a checkpoint at the end
 

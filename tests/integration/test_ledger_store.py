@@ -17,6 +17,8 @@ from entrusted.domain.audit import AuditEntry
 from entrusted.domain.ledger import leaf_hash, root_of, verify_consistency, verify_inclusion
 from entrusted.errors import TamperDetected
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 
 def entry(i: int, owner: str | None = "cus_1") -> AuditEntry:
     return AuditEntry(

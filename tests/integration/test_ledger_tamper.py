@@ -30,6 +30,8 @@ from entrusted.bootstrap import Container
 from entrusted.errors import TamperDetected
 from tests.integration.ledger_support import disable_triggers, fill, restore, snapshot
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 SIZE = 1300
 CHECKPOINTS = (100, 256, 700, 1000, 1300)
 

@@ -7,8 +7,12 @@ import bisect
 import threading
 import time
 
+import pytest
+
 from entrusted.bootstrap import Container
 from tests.integration.ledger_support import audit_entry
+
+pytestmark = pytest.mark.promise("P3")
 
 LOAD_S = 3.0
 BOUND_S = 1.0

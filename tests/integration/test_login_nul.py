@@ -13,6 +13,8 @@ from entrusted.errors import AuthenticationFailed
 from tests.conftest import count_rows
 from tests.integration.test_registry_sql import PASSWORD, staff
 
+pytestmark = pytest.mark.promise("P2")
+
 
 @pytest.mark.parametrize("name", ["sam\x00", "\x00", "s\x00am" * 20])
 def test_a_nul_in_the_username_is_a_clean_failed_login(container: Container, name: str) -> None:

@@ -15,6 +15,8 @@ from entrusted.errors import AuthenticationFailed, RateLimited
 from entrusted.services.staff import IN_FLIGHT_WAIT_S
 from tests.conftest import FakeClock, count_rows
 
+pytestmark = pytest.mark.promise("P2")
+
 PASSWORD = "correct horse battery"
 ATTEMPTS = 16
 

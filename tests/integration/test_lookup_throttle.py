@@ -19,6 +19,8 @@ from entrusted.services.outcomes import Outcome
 from entrusted.services.registry_forms import Registration
 from tests.conftest import FakeClock, count_rows
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 SIGNUP = Actor(ActorKind.SERVICE, "signup")
 PASSWORD = "correct horse battery"
 TICKET = AccessContext(ticket="HD-4711")

@@ -18,6 +18,8 @@ from tests.conftest import require_service
 from tests.integration.mail_world import MailWorld, dovecot, mail_world
 from tests.integration.test_registry_sql import PASSWORD, staff
 
+pytestmark = pytest.mark.promise("P10", "P11")
+
 CUSTOMER_PW = "customer-pw-1"
 
 

@@ -20,6 +20,8 @@ from tests.integration.test_registry_sql import PASSWORD, ledgered, staff
 from tests.refusals import http_refused, refused_by
 from tests.unit.registry_world import SIGNUP, customer
 
+pytestmark = pytest.mark.promise("P3", "P10", "P11")
+
 ADDRESS = "1reto.rueegsegger@example.org"
 HOOK = Actor(ActorKind.SERVICE, "mail_hook")
 

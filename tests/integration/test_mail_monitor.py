@@ -23,6 +23,8 @@ from tests.integration.test_consent_sql import register
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.refusals import default_denied
 
+pytestmark = pytest.mark.promise("P13", "P14")
+
 ADDRESS = "1reto.rueegsegger@example.org"
 
 

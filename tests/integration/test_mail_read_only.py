@@ -18,12 +18,14 @@ from entrusted.adapters.mail.dovecot import (
     READ_WRITE_GROUP,
     acl_rules,
     lua_source,
-    passdb_snippet,
 )
+from entrusted.adapters.mail.dovecot_config import DovecotLayout, snippet
 from tests.conftest import require_service
 from tests.integration.mail_world import Customer, MailWorld, dovecot, mail_world
 from tests.integration.test_mail_dovecot import CUSTOMER_PW, ledgered, login
 from tests.integration.test_registry_sql import PASSWORD, staff
+
+pytestmark = pytest.mark.promise("P10", "P11")
 
 ARCHIVE = "Archive"
 
@@ -227,6 +229,6 @@ def test_the_shipped_lua_and_acl_lines_agree() -> None:
         assert f'"{group}"' in lua
         assert f"group-override={group} " in rules
     assert f"* group-override={READ_ONLY_GROUP} lr\n" in rules
-    snippet = passdb_snippet("/x/entrusted.lua", "http://127.0.0.1:8000/", "/x/token", "/x/acl")
-    assert "mail_plugins = $mail_plugins acl" in snippet
-    assert "acl = vfile:/x/acl" in snippet
+    conf = snippet(DovecotLayout("http://127.0.0.1:8000/", "/x"))
+    assert "mail_plugins = $mail_plugins acl" in conf
+    assert "acl = vfile:/x/entrusted/entrusted-acl" in conf

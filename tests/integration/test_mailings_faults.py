@@ -33,6 +33,8 @@ from tests.integration.test_registry_sql import ledgered, staff
 from tests.integration.test_smtp_adapter import HOST, SENDER
 from tests.refusals import default_denied
 
+pytestmark = pytest.mark.promise("P6", "P7")
+
 __all__ = ["c", "relay"]  # the fixtures, imported to be found
 
 

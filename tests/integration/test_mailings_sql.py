@@ -39,6 +39,8 @@ from tests.integration.test_registry_sql import ledgered, staff
 from tests.integration.test_smtp_adapter import HOST, SENDER, raw_headers
 from tests.refusals import default_denied, refused_by
 
+pytestmark = pytest.mark.promise("P6", "P7")
+
 TEXT = "Our mail servers were unreachable from 10:00 to 10:40 UTC; no mail was lost.\n"
 
 

@@ -23,6 +23,8 @@ from tests.integration.test_consent_sql import WHY, register
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.integration.test_smtp_adapter import HOST, SENDER, Recorder, free_port
 
+pytestmark = pytest.mark.promise("P7")
+
 
 class Relay:
     """An aiosmtpd relay that can refuse (`recorder.data_reply`) or go away (`stop`)."""

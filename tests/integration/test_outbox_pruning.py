@@ -22,6 +22,8 @@ from entrusted.services.registry_forms import Registration
 from tests.conftest import FakeClock
 from tests.integration.test_concurrency import SIGNUP
 
+pytestmark = pytest.mark.promise("P2")
+
 TEN_MINUTES = timedelta(minutes=10)
 
 

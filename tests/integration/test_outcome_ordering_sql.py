@@ -13,6 +13,8 @@ from tests.integration.test_consent_sql import WHY, link, register
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.unit.registry_world import customer
 
+pytestmark = pytest.mark.promise("P3", "P11")
+
 SQLITE_TRIGGER = (
     "CREATE TRIGGER planted BEFORE INSERT ON consent_grant "
     "BEGIN SELECT RAISE(ABORT, 'planted failure'); END"

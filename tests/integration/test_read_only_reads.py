@@ -11,9 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from entrusted.adapters.db import tables as t
 from entrusted.bootstrap import build, initialise
 from entrusted.config import Settings
+
+pytestmark = pytest.mark.promise("P8")
 
 PASSWORD = "correct horse battery"
 HOLD_S = 3.0

@@ -25,6 +25,8 @@ from entrusted.services.keys import rotate
 from tests.conftest import FakeClock
 from tests.unit.registry_world import SIGNUP, People, customer
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 
 class DyingStore:
     """The SQL wrapped-key store, dying like a killed process after `allowed` replaces."""

@@ -22,6 +22,8 @@ from tests.conftest import count_rows
 from tests.refusals import default_denied, refused_by
 from tests.unit.registry_world import OPERATOR, SIGNUP, People, customer
 
+pytestmark = pytest.mark.promise("P1", "P2", "P4")
+
 PASSWORD = "correct horse battery"
 PEOPLE = [
     Registration(

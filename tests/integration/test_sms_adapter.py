@@ -17,6 +17,8 @@ from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services.memory_mail import InMemorySms
 from entrusted.services.messaging import SentSms
 
+pytestmark = pytest.mark.promise("P1")
+
 HOST = "127.0.0.1"
 TOKEN = "test-token-0123456789"  # a throwaway value for the local test server
 MOBILE = "+41790000000"

@@ -32,6 +32,8 @@ from entrusted.services import memory_mail
 from entrusted.services.memory_mail import InMemoryMailer
 from entrusted.services.messaging import Outgoing
 
+pytestmark = pytest.mark.promise("P7")
+
 HOST = "127.0.0.1"
 SENDER = "Example Hosting <notices@example.com>"
 TO = "alice@example.com"

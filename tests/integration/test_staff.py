@@ -14,6 +14,8 @@ from entrusted.domain.policy import ActorKind, Role
 from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, RateLimited
 from tests.conftest import FakeClock, count_rows
 
+pytestmark = pytest.mark.promise("P8")
+
 PASSWORD = "correct horse battery"
 
 

@@ -35,6 +35,8 @@ from tests.integration.test_consent_sql import register
 from tests.integration.test_registry_sql import ledgered, raw_rows
 from tests.refusals import refused_by
 
+pytestmark = pytest.mark.promise("P8", "P11", "P12")
+
 PASSWORD = "correct horse battery"
 NAME = "Quentin Example"  # never in the ledger: entries name ids only
 

@@ -41,6 +41,8 @@ from tests.integration.test_ledger_monitor import _rewrite_with_the_key, serving
 from tests.integration.test_ledger_signer import _rollback_without_key
 from tests.unit.test_witness import ORIGIN, Log
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 WITNESS_NAME = "witness.example.org/w1"
 
 

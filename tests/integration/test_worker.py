@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from entrusted.adapters.db import tables as t
@@ -18,6 +19,8 @@ from entrusted.adapters.db.engine import is_sqlite, make_engine
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.adapters.scheduler import Job, JobLock, Worker
 from entrusted.bootstrap import Container
+
+pytestmark = pytest.mark.promise("P11", "P16")
 
 
 def state_row(engine: sa.Engine, name: str) -> dict[str, Any] | None:

@@ -22,6 +22,8 @@ from entrusted.crypto.backup_chunks import (
 from entrusted.crypto.envelope import new_data_key
 from entrusted.errors import TamperDetected
 
+pytestmark = pytest.mark.promise("P15")
+
 SIZE = 64  # small chunks so a few hundred bytes make several of them
 HEADER = 12
 

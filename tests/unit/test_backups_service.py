@@ -27,6 +27,8 @@ from entrusted.services.memory_backups import InMemoryBackupCatalog, InMemoryBac
 from tests.conftest import FakeClock
 from tests.unit.registry_world import ENGINE
 
+pytestmark = pytest.mark.promise("P15", "P16")
+
 
 class JsonPacker:
     """A packer without a filesystem: the files as JSON (the real one is tar + zstd)."""

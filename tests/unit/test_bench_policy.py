@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import require_module
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "policy.py"
 PEER_MODULES = {"cedarpy": "cedarpy", "regorus": "regorus", "pycasbin": "casbin"}
 

@@ -26,6 +26,8 @@ from entrusted.crypto.blind_index import (
 from entrusted.crypto.envelope import create_master_key_file
 from entrusted.errors import Conflict, InvalidInput
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 KEY = bytes(range(32))
 
 

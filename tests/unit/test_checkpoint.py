@@ -25,6 +25,8 @@ from entrusted.domain.checkpoint import (
     parse_vkey,
 )
 
+pytestmark = pytest.mark.promise("P3")
+
 # C2SP tlog-checkpoint's example.
 SPEC_ORIGIN = "example.com/behind-the-sofa"
 SPEC_ROOT_B64 = "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="

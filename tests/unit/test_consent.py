@@ -14,6 +14,8 @@ from tests.refusals import default_denied, refused_by
 from tests.unit.consent_world import ConsentWorld, Holder
 from tests.unit.registry_world import SUPPORT, SUPPORT2, SYSADMIN, customer
 
+pytestmark = pytest.mark.promise("P9", "P10", "P11")
+
 WHY = "The customer reports IMAP is slow; I need to look at the folders."
 
 

@@ -24,6 +24,8 @@ from tests.unit.registry_world import (
     customer,
 )
 
+pytestmark = pytest.mark.promise("P9", "P11")
+
 WHY = "The customer cannot log in to webmail; I need to check the mailbox."
 
 

@@ -6,6 +6,7 @@ tests/integration/test_consent_sql.py."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -13,6 +14,8 @@ from tests.unit.consent_machine import ConsentMachine
 from tests.unit.consent_model import Env
 from tests.unit.consent_world import ConsentWorld
 from tests.unit.registry_world import SUPPORT, SUPPORT2
+
+pytestmark = pytest.mark.promise("P9", "P10", "P11")
 
 
 def world_env(world: ConsentWorld) -> Env:

@@ -9,6 +9,8 @@ import pytest
 from tests.refusals import refused_by
 from tests.unit.registry_world import World, customer
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 
 @pytest.fixture
 def world() -> World:

@@ -15,6 +15,8 @@ from entrusted.domain import contacts as contacts_domain
 from entrusted.domain.contacts import canonical_email, canonical_phone
 from entrusted.errors import InvalidInput
 
+pytestmark = pytest.mark.promise("P1")
+
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:

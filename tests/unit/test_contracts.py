@@ -14,6 +14,8 @@ from entrusted.services.registry_forms import ServiceRequest
 from tests.refusals import default_denied, refused_by
 from tests.unit.registry_world import SIGNUP, SUPPORT, SYSADMIN, World, customer
 
+pytestmark = pytest.mark.promise("P1")
+
 SERVICES = (
     ServiceRequest("mailbox", "shop@example.com"),
     ServiceRequest("ftp_space", "backup-7"),

@@ -11,6 +11,8 @@ from entrusted.errors import AuthenticationFailed, Conflict, InvalidInput, RateL
 from tests.refusals import refused_by
 from tests.unit.registry_world import OPERATOR, SIGNUP, SUPPORT, World
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 PASSWORD = "a long customer passphrase"
 
 

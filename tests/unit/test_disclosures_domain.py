@@ -17,6 +17,8 @@ from entrusted.domain.disclosures import (
     scope_problem,
 )
 
+pytestmark = pytest.mark.promise("P5")
+
 ORDER = CourtOrder(
     "cor_0000000000000001", "CH-BE", "BK 26 1", date(2026, 11, 1), date(2026, 11, 30),
     ("cus_0000000000000001",), frozenset({DataCategory.CONTRACTS}), "0" * 64,

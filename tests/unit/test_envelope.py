@@ -31,6 +31,8 @@ from entrusted.crypto.envelope import (
 )
 from entrusted.errors import Conflict, InvalidInput, TamperDetected, Unavailable
 
+pytestmark = pytest.mark.promise("P2")
+
 CUSTOMER = "cus_0000000000000001"
 OTHER_CUSTOMER = "cus_0000000000000002"
 EMAIL = "alice@example.com"

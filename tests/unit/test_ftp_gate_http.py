@@ -24,6 +24,8 @@ from entrusted.errors import (
     Unavailable,
 )
 
+pytestmark = pytest.mark.promise("P9")
+
 CUSTOMER = {
     "actor_kind": "customer",
     "actor_id": "cus_1",

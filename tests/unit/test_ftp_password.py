@@ -16,6 +16,8 @@ from entrusted.services.registry_forms import ServiceRequest
 from tests.refusals import default_denied, refused_by
 from tests.unit.registry_world import SUPPORT, SYSADMIN, World, customer
 
+pytestmark = pytest.mark.promise("P9")
+
 PASSWORD = "a long ftp password 1"
 
 

@@ -18,6 +18,8 @@ from entrusted.services.registry import RegistryParts
 from entrusted.services.registry_forms import ServiceRequest
 from tests.unit.registry_world import World
 
+pytestmark = pytest.mark.promise("P9")
+
 KEY = bytes(range(32))
 
 

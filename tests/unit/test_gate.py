@@ -24,6 +24,8 @@ from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.memory import InMemoryLedger
 from tests.refusals import refused_by
 
+pytestmark = pytest.mark.promise("P3", "P8", "P12")
+
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SUPPORT = Actor(ActorKind.STAFF, "stf_1", frozenset({Role.SUPPORT}))
 MAILBOX = Resource(ResourceKind.MAILBOX_CONTENT, "mbx_1", owner="cus_1")

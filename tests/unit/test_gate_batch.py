@@ -14,6 +14,8 @@ from tests.conftest import FakeClock
 from tests.refusals import default_denied, default_deny_reason
 from tests.unit.registry_world import ENGINE, SIGNUP, SUPPORT
 
+pytestmark = pytest.mark.promise("P3", "P12")
+
 
 class CountingLedger(InMemoryLedger):
     def __init__(self) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from entrusted.services.gate import MAX_ID, _ledger_safe
+
+pytestmark = pytest.mark.promise("P3")
 
 
 def _definition(value: object) -> str:

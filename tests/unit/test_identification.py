@@ -13,6 +13,8 @@ from entrusted.services.gate import AccessContext
 from tests.refusals import default_denied
 from tests.unit.registry_world import SUPPORT, SUPPORT2, SYSADMIN, World, customer
 
+pytestmark = pytest.mark.promise("P1")
+
 
 @pytest.fixture
 def world() -> World:

@@ -22,6 +22,8 @@ from entrusted.services import memory_keys
 from entrusted.services.keys import RotationReport, WrappedKeyStore, rotate
 from entrusted.services.memory_keys import InMemoryWrappedKeyStore
 
+pytestmark = pytest.mark.promise("P2")
+
 FIELDS = ("last_name", "first_name", "email")
 
 

@@ -11,6 +11,8 @@ import pytest
 from entrusted.domain.audit import AuditEntry, first_misfiled
 from entrusted.domain.ledger import TILE_HEIGHT, CompactRange, leaf_hash
 
+pytestmark = pytest.mark.promise("P3")
+
 
 @pytest.mark.parametrize("sizes", [(1,), (255, 1), (256,), (70_000,), (1, 65_535, 300, 4)])
 def test_extend_tiles_matches_append_with_a_node_filter(sizes: tuple[int, ...]) -> None:

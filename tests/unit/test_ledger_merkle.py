@@ -24,6 +24,8 @@ from entrusted.domain.ledger import (
     verify_inclusion,
 )
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 # --- Known answers: transparency-dev/merkle testonly/constants.go and proof/verify_test.go ----
 
 KAT_INPUTS = [

@@ -31,6 +31,8 @@ from tests.unit.test_ledger_merkle import (
     ref_subproof,
 )
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 # --- Verifiers: fixed corruption probes (as in transparency-dev) and hypothesis fuzzing ---------
 
 

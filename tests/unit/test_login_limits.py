@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from entrusted.services.memory_registry import InMemoryRegistry
 from entrusted.services.staff import LoginLimits
 from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.promise("P2")
 
 LIMITS = LoginLimits(max_failures_per_account=2, max_failures_per_address=3)
 

@@ -22,6 +22,8 @@ from entrusted.errors import InvalidInput
 from entrusted.services.gate import AccessContext
 from entrusted.services.mailings import AllowedMailingPurpose, OwnCustomers
 
+pytestmark = pytest.mark.promise("P6", "P7")
+
 CLERK = Actor(ActorKind.STAFF, "stf_1", frozenset({Role.COMMUNICATIONS}))
 MAILING = Resource(ResourceKind.MAILING, "mlg_0000000000000001")
 

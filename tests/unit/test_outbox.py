@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import Backoff, OutboxMessage, OutboxStatus, Topic
 from entrusted.services.memory_mail import InMemoryMailer
 from entrusted.services.memory_registry import InMemoryRegistry
 from entrusted.services.outbox import Letter, OutboxService, queue
 from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.promise("P7")
 
 
 def test_backoff_doubles_and_is_capped() -> None:

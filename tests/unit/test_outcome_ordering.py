@@ -16,6 +16,8 @@ from entrusted.services.memory_registry import InMemoryRegistryUnitOfWork
 from tests.unit.consent_world import ConsentWorld
 from tests.unit.registry_world import SUPPORT, World, customer
 
+pytestmark = pytest.mark.promise("P3")
+
 WHY = "The customer cannot log in to webmail; I need to check the mailbox."
 
 

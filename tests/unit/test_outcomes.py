@@ -15,6 +15,8 @@ from entrusted.services.gate import AccessContext
 from entrusted.services.outcomes import PROMISES, Outcome, OutcomeRecorder
 from tests.unit.registry_world import SUPPORT, World
 
+pytestmark = pytest.mark.promise("P3", "P12")
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "entrusted"
 CATALOGUE = SRC / "services" / "outcomes.py"
 PROMISE_IDS = {f"P{n}" for n in range(1, 18)}

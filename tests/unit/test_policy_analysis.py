@@ -33,6 +33,8 @@ from entrusted.domain.policy_analysis import (
     permission_matrix,
 )
 
+pytestmark = pytest.mark.promise("P8", "P12", "P15")
+
 
 @pytest.fixture(scope="module")
 def shipped() -> RuleSet:

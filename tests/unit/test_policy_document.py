@@ -33,6 +33,8 @@ from tests.conftest import FakeClock
 from tests.refusals import refused_by
 from tests.unit.registry_world import ENGINE
 
+pytestmark = pytest.mark.promise("P17")
+
 LEGAL = Actor(ActorKind.STAFF, "stf_legal", frozenset({Role.LEGAL}))
 TODAY = date(2026, 11, 27)
 REST = ", ".join(f"P{n}" for n in range(1, 18) if n not in (15, 16))

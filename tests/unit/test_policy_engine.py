@@ -23,6 +23,8 @@ from entrusted.domain.policy import (
 )
 from entrusted.errors import InvalidInput
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 MAIL = ResourceKind.MAILBOX_CONTENT
 GRANT = frozenset({Condition.ACTIVE_GRANT})
 

@@ -13,6 +13,8 @@ from entrusted.domain.policy import PROMISES, Action, ActorKind, Condition, Effe
 from entrusted.domain.policy_analysis import InvariantKind
 from entrusted.errors import InvalidInput
 
+pytestmark = pytest.mark.promise("P12")
+
 GOOD_RULE = """\
 version: 1
 rules:

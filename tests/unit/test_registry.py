@@ -21,6 +21,8 @@ from tests.unit.registry_world import (
     customer,
 )
 
+pytestmark = pytest.mark.promise("P1", "P2", "P4")
+
 MAILBOX = ServiceRequest("mailbox", "Info@Example.com")
 TICKET = AccessContext(ticket="HD-4711")  # support's look-ups name a ticket or a case
 

@@ -25,6 +25,8 @@ from entrusted.services.registry_lookup import (
 )
 from tests.unit.registry_world import SIGNUP, SUPPORT, SUPPORT2, World
 
+pytestmark = pytest.mark.promise("P1", "P2")
+
 TICKET = AccessContext(ticket="HD-4711")
 MAILBOX = ServiceRequest("mailbox", "shop@example.com")
 

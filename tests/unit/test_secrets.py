@@ -6,9 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from argon2 import extract_parameters
 
 from entrusted.crypto.secrets import DUMMY_PASSWORD_HASH, hash_password, verify_password
+
+pytestmark = pytest.mark.promise("P2")
 
 
 def test_dummy_hash_has_the_hashers_parameters() -> None:

@@ -25,6 +25,8 @@ from entrusted.domain.policy import (
 from entrusted.domain.policy_analysis import RuleSet, check_invariants
 from entrusted.domain.registry import CLI_OPERATOR_PREFIX
 
+pytestmark = pytest.mark.promise("P8", "P12")
+
 # Pinned: deleting or renaming a shipped invariant must be a visible change to this list.
 SHIPPED_INVARIANTS = {
     "technical-access-only-sysadmin-and-support",
@@ -40,6 +42,7 @@ SHIPPED_INVARIANTS = {
     "consent-follows-identification",
     "policy-document-is-readable-by-anyone",
     "signup-only-registers",
+    "provisioning-only-syncs",
     "mail-and-ftp-hooks-reach-no-data",
     "worker-only-expires-and-keeps-backups",
     "operator-only-registers-and-expires",
@@ -97,6 +100,7 @@ def test_a_rule_letting_every_service_delete_grants_is_caught(shipped: RuleSet) 
         ("signup-only-registers", Service.SIGNUP),
         ("mail-and-ftp-hooks-reach-no-data", Service.MAIL_HOOK),
         ("mail-and-ftp-hooks-reach-no-data", Service.FTP_SERVER),
+        ("provisioning-only-syncs", Service.PROVISIONING),  # issue 17's token is confined too
     }
     assert all(v.rule_ids == ("grants-expire-by-service",) for v in check_invariants(broken))
 

@@ -18,6 +18,8 @@ from entrusted.domain.checkpoint import Checkpoint, format_signed_note, parse_si
 from entrusted.errors import Conflict, InvalidInput, TamperDetected
 from tests.conftest import require_module
 
+pytestmark = pytest.mark.promise("P3")
+
 # golang.org/x/mod/sumdb/note note_test.go: a private key, its vkey and a signature it made.
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

@@ -39,6 +39,8 @@ from tests.unit.test_ledger_merkle import (
     ref_directions,
 )
 
+pytestmark = pytest.mark.promise("P3")
+
 # --- tlog-tiles paths --------------------------------------------------------------------------
 
 

@@ -16,6 +16,8 @@ from entrusted.crypto.totp import (
 )
 from entrusted.errors import TamperDetected, Unavailable
 
+pytestmark = pytest.mark.promise("P2")
+
 NOW = 1_795_000_000.0
 
 

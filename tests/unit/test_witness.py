@@ -29,6 +29,8 @@ from entrusted.services.memory_witness import BareWitnessClient, InMemoryCosigna
 from entrusted.services.witness import RefusalKind, Witness, WitnessRefused
 from entrusted.services.witness_submit import ConfiguredWitness, WitnessPolicy, WitnessSubmitter
 
+pytestmark = pytest.mark.promise("P3", "P14")
+
 ORIGIN = "log.example.com/ledger"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

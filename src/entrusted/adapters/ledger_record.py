@@ -13,11 +13,8 @@ import os
 import threading
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from entrusted.crypto.keyfiles import fsync_dir, write_all
-from entrusted.crypto.signing import NoteSigner
+from entrusted.crypto.signing import Signer, verify_note_body
 from entrusted.domain.checkpoint import LocalRecord, parse_local_record, parse_signed_note
 from entrusted.errors import TamperDetected
 
@@ -27,7 +24,7 @@ MAX_RECORD_BYTES = 64 << 10
 class LocalRecordFile:
     """`load()` the record (None if this installation never wrote one), `save()` a new one."""
 
-    def __init__(self, path: Path, signer: NoteSigner) -> None:
+    def __init__(self, path: Path, signer: Signer) -> None:
         self._path = path
         self._signer = signer
 
@@ -42,21 +39,18 @@ class LocalRecordFile:
         except FileNotFoundError:
             return None
         try:
-            body, signatures = parse_signed_note(raw.decode("utf-8"))
+            body, _ = parse_signed_note(raw.decode("utf-8"))
             record = parse_local_record(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise TamperDetected(
                 f"the local ledger record {self._path} is malformed: {exc}"
             ) from None
-        key = Ed25519PublicKey.from_public_bytes(self._signer.public_key_bytes)
-        for sig in signatures:
-            if sig.name == self._signer.name and sig.key_id == self._signer.key_id:
-                try:
-                    key.verify(sig.signature, body.encode("utf-8"))
-                except InvalidSignature:
-                    break
-                if record.origin != self._signer.name:
-                    break
+        try:
+            verify_note_body(raw.decode("utf-8"), self._signer.key_list)
+        except TamperDetected:
+            pass  # reported below, naming the file
+        else:
+            if record.origin == self._signer.name:
                 return record
         raise TamperDetected(f"the local ledger record {self._path} is not signed by the log key")
 

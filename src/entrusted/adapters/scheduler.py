@@ -1,7 +1,10 @@
 """The scheduler behind `entrusted worker`: periodic jobs (grant expiry, backup retention,
 checkpoint signing) that areas register in the composition root. Each run takes a
 cross-process lock, so several instances never double-run a job; every run and failure is
-logged as a structured event and recorded in `job_state`."""
+logged as a structured event and recorded in `job_state`.
+
+A job returns what it did, or None when there was nothing to do: those routine runs are logged
+at DEBUG, so a worker ticking every few seconds stays quiet at INFO until something happens."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class JobLock(Protocol):
 class Job:
     name: str
     interval_s: float
-    run: Callable[[], str | None]
+    run: Callable[[], str | None]  # None: nothing happened (logged at DEBUG)
 
 
 @dataclass(slots=True)
@@ -44,23 +47,33 @@ class Worker:
     jobs: list[Job]
     lock: JobLock
     engine: sa.Engine
+    observe: Callable[[str, bool], None] | None = None  # (job, ok) of every run: the metrics
     _next_due: dict[str, float] = field(default_factory=dict)
 
     def run_job(self, job: Job) -> Outcome:
         with self.lock.hold(job.name) as got:
             if not got:
-                log.info("job.skipped", job=job.name, reason="running on another instance")
+                log.debug("job.skipped", job=job.name, reason="running on another instance")
                 return Outcome(ran=False)
             started = datetime.now(UTC)
             try:
                 detail = job.run()
             except Exception as exc:  # noqa: BLE001 - a failing job must not stop the worker
                 self._record(job.name, started, ok=False, error=f"{type(exc).__name__}: {exc}")
+                self._observe(job.name, ok=False)
                 log.error("job.failed", job=job.name, error=type(exc).__name__, message=str(exc))
                 return Outcome(ran=True, ok=False, detail=str(exc))
             self._record(job.name, started, ok=True, error=None)
-            log.info("job.ran", job=job.name, detail=detail)
+            self._observe(job.name, ok=True)
+            if detail is None:
+                log.debug("job.ran", job=job.name, detail="nothing to do")
+            else:
+                log.info("job.ran", job=job.name, detail=detail)
             return Outcome(ran=True, ok=True, detail=detail)
+
+    def _observe(self, name: str, ok: bool) -> None:
+        if self.observe is not None:
+            self.observe(name, ok)
 
     def run_due(self, now: float | None = None) -> dict[str, Outcome]:
         now = time.monotonic() if now is None else now
@@ -103,6 +116,15 @@ class LastRun:
     finished_at: datetime
     ok: bool
     error: str | None
+
+
+def last_runs(engine: sa.Engine) -> dict[str, LastRun]:
+    """The last finished run of every job that has finished one (for the metrics)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.job_state).where(t.job_state.c.last_finished_at.is_not(None))
+        ).all()
+    return {str(r.name): LastRun(r.last_finished_at, bool(r.last_ok), r.last_error) for r in rows}
 
 
 def last_run(engine: sa.Engine, name: str) -> LastRun | None:

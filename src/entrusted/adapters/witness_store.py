@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from entrusted.crypto.cosigning import generate_witness_key_file, load_cosigner
-from entrusted.domain.checkpoint import parse_vkey
+from entrusted.crypto.signing import log_origin
 from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.ports import Clock
 from entrusted.services.witness import RefusalKind, Witness, WitnessedHead
@@ -74,11 +74,12 @@ class SqliteWitnessStore:
                 self._conn = None
 
     def trust(self, vkey: str) -> str:
-        """Witness the log whose checkpoints `vkey` signs; returns its origin."""
+        """Witness the log whose checkpoints `vkey` signs; returns its origin. `vkey` may be
+        the log's key list (one vkey per line), as during a signing-key rollover."""
         try:
-            origin = parse_vkey(vkey).name
-        except ValueError as exc:
-            raise InvalidInput("log vkey", str(exc)) from None
+            origin = log_origin(vkey)
+        except InvalidInput as exc:
+            raise InvalidInput("log vkey", exc.message) from None
         with self._connect() as conn:
             conn.execute(
                 "INSERT INTO trusted_log (origin, vkey) VALUES (?, ?) "

@@ -22,7 +22,6 @@ from entrusted.adapters.ftp.space_sizes import FileSystemSpaceReader
 from entrusted.adapters.joblock import FileJobLock, PostgresJobLock
 from entrusted.adapters.ledger_record import LocalRecordFile
 from entrusted.adapters.mail.dovecot import DoveadmSessions
-from entrusted.adapters.mail.maildir import MaildirReader
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, parse_rules
 from entrusted.adapters.scheduler import Job, JobLock, Worker, last_run
 from entrusted.adapters.witness_cosignatures import SqlCosignatureStore
@@ -45,6 +44,7 @@ from entrusted.bootstrap.installation import (
     scratch_installation,
     secure_files,
 )
+from entrusted.bootstrap.key_backup import record_pending_restore
 from entrusted.bootstrap.keys import LazyRegistryKeys
 from entrusted.bootstrap.ledger_jobs import (
     LEDGER_VERIFY_JOB,
@@ -55,6 +55,7 @@ from entrusted.bootstrap.ledger_jobs import (
     adopt_ledger_record,
     tile_source,
 )
+from entrusted.bootstrap.mail_backends import mailbox_reader
 from entrusted.bootstrap.mailings import (
     MAILINGS_SEND_JOB,
     Mailings,
@@ -62,11 +63,13 @@ from entrusted.bootstrap.mailings import (
     mailing_conditions,
     send_announcements,
 )
+from entrusted.bootstrap.observability import Observability, build_observability, happened
 from entrusted.bootstrap.policy_document import build_policy_documents
+from entrusted.bootstrap.provisioning import build_provisioning, customer_numbers
 from entrusted.bootstrap.transports import _messaging
 from entrusted.config import Settings
 from entrusted.crypto.personal import RegistryKeys
-from entrusted.crypto.signing import load_signer
+from entrusted.crypto.signing_keys import load_log_signer
 from entrusted.domain.outbox import Backoff
 from entrusted.domain.policy import (
     Action,
@@ -112,6 +115,7 @@ from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.policy_document import PolicyDocuments
 from entrusted.services.policy_rules import RulesDeployment, require_invariants
 from entrusted.services.ports import ConsentUnitOfWork, RegistryUnitOfWork, UnitOfWork
+from entrusted.services.provisioning import ProvisioningService
 from entrusted.services.registry import RegistryParts, RegistryService
 from entrusted.services.registry_lookup import (
     CallerLookup,
@@ -194,12 +198,14 @@ class Container:
     events: EventBus = field(init=False)  # the bus areas publish to (e.g. a published policy)
     desk: Desk = field(init=False)
     policy_documents: PolicyDocuments = field(init=False)
+    observability: Observability = field(init=False)  # metrics and readiness (issue 17)
+    provisioning: ProvisioningService = field(init=False)  # the hoster's sync (issue 17)
 
     @property
     def checkpoints(self) -> CheckpointService:
         """Loaded on first use: commands that never sign need no signing key."""
         if self._checkpoints is None:
-            signer = load_signer(self.settings.effective_ledger_key_file)
+            signer = load_log_signer(self.settings.effective_ledger_key_file, self.clock)
             self._checkpoints = CheckpointService(
                 self.ledger_store,
                 signer,
@@ -281,7 +287,12 @@ class Container:
         return PostgresJobLock(self.engine)
 
     def worker(self) -> Worker:
-        return Worker(jobs=self.jobs, lock=self.job_lock(), engine=self.engine)
+        return Worker(
+            jobs=self.jobs,
+            lock=self.job_lock(),
+            engine=self.engine,
+            observe=self.observability.metrics.job_ran,
+        )
 
     def require_transports(self) -> list[str]:
         """What `serve` and `worker` check before they start: a configured way out for
@@ -308,7 +319,7 @@ class Container:
             raise Unavailable(f"the database at {where} is unreachable: "
                               f"{type(getattr(exc, 'orig', None) or exc).__name__}") from None
         file_notes = secure_files(self.settings)
-        vkey = self.checkpoints.vkey
+        vkey = self.checkpoints.key_list  # every key: old checkpoints keep their signer
         verified = self.checkpoints.advance_record(lambda r: verify_since(self.engine, vkey, r))
         if sign_tail and self._tail is None:
             # A checkpoint follows every append within about a second (`serve`).
@@ -318,6 +329,7 @@ class Container:
             self._tail.poke()
         require_invariants(self.ruleset, self.gate.engine)
         notes = [*file_notes, verified.summary()]
+        notes += record_pending_restore(self, console_operator())  # docs/keys.md
         deployment = RulesDeployment(
             SqlDeploymentStore(self.engine), self.ledger, self.clock, parse_rules
         ).record(self.ruleset, self.rules_bytes, deployed_by)
@@ -401,7 +413,7 @@ def build(  # noqa: PLR0915
     )
     mailer, sms = _messaging(settings)
     contacts = Contacts()
-    parts = RegistryParts(registry_uow, gate, keys, contacts, clock)
+    parts = RegistryParts(registry_uow, gate, keys, contacts, clock, readers=reader)
     customer_auth = CustomerAuthService(
         registry_uow,
         clock,
@@ -481,6 +493,7 @@ def build(  # noqa: PLR0915
             clock,
         ),
         cases_in(consent_uow),
+        customer_numbers(engine),  # issue 17: support finds a caller by the hoster's number
     )
     c = Container(
         settings=settings,
@@ -518,7 +531,7 @@ def build(  # noqa: PLR0915
         consent=consent,
         grants=grants,
         verbal_consent=VerbalConsentService(consent_parts, grants),
-        mailbox_monitor=MailboxMonitor(parts, MaildirReader(), settings.mail_root_template),
+        mailbox_monitor=MailboxMonitor(parts, mailbox_reader(settings)),
         mail_login=mail_login,
         grant_entry=grant_entry,
         ftp_login=ftp_login,
@@ -533,9 +546,15 @@ def build(  # noqa: PLR0915
         Job(LEDGER_VERIFY_JOB, settings.ledger_verify_interval_s, lambda: _verify_ledger(c))
     )
     c.jobs.append(
-        Job("grants.expire", settings.grants_expire_interval_s, lambda: str(consent.expire(WORKER)))
+        Job(
+            "grants.expire",
+            settings.grants_expire_interval_s,
+            lambda: happened(consent.expire(WORKER)),
+        )
     )
-    c.jobs.append(Job("outbox.deliver", settings.outbox_interval_s, lambda: str(outbox.deliver())))
+    c.jobs.append(
+        Job("outbox.deliver", settings.outbox_interval_s, lambda: happened(outbox.deliver()))
+    )
     c.backups = build_backups(c, parts, consent_uow)
     c.events = events
     c.mailings = build_mailings(c, keys, events)
@@ -554,6 +573,8 @@ def build(  # noqa: PLR0915
     c.jobs.append(
         Job(BACKUP_PURGE_JOB, settings.backup_purge_interval_s, lambda: purge_job(c.backups))
     )
+    c.observability = build_observability(c)
+    c.provisioning = build_provisioning(c, parts)
     return c
 
 

@@ -18,6 +18,7 @@ from entrusted.config import Settings
 from entrusted.crypto.blind_index import create_index_key_file
 from entrusted.crypto.envelope import create_master_key_file
 from entrusted.crypto.signing import generate_key_file
+from entrusted.crypto.signing_keys import rollover_files
 
 if TYPE_CHECKING:
     from entrusted.bootstrap import Container
@@ -64,6 +65,9 @@ def _ledger_key(settings: Settings, force: bool) -> list[str]:
     if force:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".pub").unlink(missing_ok=True)
+        for rolled in rollover_files(path):  # the wiped log's later keys and key history
+            rolled.unlink(missing_ok=True)
+            rolled.with_name(rolled.name + ".pub").unlink(missing_ok=True)
         # The wiped log's signed local record: kept, it would (rightly) refuse the new log.
         (settings.data_dir / LEDGER_RECORD).unlink(missing_ok=True)
     if path.exists():
@@ -104,6 +108,7 @@ def secure_files(settings: Settings) -> list[str]:
     database = url.database if url.get_backend_name() == "sqlite" else None
     files = sqlite_files(Path(database)) if database else []
     keys = [settings.effective_ledger_key_file, settings.data_dir / LEDGER_RECORD]
+    keys += rollover_files(settings.effective_ledger_key_file)  # docs/keys.md
     keys += [] if settings.master_key else [settings.effective_master_key_file]
     keys += [] if settings.index_key else [settings.effective_index_key_file]
     keys += list(settings.previous_master_key_files)

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 LEDGER_VERIFY_JOB = "ledger.verify"  # the worker's scheduled full verification
 
 
-def _sign(c: Container) -> str:
+def _sign(c: Container) -> str | None:
+    """None when the log has not grown (a routine tick, logged at DEBUG)."""
     signed = c.checkpoints.sign()
-    return "unchanged" if signed is None else f"signed checkpoint at size {signed.size}"
+    return None if signed is None else f"signed checkpoint at size {signed.size}"
 
 
 def tile_source(url: str) -> HttpTileSource:
@@ -46,7 +47,7 @@ def _tail_sign_failed(exc: Exception) -> None:
 def adopt_ledger_record(c: Container, by: Actor) -> str:
     """Write a new signed local record after verifying the whole log (see
     `CheckpointService.advance_record`); the adoption itself is a ledger entry."""
-    vkey = c.checkpoints.vkey
+    vkey = c.checkpoints.key_list
     verified = c.checkpoints.advance_record(lambda r: verify_since(c.engine, vkey, r), adopt=True)
     summary = f"local ledger record adopted: {verified.summary()}"[:2000]
     resource = Resource(ResourceKind.LEDGER, "local-record")
@@ -61,7 +62,7 @@ def _verify_ledger(c: Container) -> str:
     outcomes = OutcomeRecorder(c.gate)
     resource = Resource(ResourceKind.LEDGER, "full-verification")
     try:
-        report = verify_ledger(c.engine, c.checkpoints.vkey)
+        report = verify_ledger(c.engine, c.checkpoints.key_list)
     except TamperDetected as exc:
         reason = f"ledger verification failed: {exc.message}"[:2000]
         outcomes.record(

@@ -79,11 +79,11 @@ def build_mailings(
     return Mailings(compose, sender)
 
 
-def send_announcements(m: Mailings, store: SqlMailingStore) -> str:
+def send_announcements(m: Mailings, store: SqlMailingStore) -> str | None:
     """The worker's job: send (or resume) the announcements the worker composed."""
     sent = []
     for mailing in store.recent(50):
         if mailing.created_by == WORKER.id and mailing.status is not MailingStatus.DONE:
             report = m.sender.send(WORKER, mailing.id)
             sent.append(f"{mailing.id}: {report.progress.sent}/{report.progress.total} sent")
-    return "; ".join(sent) or "nothing to send"
+    return "; ".join(sent) or None  # nothing to send: a routine tick, logged at DEBUG

@@ -31,15 +31,24 @@ import hmac
 import secrets
 from pathlib import Path
 
-from entrusted.crypto.envelope import KEY_SIZE, key_from_base64, read_key_file, write_key_file
+from entrusted.crypto.envelope import (
+    KEY_SIZE,
+    key_file_bytes,
+    key_from_base64,
+    key_from_file_bytes,
+    read_key_file,
+    write_key_file,
+)
 from entrusted.domain.contacts import canonical_email, canonical_phone
-from entrusted.domain.registry import clean_ftp_name
+from entrusted.domain.registry import clean_ftp_name, clean_website
 from entrusted.errors import InvalidInput
 
 INDEX_SIZE = 32  # the whole HMAC-SHA256 output: no truncation, so no accidental matches
 _EMAIL = b"email\0"
 _PHONE = b"phone\0"
 _SPACE = b"space\0"  # an FTP space's account name: its login name, found like a mailbox
+_DOMAIN = b"dname\0"  # a hosted domain name (issue 17), found when a caller quotes it
+_NUMBER = b"cusno\0"  # the hoster's own customer number (issue 17): personal-ish, so keyed
 _LABEL = "entrusted-index-key-v1"
 _FIELD = "index key"
 
@@ -59,6 +68,18 @@ def ftp_space_index(key: bytes, name: str) -> bytes:
     """The blind index of an FTP space's account name (InvalidInput "name" if it is not one):
     the FTP server finds the space a login names without decrypting every space's name."""
     return _index(key, _SPACE, clean_ftp_name(name, "name"))
+
+
+def domain_index(key: bytes, name: str) -> bytes:
+    """The blind index of a hosted domain name (InvalidInput "domain" if it is not a host
+    name); support finds the holder of a domain a caller quotes without decrypting names."""
+    return _index(key, _DOMAIN, clean_website(name, "domain"))
+
+
+def customer_number_index(key: bytes, number: str) -> bytes:
+    """The blind index of the hoster's own customer number, as given (blanks around it
+    ignored; `domain.provisioning.clean_external_id` checks its shape first)."""
+    return _index(key, _NUMBER, number.strip())
 
 
 def _index(key: bytes, kind: bytes, canonical: str) -> bytes:
@@ -81,6 +102,15 @@ def create_index_key_file(path: Path) -> bytes:
     key = new_index_key()
     write_key_file(path, _LABEL, key, _FIELD)
     return key
+
+
+def index_key_file_bytes(key: bytes) -> bytes:
+    """What `create_index_key_file` writes for `key` (for the key backup)."""
+    return key_file_bytes(_LABEL, key)
+
+
+def index_key_from_file_bytes(raw: bytes, where: str = "") -> bytes:
+    return key_from_file_bytes(raw, _LABEL, _FIELD, where)
 
 
 def load_index_key_file(path: Path) -> bytes:

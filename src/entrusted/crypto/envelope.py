@@ -243,6 +243,15 @@ def create_master_key_file(path: Path) -> MasterKey:
     return key
 
 
+def master_key_file_bytes(key: MasterKey) -> bytes:
+    """What `create_master_key_file` writes for `key` (for the key backup)."""
+    return key_file_bytes(_KEK_LABEL, key.material)
+
+
+def master_key_from_file_bytes(raw: bytes, where: str = "") -> MasterKey:
+    return MasterKey(key_from_file_bytes(raw, _KEK_LABEL, _KEK_FIELD, where))
+
+
 def load_master_key_file(path: Path) -> MasterKey:
     """The master key at `path`; InvalidInput if missing, garbled or readable by others."""
     return MasterKey(read_key_file(path, _KEK_LABEL, _KEK_FIELD))
@@ -268,8 +277,12 @@ def write_key_file(path: Path, label: str, material: bytes, field: str) -> None:
     written to a private temporary file (O_CREAT|O_EXCL, 0600) and hard-linked into place, and
     the link fails if `path` is taken, so an existing key is never overwritten.
     """
-    content = f"{label}:{base64.b64encode(material).decode('ascii')}\n".encode("ascii")
-    create_private_file(path, content, field)
+    create_private_file(path, key_file_bytes(label, material), field)
+
+
+def key_file_bytes(label: str, material: bytes) -> bytes:
+    """The bytes of a key file: one line ``<label>:<base64>`` (the key: handle as such)."""
+    return f"{label}:{base64.b64encode(material).decode('ascii')}\n".encode("ascii")
 
 
 def read_key_file(path: Path, label: str, field: str) -> bytes:
@@ -279,7 +292,11 @@ def read_key_file(path: Path, label: str, field: str) -> bytes:
     must be treated as leaked, and saying so is better than quietly using it. The mode is read
     from the opened descriptor, so swapping the file after the check changes nothing.
     """
-    raw = read_private_file(path, field, _MAX_KEY_FILE)
+    return key_from_file_bytes(read_private_file(path, field, _MAX_KEY_FILE), label, field, path)
+
+
+def key_from_file_bytes(raw: bytes, label: str, field: str, path: Path | str = "") -> bytes:
+    """The key in a key file's bytes (`key_file_bytes`); InvalidInput, never quoting them."""
     try:
         found_label, sep, encoded = raw.decode("ascii").strip().partition(":")
     except UnicodeDecodeError:

@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from entrusted.crypto.blind_index import email_index, ftp_space_index, phone_index
+from entrusted.crypto.blind_index import domain_index, email_index, ftp_space_index, phone_index
 from entrusted.crypto.envelope import (
     KEY_SIZE,
     Keyring,
@@ -202,12 +202,15 @@ def seal_service(
     name: str,
 ) -> StoredService:
     """A hosted service's stored form under its holder's data key; mailboxes and FTP spaces
-    get an index (their names are login names, found by the mail and FTP servers)."""
+    get an index (their names are login names, found by the mail and FTP servers), and so
+    do domains (support finds a caller by the domain they quote)."""
     idx = (
         email_index(keys.index_key, name)
         if kind is ServiceKind.MAILBOX
         else ftp_space_index(keys.index_key, name)
         if kind is ServiceKind.FTP_SPACE
+        else domain_index(keys.index_key, name)
+        if kind is ServiceKind.DOMAIN
         else None
     )
     blob = encrypt_field(dek, holder_id, _service_field(service_id), name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -39,6 +40,26 @@ from entrusted.errors import InvalidInput, TamperDetected
 _SKEY_PREFIX = "PRIVATE+KEY+"
 _KEY_FIELD = "ledger key"
 _MAX_KEY_FILE = 4096
+
+
+class Signer(Protocol):
+    """What signs the log's notes: one key (`NoteSigner`) or the log's keys over time
+    (`crypto.signing_keys.RollingSigner`, after a rollover)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def vkey(self) -> str:
+        """The key that signs now."""
+        ...
+
+    @property
+    def key_list(self) -> str:
+        """Every published key, one vkey per line (what verifiers need)."""
+        ...
+
+    def sign_note(self, text: str) -> str: ...
+    def sign_checkpoint(self, cp: Checkpoint) -> str: ...
 
 
 class NoteSigner:
@@ -79,13 +100,26 @@ class NoteSigner:
         return self._public
 
     @property
+    def seed(self) -> bytes:
+        """The 32-byte private key (for its key file and the key backup only)."""
+        return self._key.private_bytes_raw()
+
+    @property
     def vkey(self) -> str:
         return format_vkey(self._name, SIG_TYPE_ED25519, self._public)
 
+    @property
+    def key_list(self) -> str:
+        """Every key a verifier of this log needs (one vkey per line): here, just this one."""
+        return self.vkey
+
+    def signature(self, text: str) -> tuple[str, bytes]:
+        """This key's signature line over `text`, as `format_signed_note` takes it."""
+        return (self._name, self._key_id + self._key.sign(text.encode("utf-8")))
+
     def sign_note(self, text: str) -> str:
         """A signed note over arbitrary note text (which must end in a newline)."""
-        signature = self._key.sign(text.encode("utf-8"))
-        return format_signed_note(text, [(self._name, self._key_id + signature)])
+        return format_signed_note(text, [self.signature(text)])
 
     def sign_checkpoint(self, cp: Checkpoint) -> str:
         return self.sign_note(cp.body())
@@ -94,39 +128,38 @@ class NoteSigner:
         return f"NoteSigner({self._name}+{self._key_id.hex()})"
 
 
-def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Checkpoint:
-    """The checkpoint in `note_text` if `vkey` signed it; TamperDetected otherwise.
+def key_list(vkeys: str) -> tuple[str, ...]:
+    """The vkeys of a published key list: one vkey per line (blank lines ignored), the text
+    served at `/v1/ledger/keys`. A single vkey is a key list of one."""
+    keys = tuple(line.strip() for line in vkeys.splitlines() if line.strip())
+    if not keys:
+        raise InvalidInput("ledger vkey", "no verifier key given")
+    return keys
 
-    Signatures by other keys are ignored, as signed-note requires (they may be witnesses or a
-    rotated key); a signature that claims to be by `vkey` but fails is tampering. With
-    `origin`, the checkpoint must also name that log. A malformed `vkey` is InvalidInput: it is
-    configuration, not evidence.
+
+def log_origin(vkeys: str) -> str:
+    """The log a vkey or key list belongs to (its key name); InvalidInput when malformed or
+    when the keys name different logs."""
+    try:
+        names = {parse_vkey(text).name for text in key_list(vkeys)}
+    except ValueError as exc:
+        raise InvalidInput("ledger vkey", str(exc)) from None
+    if len(names) != 1:
+        raise InvalidInput("ledger vkey", "the keys belong to different logs")
+    return names.pop()
+
+
+def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Checkpoint:
+    """The checkpoint in `note_text` if a key of `vkey` signed it; TamperDetected otherwise.
+
+    `vkey` is one vkey or the log's key list (one per line, see `key_list`): after a signing
+    key rollover, old checkpoints carry only the old key's signature and new ones only the
+    new key's, and each note's key id picks its key. Signatures by unlisted keys are ignored,
+    as signed-note requires (they may be witnesses); a signature that claims to be by a
+    listed key but fails is tampering. With `origin`, the checkpoint must also name that log.
+    A malformed `vkey` is InvalidInput: it is configuration, not evidence.
     """
-    try:
-        name, kid, key_type, public = parse_vkey(vkey)
-    except ValueError as exc:
-        raise InvalidInput("ledger vkey", str(exc)) from exc
-    if key_type != SIG_TYPE_ED25519:
-        raise InvalidInput("ledger vkey", f"signature type {key_type} is not Ed25519")
-    try:
-        verifier = Ed25519PublicKey.from_public_bytes(public)
-    except ValueError as exc:
-        raise InvalidInput("ledger vkey", "not a valid Ed25519 public key") from exc
-    try:
-        body, signatures = parse_signed_note(note_text)
-    except ValueError as exc:
-        raise TamperDetected(f"malformed signed note: {exc}") from exc
-    verified = False
-    for sig in signatures:
-        if sig.name != name or sig.key_id != kid:
-            continue
-        try:
-            verifier.verify(sig.signature, body.encode("utf-8"))
-        except InvalidSignature as exc:
-            raise TamperDetected(f"bad signature by {name}+{kid.hex()}") from exc
-        verified = True
-    if not verified:
-        raise TamperDetected(f"note carries no signature by {name}+{kid.hex()}")
+    body = verify_note_body(note_text, vkey)
     try:
         checkpoint = parse_checkpoint_body(body)
     except ValueError as exc:
@@ -134,6 +167,41 @@ def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Chec
     if origin is not None and checkpoint.origin != origin:
         raise TamperDetected(f"checkpoint is for origin {checkpoint.origin!r}, not {origin!r}")
     return checkpoint
+
+
+def verify_note_body(note_text: str, vkey: str) -> str:
+    """The body of `note_text` if at least one key of `vkey` (a vkey or a key list) signed it
+    and no listed key's signature on it fails; TamperDetected otherwise."""
+    verifiers = {}
+    for text in key_list(vkey):
+        try:
+            name, kid, key_type, public = parse_vkey(text)
+        except ValueError as exc:
+            raise InvalidInput("ledger vkey", str(exc)) from exc
+        if key_type != SIG_TYPE_ED25519:
+            raise InvalidInput("ledger vkey", f"signature type {key_type} is not Ed25519")
+        try:
+            verifiers[(name, kid)] = Ed25519PublicKey.from_public_bytes(public)
+        except ValueError as exc:
+            raise InvalidInput("ledger vkey", "not a valid Ed25519 public key") from exc
+    try:
+        body, signatures = parse_signed_note(note_text)
+    except ValueError as exc:
+        raise TamperDetected(f"malformed signed note: {exc}") from exc
+    verified = False
+    for sig in signatures:
+        verifier = verifiers.get((sig.name, sig.key_id))
+        if verifier is None:
+            continue
+        try:
+            verifier.verify(sig.signature, body.encode("utf-8"))
+        except InvalidSignature as exc:
+            raise TamperDetected(f"bad signature by {sig.name}+{sig.key_id.hex()}") from exc
+        verified = True
+    if not verified:
+        listed = ", ".join(f"{name}+{kid.hex()}" for name, kid in verifiers)
+        raise TamperDetected(f"note carries no signature by {listed}")
+    return body
 
 
 def _format_skey(signer: NoteSigner, seed: bytes) -> str:
@@ -172,12 +240,29 @@ def generate_key_file(path: Path, name: str) -> str:
         check_key_name(name)
     except ValueError as exc:
         raise InvalidInput("ledger key name", str(exc)) from exc
-    private = Ed25519PrivateKey.generate()
-    signer = NoteSigner(name, private)
-    content = (_format_skey(signer, private.private_bytes_raw()) + "\n").encode("ascii")
-    create_private_file(path, content, _KEY_FIELD)
+    return write_key_file(path, NoteSigner(name, Ed25519PrivateKey.generate()))
+
+
+def write_key_file(path: Path, signer: NoteSigner) -> str:
+    """Store `signer` at `path` (0600, never over an existing file) and its vkey at
+    `<path>.pub`; returns the vkey."""
+    create_private_file(path, key_file_content(signer), _KEY_FIELD)
     _write_public(Path(f"{path}.pub"), signer.vkey + "\n")
     return signer.vkey
+
+
+def key_file_content(signer: NoteSigner) -> bytes:
+    """The bytes of `signer`'s key file (the private key: handle as such)."""
+    return (_format_skey(signer, signer.seed) + "\n").encode("ascii")
+
+
+def parse_key_file(raw: bytes) -> NoteSigner:
+    """The signer in a key file's bytes; ValueError (never quoting them) if they are not one."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError("not a note key (not ASCII)") from None
+    return _parse_skey(text.removesuffix("\n"))
 
 
 def _write_public(path: Path, text: str) -> None:
@@ -199,11 +284,7 @@ def load_signer(path: Path) -> NoteSigner:
     """The signer stored at `path`; InvalidInput if missing, garbled or readable by others."""
     raw = read_private_file(path, _KEY_FIELD, _MAX_KEY_FILE)
     try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise InvalidInput(_KEY_FIELD, f"key file {path} is not a note key (not ASCII)") from None
-    try:
-        return _parse_skey(text.removesuffix("\n"))
+        return parse_key_file(raw)
     except ValueError as exc:
         # Our reasons never quote the content (it is the private key), so they are safe to show.
         raise InvalidInput(

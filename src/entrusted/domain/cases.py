@@ -67,6 +67,7 @@ class GrantEnd(StrEnum):
     CANCELLED = "contract_cancelled"
     STAFF_DISABLED = "staff_disabled"  # the staff member named in it was disabled
     ROLE_REMOVED = "staff_role_removed"  # a role was taken from the staff member named in it
+    SERVICE_REMOVED = "service_removed"  # provisioning removed the mailbox or FTP space
 
 
 @dataclass(frozen=True, slots=True)

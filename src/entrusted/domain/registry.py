@@ -45,6 +45,7 @@ class ServiceKind(StrEnum):
     MAILBOX = "mailbox"
     FTP_SPACE = "ftp_space"
     WEBSITE = "website"
+    DOMAIN = "domain"  # a registered domain name (issue 17): no content, found by its index
 
 
 class IdentificationMethod(StrEnum):

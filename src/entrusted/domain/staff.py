@@ -31,6 +31,7 @@ class ServiceName(StrEnum):
     SIGNUP = "signup"  # the provider's signup site registers customers
     MAIL_HOOK = "mail_hook"  # the Dovecot Lua passdb asks the gate about staff logins
     FTP_SERVER = "ftp_server"  # the FTP authorizer asks the gate about staff entries
+    PROVISIONING = "provisioning"  # the hoster's provisioning system syncs customers, services
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ class Service(StrEnum):
     FTP_SERVER = "ftp_server"  # the FTP authorizer: asks on behalf of staff, closes sessions
     WORKER = "worker"  # the periodic jobs: expiry and backup retention
     OPERATOR = "operator"  # the machine's operator at the console (`cli:user@host`)
+    PROVISIONING = "provisioning"  # the hoster's provisioning system syncs customers/services
 
 
 OPERATOR_PREFIX = "cli:"  # the id prefix of the console operator's actor (no token carries it)
@@ -82,6 +83,7 @@ class ResourceKind(StrEnum):
     STAFF_ACCOUNT = "staff_account"
     DISCLOSURE = "disclosure"  # a third-party request and the court order registered for it
     POLICY_RULES = "policy_rules"
+    EVIDENCE_REPORT = "evidence_report"  # the proof-of-promises report: counts and ids only
 
 
 class Condition(StrEnum):

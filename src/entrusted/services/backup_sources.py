@@ -79,7 +79,7 @@ class RegistrySources:
             contracts = uow.contracts.for_holder(customer_id)
         record = _record(sealed, contracts)
         targets = [Target(customer_id, Source.RECORD, None, record=record)]
-        services = [s for c in contracts for s in c.services]
+        services = [s for c in contracts for s in c.services if s.kind in _SOURCE]  # no domains
         if services:
             dek = data_key(self._p.keys(), sealed)
             for service in services:

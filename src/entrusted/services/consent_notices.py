@@ -50,6 +50,7 @@ _ENDED_BECAUSE = {
     GrantEnd.CANCELLED: "the contract was cancelled",
     GrantEnd.STAFF_DISABLED: "the staff member it named no longer works with us",
     GrantEnd.ROLE_REMOVED: "the staff member it named no longer holds that role",
+    GrantEnd.SERVICE_REMOVED: "the service was removed from your contract",  # issue 17
 }
 
 

@@ -74,6 +74,12 @@ class ConditionResolver(Protocol):
     def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool: ...
 
 
+class DecisionTally(Protocol):
+    """Counts each entry the gate ledgered (the metrics): must be cheap and never raise."""
+
+    def __call__(self, effect: str, rule: str | None) -> None: ...
+
+
 class ActorDirectory(Protocol):
     """Whether an actor exists and is active (e.g. the staff table); unknown actors are refused."""
 
@@ -100,6 +106,7 @@ class Gate:
     resolvers: Mapping[Condition, ConditionResolver] = field(default_factory=dict)
     directory: ActorDirectory | None = None
     nonce: Callable[[int], bytes] = os.urandom
+    tally: DecisionTally | None = None  # counted only once durable: the metrics match the log
 
     def decide(
         self,
@@ -156,6 +163,22 @@ class Gate:
         context = context or AccessContext()
         self._checked(actor, action, resource, context)
         return self._record(actor, action.value, resource, context, outcome)
+
+    def record_outcomes(
+        self,
+        actor: Actor,
+        outcomes: Sequence[tuple[Action, Resource, Decision]],
+        context: AccessContext | None = None,
+    ) -> list[Receipt]:
+        """`record_outcome` for many changes that committed together (a provisioning import),
+        with one durable ledger append for all of them, as `decide_many` does for decisions."""
+        if not outcomes:
+            return []
+        context = context or AccessContext()
+        for action, resource, _ in outcomes:
+            self._checked(actor, action, resource, context)
+        entries = [self._entry(actor, a.value, r, context, d) for a, r, d in outcomes]
+        return self._append(entries)
 
     def _evaluate(
         self, actor: Actor, action: Action | str, resource: Resource, context: AccessContext
@@ -254,9 +277,11 @@ class Gate:
 
     def _append(self, entries: list[AuditEntry]) -> list[Receipt]:
         try:
-            if len(entries) == 1:
-                return [self.ledger.append(entries[0])]
-            return self.ledger.append_many(entries)
+            receipts = (
+                [self.ledger.append(entries[0])]
+                if len(entries) == 1
+                else self.ledger.append_many(entries)
+            )
         except Unavailable:
             raise
         except EntrustedError as exc:
@@ -267,6 +292,10 @@ class Gate:
             raise Unavailable(
                 f"the decision could not be audited ({type(exc).__name__}); refused"
             ) from None
+        if self.tally is not None:
+            for entry in entries:
+                self.tally(entry.decision, entry.rule)
+        return receipts
 
 
 def _printable(value: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
-from entrusted.crypto.signing import NoteSigner
+from entrusted.crypto.signing import Signer
 from entrusted.domain.checkpoint import Checkpoint, LocalRecord
 from entrusted.domain.ledger import verify_consistency
 from entrusted.errors import TamperDetected, Unavailable
@@ -61,7 +61,7 @@ class CheckpointService:
     def __init__(
         self,
         log: LedgerLog,
-        signer: NoteSigner,
+        signer: Signer,
         clock: Clock,
         lock: SignerLock,
         record: LocalRecordStore,
@@ -86,7 +86,14 @@ class CheckpointService:
 
     @property
     def vkey(self) -> str:
+        """The key that signs checkpoints now."""
         return self._signer.vkey
+
+    @property
+    def key_list(self) -> str:
+        """Every key of the log, one vkey per line (`crypto.signing_keys`): what verifiers
+        need, since after a rollover old checkpoints carry only the old key's signature."""
+        return self._signer.key_list
 
     @property
     def origin(self) -> str:

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from entrusted.crypto.signing import verify_note
-from entrusted.domain.checkpoint import Checkpoint, b64decode_strict, b64encode, parse_vkey
+from entrusted.crypto.signing import key_list, log_origin, verify_note
+from entrusted.domain.checkpoint import Checkpoint, b64decode_strict, b64encode
 from entrusted.domain.ledger import (
     HASH_SIZE,
     TILE_HEIGHT,
@@ -95,12 +95,14 @@ def monitor(
 ) -> MonitorReport:
     """Verify the log's newest checkpoint against `previous` (None: the first look); with
     `witnesses`, it must also carry the policy's k of n cosignatures."""
-    if previous is not None and previous.vkey != vkey:
-        raise InvalidInput("key", "the state file trusts a different key than the one given")
+    if previous is not None and not set(key_list(previous.vkey)) <= set(key_list(vkey)):
+        # A key list may grow (a signing-key rollover adds a key); dropping or swapping a
+        # trusted key is the operator's call, not the monitor's.
+        raise InvalidInput("key", "the state file trusts a key that the one(s) given lack")
     try:
-        origin = parse_vkey(vkey).name  # Entrusted's checkpoints name their key's log
-    except ValueError as exc:
-        raise InvalidInput("key", str(exc)) from None
+        origin = log_origin(vkey)  # Entrusted's checkpoints name their key's log
+    except InvalidInput as exc:
+        raise InvalidInput("key", exc.message) from None
     note = source.checkpoint()
     new = verify_note(note, vkey, origin=origin)
     cosigners = witnesses.check(note) if witnesses is not None else {}

@@ -2,7 +2,8 @@
 size of each folder, never anything about one message, and every look asked of the gate.
 
 A mailbox is found by its address through the registry's blind index (the stored address is
-encrypted); its directory comes from the configured path template (`/srv/mail/%d/%n/Maildir`).
+encrypted); the reader (setting `mail_metadata_backend`) finds its Maildir by the path
+template or Dovecot's userdb, or asks Dovecot itself (`doveadm mailbox status`).
 
 ```python
 meta = monitor.metadata(support, "info@example.org")   # ledgered: support-monitors-...
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from entrusted.crypto.blind_index import email_index
 from entrusted.crypto.personal import data_key, open_service
-from entrusted.domain.mail import MailboxMetadata, mailbox_root
+from entrusted.domain.mail import MailboxMetadata
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.domain.registry import ServiceKind, StoredContract
 from entrusted.errors import NotFound
@@ -55,7 +56,7 @@ def find_mailbox(parts: RegistryParts, address: str) -> Mailbox:
 
 def mailbox_address(parts: RegistryParts, contract_id: str, service_id: str) -> str | None:
     """The address of a hosted mailbox, decrypted under its current holder's data key."""
-    with parts.uow() as uow:
+    with parts.read() as uow:
         contract = uow.contracts.get(contract_id)
         if contract is None:
             return None
@@ -67,10 +68,14 @@ def mailbox_address(parts: RegistryParts, contract_id: str, service_id: str) -> 
 
 
 class MailboxMonitor:
-    def __init__(self, parts: RegistryParts, reader: MailboxReader, root_template: str) -> None:
+    def __init__(self, parts: RegistryParts, reader: MailboxReader) -> None:
         self._p = parts
         self._reader = reader
-        self._template = root_template
+
+    def reading_with(self, reader: MailboxReader) -> MailboxMonitor:
+        """The same monitor (registry, gate, ledger) over another backend: the mail benchmark
+        times both backends on one installation."""
+        return MailboxMonitor(self._p, reader)
 
     def metadata(self, actor: Actor, address: str) -> MailboxMetadata:
         """The mailbox's totals, once the gate allowed `list_metadata` and ledgered it."""
@@ -81,7 +86,7 @@ class MailboxMonitor:
             box.resource(ResourceKind.MAILBOX_METADATA),
             AccessContext(note="mailbox monitor"),
         )
-        folders = self._reader.folders(mailbox_root(self._template, box.address))
+        folders = self._reader.folders(box.address)
         if folders is None:
-            raise NotFound("mailbox directory", box.service_id)
+            raise NotFound("mailbox store", box.service_id)
         return MailboxMetadata(box.service_id, tuple(folders))

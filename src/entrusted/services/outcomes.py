@@ -20,7 +20,7 @@ outcomes.record(actor, Action.DELETE, resource, Outcome.GRANT_ENDED, "grant ende
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, NoReturn
@@ -108,6 +108,11 @@ class Outcome(StrEnum):
     TOTP_CODE_REFUSED = "staff.totp-code-refused"
     TOTP_RESET = "staff.totp-reset"
     KEYS_ROTATED = "keys.rotated"
+    # --- key backup, restore and signing-key rollover (issue 17 item 6; docs/keys.md) ---
+    KEYS_BACKED_UP = "keys.backed-up"  # which key ids went into a backup file, never material
+    KEYS_RESTORED = "keys.restored"  # which key ids a backup wrote back
+    LEDGER_KEY_ROLLED = "ledger.signing-key-rolled"  # a new signing key, announced with its time
+    # --- end key backup and rollover ---
     # the ledger's scheduled full verification (P3)
     LEDGER_VERIFIED = "ledger.verified"
     LEDGER_TAMPERED = "ledger.tampered"
@@ -146,6 +151,12 @@ class Outcome(StrEnum):
     DISCLOSURE_NOTICE_QUEUED = "disclosure.notice-queued"
     DISCLOSURE_NOTICE_DEFERRED = "disclosure.notice-deferred"
     DISCLOSURE_NOTICE_LIFTED = "disclosure.notice-lifted"
+    # provisioning sync (issue 17): the hoster's system keeps the registry current (P1, P3)
+    PROVISIONED = "provisioning.applied"  # created or updated, by the hoster's own ids
+    PROVISIONING_REMOVED = "provisioning.removed"  # a service removed, a contract cancelled
+    PROVISIONING_ONLY = "provisioning.provisioning-only"  # another actor on its routes
+    # the evidence report (issue 19): one made at the console is on record too (P3, P14)
+    EVIDENCE_REPORT_MADE = "evidence.report-made"
 
     @property
     def promises(self) -> tuple[str, ...]:
@@ -216,6 +227,10 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.TOTP_CODE_REFUSED: ("P8", "P14"),
     Outcome.TOTP_RESET: ("P8", "P14"),
     Outcome.KEYS_ROTATED: ("P2", "P14"),
+    # key backup and rollover (issue 17 item 6)
+    Outcome.KEYS_BACKED_UP: ("P2", "P3"),
+    Outcome.KEYS_RESTORED: ("P2", "P3"),
+    Outcome.LEDGER_KEY_ROLLED: ("P3",),
     Outcome.LEDGER_VERIFIED: ("P3",),
     Outcome.LEDGER_TAMPERED: ("P3",),
     Outcome.BACKUP_KEY_CREATED: ("P16",),
@@ -250,6 +265,12 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.DISCLOSURE_NOTICE_QUEUED: ("P5", "P3"),
     Outcome.DISCLOSURE_NOTICE_DEFERRED: ("P5",),
     Outcome.DISCLOSURE_NOTICE_LIFTED: ("P5",),
+    # provisioning sync (issue 17)
+    Outcome.PROVISIONED: ("P1", "P3"),
+    Outcome.PROVISIONING_REMOVED: ("P1", "P3", "P11"),
+    Outcome.PROVISIONING_ONLY: ("P8", "P12"),
+    # the evidence report (issue 19)
+    Outcome.EVIDENCE_REPORT_MADE: ("P3", "P14"),
 }
 
 
@@ -275,6 +296,17 @@ class OutcomeRecorder:
         effect = Effect.PERMIT if allowed else Effect.FORBID
         decision = Decision(effect, outcome.value, reason)
         return self.gate.record_outcome(actor, action, resource, decision, context)
+
+    def record_many(
+        self,
+        actor: Actor,
+        changes: Sequence[tuple[Action, Resource, Outcome, str]],
+        context: AccessContext | None = None,
+    ) -> list[Receipt]:
+        """`record` for many changes that committed together (action, resource, outcome,
+        reason each), in one durable append (a provisioning import's thousands of rows)."""
+        decided = [(a, r, Decision(Effect.PERMIT, o.value, why)) for a, r, o, why in changes]
+        return self.gate.record_outcomes(actor, decided, context)
 
     def refuse(
         self,

@@ -339,10 +339,12 @@ ConsentUnitOfWorkFactory = Callable[[], ConsentUnitOfWork]
 
 
 class MailboxReader(Protocol):
-    """Per-folder totals of the mailbox stored at `root` (None: no mailbox there), read
-    without opening a message."""
+    """Per-folder totals of the mailbox of `address` (canonical; None: no mailbox there),
+    read without opening a message or asking for anything about one: a Maildir on this
+    machine, or Dovecot itself (`doveadm mailbox status`). Unavailable when the store
+    cannot be asked."""
 
-    def folders(self, root: str) -> list[FolderStats] | None: ...
+    def folders(self, address: str) -> list[FolderStats] | None: ...
 
 
 class MailSessions(Protocol):

@@ -109,7 +109,7 @@ class ReceiptService:
         receipt = {
             "format": RECEIPT_FORMAT,
             "origin": self._checkpoints.origin,
-            "vkey": self._checkpoints.vkey,
+            "vkey": self._checkpoints.key_list,  # one vkey per line after a key rollover
             "customer": customer_id,
             "checkpoint": latest.note,
             "entries": entries,
@@ -117,7 +117,7 @@ class ReceiptService:
         }
         # Checked here exactly as the customer will check it: a receipt built from an altered
         # store (a flipped tile, a bad old signature) is refused, never handed out as proof.
-        verify_receipt(receipt, self._checkpoints.vkey)
+        verify_receipt(receipt, self._checkpoints.key_list)
         return receipt
 
     def prove(self, index: int, size: int | None = None) -> InclusionCheck:
@@ -130,7 +130,7 @@ class ReceiptService:
             if not found:
                 raise NotFound("signed checkpoint of size", size)
             note = found[-1].note
-        cp = verify_note(note, self._checkpoints.vkey, origin=self._checkpoints.origin)
+        cp = verify_note(note, self._checkpoints.key_list, origin=self._checkpoints.origin)
         if not 0 <= index < cp.size:
             raise NotFound("ledger entry", f"{index} (the checkpoint holds {cp.size} entries)")
         body = self._log.entries(index, index + 1)[0]

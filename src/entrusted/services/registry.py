@@ -255,11 +255,16 @@ class RegistryService:
         email: str | None = None,
         phone: str | None = None,
         context: AccessContext | None = None,
+        mailbox: str | None = None,
+        domain: str | None = None,
+        customer_number: str | None = None,
     ) -> list[CallerView]:
-        """Find a contract holder by the e-mail or phone number a caller gives, through the
-        blind index only. The lookup itself passes the gate first, so a role that may not
-        identify callers learns nothing, not even whether the address is a customer's."""
-        return self.lookup.find(actor, email, phone, context or AccessContext())
+        """Find a contract holder by the e-mail or phone number a caller gives (or a hosted
+        mailbox address, a domain or the hoster's customer number), through the blind index
+        only. The lookup itself passes the gate first, so a role that may not identify
+        callers learns nothing, not even whether the address is a customer's."""
+        by = {"mailbox": mailbox, "domain": domain, "customer_number": customer_number}
+        return self.lookup.find(actor, email, phone, context or AccessContext(), by)
 
     # --- exports --------------------------------------------------------------------------
 

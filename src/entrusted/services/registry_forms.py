@@ -25,8 +25,8 @@ from entrusted.services.ports import ContactNormaliser
 
 @dataclass(frozen=True, slots=True)
 class ServiceRequest:
-    """A hosted service asked for: `kind` is mailbox, ftp_space or website; `name` is the
-    mailbox address, the FTP account or the site's host name."""
+    """A hosted service asked for: `kind` is mailbox, ftp_space, website or domain; `name` is
+    the mailbox address, the FTP account, the site's or the domain's host name."""
 
     kind: str
     name: str
@@ -100,7 +100,7 @@ def validate_services(
             raise InvalidInput(f"{where}.kind", f"must be one of {known}") from None
         if kind is ServiceKind.MAILBOX:
             name = contacts.email(request.name, f"{where}.name")
-        elif kind is ServiceKind.WEBSITE:
+        elif kind in (ServiceKind.WEBSITE, ServiceKind.DOMAIN):
             name = clean_website(request.name, f"{where}.name")
         else:
             name = clean_ftp_name(request.name, f"{where}.name")

@@ -3,6 +3,9 @@
 P1 says a customer's details serve to identify the holder, so a look-up (find by e-mail or
 phone, a customer's summary), after the gate allowed the role to identify callers at all:
 
+(by e-mail, phone, a hosted mailbox address or domain, or the hoster's customer number, each
+through its keyed blind index; issue 17 added the last three)
+
 1. is throttled per staff member (`LookupLimits.per_minute`): beyond it the refusal
    `registry.lookups-throttled` is ledgered and `RateLimited` raised (HTTP 429 with
    Retry-After); each `alert_per_hour` look-ups by one staff member within an hour ledger the
@@ -34,15 +37,21 @@ lookup.summary(support, "cus_1", AccessContext(case_id="case_7"))   # full once 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from entrusted.crypto.blind_index import email_index, phone_index
+from entrusted.crypto.blind_index import (
+    customer_number_index,
+    domain_index,
+    email_index,
+    phone_index,
+)
 from entrusted.crypto.personal import open_contract, open_customer
 from entrusted.domain.cases import Case
 from entrusted.domain.policy import Action, Actor, ActorKind, Condition, Resource, ResourceKind
+from entrusted.domain.provisioning import clean_external_id
 from entrusted.domain.registry import (
     CustomerSummary,
     IdentificationMethod,
@@ -63,6 +72,8 @@ if TYPE_CHECKING:  # the registry builds its look-up from its parts; only types 
     from entrusted.services.registry import RegistryParts
 
 CaseFinder = Callable[[str], Case | None]
+NumberFinder = Callable[[bytes], str | None]  # a customer number's index -> the customer
+FINDERS = ("email", "phone", "mailbox", "domain", "customer_number")
 _MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
 
@@ -142,11 +153,16 @@ class CallerLookup:
     """Find and summary for support (see the module doc); `RegistryService` delegates here."""
 
     def __init__(
-        self, parts: RegistryParts, throttle: LookupThrottle, cases: CaseFinder | None
+        self,
+        parts: RegistryParts,
+        throttle: LookupThrottle,
+        cases: CaseFinder | None,
+        numbers: NumberFinder | None = None,
     ) -> None:
         self._p = parts
         self.throttle = throttle
         self._cases = cases
+        self._numbers = numbers  # customer numbers, known where provisioning is wired
 
     def summary(self, actor: Actor, customer_id: str, context: AccessContext) -> CallerView:
         p = self._p
@@ -164,26 +180,42 @@ class CallerLookup:
         return self._view(actor, sealed, contracts, context)
 
     def find(
-        self, actor: Actor, email: str | None, phone: str | None, context: AccessContext
+        self,
+        actor: Actor,
+        email: str | None,
+        phone: str | None,
+        context: AccessContext,
+        by: Mapping[str, str | None] | None = None,
     ) -> list[CallerView]:
+        """By exactly one of e-mail, phone, or (in `by`) `mailbox`, `domain` or
+        `customer_number`: each a keyed blind index, so nothing is decrypted to search."""
         p = self._p
-        if (email is None) == (phone is None):
-            raise InvalidInput("email", "give either an e-mail address or a phone number")
-        key = p.keys().index_key
-        if email is not None:
-            how, idx = "email", email_index(key, p.contacts.email(email, "email"))
-        else:
-            how, idx = "phone", phone_index(key, p.contacts.phone(str(phone), "phone", False))
+        given = {"email": email, "phone": phone, **(by or {})}
+        named = [(how, value) for how, value in given.items() if value is not None]
+        if len(named) != 1 or named[0][0] not in FINDERS:
+            raise InvalidInput(
+                "email", "give one of an e-mail address, a phone number, a mailbox address, "
+                "a domain or a customer number",
+            )  # fmt: skip
+        how, value = named[0]
+        idx = self._index(how, value)
         lookup = Resource(ResourceKind.PERSONAL_DETAILS, f"lookup:{how}")
         context = _reason(context)
         context, case_customer = self._admit(actor, lookup, context, None)
         p.gate.decide(actor, Action.IDENTIFY, lookup, context)
+        holder = self._numbers(idx) if how == "customer_number" and self._numbers else None
         with p.uow() as uow:
-            if email is not None:
+            if how == "email":
                 one = uow.customers.by_email_index(idx)
-                found = [] if one is None else [one]
-            else:
+            elif how in ("mailbox", "domain"):
+                hosting = uow.contracts.by_mailbox_index(idx)
+                one = None if hosting is None else uow.customers.get(hosting.holder_id)
+            elif how == "customer_number":
+                one = None if holder is None else uow.customers.get(holder)
+            if how == "phone":
                 found = uow.customers.by_phone_index(idx)
+            else:
+                found = [] if one is None else [one]
             if case_customer is not None:
                 found = [c for c in found if c.id == case_customer]
             held = {c.id: uow.contracts.for_holder(c.id) for c in found}
@@ -202,6 +234,20 @@ class CallerLookup:
             p.gate.decide(actor, Action.IDENTIFY, _personal(sealed.id), context)
             out.append(self._view(actor, sealed, held[sealed.id], context))
         return out
+
+    def _index(self, how: str, value: str) -> bytes:
+        p, key = self._p, self._p.keys().index_key
+        if how == "email":
+            return email_index(key, p.contacts.email(value, "email"))
+        if how == "phone":
+            return phone_index(key, p.contacts.phone(value, "phone", False))
+        if how == "mailbox":
+            return email_index(key, p.contacts.email(value, "mailbox"))
+        if how == "domain":
+            return domain_index(key, value)
+        if self._numbers is None:
+            raise Unavailable("customer numbers cannot be looked up here")
+        return customer_number_index(key, clean_external_id(value, "customer_number"))
 
     def admit(
         self, actor: Actor, action: Action, resource: Resource, context: AccessContext

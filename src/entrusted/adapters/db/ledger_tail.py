@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from entrusted.adapters.db.ledger_scan import SnapshotReader, snapshot
 from entrusted.adapters.db.ledger_verify import StoredNodes
-from entrusted.crypto.signing import verify_note
-from entrusted.domain.checkpoint import LocalRecord, parse_vkey
+from entrusted.crypto.signing import log_origin, verify_note
+from entrusted.domain.checkpoint import LocalRecord
 from entrusted.domain.ledger import EMPTY_ROOT, CompactRange, subtree_root
 from entrusted.errors import TamperDetected
 
@@ -53,7 +53,7 @@ class TailReport:
 
 def verify_since(engine: sa.Engine, vkey: str, record: LocalRecord | None) -> TailReport:
     """Verify the log from `record` on (from the first entry without one), in one snapshot."""
-    origin = parse_vkey(vkey).name
+    origin = log_origin(vkey)  # a vkey or the log's key list (after a key rollover)
     if record is None:
         record = LocalRecord(origin, 0, EMPTY_ROOT, 0, (), 0)
     if record.origin != origin:

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from entrusted.adapters.db.ledger_scan import Row, SnapshotReader, snapshot
-from entrusted.crypto.signing import verify_note
+from entrusted.crypto.signing import log_origin, verify_note
 from entrusted.domain.audit import first_misfiled
-from entrusted.domain.checkpoint import parse_vkey
 from entrusted.domain.ledger import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -42,7 +41,7 @@ from entrusted.domain.tiles import (
     locate_node,
     node_from_tile_hashes,
 )
-from entrusted.errors import InvalidInput, TamperDetected
+from entrusted.errors import TamperDetected
 
 Progress = Callable[[int, int], None]
 """`progress(entries_done, entries_total)`, called after each chunk."""
@@ -67,10 +66,7 @@ def verify_ledger(engine: sa.Engine, vkey: str, progress: Progress | None = None
 
     Checkpoints must name the key's name as their origin, which is how Entrusted signs them.
     """
-    try:
-        origin = parse_vkey(vkey).name
-    except ValueError as exc:
-        raise InvalidInput("ledger vkey", str(exc)) from exc
+    origin = log_origin(vkey)  # a vkey or the log's key list (after a key rollover)
     with _cycle_collection_paused(), snapshot(engine) as db:
         return _Verifier(db, vkey, origin, progress).run()
 

@@ -250,6 +250,7 @@ class SqlContractRepository:
         found = self._conn.execute(
             sa.select(t.hosted_service)
             .where(t.hosted_service.c.contract_id.in_([r["id"] for r in rows]))
+            .where(t.hosted_service.c.removed_at.is_(None))  # removed by provisioning (0020)
             .order_by(t.hosted_service.c.id)
         ).mappings()
         for s in found:
@@ -370,3 +371,8 @@ class SqlWrappedKeyStore:
             return self._engine.connect()
         except OperationalError as exc:
             raise Unavailable(f"database unavailable: {exc.orig.__class__.__name__}") from None
+
+
+# The row mappings, for the provisioning store's bulk reads (adapters/db/provisioning_store.py).
+sealed_customer = _customer
+stored_service = _service

@@ -16,6 +16,11 @@ from entrusted.adapters.db.tables_outward import (
     policy_document_version,
     third_party_request,
 )
+from entrusted.adapters.db.tables_provisioning import (
+    provisioned_contract,
+    provisioned_customer,
+    provisioned_service,
+)
 from entrusted.adapters.db.types import UTCDateTime
 
 __all__ = [  # the tables other modules define, reached as `tables.X` like the rest
@@ -29,6 +34,9 @@ __all__ = [  # the tables other modules define, reached as `tables.X` like the r
     "mailing_opt_out",
     "metadata",
     "policy_document_version",
+    "provisioned_contract",
+    "provisioned_customer",
+    "provisioned_service",
     "third_party_request",
 ]
 
@@ -241,6 +249,8 @@ hosted_service = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # mailbox | ftp_space | website
     sa.Column("name", sa.LargeBinary, nullable=False),
     sa.Column("name_idx", sa.LargeBinary(32), nullable=True, unique=True),  # mailboxes only
+    # set when provisioning removed it (migration 0020): kept for the grants naming it, unlisted
+    sa.Column("removed_at", UTCDateTime, nullable=True),
 )
 
 identification = sa.Table(

@@ -90,34 +90,3 @@ plugin {{
   acl_globals_only = yes
 }}
 """
-
-
-def passdb_snippet(
-    lua_path: str, url: str, token_file: str, acl_path: str = f"/etc/dovecot/{ACL_FILE}"
-) -> str:
-    """The dovecot.conf lines for the staff master passdb (Dovecot 2.3) and the ACLs, and the
-    files they name: the settings file the Lua script reads and the global ACL file."""
-    conf_path = lua_path.removesuffix(".lua") + ".conf"
-    return f"""\
-# Entrusted: staff log in as customer-address*staffname with their own password, and only
-# under an active consent grant (docs/mail.md). Keep the auth cache off: a cached OK would
-# outlive a revoked grant.
-auth_cache_size = 0
-auth_master_user_separator = *
-
-passdb {{
-  driver = lua
-  args = file={lua_path} blocking=yes
-  master = yes
-  result_success = continue
-}}
-# ... followed by the customers' own passdb, which also confirms the target mailbox exists.
-
-# Read-only grants are enforced by these ACLs; check that `doveconf -f protocol=imap -h
-# mail_plugins` lists acl, and set neither acl_user nor master_user in plugin {{}}.
-{acl_snippet(acl_path)}
-# {conf_path} (readable by Dovecot's auth worker; the token file holds the
-# `entrusted staff service-token mail_hook` secret and nothing else, mode 0640):
-{"".join("# " + line + chr(10) for line in settings_file(url, token_file).splitlines())}
-# {acl_path} (`entrusted mail dovecot-config --acl`):
-{"".join("# " + line + chr(10) for line in acl_rules().splitlines())}"""

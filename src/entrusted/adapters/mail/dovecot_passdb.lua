@@ -18,12 +18,12 @@
 -- come from a file next to this script with ".conf" for ".lua" (`entrusted mail
 -- dovecot-config` prints both), lines of `key = value`:
 --   url = http://127.0.0.1:8000/v1/gate/mail-login
---   token_file = /etc/dovecot/entrusted.token
+--   token_file = /etc/dovecot/entrusted/mail_hook.token
 --   timeout = 3000
 
 local settings = {
   url = "http://127.0.0.1:8000/v1/gate/mail-login",
-  token_file = "/etc/dovecot/entrusted.token",
+  token_file = "/etc/dovecot/entrusted/mail_hook.token",
   timeout = "3000",
 }
 local client = nil

@@ -78,7 +78,8 @@ def _count_folder(path: str, name: str) -> FolderStats:
 
 
 class MaildirReader:
-    """The `MailboxReader` over Maildir++ on the local file system.
+    """Maildir++ on the local file system, by its root directory (`MaildirMailboxes` in
+    mail_location.py finds the root and is the monitor's `MailboxReader`).
 
     ```python
     folders = MaildirReader().folders("/srv/mail/example.org/info/Maildir")

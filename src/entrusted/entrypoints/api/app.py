@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -18,6 +18,7 @@ from entrusted.entrypoints.api import (
     contracts,
     customers,
     disclosures,
+    evidence,
     ftp_gate,
     ftp_password,
     ftp_space_monitor,
@@ -27,18 +28,37 @@ from entrusted.entrypoints.api import (
     ledger,
     mail,
     mailings,
+    metrics,
     policy_document,
     problems,
+    provisioning,
     staff,
 )
+from entrusted.entrypoints.api.listeners import RoleApp
 from entrusted.entrypoints.api.middleware import BodyLimit, NoNul, SecurityHeaders
+from entrusted.entrypoints.api.roles import Role
+
+# Called by the mail and FTP servers, never by people: with the roles split (`serve --role`,
+# `hooks_listen`) only the internal listener serves these. List an internal router here.
+# /metrics too: for the operator's scraper, not the public (it also asks a token or loopback).
+INTERNAL_ROUTERS: tuple[APIRouter, ...] = (mail.gate_router, ftp_gate.router, metrics.router)
+# Served by every listener: liveness and readiness, for a load balancer as for systemd.
+EVERYWHERE_ROUTERS: tuple[APIRouter, ...] = (health.router,)
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    role: Role = Role.ALL,
+) -> FastAPI:
+    """The API; `role` serves only the public or only the internal routes (listeners.py)."""
     if container is None:
         container = build(settings or Settings())
     docs = container.settings.api_docs
-    app = FastAPI(
+    app = RoleApp(
+        role,
+        internal=INTERNAL_ROUTERS,
+        everywhere=EVERYWHERE_ROUTERS,
         title="Entrusted",
         version=__version__,
         description="Enforce and prove a hosting provider's privacy policy.",
@@ -60,8 +80,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             ProxyHeadersMiddleware, trusted_hosts=list(container.settings.trusted_proxies)
         )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(staff.router)
     app.include_router(ledger.router)
+    app.include_router(evidence.router)
     app.include_router(customers.router)
     app.include_router(contracts.router)
     app.include_router(identifications.router)
@@ -72,12 +94,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(disclosures.orders_router)
     app.include_router(disclosures.router)
     app.include_router(mail.router)
+    app.include_router(mail.gate_router)
     app.include_router(mailings.router)
     app.include_router(ftp_space_monitor.router)
     app.include_router(ftp_password.router)
     app.include_router(ftp_gate.router)
     app.include_router(policy_document.pages)
     app.include_router(policy_document.router)
+    app.include_router(provisioning.router)
     _document_problems(app)
     return app
 

@@ -52,6 +52,10 @@ class SearchIn(BaseModel):
 
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
+    # a hosted mailbox address, a domain, the hoster's customer number (issue 17)
+    mailbox: str | None = Field(default=None, max_length=320)
+    domain: str | None = Field(default=None, max_length=253)
+    customer_number: str | None = Field(default=None, max_length=64)
     case_id: str | None = Field(default=None, max_length=64)
     ticket: str | None = Field(default=None, max_length=64)
 
@@ -139,11 +143,18 @@ def list_all(who: ActorDep, c: ContainerDep) -> None:
     c.registry.export_all(who)
 
 
-@router.post("/search", response_model=list[CallerOut], summary="Find a caller by e-mail or phone")
+@router.post(
+    "/search",
+    response_model=list[CallerOut],
+    summary="Find a caller by e-mail, phone, mailbox, domain or customer number",
+)
 def search(body: SearchIn, who: ActorDep, c: ContainerDep) -> list[CallerOut]:
     ids.check(c, who, Action.IDENTIFY, case_id=body.case_id)
     context = AccessContext(case_id=body.case_id, ticket=body.ticket)
-    found = c.registry.find(who, email=body.email, phone=body.phone, context=context)
+    found = c.registry.find(
+        who, email=body.email, phone=body.phone, context=context, mailbox=body.mailbox,
+        domain=body.domain, customer_number=body.customer_number,
+    )  # fmt: skip
     return [CallerOut.of(s) for s in found]
 
 

@@ -64,6 +64,17 @@ def vkey(c: ContainerDep) -> Response:
     return Response(c.checkpoints.vkey + "\n", media_type=TEXT)
 
 
+@router.get(
+    "/keys",
+    summary="Every key the log has signed checkpoints with, one signed-note vkey per line, "
+    "oldest first; a checkpoint's key id picks its key (see docs/keys.md)",
+    response_class=Response,
+    responses={200: {"content": {TEXT: {}}}},
+)
+def keys(c: ContainerDep) -> Response:
+    return Response(c.checkpoints.key_list + "\n", media_type=TEXT)
+
+
 # Declared before the hash tiles, whose `{level}` would otherwise match "entries".
 @router.get(
     "/tile/entries/{path:path}",

@@ -18,6 +18,9 @@ from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.errors import AuthenticationFailed, InvalidInput, NotFound, RateLimited, Refused
 
 router = APIRouter(prefix="/v1", tags=["mail"])
+# The login gate is asked by Dovecot, never by people: served on the internal hook listener
+# when the roles are split (entrypoints/api/roles.py).
+gate_router = APIRouter(prefix="/v1", tags=["mail"])
 DENIALS = (AuthenticationFailed, InvalidInput, NotFound, RateLimited, Refused)
 
 
@@ -77,7 +80,7 @@ class MailLoginDenied(BaseModel):
     reason: str
 
 
-@router.post(
+@gate_router.post(
     "/gate/mail-login",
     response_model=MailLoginOut,
     responses={403: {"model": MailLoginDenied, "description": "The login may not pass."}},

@@ -129,8 +129,9 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 
 class SecurityHeaders:
     """Add `SECURITY_HEADERS` to every response (a route's own `Cache-Control` wins: only the
-    public ledger routes set one). The interactive docs pages (only served when
-    the operator turns them on) load their scripts from a CDN, so they get no CSP."""
+    public ledger routes set one; so does a route's own CSP: only the evidence report's). The
+    interactive docs pages (only served when the operator turns them on) load their scripts
+    from a CDN, so they get no CSP."""
 
     def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
@@ -151,6 +152,10 @@ class SecurityHeaders:
                     # A route that chose its own caching (the public ledger tiles, immutable
                     # per C2SP tlog-tiles) keeps it; everything else is never stored.
                     if name == b"cache-control" and "cache-control" in headers:
+                        continue
+                    # The evidence report's HTML names its one inline stylesheet by hash in
+                    # its own, equally strict policy; no other route sets one.
+                    if name == b"content-security-policy" and name.decode() in headers:
                         continue
                     headers[name.decode()] = value.decode()
             await send(message)

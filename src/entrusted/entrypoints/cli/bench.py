@@ -65,6 +65,12 @@ def bench(
             "--recipients", min=1, help="How many customers a mailing benchmark mails (20000)."
         ),
     ] = None,
+    entries: Annotated[
+        int | None,
+        typer.Option(
+            "--entries", min=1, help="How many ledger entries the evidence report reads (1000000)."
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark and print its measurements (same-run peers and limits included)."""
     directory = _bench_dir()
@@ -89,6 +95,7 @@ def bench(
         "seconds": seconds,
         "size_mib": size_mib,
         "recipients": recipients,
+        "entries": entries,
     }
     accepted = inspect.signature(module.run).parameters
     result = module.run(**{k: v for k, v in offered.items() if k in accepted and v is not None})

@@ -202,12 +202,22 @@ def find(
     phone: Annotated[str | None, typer.Option("--phone", help="The caller's phone.")] = None,
     case: CaseOption = None,
     ticket: TicketOption = None,
+    mailbox: Annotated[
+        str | None, typer.Option("--mailbox", help="A hosted mailbox address they quote.")
+    ] = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="A hosted domain.")] = None,
+    number: Annotated[
+        str | None, typer.Option("--customer-number", help="The hoster's customer number.")
+    ] = None,
 ) -> None:
-    """Find a contract holder by the e-mail address or phone number a caller gives (needs
-    --case or --ticket)."""
+    """Find a contract holder by the e-mail address, phone number, hosted mailbox, domain or
+    customer number a caller gives (needs --case or --ticket)."""
     context = AccessContext(case_id=case, ticket=ticket)
     with container() as c:
-        found = c.registry.find(staff_actor(c, as_), email=email, phone=phone, context=context)
+        found = c.registry.find(
+            staff_actor(c, as_), email=email, phone=phone, context=context, mailbox=mailbox,
+            domain=domain, customer_number=number,
+        )  # fmt: skip
     if not found:
         console.print("no customer has this e-mail address or number")
     for view in found:

@@ -17,6 +17,7 @@ from entrusted.entrypoints.cli.context import console, container, guarded, opera
 from entrusted.entrypoints.cli.demo_backups import backups_step
 from entrusted.entrypoints.cli.demo_consent import consent_step
 from entrusted.entrypoints.cli.demo_disclosures import disclosures_step
+from entrusted.entrypoints.cli.demo_evidence import evidence_step
 from entrusted.entrypoints.cli.demo_ftp import free_port, ftp_step
 from entrusted.entrypoints.cli.demo_gate import gate_step
 from entrusted.entrypoints.cli.demo_ledger import ledger_step
@@ -24,6 +25,7 @@ from entrusted.entrypoints.cli.demo_mail import mail_step
 from entrusted.entrypoints.cli.demo_mailings import mailings_step
 from entrusted.entrypoints.cli.demo_messages import DEMO_TRANSPORTS, mail_dir, mails
 from entrusted.entrypoints.cli.demo_policy_document import policy_document_step
+from entrusted.entrypoints.cli.demo_provisioning import provisioning_step
 from entrusted.entrypoints.cli.demo_registry import registry_step
 from entrusted.errors import InvalidInput
 
@@ -55,7 +57,9 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     ("backups (P15, P16): sealed archives, sysadmin-only restore, keys destroyed", backups_step),
     ("the policy document (P17): versioned, public, published by legal", policy_document_step),
     ("mailings (P6, P7): one purpose each, own customers only, resumable", mailings_step),
+    ("provisioning (P1, P3): the hoster's own ids, repeatable, ids-only", provisioning_step),
     ("the disclosure desk (P4, P5): Swiss court orders, two approvers, scoped", disclosures_step),
+    ("evidence (P1-P17): red flags first, then figures recomputable from the log", evidence_step),
 ]
 
 

@@ -42,7 +42,7 @@ def ledger_step(c: Container, fake: Faker) -> None:
         f"verifies: {'yes' if check.verified else 'NO'}",
         highlight=False,
     )
-    report = verify_ledger(c.engine, c.checkpoints.vkey)
+    report = verify_ledger(c.engine, c.checkpoints.key_list)
     console.print(
         f"  ledger verify: {report.size} entries, {report.tiles} tiles and "
         f"{report.checkpoints} checkpoints recomputed and checked: intact",
@@ -51,7 +51,7 @@ def ledger_step(c: Container, fake: Faker) -> None:
     path = c.settings.data_dir / f"receipt-{customer}.json"
     receipt = receipts.export(customer)
     path.write_text(json.dumps(receipt, indent=1) + "\n", encoding="utf-8")
-    verified = verify_receipt(receipt, c.checkpoints.vkey)
+    verified = verify_receipt(receipt, c.checkpoints.key_list)
     console.print(
         f"  receipt for {customer}: {len(verified.entries)} entries with proofs in {path}; "
         f"check it offline with `entrusted ledger verify-receipt {path} --key "

@@ -1,4 +1,5 @@
-"""`entrusted keys ...`: master-key status and rotation (P2).
+"""`entrusted keys ...`: master-key status and rotation (P2), the passphrase-sealed key
+backup and its restore, and the ledger signing key's rollover (docs/keys.md).
 
 Rotation, step by step: create a new key file (`entrusted keys new-master-key PATH`), point
 `master_key_file` at it and list the old file in `previous_master_key_files`, restart the
@@ -10,25 +11,42 @@ remove that key from `previous_master_key_files` and destroy it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from entrusted.bootstrap.key_backup import (
+    collect_keys,
+    record,
+    record_restore,
+    restore_keys,
+    roll_over,
+    summary,
+)
 from entrusted.crypto.envelope import create_master_key_file
+from entrusted.crypto.key_backup import seal, unseal
+from entrusted.crypto.keyfiles import create_private_file
+from entrusted.crypto.signing_keys import DEFAULT_OVERLAP
 from entrusted.entrypoints.cli.context import (
     admin_actor,
     console,
     container,
     err_console,
     guarded,
+    operator_actor,
+    state,
 )
-from entrusted.errors import Unavailable
+from entrusted.errors import Conflict, InvalidInput, Unavailable
 from entrusted.services.keys import rotate as rotate_keys
+from entrusted.services.outcomes import Outcome
 
 app = typer.Typer(
-    help="Show and rotate the master key of customers' data keys.", no_args_is_help=True
+    help="Show and rotate the master key of customers' data keys; back up, restore and roll "
+    "over keys.",
+    no_args_is_help=True,
 )
 
 
@@ -99,3 +117,117 @@ def rotate(
         left = ", ".join(f"{k}: {n}" for k, n in report.remaining.items())
         raise Unavailable(f"not finished ({left} left); run `entrusted keys rotate` again")
     console.print("done: no data key needs an old master key any more; remove and destroy them")
+
+
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="Read the passphrase from the first line of this file instead of a prompt "
+        "(never give it as an argument: arguments show in `ps` and shell history).",
+    ),
+]
+
+
+def _passphrase(path: Path | None, *, confirm: bool) -> str:
+    if path is not None:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput("passphrase file", f"cannot read {path}: {exc}") from None
+        if not lines or not lines[0]:
+            raise InvalidInput("passphrase file", f"{path} holds no passphrase on its first line")
+        return lines[0]
+    value: str = typer.prompt(
+        "Backup passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return value
+
+
+@app.command("backup")
+@guarded
+def backup(
+    to: Annotated[Path, typer.Option("--to", help="The backup file to write (mode 0600).")],
+    passphrase_file: PassphraseFile = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Seal the master key(s), the blind-index key and the signing key(s) under a passphrase
+    (scrypt + AES-256-GCM); ledgered with the key ids, never the keys."""
+    if (to.exists() or to.is_symlink()) and not force:
+        raise Conflict(f"{to} already exists; use --force to replace it")
+    with container() as c:
+        keys = collect_keys(c.settings)
+        sealed = seal(keys, _passphrase(passphrase_file, confirm=True), c.clock())
+        to.unlink(missing_ok=True)
+        create_private_file(to, sealed, "backup file")
+        try:
+            record(c, operator_actor(), Outcome.KEYS_BACKED_UP, f"key backup: {summary(keys)}")
+        except BaseException:
+            to.unlink(missing_ok=True)  # an unledgered copy of every key must not stay behind
+            raise
+    console.print(f"wrote {to}: {summary(keys)}", highlight=False, soft_wrap=True)
+    console.print("keep it offline, apart from the data directory, with its passphrase elsewhere")
+
+
+@app.command("restore")
+@guarded
+def restore(
+    from_: Annotated[Path, typer.Option("--from", help="The key backup file to read.")],
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Restore into this data directory.")
+    ] = None,
+    passphrase_file: PassphraseFile = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace different keys.")] = False,
+) -> None:
+    """Write the keys of a backup back (0600); refuses to replace different keys without
+    --force. Works without a database: the restore is then ledgered at the next start."""
+    settings = state.settings(**({"data_dir": data_dir} if data_dir else {}))
+    try:
+        data = from_.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("backup file", f"cannot read {from_}: {exc.strerror}") from None
+    sealed = unseal(data, _passphrase(passphrase_file, confirm=False))
+    for note in restore_keys(settings, sealed, force=force):
+        console.print(note, highlight=False, soft_wrap=True)
+    reason = (
+        f"keys restored from a backup made {sealed.created.isoformat()}: {summary(sealed.keys)}"
+    )
+    console.print(record_restore(settings, operator_actor(), reason), highlight=False)
+
+
+@app.command("new-signing-key")
+@guarded
+def new_signing_key(
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="When the new key takes over (ISO 8601, e.g. 2026-12-07T00:00:00+00:00, or "
+            "`now`); until then checkpoints carry both keys' signatures. Default: in 7 days.",
+        ),
+    ] = None,
+) -> None:
+    """Roll the ledger's signing key over: a new Ed25519 key signs checkpoints from --from;
+    every old key stays listed (/v1/ledger/keys) so old checkpoints still verify."""
+    with container() as c:
+        now = c.clock()
+        rollover = roll_over(c, operator_actor(), _when(from_, now))
+    console.print(f"new signing key {rollover.new_vkey}", highlight=False, soft_wrap=True)
+    console.print(
+        f"signs from {rollover.start.isoformat()}; until then both keys sign. Restart `serve` "
+        "and `worker`, and give the witnesses the key list (GET /v1/ledger/keys)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _when(value: str | None, now: datetime) -> datetime:
+    if value is None:
+        return now + DEFAULT_OVERLAP
+    if value == "now":
+        return now
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("from", f"{value!r} is not an ISO 8601 time or `now`") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

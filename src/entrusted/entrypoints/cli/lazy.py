@@ -52,9 +52,19 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Register and import customers, identify callers, find contract holders.",
     ),
     "contracts": ("contracts", "app", "Open, show, cancel and transfer contracts."),
+    "provisioning": (
+        "provisioning",
+        "app",
+        "Sync customers, contracts and hosted services from the provisioning system's file.",
+    ),
     "cases": ("cases", "app", "Support cases, access requests and verbal consent."),
     "grants": ("grants", "app", "Consent grants: the expiry job."),
-    "keys": ("keys", "app", "Show and rotate the master key of customers' data keys."),
+    "keys": (
+        "keys",
+        "app",
+        "Show and rotate the master key of customers' data keys; back up, restore and roll "
+        "over keys.",
+    ),
     "mail": ("mail", "app", "Mailbox metadata and the Dovecot staff-login gate."),
     "ftp": ("ftp", "app", "The FTPS backup space: its server, its certificate, a space's sizes."),
     "outbox": ("outbox", "app", "Notices queued for customers: list them, deliver the due ones."),
@@ -78,6 +88,12 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "The public policy document: show its versions, publish a new one (legal).",
     ),
+    "evidence": (
+        "evidence",
+        "app",
+        "The evidence report: promise by promise, the machine evidence that each is kept.",
+    ),
+    "deploy": ("deploy", "app", "Deployment files: the systemd units."),
     "witness": (
         "witness",
         "app",

@@ -101,7 +101,7 @@ def verify(key: KeyOption = None) -> None:
     On tampering, print the first bad entry (or the bad tile or checkpoint) and exit with 9.
     """
     with container() as c:
-        vkey = _vkey(key) if key else c.checkpoints.vkey
+        vkey = _vkey(key) if key else c.checkpoints.key_list
         started = time.perf_counter()
         with Progress(
             TextColumn("verifying"),

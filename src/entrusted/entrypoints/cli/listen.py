@@ -50,15 +50,27 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def serve_asgi(app: Any, host: str, port: int, **options: Any) -> None:
     """`uvicorn.run`, on a socket bound here first: uvicorn itself logs a busy port and exits
     with its own code. `options` are uvicorn's `Config` keywords."""
+    serve_on(app, [listening_socket(host, port)], **options)
+
+
+def serve_on(app: Any, sockets: list[socket.socket], **options: Any) -> None:
+    """One uvicorn server on sockets already bound (`listening_socket`), closed at the end:
+    `serve --role all` with `hooks_listen` serves the public and the hook socket at once."""
     import uvicorn
 
-    sock = listening_socket(host, port)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
+    names = ", ".join(_name(sock) for sock in sockets)
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
     except KeyboardInterrupt:  # as `uvicorn.run`: Ctrl-C is the way to stop
         pass
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
     if not server.started:
-        raise errors.Unavailable(f"the server on {host}:{port} did not start")
+        raise errors.Unavailable(f"the server on {names} did not start")
+
+
+def _name(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

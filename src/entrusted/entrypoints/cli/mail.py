@@ -9,14 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from entrusted.adapters.mail.dovecot import (
-    ACL_FILE,
-    LUA_FILE,
-    acl_rules,
-    lua_source,
-    passdb_snippet,
-)
-from entrusted.entrypoints.cli.context import console, container, guarded, staff_actor, state
+from entrusted.entrypoints.cli import mail_dovecot
+from entrusted.entrypoints.cli.context import console, container, guarded, staff_actor
 from entrusted.entrypoints.cli.customers import AsOption
 
 app = typer.Typer(help="Mailbox metadata and the Dovecot staff-login gate.", no_args_is_help=True)
@@ -37,33 +31,5 @@ def monitor(
     console.print(table)
 
 
-@app.command("dovecot-config")
-@guarded
-def dovecot_config(
-    lua_path: Annotated[
-        str, typer.Option("--lua-path", help="Where the Lua script is installed.")
-    ] = f"/usr/share/entrusted/{LUA_FILE}",
-    token_file: Annotated[
-        str, typer.Option("--token-file", help="File holding the mail_hook service token.")
-    ] = "/etc/dovecot/entrusted.token",  # noqa: S107 - a path, not a secret
-    acl_path: Annotated[
-        str, typer.Option("--acl-path", help="Where the global ACL file is installed.")
-    ] = f"/etc/dovecot/{ACL_FILE}",
-    lua: Annotated[
-        bool, typer.Option("--lua", help="Print the Lua passdb script instead.")
-    ] = False,
-    acl: Annotated[bool, typer.Option("--acl", help="Print the global ACL file instead.")] = False,
-) -> None:
-    """Print the dovecot.conf snippet (staff passdb, read-only ACLs), Lua script or ACL file.
-
-    With --lua, the Lua passdb script; with --acl, the global ACL file that makes read-only
-    grants read-only (docs/mail.md)."""
-    if lua:
-        typer.echo(lua_source(), nl=False)
-        return
-    if acl:
-        typer.echo(acl_rules(), nl=False)
-        return
-    s = state.settings()
-    url = f"http://{s.bind_host}:{s.bind_port}/v1/gate/mail-login"
-    typer.echo(passdb_snippet(lua_path, url, token_file, acl_path), nl=False)
+app.command("dovecot-config")(mail_dovecot.dovecot_config)
+app.command("check")(mail_dovecot.check)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from entrusted import __version__
+from entrusted.entrypoints.api.roles import Role
 from entrusted.entrypoints.cli.context import (
     configure_logging,
     console,
@@ -108,21 +109,41 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run periodic jobs in this process.")
     ] = False,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="all: everything (the hooks on hooks_listen if set); public: the API and portal "
+            "without the mail/FTP login hooks; hooks: only those, on hooks_listen.",
+        ),
+    ] = Role.ALL,
 ) -> None:
     """Run the API (and, unless --no-worker, the periodic jobs) in one process."""
     from entrusted.bootstrap import start_ftp
-    from entrusted.entrypoints.api.app import create_app
     from entrusted.entrypoints.api.middleware import access_log_config
-    from entrusted.entrypoints.cli.listen import serve_asgi, taking_port
+    from entrusted.entrypoints.cli.listen import serve_on, taking_port
+    from entrusted.entrypoints.cli.serve_roles import listen
 
     with container() as c:
         configure_logging(c.settings.log_level)
         notes = c.require_transports()
-        for note in [*notes, *c.start(deployed_by=operator(), sign_tail=True)]:
-            console.print(note)
+        # A hooks address that may not be used, or a busy port, stops it before anything starts.
+        listening = listen(c, role, host, port)
         stop = threading.Event()
-        with taking_port(c.settings.ftp_bind_host, c.settings.ftp_bind_port):
-            stop_ftp = start_ftp(c) if c.settings.ftp_enabled else None
+        try:
+            for note in [*notes, *c.start(deployed_by=operator(), sign_tail=True)]:
+                console.print(note)
+            # The in-process FTPS server goes with the one-machine role only; split
+            # installations run `entrusted ftp serve` (docs/deploy.md).
+            with taking_port(c.settings.ftp_bind_host, c.settings.ftp_bind_port):
+                ftp = c.settings.ftp_enabled and role is Role.ALL
+                stop_ftp = start_ftp(c) if ftp else None
+        except BaseException:
+            listening.close()
+            raise
+        for line in listening.lines:
+            console.print(line)
+        if c.settings.ftp_enabled and role is not Role.ALL:
+            console.print(f"ftp_enabled: no FTPS server with --role {role}; run `ftp serve`")
         if stop_ftp is not None:
             s = c.settings
             console.print(f"FTPS on {s.ftp_bind_host}:{s.ftp_bind_port} (in-process gate)")
@@ -132,10 +153,9 @@ def serve(
         if not no_worker:
             threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()
         try:
-            serve_asgi(
-                create_app(container=c),
-                host=host or c.settings.bind_host,
-                port=port or c.settings.bind_port,
+            serve_on(
+                listening.app,
+                listening.sockets,
                 log_level=c.settings.log_level.lower(),
                 # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app trusts exactly
                 # the configured proxies (`trusted_proxies`) instead.
@@ -167,7 +187,9 @@ def worker(
             for job in w.jobs:
                 outcome = w.run_job(job)
                 status = "skipped" if not outcome.ran else ("ok" if outcome.ok else "FAILED")
-                console.print(f"{job.name}: {status} {outcome.detail or ''}")
+                # a job that found nothing to do reports no detail (its log line is DEBUG)
+                detail = outcome.detail or ("nothing to do" if outcome.ran and outcome.ok else "")
+                console.print(f"{job.name}: {status} {detail}".rstrip())
             return
         stop = threading.Event()
         try:

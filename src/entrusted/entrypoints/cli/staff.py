@@ -137,13 +137,14 @@ def token(
 @app.command("service-token")
 @guarded
 def service_token(
-    service: Annotated[str, typer.Argument(help="signup, mail_hook or ftp_server")],
+    service: Annotated[str, typer.Argument(help="signup, mail_hook, ftp_server or provisioning")],
     label: Annotated[
         str, typer.Option("--label", help="Which installation uses it.")
     ] = "integration",
     ttl_days: Annotated[int | None, typer.Option("--ttl-days", help="Lifetime in days.")] = None,
 ) -> None:
-    """Create a scoped token for an integration (signup site, mail hook, FTP server)."""
+    """Create a scoped token for an integration (signup site, mail hook, FTP server,
+    provisioning system)."""
     with container() as c:
         issued = c.staff.issue_service_token(service, label, ttl_days, by=admin_actor(c))
     console.print(f"service token {issued.token.id} for {service}:")

@@ -1,0 +1,120 @@
+"""`entrusted provisioning import FILE [--dry-run]` through Typer, on SQLite and PostgreSQL
+(issue 17): a dry run shows the changes and writes nothing (not even the ledger), an import is
+all or nothing (a bad row or a clash writes nothing at all, naming the row), a repeated
+import changes nothing, and JSON holds the same records as CSV. `customers import` still
+takes its own file as before."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.e2e.test_cli_foundation import Cli, ok, refused
+from tests.unit.registry_world import People
+
+pytestmark = pytest.mark.promise("P1", "P3")
+
+COLUMNS = ["record", "external_id", "customer", "contract", "kind", "name",
+           "last_name", "first_name", "email", "phone", "mobile"]  # fmt: skip
+TABLES = ("customer", "contract", "hosted_service", "provisioned_customer", "ledger_entry")
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Cli:
+    cli = Cli(CliRunner(), tmp_path / "data", database_url)
+    ok(cli("init"))
+    return cli
+
+
+def records(count: int) -> list[dict[str, str]]:
+    people, rows = People(seed=33), []
+    for n in range(1, count + 1):
+        f = people.form()
+        rows += [
+            {"record": "customer", "external_id": f"K-{n}", "last_name": f.last_name,
+             "first_name": f.first_name, "email": f.email, "phone": str(f.phone)},
+            {"record": "contract", "external_id": f"C-{n}", "customer": f"K-{n}"},
+            {"record": "service", "contract": f"C-{n}", "external_id": "mail",
+             "kind": "mailbox", "name": f"info{n}@example.org"},
+            {"record": "service", "contract": f"C-{n}", "external_id": "ftp",
+             "kind": "ftp_space", "name": f"space{n}"},
+            {"record": "service", "contract": f"C-{n}", "external_id": "web",
+             "kind": "web_site", "name": f"www.shop{n}.example.org"},
+            {"record": "service", "contract": f"C-{n}", "external_id": "dom",
+             "kind": "domain", "name": f"shop{n}.example.org"},
+        ]  # fmt: skip
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def counts(cli: Cli) -> dict[str, int]:
+    return {t: cli.rows(t) for t in TABLES}
+
+
+def test_dry_run_import_and_repeat(cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "sync.csv", records(5))
+    before = counts(cli)
+    out = ok(cli("provisioning", "import", str(path), "--dry-run"))
+    assert "dry run, nothing written: would be 30 created" in out
+    assert "K-3" in out
+    assert "cus_" in out
+    assert counts(cli) == before  # nothing, not even a ledger entry
+    out = ok(cli("provisioning", "import", str(path)))
+    assert "30 created, 0 updated, 0 unchanged, 0 removed" in out
+    assert cli.rows("customer") == 5
+    assert cli.rows("hosted_service") == 20
+    out = ok(cli("provisioning", "import", str(path)))
+    assert "0 created, 0 updated, 30 unchanged, 0 removed" in out
+    # The same records in JSON, with a rename and a removal: only those change.
+    rows = records(5)
+    rows[2]["name"] = "renamed1@example.org"
+    del rows[25], rows[9]  # C-5's contract record and C-2's FTP space: cancelled and removed
+    rows.append({"record": "remove_service", "contract": "C-2", "external_id": "ftp"})
+    rows.append({"record": "cancel_contract", "external_id": "C-5"})
+    (tmp_path / "sync.json").write_text(json.dumps(rows), encoding="utf-8")
+    out = ok(cli("provisioning", "import", str(tmp_path / "sync.json"), "--dry-run"))
+    assert "would be 0 created, 1 updated, 27 unchanged, 2 removed" in out
+    out = ok(cli("provisioning", "import", str(tmp_path / "sync.json")))
+    assert "0 created, 1 updated, 27 unchanged, 2 removed" in out
+    assert cli.rows("hosted_service") == 20  # the removed one is kept for its history
+    # `customers import` still reads its own file of personal details only.
+    people = tmp_path / "people.csv"
+    with people.open("w", newline="", encoding="utf-8") as out_file:
+        out_file.write("last_name,first_name,email\nMuster,Anna,anna.muster@example.com\n")
+    assert "imported 1 customers" in ok(cli("customers", "import", str(people)))
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "expected", "code"),
+    [
+        (9, "kind", "printer", "row 11 kind", 2),
+        (0, "email", "not an address", "row 2 email", 2),
+        (7, "customer", "K-404", "row 9 customer", 2),
+        (12, "email", "", "row 14 email", 2),
+        (8, "name", "info1@example.org", "row 10", 4),  # a mailbox hosted twice
+    ],
+)
+def test_a_failing_row_writes_nothing_at_all(
+    cli: Cli, tmp_path: Path, row: int, column: str, value: str, expected: str, code: int
+) -> None:
+    rows = records(4)
+    rows[row][column] = value
+    path = write_csv(tmp_path / "bad.csv", rows)
+    before = counts(cli)
+    line = refused(cli("provisioning", "import", str(path)), code)
+    assert line.startswith(f"error: {expected}"), line
+    after = counts(cli)
+    # Only a row naming no provisioned customer reaches the gate: its refusal is ledgered.
+    assert after.pop("ledger_entry") - before.pop("ledger_entry") == (column == "customer")
+    assert after == before

@@ -1,0 +1,89 @@
+"""`/readyz` asks the real SMTP relay (aiosmtpd on loopback): ready while it answers EHLO,
+503 naming `smtp` when nothing listens; and the worker's routine ticks log at DEBUG, so INFO
+lines mean something happened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+
+from entrusted.adapters.scheduler import Job
+from entrusted.bootstrap import Container, build, initialise
+from entrusted.config import Settings
+from entrusted.entrypoints.api.app import create_app
+from tests.conftest import FakeClock
+from tests.integration.test_messages_sql import Relay
+from tests.integration.test_smtp_adapter import HOST, SENDER, free_port
+
+pytestmark = pytest.mark.promise("P13")
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    r = Relay()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def smtp_settings(database_url: str, tmp_path: Path, port: int) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        smtp_host=HOST,
+        smtp_port=port,
+        smtp_starttls=False,
+        smtp_sender=SENDER,
+        sms_transport="directory",
+        readiness_timeout_s=1.0,
+    )
+
+
+def ready(settings: Settings, clock: FakeClock) -> tuple[int, dict[str, object]]:
+    c = build(settings, clock=clock)
+    try:
+        with TestClient(create_app(container=c)) as client:
+            r = client.get("/readyz")
+            return r.status_code, r.json()
+    finally:
+        c.close()
+
+
+def test_readyz_asks_the_relay(
+    database_url: str, tmp_path: Path, relay: Relay, clock: FakeClock
+) -> None:
+    settings = smtp_settings(database_url, tmp_path, relay.port)
+    initialise(settings)
+    status, body = ready(settings, clock)
+    assert (status, body["failed"]) == (200, []), body
+    assert body["checks"] == {  # type: ignore[comparison-overlap]
+        "database": "ok",
+        "ledger": "ok",
+        "backups": "ok",
+        "keys": "ok",
+        "smtp": "ok",
+    }
+    assert relay.recorder.raw == []  # asked, nothing sent
+    relay.stop()
+    status, body = ready(settings.model_copy(update={"smtp_port": free_port()}), clock)
+    assert (status, body["failed"]) == (503, ["smtp"])
+    assert "unreachable" in str(body["checks"]["smtp"])  # type: ignore[index]
+
+
+def test_routine_worker_ticks_log_at_debug(container: Container) -> None:
+    worker = container.worker()
+    jobs = {job.name: job for job in container.jobs}
+    worker.run_job(jobs["ledger.checkpoint"])  # the first checkpoint: something happened
+    with structlog.testing.capture_logs() as events:
+        for name in ("ledger.checkpoint", "outbox.deliver", "grants.expire", "mailings.send"):
+            worker.run_job(jobs[name])  # nothing to sign, deliver, expire or send
+        worker.run_job(Job("test.did-something", 60, lambda: "3 things done"))
+    levels = {(e["event"], e.get("job")): e["log_level"] for e in events}
+    for name in ("ledger.checkpoint", "outbox.deliver", "grants.expire", "mailings.send"):
+        assert levels[("job.ran", name)] == "debug", events
+    assert levels[("job.ran", "test.did-something")] == "info"
