@@ -21,6 +21,17 @@ promise looking untested while its tests pass under another name.
 
 Under pytest-xdist the workers collect and run the tests; the promises travel to the
 controller in each report's `user_properties`, and only the controller writes the manifest.
+
+A deleted test must show up too, so the marked tests are locked: `tests/promises.lock` (or
+`$ENTRUSTED_PROMISE_LOCK`) lists every promise-marked test (its id without parameters, which
+can hold generated data) with its promises, and the manifest carries that list as
+`expected`, with `complete`: whether the run selected the whole
+suite (no -k, -m, --deselect, --lf/--sw, and no argument narrower than the tests directory).
+The report flags a locked test that did not run only when the run was complete; a partial run
+cannot say what it left out on purpose. `tests/unit/test_promise_lock.py` keeps the lock equal
+to the marked tests collected; regenerate it with
+
+    .venv/bin/pytest --collect-only -q --promise-lock-update
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import json
 import os
 import subprocess
 import uuid
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +52,10 @@ from entrusted.domain.policy import PROMISES
 MANIFEST_FORMAT = "entrusted-test-manifest/1"
 MANIFEST_ENV = "ENTRUSTED_TEST_MANIFEST"
 DEFAULT_MANIFEST = Path("var") / "test-manifest.json"
+LOCK_FORMAT = "entrusted-promise-lock/1"
+LOCK_ENV = "ENTRUSTED_PROMISE_LOCK"
+DEFAULT_LOCK = Path("tests") / "promises.lock"
+LOCK_UPDATE = "--promise-lock-update"
 PROPERTY = "promises"  # the user_properties key the promises travel under (xdist)
 
 
@@ -83,6 +99,59 @@ def manifest_path(config: pytest.Config) -> Path:
     return Path(configured) if configured else config.rootpath / DEFAULT_MANIFEST
 
 
+def lock_path(config: pytest.Config) -> Path:
+    configured = os.environ.get(LOCK_ENV)
+    return Path(configured) if configured else config.rootpath / DEFAULT_LOCK
+
+
+def read_lock(path: Path) -> list[dict[str, Any]]:
+    """The locked tests, `[{"id", "promises"}]`; none when there is no lock file."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
+        raise pytest.UsageError(f"{path} is not an {LOCK_FORMAT} file")
+    tests: list[dict[str, Any]] = data["tests"]
+    return tests
+
+
+def lock_id(nodeid: str) -> str:
+    """A test's id in the lock: without its parameters, which can carry generated data
+    (Faker addresses, random ids) and so differ from one collection to the next."""
+    return nodeid.split("[", 1)[0]
+
+
+def lock_text(tests: Mapping[str, Collection[str]]) -> str:
+    """The lock file: one test a line, sorted, so a diff shows exactly what changed."""
+    lines = [
+        json.dumps({"id": nodeid, "promises": sorted(promises, key=lambda p: int(p[1:]))})
+        for nodeid, promises in sorted(tests.items())
+        if promises
+    ]
+    body = ",\n  ".join(lines)
+    return f'{{"format": "{LOCK_FORMAT}",\n "tests": [\n  {body}\n ]}}\n'
+
+
+def _selects_everything(config: pytest.Config, deselected: bool) -> bool:
+    """Whether the run selected the whole suite: nothing filtered out, and every argument
+    the tests directory (the lock's) or a directory above it."""
+    opt = config.option
+    if deselected or getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""):
+        return False
+    if getattr(opt, "deselect", None) or getattr(opt, "lf", False) or getattr(opt, "ff", False):
+        return False
+    if getattr(opt, "stepwise", False) or getattr(opt, "stepwise_skip", False):
+        return False
+    tests_dir = (config.rootpath / DEFAULT_LOCK).parent.resolve()
+    for arg in config.args:
+        if "::" in arg:
+            return False
+        path = (config.invocation_params.dir / arg).resolve()
+        if path != tests_dir and path not in tests_dir.parents:
+            return False
+    return True
+
+
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -98,11 +167,22 @@ class PromiseManifest:
         self.config = config
         self.started = datetime.now(UTC)
         self.tests: dict[str, dict[str, Any]] = {}
+        self.deselected = False
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             item.user_properties.append((PROPERTY, ",".join(promises_of(item))))
+        if self.config.getoption("promise_lock_update"):
+            if not _selects_everything(self.config, self.deselected):
+                raise pytest.UsageError(f"{LOCK_UPDATE} locks the whole suite: no -k, -m or paths")
+            locked: dict[str, set[str]] = {}
+            for item in items:
+                locked.setdefault(lock_id(item.nodeid), set()).update(promises_of(item))
+            _write_atomically(lock_path(self.config), lock_text(locked))
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected = self.deselected or bool(items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         promises = next((v for k, v in report.user_properties if k == PROPERTY), "")
@@ -131,8 +211,20 @@ class PromiseManifest:
             "finished": datetime.now(UTC).isoformat(),
             "commit": _commit(self.config.rootpath),
             "tests": sorted(self.tests.values(), key=lambda t: t["id"]),
+            "complete": _selects_everything(self.config, self.deselected),
+            "expected": read_lock(lock_path(self.config)),
         }
         _write_atomically(manifest_path(self.config), json.dumps(manifest, indent=1) + "\n")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        LOCK_UPDATE,
+        action="store_true",
+        dest="promise_lock_update",
+        help="write the promise-marked tests collected to tests/promises.lock (run it with "
+        "--collect-only -q over the whole suite)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,7 +1,9 @@
 """`GET /v1/evidence` (issue 19), on SQLite and PostgreSQL: legal gets the report in each
 format, ledgered under the rule that allows it; support is refused by the rule that says so,
-ledgered; bad dates and formats are 422 with nothing written; the HTML carries a policy as
-strict as the API's, naming its one stylesheet by hash."""
+ledgered; bad dates are 422, ledgered as `gate.invalid-request` (the text sent not echoed);
+a malformed request (unknown format, missing date) is 422 from the framework's validation
+with nothing written; the HTML carries a policy as strict as the API's, naming its one
+stylesheet by hash."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
 from entrusted.domain.evidence import EvidenceReport
+from entrusted.domain.ids import INVALID_ID
 from entrusted.entrypoints.api.app import create_app
+from entrusted.services.outcomes import Outcome
 from tests.e2e.test_api_registry import staff_token
 from tests.integration.test_registry_sql import ledgered
 from tests.refusals import http_refused
@@ -71,16 +75,42 @@ def test_support_is_refused_by_the_rule_and_ledgered(
 
 
 @pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "2026-13-01", "to": "2026-12-01"}, "from: is not a date"),
+        ({"from": "2026-12-01", "to": "2026-11-01"}, "--to: the period must end after"),
+        ({"from": "yesterday", "to": "2026-12-01"}, "from: is not a date"),
+        ({"from": "2026-11-01", "to": "someday"}, "to: is not a date"),
+    ],
+)
+def test_bad_dates_are_422_and_ledgered_as_invalid_requests(
+    client: TestClient, container: Container, params: dict[str, str], field: str
+) -> None:
+    legal = staff_token(container, "lea", "legal")
+    size = container.ledger_store.stored_size()
+    r = client.get("/v1/evidence", params=params, headers=legal)
+    assert r.status_code == 422, r.text
+    assert container.ledger_store.stored_size() == size + 1  # the refusal, nothing else
+    last = ledgered(container)[-1]
+    assert (last.decision, last.rule, last.resource_kind, last.resource_id) == (
+        "deny",
+        Outcome.INVALID_REQUEST.value,
+        "evidence_report",
+        INVALID_ID,
+    )
+    assert last.reason.startswith(field)
+    assert "yesterday" not in last.reason  # the text sent is not echoed
+    assert "someday" not in last.reason
+
+
+@pytest.mark.parametrize(
     "params",
     [
-        {"from": "2026-13-01", "to": "2026-12-01"},
-        {"from": "2026-12-01", "to": "2026-11-01"},
-        {"from": "yesterday", "to": "2026-12-01"},
         {**PERIOD, "format": "pdf"},
         {"from": "2026-11-01"},
     ],
 )
-def test_bad_input_is_422_and_writes_nothing(
+def test_malformed_requests_are_422_and_write_nothing(
     client: TestClient, container: Container, params: dict[str, str]
 ) -> None:
     legal = staff_token(container, "lea", "legal")

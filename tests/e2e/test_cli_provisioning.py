@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from entrusted.domain.audit import AuditEntry
+from entrusted.services.outcomes import Outcome
 from tests.e2e.test_cli_foundation import Cli, ok, refused
 from tests.unit.registry_world import People
 
@@ -95,18 +97,35 @@ def test_dry_run_import_and_repeat(cli: Cli, tmp_path: Path) -> None:
     assert "imported 1 customers" in ok(cli("customers", "import", str(people)))
 
 
+INVALID, CONFLICT = Outcome.INVALID_REQUEST.value, Outcome.PROVISIONING_CONFLICT.value
+
+
+def last_entry(cli: Cli) -> AuditEntry:
+    with cli.container() as c:
+        store = c.ledger_store
+        return AuditEntry.from_bytes(store.entries(store.stored_size() - 1, store.stored_size())[0])
+
+
 @pytest.mark.parametrize(
-    ("row", "column", "value", "expected", "code"),
+    ("row", "column", "value", "expected", "code", "rule"),
     [
-        (9, "kind", "printer", "row 11 kind", 2),
-        (0, "email", "not an address", "row 2 email", 2),
-        (7, "customer", "K-404", "row 9 customer", 2),
-        (12, "email", "", "row 14 email", 2),
-        (8, "name", "info1@example.org", "row 10", 4),  # a mailbox hosted twice
+        (9, "kind", "printer", "row 11 kind", 2, INVALID),
+        (0, "email", "not an address", "row 2 email", 2, INVALID),
+        (7, "customer", "K-404", "row 9 customer", 2, INVALID),
+        (12, "email", "", "row 14 email", 2, INVALID),
+        (8, "name", "info1@example.org", "row 10", 4, CONFLICT),  # a mailbox hosted twice
+        (8, "record", "remove_service", "row 10 service", 2, INVALID),  # never provisioned
     ],
 )
 def test_a_failing_row_writes_nothing_at_all(
-    cli: Cli, tmp_path: Path, row: int, column: str, value: str, expected: str, code: int
+    cli: Cli,
+    tmp_path: Path,
+    row: int,
+    column: str,
+    value: str,
+    expected: str,
+    code: int,
+    rule: str,
 ) -> None:
     rows = records(4)
     rows[row][column] = value
@@ -115,6 +134,33 @@ def test_a_failing_row_writes_nothing_at_all(
     line = refused(cli("provisioning", "import", str(path)), code)
     assert line.startswith(f"error: {expected}"), line
     after = counts(cli)
-    # Only a row naming no provisioned customer reaches the gate: its refusal is ledgered.
-    assert after.pop("ledger_entry") - before.pop("ledger_entry") == (column == "customer")
+    # Every refusal is ledgered, naming the outcome that refused it, and only that is written.
+    ledger = after.pop("ledger_entry")
+    assert ledger - before.pop("ledger_entry") == 1
     assert after == before
+    entry = last_entry(cli)
+    assert (entry.decision, entry.rule) == ("deny", rule)
+    assert not value or value.encode() not in entry.to_bytes()  # the row's text stays out
+    # A dry run of the same file writes nothing, not even the refusal.
+    refused(cli("provisioning", "import", str(path), "--dry-run"), code)
+    assert cli.rows("ledger_entry") == ledger
+
+
+def test_an_unknown_column_or_an_endless_file_is_refused_before_anything(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # A header typo (`mobil`) would read as no mobile number and clear the one on file (trial
+    # finding); a `;`-separated file is one unknown column; /dev/zero never ends.
+    typo = tmp_path / "typo.csv"
+    typo.write_text("record,external_id,last_name,first_name,email,mobil\n"
+                    "customer,K-1,Muster,Anna,anna@example.com,+41 79 000 00 01\n")  # fmt: skip
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("record;external_id\ncustomer;K-1\n")
+    before = counts(cli)
+    line = refused(cli("provisioning", "import", str(typo), "--dry-run"), 2)
+    assert "unknown column(s) mobil" in line, line
+    line = refused(cli("provisioning", "import", str(semicolons)), 2)
+    assert "comma-separated" in line, line
+    line = refused(cli("provisioning", "import", "/dev/zero"), 2)
+    assert "not a regular file" in line, line
+    assert counts(cli) == before

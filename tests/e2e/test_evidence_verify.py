@@ -2,7 +2,11 @@
 and PostgreSQL (issue 19): a report made by `entrusted evidence` verifies, every ledger figure
 recounted from the entry bundles with legal's token; a report whose figure was edited fails
 naming that figure, one whose checkpoint root was edited fails on the signature's word; the
-entries need a token the log's rules let read them."""
+entries need a token the log's rules let read them, and never travel in clear text off
+loopback. The figures are rebuilt from the report's period, not read from it: a figure
+flipped to the database source, a query edited with its value, a red flag deleted, a chart
+row edited each fail naming what differs; what the log cannot confirm is listed as NOT
+verified."""
 
 from __future__ import annotations
 
@@ -257,3 +261,125 @@ def test_what_is_not_a_report_is_bad_input(log_url: str, tmp_path: Path) -> None
     code, out = _verify(tmp_path, {"format": "something else"}, log_url)
     assert code == EXIT_CODES[InvalidInput], out
     assert "is not an evidence report" in out
+
+
+def _access_without_grant(container: Container) -> None:
+    """A staff read of a mailbox naming no grant, written past the gate: the red flag the
+    log alone decides (P11.access_without_grant must be 0)."""
+    container.ledger.append(
+        AuditEntry(
+            time=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+            actor_kind="staff",
+            actor_id="stf_9",
+            action="read",
+            resource_kind="mailbox_content",
+            resource_id="svc_9",
+            owner="cus_9",
+            decision="allow",
+            reason="seeded",
+            nonce=bytes([7]) * 32,
+        )
+    )
+
+
+def test_a_figure_flipped_to_the_database_source_fails_naming_it(
+    container: Container, report: dict[str, Any], log_url: str, tmp_path: Path
+) -> None:
+    token = _token(container, tmp_path, "legal")
+    flipped = _figure(report, "P3.refusals")
+    flipped["source"] = "database"
+    flipped["value"] = 0
+    code, out = _verify(tmp_path, report, log_url, "--token-file", str(token))
+    assert code == EXIT_CODES[TamperDetected], out
+    assert "figures that do not match the log: P3.refusals" in out
+    assert "P3.refusals (refusals recorded): 0, but the report gives it as a database figure" in out
+
+
+def test_a_query_edited_with_its_value_fails_naming_it(
+    container: Container, report: dict[str, Any], log_url: str, tmp_path: Path
+) -> None:
+    token = _token(container, tmp_path, "legal")
+    edited = _figure(report, "P11.access_without_grant")
+    edited["query"]["rules"] = ["no-such-rule"]  # counts nothing, so 0 "recomputes"
+    edited["value"] = 0
+    code, out = _verify(tmp_path, report, log_url, "--token-file", str(token))
+    assert code == EXIT_CODES[TamperDetected], out
+    assert "figures that do not match the log: P11.access_without_grant" in out
+    assert "its query is not the report's" in out
+
+
+def test_a_deleted_ledger_red_flag_fails(
+    container: Container, log_url: str, tmp_path: Path
+) -> None:
+    fill(container, 10, ())
+    _access_without_grant(container)
+    data: dict[str, Any] = (
+        build_evidence(container).report(date(2026, 11, 1), date(2026, 12, 1)).to_json()
+    )
+    token = _token(container, tmp_path, "legal")
+    code, out = _verify(tmp_path, data, log_url, "--token-file", str(token))
+    assert code == 0, out  # the honest report, flag included, verifies
+    kept = [f for f in data["red_flags"] if f["kind"] != "access-without-grant"]
+    assert len(kept) == len(data["red_flags"]) - 1
+    data["red_flags"] = kept
+    code, out = _verify(tmp_path, data, log_url, "--token-file", str(token))
+    assert code == EXIT_CODES[TamperDetected], out
+    assert "red flag missing from the report: P11 access-without-grant" in out
+    assert "1 other differences" in out
+
+
+def test_an_edited_chart_row_fails(
+    container: Container, report: dict[str, Any], log_url: str, tmp_path: Path
+) -> None:
+    token = _token(container, tmp_path, "legal")
+    rows = report["charts"]["daily_access"]
+    assert rows
+    rows[0][3] += 5
+    code, out = _verify(tmp_path, report, log_url, "--token-file", str(token))
+    assert code == EXIT_CODES[TamperDetected], out
+    assert "the daily-access chart differs from the log" in out
+
+
+def test_what_is_not_verified_is_said(
+    container: Container, report: dict[str, Any], log_url: str, tmp_path: Path
+) -> None:
+    token = _token(container, tmp_path, "legal")
+    code, out = _verify(tmp_path, report, log_url, "--token-file", str(token))
+    assert code == 0, out
+    assert "NOT verified: database figures (P16.overdue, P3.checkpoints, " in out
+    assert "NOT verified: test results: none read from " in out
+    assert "the test manifest is a file nothing signs" in out
+    assert "NOT verified: red flags other than must-be-zero figures" in out
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://audit.example.com/v1/ledger",
+        "http://10.0.0.1/v1/ledger",
+        "http://127.0.0.1.example.com/v1/ledger",
+        "http://127.0.0.1@audit.example.com/v1/ledger",
+    ],
+)
+def test_a_token_is_never_sent_in_clear_off_loopback(
+    container: Container, report: dict[str, Any], tmp_path: Path, url: str
+) -> None:
+    token = _token(container, tmp_path, "legal")
+    code, out = _verify(tmp_path, report, url, "--token-file", str(token))
+    assert code == EXIT_CODES[InvalidInput] == 2, out
+    assert "a bearer token is sent only over https://" in out
+
+
+def test_loopback_names_may_carry_a_token() -> None:
+    from entrusted.domain.hosts import token_may_travel
+
+    for url in (
+        "https://audit.example.com/v1/ledger",
+        "http://127.0.0.1:8080/v1/ledger",
+        "http://127.9.9.9/v1/ledger",
+        "http://[::1]:8080/v1/ledger",
+        "http://localhost/v1/ledger",
+    ):
+        assert token_may_travel(url), url
+    for url in ("http://example.com/", "ftp://127.0.0.1/", "http://[::2]/", "http:///x"):
+        assert not token_may_travel(url), url

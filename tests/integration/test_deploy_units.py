@@ -153,8 +153,10 @@ def test_deploy_units_for_other_paths_verify(tmp_path: Path) -> None:
     out = tmp_path / "units"
     result = deploy_units("--out", str(out), "--user", "hoster", "--binary", str(ENTRUSTED),
                           "--config", "/etc/hoster/entrusted.toml", "--data-dir", "/data/entrusted",
-                          "--ftp-port", "2121")  # fmt: skip
+                          "--ftp-port", "2121", "--api-host", "10.0.0.5")  # fmt: skip
     assert result.returncode == 0, result.stderr
+    api = (out / "entrusted-api@.service").read_text(encoding="utf-8")
+    assert "serve --role public --host 10.0.0.5 --port %i" in api  # a proxy on another machine
     worker = (out / "entrusted-worker.service").read_text(encoding="utf-8")
     assert f"ExecStart={ENTRUSTED} --config /etc/hoster/entrusted.toml worker" in worker
     assert "User=hoster\n" in worker

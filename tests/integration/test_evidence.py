@@ -1,10 +1,14 @@
 """The evidence report (issue 19) on SQLite and PostgreSQL: its figures equal counts made here
 from the raw ledger and database rows (not through the report's code), each seeded violation
 shows up as a red flag, the report is for legal only (support refused by the rule, ledgered),
-a bad period is refused with nothing written, and the HTML is well-formed with its charts."""
+a bad period is refused and ledgered (`gate.invalid-request`) with nothing else written, the
+test results name their unsigned source, the staff FTP figure counts operations, and the HTML
+is well-formed with its charts."""
 
 from __future__ import annotations
 
+import html
+import io
 import json
 import secrets
 from datetime import date, timedelta
@@ -21,17 +25,22 @@ from entrusted.bootstrap.evidence import build_evidence
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import b64encode
 from entrusted.domain.evidence import EvidenceReport, FlagKind
+from entrusted.domain.ids import INVALID_ID
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.errors import InvalidInput
 from entrusted.services.evidence_render import ReportFormat, render
 from entrusted.services.gate import AccessContext
+from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
+from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_consent_sql import WHY, link, register
-from tests.integration.test_registry_sql import ledgered, staff
+from tests.integration.test_registry_sql import PASSWORD, ledgered, staff
 from tests.refusals import refused_by
 from tests.unit.registry_world import customer
 
 pytestmark = pytest.mark.promise("P3", "P14", "P11", "P16")
+
+__all__ = ["ftp_world"]  # the fixture, imported to be found
 
 START, END = date(2026, 11, 1), date(2026, 12, 1)  # FakeClock's day lies inside
 
@@ -237,13 +246,74 @@ def test_legal_reads_the_report_support_is_refused(container: Container) -> None
         evidence.report_for(support, START, END)
 
 
-def test_bad_dates_are_refused_and_nothing_is_written(container: Container) -> None:
+def test_bad_dates_are_refused_ledgered_and_nothing_else_is_written(
+    container: Container,
+) -> None:
     c = container
     legal = staff(c, "lea", "legal")
     size = c.ledger_store.stored_size()
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="must end after it starts"):
         build_evidence(c).report_for(legal, date(2026, 12, 1), date(2026, 11, 1))
-    assert c.ledger_store.stored_size() == size
+    assert c.ledger_store.stored_size() == size + 1  # the refusal, and nothing else
+    last = ledgered(c)[-1]
+    assert (last.actor_id, last.decision, last.rule, last.resource_kind, last.resource_id) == (
+        legal.id,
+        "deny",
+        Outcome.INVALID_REQUEST.value,
+        "evidence_report",
+        INVALID_ID,
+    )
+    assert "must end after it starts" in last.reason
+
+
+def test_the_test_results_say_where_they_came_from(container: Container) -> None:
+    c = container
+    path = c.settings.effective_evidence_test_manifest
+    manifest(c, every_promise_passing())
+    report = build_evidence(c).report(START, END)
+    line = f"test results: from {path}, run run-1, not authenticated"
+    assert report.test_label() == line
+    for fmt in ReportFormat:
+        text = render(report, fmt)
+        assert line in (text if fmt is not ReportFormat.HTML else html.unescape(text)), fmt
+    assert json.loads(render(report, ReportFormat.JSON))["test_results"] == line
+    path.unlink()
+    none = build_evidence(c).report(START, END)
+    assert none.test_label() == f"test results: none read from {path}"
+
+
+@pytest.mark.promise("P9")
+def test_staff_ftp_figure_counts_each_operation_under_a_grant(ftp_world: FtpWorld) -> None:
+    """The FTP server asks the gate again for each command of a staff session, so the figure
+    is named for operations (the login and each command), and equals that count made here."""
+    w = ftp_world
+    sam = staff(w.c, "sam", "support")
+    who = w.customer(1)
+    mine = w.login(who.name, who.password)
+    mine.storbinary("STOR db.sql", io.BytesIO(b"dump"))
+    mine.quit()
+    w.grant(sam, who, read_only=True)
+    ftp = w.login(f"{who.name}*sam", PASSWORD)
+    assert ftp.nlst() == ["db.sql"]
+    ftp.retrbinary("RETR db.sql", io.BytesIO().write)
+    ftp.quit()
+    report = build_evidence(w.c).report(START, END)
+    entries = raw_entries(w.c)[: report.checkpoint.size]
+    operations = [
+        e
+        for e in entries
+        if e["actor"]["kind"] == "staff"
+        and e["resource"]["kind"] == "ftp_space"
+        and e["action"] == "enter"
+        and e["decision"] == "allow"
+    ]
+    logins = [e for e in operations if not e["refs"].get("note", "").startswith("ftp ")]
+    assert len(logins) == 1
+    assert len(operations) >= 3  # the login, the listing and the download
+    assert figure(report, "P9.ftp_operations_under_grant") == len(operations)
+    label = next(f.label for f in report.figures() if f.key == "P9.ftp_operations_under_grant")
+    assert label == "staff FTP operations under a grant (each login and each command)"
+    assert not any(f.key == "P9.ftp_entries_under_grant" for f in report.figures())
 
 
 def test_html_is_well_formed_with_its_charts(container: Container) -> None:

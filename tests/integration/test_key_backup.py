@@ -18,9 +18,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from entrusted.bootstrap import Container, build
-from entrusted.bootstrap.key_backup import PENDING_RESTORE
+from entrusted.bootstrap.key_backup import PENDING_RESTORE, restore_keys, roll_over
 from entrusted.config import Settings
-from entrusted.crypto.key_backup import describe
+from entrusted.crypto.envelope import MasterKey, master_key_file_bytes
+from entrusted.crypto.key_backup import describe, unseal
 from entrusted.domain.audit import AuditEntry
 from entrusted.entrypoints.cli.context import EXIT_CODES
 from entrusted.entrypoints.cli.main import app
@@ -29,7 +30,7 @@ from entrusted.services.outcomes import Outcome
 from entrusted.services.registry_forms import Registration
 from tests.conftest import FakeClock
 from tests.integration.ledger_support import fill
-from tests.unit.registry_world import SIGNUP, customer
+from tests.unit.registry_world import OPERATOR, SIGNUP, customer
 
 pytestmark = pytest.mark.promise("P2", "P3")
 
@@ -230,3 +231,49 @@ def test_a_restore_without_a_ledger_is_ledgered_at_the_next_start(
         assert "ledgered at the next start" in restored.reason
     finally:
         c.close()
+
+
+def test_a_destroyed_first_key_is_skipped_and_keys_go_back_by_key_id(w: World) -> None:
+    """After a rollover the retired first key `ledger.key` may be destroyed (docs/keys.md):
+    the backup skips it, and the restore puts the later key under its own key id, not
+    under `ledger.key` because it is now the first signing key in the file."""
+    rollover = roll_over(w.c, OPERATOR, w.c.clock())
+    assert w.cli("ledger", "checkpoint").exit_code == 0  # the new key signs alone: old retired
+    ledger_key = w.settings.effective_ledger_key_file
+    ledger_key.unlink()
+    Path(f"{ledger_key}.pub").unlink()
+    before = w.key_files()
+    backup = _backup(w)
+    listed = describe(backup.read_bytes())
+    assert [k["kind"] for k in listed] == ["master", "index", "signing", "signing-history"]
+    assert listed[2]["name"] == rollover.key_path.name
+    for name in before:
+        (w.settings.data_dir / name).unlink()
+    out = _restore(w, backup)
+    assert out.exit_code == 0, out.output
+    assert w.key_files() == before
+    assert not ledger_key.exists()
+    verified = w.cli("ledger", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
+def test_a_forced_restore_that_fails_midway_changes_nothing(w: World) -> None:
+    """Every key is written to a temporary file first; a failure on the second one (its
+    directory cannot be made: a file is in the way) leaves every file as it was."""
+    backup = unseal(_backup(w).read_bytes(), PASSPHRASE)
+    master = w.settings.effective_master_key_file
+    master.unlink()
+    master.write_bytes(master_key_file_bytes(MasterKey.generate()))
+    master.chmod(0o600)
+    blocked = w.tmp / "blocked"
+    blocked.write_text("a file where a directory would go\n", encoding="utf-8")
+    moved = w.settings.model_copy(update={"index_key_file": blocked / "index.key"})
+    before = w.key_files()
+    listing = sorted(p.name for p in w.settings.data_dir.iterdir())
+    with pytest.raises(OSError):
+        restore_keys(moved, backup, force=True)
+    assert w.key_files() == before  # the different master key is still there
+    assert sorted(p.name for p in w.settings.data_dir.iterdir()) == listing  # no temp left
+    assert blocked.read_text(encoding="utf-8").startswith("a file")
+    assert restore_keys(w.settings, backup, force=True)  # the same restore, unblocked
+    assert master.read_bytes() != before["master.key"]

@@ -9,12 +9,14 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from entrusted.adapters.db import tables as t
 from entrusted.bootstrap import LEDGER_RECORD, LEDGER_VERIFY_JOB, Container, build, initialise
 from entrusted.config import Settings
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import b64encode
+from entrusted.entrypoints.api.app import create_app
 from entrusted.errors import TamperDetected
 from entrusted.services.outcomes import Outcome
 from entrusted.services.receipts import ReceiptService
@@ -170,6 +172,15 @@ def test_the_scheduled_full_verification_is_ledgered_and_a_health_figure(
     health = container.ledger_verification()
     assert health["ok"] is False
     assert "entry 300" in str(health["detail"])
+    # The unauthenticated /readyz says failed and when, never the failure's text (which stays
+    # in the worker's log, the ledger and `entrusted ledger verify`).
+    ready = TestClient(create_app(container=container)).get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["ledger_verification"] == {"ok": False, "at": health["at"]}
+    assert ready.json()["checks"]["ledger"].startswith("verification failed")
+    assert "ledger" in ready.json()["failed"]
+    assert "entry 300" not in ready.text
+    assert str(health["detail"]) not in ready.text
     # Found altered: nothing signs for it any more, and no receipt is handed out from it.
     sizes = count_rows(container.engine, "ledger_checkpoint")
     with pytest.raises(TamperDetected, match=r"signing stopped: ledger verification failed"):

@@ -14,12 +14,15 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from entrusted.adapters.ftp.tls import write_selfsigned
+from entrusted.adapters.mail.imap_probe import HttpHookProbe, ImaplibProbe, Security
+from entrusted.bootstrap.mail_check import ContainerSubjects
+from entrusted.domain.policy import ResourceKind
 from entrusted.entrypoints.cli.main import app
-from entrusted.services.mail_check import Step
+from entrusted.services.mail_check import ImapAttempt, MailCheck, Step
 from entrusted.services.outcomes import Outcome
 from tests.conftest import require_service
 from tests.integration.mail_world import MailWorld, dovecot, mail_world
-from tests.integration.test_mail_dovecot import CUSTOMER_PW, ledgered
+from tests.integration.test_mail_dovecot import CUSTOMER_PW, ledgered, ok
 from tests.integration.test_registry_sql import PASSWORD, staff
 
 
@@ -69,10 +72,65 @@ def test_under_a_grant_the_login_passes_and_says_it_used_a_session(world: MailWo
     sam = staff(w.c, "sam", "support")
     alice = w.customer(1, CUSTOMER_PW)
     _, grant_id = w.grant(sam, alice, sessions=2)
-    out = check(w, alice.address, "--plain-loopback")
+    out = check(w, alice.address, "--plain-loopback", "--use-grant")
     assert out.exit_code == 0, out.output
     assert f"allowed under grant {grant_id} (this used one session)" in out.output
     assert ledgered(w)[-1].rule == "staff-read-mail-under-grant"
+
+
+def test_under_a_grant_the_check_refuses_to_log_in_without_use_grant(world: MailWorld) -> None:
+    """The login would spend one of the grant's one-off sessions (P11): exit 4, nothing sent,
+    nothing ledgered, the session still there."""
+    w = world
+    sam = staff(w.c, "sam", "support")
+    alice = w.customer(1, CUSTOMER_PW)
+    _, grant_id = w.grant(sam, alice, sessions=1)
+    size = w.c.ledger_store.stored_size()
+    out = check(w, alice.address, "--plain-loopback")
+    assert out.exit_code == 4, out.output
+    assert grant_id in out.output
+    assert "--use-grant" in out.output
+    assert w.c.ledger_store.stored_size() == size
+    assert ok(w, f"{alice.address}*sam", PASSWORD)  # the one session is still unused
+
+
+class ThenAnother:
+    """The real IMAP probe, and right after the check's login another staff member's real
+    login through the same Dovecot: the busy server, where a newer entry is someone else's."""
+
+    def __init__(self, w: MailWorld, probe: ImaplibProbe, user: str) -> None:
+        self._w, self._probe, self._user = w, probe, user
+
+    @property
+    def where(self) -> str:
+        return self._probe.where
+
+    def attempt(self, user: str, password: str) -> ImapAttempt:
+        seen = self._probe.attempt(user, password)
+        assert ok(self._w, self._user, PASSWORD)
+        return seen
+
+
+def test_another_staff_members_concurrent_login_is_not_reported_as_the_checks(
+    world: MailWorld,
+) -> None:
+    w = world
+    staff(w.c, "sam", "support")
+    kim = staff(w.c, "kim", "support")
+    alice = w.customer(1, CUSTOMER_PW)
+    _, grant_id = w.grant(kim, alice)
+    imap = ThenAnother(w, ImaplibProbe("127.0.0.1", w.server.port, Security.PLAIN_LOOPBACK),
+                       f"{alice.address}*kim")  # fmt: skip
+    hook = HttpHookProbe(w.api.url + "/v1/gate/mail-login")
+    subjects = ContainerSubjects(w.c)
+    check_ = MailCheck(imap, hook, w.c.ledger_store, ResourceKind.MAILBOX_CONTENT, subjects)
+    report = check_.run("sam", alice.address, PASSWORD)
+    newest = ledgered(w)[-1]  # kim's allow came after sam's refusal
+    assert (newest.actor_id, newest.rule) == (kim.id, "staff-read-mail-under-grant")
+    assert report.ok, report.failed
+    decision = next(s for s in report.steps if s.step is Step.DECISION)
+    assert decision.detail.startswith("refused: no grant (as expected)")
+    assert grant_id not in " ".join(s.detail for s in report.steps)
 
 
 def test_a_wrong_password_fails_at_the_decision_with_its_outcome(world: MailWorld) -> None:

@@ -118,10 +118,23 @@ def test_monitor_refusals_are_ledgered(container: Container) -> None:
     register(c, 1)
     with default_denied("other to list_metadata mailbox_metadata", ledger=lambda: ledgered(c)[-1]):
         c.mailbox_monitor.metadata(office, ADDRESS)
-    with pytest.raises(NotFound):
+    # An unknown address: the same refusal for a role the rules refuse (no 404-vs-403 oracle
+    # of which addresses are hosted), ledgered like any other
+    with default_denied("other to list_metadata mailbox_metadata", ledger=lambda: ledgered(c)[-1]):
+        c.mailbox_monitor.metadata(office, "nobody@example.org")
+    with pytest.raises(NotFound) as unknown:
         c.mailbox_monitor.metadata(staff(c, "sam", "support"), "nobody@example.org")
-    with pytest.raises(NotFound):  # a hosted mailbox with no directory yet
+    last = ledgered(c)[-1]
+    assert (last.rule, last.decision, last.resource_id) == (
+        "mail.metadata-unknown-mailbox",
+        "deny",
+        "unknown-mailbox",
+    )
+    with pytest.raises(NotFound) as no_store:  # a hosted mailbox with no directory yet
         c.mailbox_monitor.metadata(staff(c, "sue", "support"), ADDRESS)
+    # the same answer as for no mailbox at all, naming no service id
+    assert str(no_store.value) == str(unknown.value)
+    assert "svc_" not in str(no_store.value)
 
 
 def test_reader_stats_only_unsized_names(tmp_path: Path) -> None:

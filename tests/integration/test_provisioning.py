@@ -173,13 +173,21 @@ def test_the_provisioning_system_keeps_the_registry_current(
         oracle.services[f"C-{n}"][f"M-{n}"] = ("mailbox", mailbox(n, 3))
     renamed = c.provisioning.sync(PROVISIONER, renames)
     assert [r.id for r in renamed.rows] == [oracle.ids[f"C-{n}/M-{n}"] for n in range(500, 520)]
-    # A customer's details corrected by the hoster.
-    moved = Registration(forms[5].last_name, forms[5].first_name, "k5.new@example.com")
-    r = client.put("/v1/provisioning/customers/K-5", headers=who,
-                   json={"last_name": moved.last_name, "first_name": moved.first_name,
-                         "email": moved.email})  # fmt: skip
-    assert (r.status_code, r.json()["change"]) == (200, "updated")
-    oracle.people["K-5"] = moved
+    # A customer's name corrected by the hoster; their contact channels are theirs: a new
+    # e-mail address (or a dropped phone number) from provisioning is refused, nothing written
+    # (trial finding: a provisioning token could take an account over by its password link).
+    renamed_person = Registration(
+        "Neuname", forms[5].first_name, forms[5].email, forms[5].phone, forms[5].mobile
+    )
+    body = {"last_name": "Neuname", "first_name": forms[5].first_name, "email": forms[5].email,
+            "phone": forms[5].phone, "mobile": forms[5].mobile}  # fmt: skip
+    r = client.put("/v1/provisioning/customers/K-5", headers=who, json=body)
+    assert (r.status_code, r.json()["change"]) == (200, "updated"), r.text
+    oracle.people["K-5"] = renamed_person
+    for changed in ({**body, "email": "k5.new@example.com"}, {**body, "mobile": None}):
+        r = client.put("/v1/provisioning/customers/K-5", headers=who, json=changed)
+        assert r.status_code == 409, r.text
+        assert "changed by the customer" in r.json()["detail"]
     # A mailbox with an open grant is removed: the grant ends, ledgered as grants end.
     support = staff(c, "sam", "support")
     cus, ctr, box = oracle.ids["K-7"], oracle.ids["C-7"], oracle.ids["C-7/M-7"]
@@ -188,7 +196,12 @@ def test_the_provisioning_system_keeps_the_registry_current(
     grant = c.consent.approve(customer(cus), request.id, link(c))
     r = client.delete("/v1/provisioning/contracts/C-7/services/M-7", headers=who)
     assert (r.status_code, r.json()["change"]) == (200, "removed"), r.text
-    del oracle.services["C-7"]["M-7"]
+    _, removed_name = oracle.services["C-7"].pop("M-7")
+    # The removed mailbox's name stays taken: its Maildir is not destroyed by the removal, so
+    # hosting it for another customer would hand them the previous holder's mail.
+    r = client.put("/v1/provisioning/contracts/C-8/services/M-7b", headers=who,
+                   json={"kind": "mailbox", "name": removed_name})  # fmt: skip
+    assert r.status_code == 409, r.text
     ended = c.grants.get(support, grant.id)
     assert ended.end_reason is GrantEnd.SERVICE_REMOVED
     # The customer's notice of the end is delivered, and the case still reads.

@@ -19,7 +19,7 @@ from entrusted.adapters.witness_store import init_witness_dir, open_witness
 from entrusted.bootstrap import Container, build, initialise
 from entrusted.bootstrap.key_backup import roll_over
 from entrusted.config import Settings
-from entrusted.crypto.signing import NoteSigner, verify_note
+from entrusted.crypto.signing import NoteSigner, load_signer, verify_note
 from entrusted.crypto.signing_keys import history_path
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import Checkpoint, parse_signed_note
@@ -28,7 +28,7 @@ from entrusted.entrypoints.cli.context import EXIT_CODES
 from entrusted.entrypoints.cli.main import app
 from entrusted.errors import Conflict, InvalidInput, TamperDetected
 from entrusted.services.outcomes import Outcome
-from entrusted.services.witness import WitnessRefused
+from entrusted.services.witness import Witness, WitnessRefused
 from tests.conftest import FakeClock
 from tests.integration.ledger_support import disable_triggers, fill
 from tests.integration.test_ledger_monitor import serving
@@ -109,12 +109,48 @@ def test_checkpoints_before_during_and_after_a_rollover_verify(
         options += ["--database-url", settings.effective_database_url]
         verified = runner.invoke(app, [*options, "ledger", "verify"], env=WIDE)
         assert verified.exit_code == 0, verified.output
+        # The first checkpoint the new key signed alone retired the old key at its size.
+        size_after = verify_note(after, c.checkpoints.key_list).size
+        retired = [f"{old_vkey} until={size_after}", rollover.new_vkey]
         with serving(settings) as url:
             published = httpx.get(f"{url}/keys").text
-            assert published.splitlines() == [old_vkey, rollover.new_vkey]
+            assert published.splitlines() == retired
             assert httpx.get(f"{url}/vkey").text.strip() == rollover.new_vkey
+        _a_leaked_old_key_cannot_sign_the_future(c, settings, witness, size_after)
     finally:
         c.close()
+
+
+def _a_leaked_old_key_cannot_sign_the_future(
+    c: Container, settings: Settings, witness: Witness, size_after: int
+) -> None:
+    """A checkpoint signed by the retired key alone: refused past its `until`, by the
+    verifier, the witness and `ledger verify`; at or below it, still valid."""
+    old = load_signer(settings.effective_ledger_key_file)
+    at_until = Checkpoint(old.name, size_after, c.ledger_store.root_at(size_after))
+    assert verify_note(old.sign_checkpoint(at_until), c.checkpoints.key_list) == at_until
+    _grow(c, 5)
+    latest = c.ledger_store.latest_checkpoint()
+    assert latest is not None
+    forged = old.sign_checkpoint(Checkpoint(old.name, latest.size, latest.root))
+    with pytest.raises(TamperDetected, match=f"retired at size {size_after}"):
+        verify_note(forged, c.checkpoints.key_list)
+    proof = c.ledger_store.consistency_proof(size_after, latest.size)
+    with pytest.raises(WitnessRefused, match="retired"):
+        witness.add_checkpoint(AddCheckpoint(size_after, tuple(proof), forged).text())
+    disable_triggers(c.engine)
+    with c.engine.begin() as conn:
+        conn.execute(
+            t.ledger_checkpoint.update()
+            .where(t.ledger_checkpoint.c.size == latest.size)
+            .values(note=forged)
+        )
+    with pytest.raises(TamperDetected, match="retired"):
+        verify_ledger(c.engine, c.checkpoints.key_list)
+    options = ["--data-dir", str(settings.data_dir)]
+    options += ["--database-url", settings.effective_database_url]
+    verified = CliRunner().invoke(app, [*options, "ledger", "verify"], env=WIDE)
+    assert verified.exit_code == EXIT_CODES[TamperDetected], verified.output
 
 
 def test_a_checkpoint_by_an_unlisted_key_fails_verification(

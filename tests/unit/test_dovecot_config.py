@@ -121,3 +121,38 @@ def test_the_cli_writes_prints_and_refuses(tmp_path: Path) -> None:
     assert "function auth_password_verify" in out
     code, out = cli("--acl")
     assert out == acl_rules()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://10.0.0.11:8431/v1/gate/mail-login", "http://hooks.example.com/v1/gate/mail-login",
+     "http://0.0.0.0:8431/v1/gate/mail-login", "http://127.0.0.1.example.com/v1/gate/mail-login"],
+)  # fmt: skip
+def test_a_plain_http_hook_off_this_host_is_refused_and_nothing_written(
+    tmp_path: Path, url: str
+) -> None:
+    """The hook's calls carry the mail_hook token and the password a staff member types: over
+    plain http only to loopback, as for the FTP gate (domain.hosts.token_may_travel)."""
+    with pytest.raises(InvalidInput) as raised:
+        dovecot_files(DovecotLayout(url))
+    assert raised.value.field == "hook_url"
+    code, out = cli("--out", str(tmp_path / "new"), "--hook-url", url)
+    assert code == 2, out
+    assert "https://" in out
+    assert "loopback" in out
+    assert not (tmp_path / "new").exists()
+    code, out = cli("--hook-url", url)  # nor printed
+    assert code == 2
+    assert "url = " not in out
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.internal.example.com:8443/v1/gate/mail-login",
+     "http://127.0.0.2:8431/v1/gate/mail-login", "http://[::1]:8431/v1/gate/mail-login",
+     "http://localhost:8431/v1/gate/mail-login"],
+)  # fmt: skip
+def test_https_anywhere_or_http_to_loopback_is_taken(url: str) -> None:
+    code, out = cli("--hook-url", url)
+    assert code == 0, out
+    assert f"url = {url}" in out

@@ -69,7 +69,10 @@ def test_a_run_writes_each_tests_promises_and_outcome(
     result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1)
     data = _manifest(manifest)
     assert data["format"] == "entrusted-test-manifest/1"
-    assert set(data) == {"format", "run_id", "started", "finished", "commit", "tests"}
+    assert set(data) == {
+        *("format", "run_id", "started", "finished", "commit", "tests"),
+        *("complete", "expected"),  # the locked tests (none here), tests/unit/test_promise_lock.py
+    }
     assert data["started"] <= data["finished"]
     assert data["commit"] is None  # pytester's directory is not a git work tree
     tests = {t["id"]: (t["promises"], t["outcome"]) for t in data["tests"]}

@@ -6,6 +6,10 @@ A refusal of the token is told apart from a log that fails to prove itself: 401 
 `AuthenticationFailed` and 403 is `Refused` naming the log's rule (the verifier may not read
 the entries; nothing is wrong with the log), while a bundle the checkpoint covers but the log
 does not serve, or one that does not decode, is `TamperDetected`.
+
+The token is legal's (it reads every entry), so it never travels in clear text: over
+`http://` it is refused before any request unless the host is this machine's loopback
+(127.0.0.0/8, ::1, localhost), where nothing crosses a network (a test, a tunnel's end).
 """
 
 from __future__ import annotations
@@ -15,10 +19,17 @@ from dataclasses import dataclass
 
 import httpx
 
-from entrusted.adapters.ledger_http import TIMEOUT_S, HttpTileSource
+from entrusted.adapters.ledger_http import TIMEOUT_S, HttpTileSource, read_capped
+from entrusted.domain.hosts import token_may_travel
 from entrusted.domain.ledger import MAX_BUNDLE_ENTRY, TILE_WIDTH
 from entrusted.domain.tiles import decode_bundle, entries_path
-from entrusted.errors import AuthenticationFailed, Refused, TamperDetected, Unavailable
+from entrusted.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    Refused,
+    TamperDetected,
+    Unavailable,
+)
 
 MAX_KEYS_BYTES = 64 * 1024
 MAX_BUNDLE_BYTES = TILE_WIDTH * (MAX_BUNDLE_ENTRY + 2)
@@ -37,6 +48,12 @@ class HttpLedgerReader:
     entry bundles the token may read."""
 
     def __init__(self, url: str, token: str | None, client: httpx.Client | None = None) -> None:
+        if token is not None and not token_may_travel(url):
+            raise InvalidInput(
+                "--against",
+                "a bearer token is sent only over https:// (or http:// to this machine's "
+                "loopback: 127.0.0.0/8, ::1, localhost); use the log's https:// URL",
+            )
         self._client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
         self._tiles = HttpTileSource(url, self._client)  # checks the URL's scheme
         self._url = url.rstrip("/")
@@ -89,12 +106,7 @@ class HttpLedgerReader:
         url = f"{self._url}/{path}"
         try:
             with self._client.stream("GET", url, headers=headers) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        raise TamperDetected(f"{path} is larger than {limit} bytes")
-                return response.status_code, bytes(body)
+                return response.status_code, read_capped(response, path, limit)
         except httpx.HTTPError as exc:
             raise Unavailable(f"cannot fetch {url}: {type(exc).__name__}") from None
 

@@ -7,6 +7,8 @@ does not serve is the log's failure to prove itself, so the caller reports it as
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from entrusted.domain.checkpoint import MAX_NOTE_CHARS
@@ -14,7 +16,22 @@ from entrusted.domain.ledger import HASH_SIZE, TILE_WIDTH
 from entrusted.domain.tiles import tile_path
 from entrusted.errors import InvalidInput, TamperDetected, Unavailable
 
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # per read: a server that sends nothing for this long is gone
+DEADLINE_S = 120.0  # per answer: a server trickling a byte at a time must not stall a monitor
+
+
+def read_capped(response: httpx.Response, path: str, limit: int) -> bytes:
+    """The body of a streamed answer, at most `limit` bytes (more is the log's fault) and
+    within `DEADLINE_S` (`Unavailable` otherwise: try again later, or ask another copy)."""
+    deadline = time.monotonic() + DEADLINE_S
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise TamperDetected(f"{path} is larger than {limit} bytes")
+        if time.monotonic() > deadline:
+            raise Unavailable(f"{path} took longer than {DEADLINE_S:.0f} s to arrive")
+    return bytes(body)
 
 
 class HttpTileSource:
@@ -36,12 +53,7 @@ class HttpTileSource:
                     )
                 if response.status_code != 200:
                     raise Unavailable(f"{url} answered HTTP {response.status_code}")
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        raise TamperDetected(f"{path} is larger than {limit} bytes")
-                return body
+                return read_capped(response, path, limit)
         except httpx.HTTPError as exc:
             raise Unavailable(f"cannot fetch {url}: {type(exc).__name__}") from None
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import httpx
 
+from entrusted.domain.hosts import is_loopback
 from entrusted.errors import InvalidInput, Unavailable
-from entrusted.services.messaging import check_sms, is_loopback
+from entrusted.services.messaging import check_sms
 
 
 class HttpSmsGateway:

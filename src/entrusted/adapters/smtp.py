@@ -27,9 +27,10 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import TypeVar
 
 from entrusted.domain.contacts import canonical_email
+from entrusted.domain.hosts import is_loopback
 from entrusted.domain.mailings import PURPOSE_HEADER, MailPurpose
 from entrusted.errors import InvalidInput, Unavailable
-from entrusted.services.messaging import BatchResult, Handed, Outgoing, check_mail, is_loopback
+from entrusted.services.messaging import BatchResult, Handed, Outgoing, check_mail
 
 T = TypeVar("T")
 # Headers whose value is a structure a program reads (RFC 8058 one-click, feedback loops,

@@ -61,4 +61,5 @@ def build_evidence(c: Container) -> EvidenceService:
         read_manifest,
         c.clock,
         c.gate,
+        test_source=str(path),
     )

@@ -14,6 +14,8 @@ data directory; the next `Container.start` (serve, worker) ledgers it and remove
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +37,12 @@ from entrusted.crypto.envelope import (
     master_key_from_file_bytes,
 )
 from entrusted.crypto.key_backup import BackedUpKey, KeyBackup, KeyKind
-from entrusted.crypto.keyfiles import create_private_file, read_private_file
+from entrusted.crypto.keyfiles import (
+    create_private_file,
+    fsync_dir,
+    read_private_file,
+    write_all,
+)
 from entrusted.crypto.signing import NoteSigner, parse_key_file
 from entrusted.crypto.signing_keys import (
     Rollover,
@@ -81,14 +88,14 @@ def collect_keys(settings: Settings) -> list[BackedUpKey]:
         raw = _read(index_file)
     keys.append(_key(KeyKind.INDEX, key_id(index_key_from_file_bytes(raw)), index_file, raw))
     ledger_file = settings.effective_ledger_key_file
-    raw = _read(ledger_file)
-    keys.append(_key(KeyKind.SIGNING, _signing_id(raw), ledger_file, raw))
     periods = read_history(ledger_file) or []
-    for period in periods[1:]:
-        path = later_key_path(ledger_file, period.key_id_hex)
-        if path.exists():  # a retired key may have been destroyed on purpose
-            raw = _read(path)
-            keys.append(_key(KeyKind.SIGNING, _signing_id(raw), path, raw))
+    later = [later_key_path(ledger_file, p.key_id_hex) for p in periods[1:]]
+    paths = [ledger_file, *later]
+    for n, path in enumerate(paths):
+        if n < len(paths) - 1 and not path.exists():
+            continue  # a retired key (the first one too) may have been destroyed on purpose
+        raw = _read(path)  # the newest key signs now or soon: it must be there
+        keys.append(_key(KeyKind.SIGNING, _signing_id(raw), path, raw))
     if periods:
         history = history_path(ledger_file)
         keys.append(_key(KeyKind.SIGNING_HISTORY, str(len(periods)), history, _read(history)))
@@ -107,12 +114,17 @@ class Placement:
 
 def plan_restore(settings: Settings, backup: KeyBackup) -> list[Placement]:
     """Where each key of `backup` belongs under `settings`, checked before anything is
-    written. TamperDetected when a key's bytes are not the key its id names."""
+    written. TamperDetected when a key's bytes are not the key its id names.
+
+    A signing key goes by its (authenticated) key id, never by its position: the log's first
+    key, the first line of the backed-up history (or the only signing key when there is no
+    history), goes to `ledger_key_file`; every later one to `<stem>-<key id>.key`. The first
+    key may be missing (destroyed once retired), so position says nothing."""
     ledger_file = settings.effective_ledger_key_file
     master_dir = settings.effective_master_key_file.parent
     previous = {p.name: p for p in settings.previous_master_key_files}
+    first_key = _first_signing_key(backup)
     placements = []
-    first_signing = True
     for key in backup.keys:
         _check(key)
         if key.kind is KeyKind.MASTER:
@@ -122,8 +134,8 @@ def plan_restore(settings: Settings, backup: KeyBackup) -> list[Placement]:
         elif key.kind is KeyKind.INDEX:
             path = settings.effective_index_key_file
         elif key.kind is KeyKind.SIGNING:
-            path = ledger_file if first_signing else later_key_path(ledger_file, key.key_id)
-            first_signing = False
+            first = key.key_id == first_key
+            path = ledger_file if first else later_key_path(ledger_file, key.key_id)
         else:
             path = history_path(ledger_file)
         present = path.exists() or path.is_symlink()
@@ -143,27 +155,69 @@ def restore_keys(settings: Settings, backup: KeyBackup, *, force: bool) -> list[
         where = ", ".join(str(p.path) for p in clashes)
         raise Conflict(f"different keys are already at {where}; restore with --force to replace")
     notes = []
+    writes: list[tuple[Path, bytes, int]] = []  # (target, content, mode)
     for p in placements:
         if p.same:
             notes.append(f"kept {p.path} ({p.key.kind} {p.key.key_id}: already that key)")
             continue
         if _from_environment(settings, p.key.kind):
             continue
-        p.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if p.present:
-            p.path.unlink()
-        create_private_file(p.path, p.key.content, "key backup")
+        if p.path.is_dir() and not p.path.is_symlink():
+            raise InvalidInput("key backup", f"{p.path} is a directory, not a key file")
+        writes.append((p.path, p.key.content, 0o600))
         if p.key.kind is KeyKind.SIGNING:
-            pub = Path(f"{p.path}.pub")
-            pub.unlink(missing_ok=True)
-            pub.write_text(parse_key_file(p.key.content).vkey + "\n", encoding="ascii")
+            vkey = parse_key_file(p.key.content).vkey
+            writes.append((Path(f"{p.path}.pub"), (vkey + "\n").encode("ascii"), 0o644))
         notes.append(f"wrote {p.path} ({p.key.kind} {p.key.key_id})")
+    replace_all(writes)
     notes += secure(settings.data_dir, [p.path for p in placements], fix=settings.fix_file_modes)
     previous = [p for p in placements if p.key.kind is KeyKind.PREVIOUS_MASTER]
     if previous and not settings.previous_master_key_files:
         paths = ", ".join(str(p.path) for p in previous)
         notes.append(f"list {paths} in previous_master_key_files to read data they wrap")
     return notes
+
+
+def replace_all(writes: list[tuple[Path, bytes, int]]) -> None:
+    """Write every file as a whole or change nothing: each goes to a temporary file beside its
+    target (O_EXCL, its mode, fsync); only when all are written are they renamed into place.
+    On an error before that, the temporary files and the directories made for them go and
+    the error is raised. (The renames themselves cannot fail for want of space or rights.)"""
+    temps: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    try:
+        for target, content, mode in writes:
+            made += _make_dirs(target.parent)
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            temps.append((tmp, target))
+            try:
+                os.fchmod(fd, mode)
+                write_all(fd, content)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        for directory in reversed(made):
+            directory.rmdir()
+        raise
+    for tmp, target in temps:
+        tmp.replace(target)
+    for directory in {target.parent for _, target in temps}:
+        fsync_dir(directory)
+
+
+def _make_dirs(directory: Path) -> list[Path]:
+    """Create `directory` and missing parents (0700); the ones created, outermost first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700)
+    return list(reversed(missing))
 
 
 def summary(keys: tuple[BackedUpKey, ...] | list[BackedUpKey]) -> str:
@@ -264,6 +318,25 @@ def _signing_id(raw: bytes) -> str:
     except ValueError as exc:
         raise InvalidInput("ledger key", f"not a note key: {exc}") from None
     return signer.key_id.hex()
+
+
+def _first_signing_key(backup: KeyBackup) -> str | None:
+    """The key id of the log's first signing key in `backup`: the first line of its history,
+    else its only signing key. TamperDetected when the backup's signing keys do not fit."""
+    signing = [k.key_id for k in backup.keys if k.kind is KeyKind.SIGNING]
+    histories = [k for k in backup.keys if k.kind is KeyKind.SIGNING_HISTORY]
+    if not histories:
+        if len(signing) > 1:
+            raise TamperDetected("the backup holds several signing keys but no key history")
+        return signing[0] if signing else None
+    try:
+        periods = parse_history(histories[-1].content.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise TamperDetected(f"the backup's signing key history is damaged: {exc}") from None
+    listed = {p.key_id_hex for p in periods}
+    if stray := [kid for kid in signing if kid not in listed]:
+        raise TamperDetected(f"the backup's signing keys {', '.join(stray)} are not in its history")
+    return periods[0].key_id_hex
 
 
 def _check(key: BackedUpKey) -> None:

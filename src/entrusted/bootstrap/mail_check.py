@@ -26,6 +26,24 @@ def default_hook_url(settings: Settings) -> str:
     return f"http://{host}:{port}{HOOK_PATH}"
 
 
+class ContainerSubjects:
+    """`CheckSubjects` over this installation: the staff service and the mail boundary."""
+
+    def __init__(self, c: Container) -> None:
+        self._c = c
+
+    def staff_id(self, username: str) -> str | None:
+        return self._c.staff.staff_id_of(username)
+
+    def mailbox_resource(self, address: str) -> str:
+        boundary = self._c.mail_login.boundary
+        found = boundary.find(address)
+        return boundary.unknown.id if found is None else found.service_id
+
+    def usable_grant(self, staff_id: str, address: str) -> str | None:
+        return self._c.grant_entry.usable_grant(self._c.mail_login.boundary, address, staff_id)
+
+
 def mail_check(
     c: Container,
     host: str,
@@ -37,4 +55,5 @@ def mail_check(
     """The check over `c`'s ledger; `InvalidInput` for plain text to a non-loopback host."""
     imap = ImaplibProbe(host, port, security, cafile)
     hook = HttpHookProbe(hook_url or default_hook_url(c.settings))
-    return MailCheck(imap, hook, c.ledger_store, c.mail_login.boundary.kind)
+    kind = c.mail_login.boundary.kind
+    return MailCheck(imap, hook, c.ledger_store, kind, ContainerSubjects(c))

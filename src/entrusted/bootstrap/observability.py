@@ -19,9 +19,9 @@ from entrusted.adapters.scheduler import last_runs
 from entrusted.adapters.smtp_probe import SmtpProbe
 from entrusted.adapters.witness_cosignatures import SqlCosignatureStore
 from entrusted.crypto.cosigning import parse_witness_vkey
+from entrusted.domain.hosts import is_loopback
 from entrusted.domain.outbox import OutboxStatus
 from entrusted.errors import EntrustedError, Unavailable
-from entrusted.services.messaging import is_loopback
 
 if TYPE_CHECKING:
     from entrusted.bootstrap import Container
@@ -116,11 +116,14 @@ class Observability:
             return {"database": f"unreachable ({type(exc).__name__})"}
         # The worker's last full verification; None until it has run once (a new install,
         # whose log `serve` verified against its last checkpoint before taking requests).
-        body["ledger_verification"] = verification
+        # Only whether it passed and when: /readyz is unauthenticated, and the failure's text
+        # (which entry, which tile, the job's raw error) stays in the worker's log, the
+        # ledger's `ledger.tampered` entry and `entrusted ledger verify`.
+        body["ledger_verification"] = {"ok": verification["ok"], "at": verification["at"]}
         checks["ledger"] = (
             "ok"
             if verification["ok"] is not False
-            else f"verification failed: {verification['detail']}"
+            else "verification failed (see the worker's log, `entrusted ledger verify`)"
         )
         # Backups past their 7 days and not yet destroyed (P16) are a broken promise.
         days = [k.day.isoformat() for k in overdue]

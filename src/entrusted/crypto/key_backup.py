@@ -3,10 +3,11 @@
 Why its own format rather than a tarball through gpg: restoring must need nothing but this
 package and the passphrase, on a machine that has nothing else yet, and the file must say
 which keys it holds (kinds and ids, never material) without the passphrase, so an operator can
-tell backups apart. Why scrypt: a passphrase is weak next to a 256-bit key, so each guess must
-cost memory and time; N = 2^17, r = 8, p = 1 takes 128 MiB and about a second per guess
-(OWASP's minimum is N = 2^17). The parameters are in the header, so a later version can raise
-them and still read this one.
+tell backups apart. The passphrase is NFC-normalised (Unicode) before scrypt, so "café"
+typed as one code point or as "e" + combining accent opens the same backup. Why scrypt: a
+passphrase is weak next to a 256-bit key, so each guess must cost memory and time; N = 2^17,
+r = 8, p = 1 takes 128 MiB and about a second per guess (OWASP's minimum is N = 2^17). The
+parameters are in the header, so a later version can raise them and still read this one.
 
 Layout (ASCII, three lines):
 
@@ -35,6 +36,7 @@ import hashlib
 import hmac
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -118,6 +120,8 @@ def unseal(data: bytes, passphrase: str) -> KeyBackup:
         raise TamperDetected(f"the key backup's header is damaged: {exc}") from None
     if kdf.get("name") != "scrypt" or not (2**14 <= n <= _MAX_SCRYPT_N) or r != 8 or p != 1:
         raise TamperDetected("the key backup names key-derivation parameters it never uses")
+    if n & (n - 1):
+        raise TamperDetected("the key backup names a scrypt cost that is not a power of two")
     aes_key, expected = _derive(passphrase, salt, n, r, p)
     if not hmac.compare_digest(check, expected):
         raise InvalidInput("passphrase", "wrong passphrase for this key backup")
@@ -132,14 +136,18 @@ def unseal(data: bytes, passphrase: str) -> KeyBackup:
         raise TamperDetected("the key backup file has been altered since it was written") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise TamperDetected(f"the key backup's content is damaged: {exc}") from None
-    if [_listing(k) for k in keys] != header["keys"]:
+    if [_listing(k) for k in keys] != header.get("keys"):
         raise TamperDetected("the key backup's key list does not match its content")
     return KeyBackup(created, keys)
 
 
 def describe(data: bytes) -> list[dict[str, str]]:
-    """The key list of a backup, read without the passphrase (unauthenticated until `unseal`)."""
-    return list(_split(data)[1]["keys"])
+    """The key list of a backup, read without the passphrase (unauthenticated until `unseal`).
+    TamperDetected when the header has no key list."""
+    keys = _split(data)[1].get("keys")
+    if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+        raise TamperDetected("the key backup's header has no key list")
+    return list(keys)
 
 
 def _split(data: bytes) -> tuple[bytes, dict[str, Any], bytes]:
@@ -159,7 +167,10 @@ def _split(data: bytes) -> tuple[bytes, dict[str, Any], bytes]:
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> tuple[bytes, bytes]:
-    out = Scrypt(salt=salt, length=64, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+    """The AES key and the passphrase check. The passphrase is NFC-normalised first, so the
+    same words typed on keyboards or systems that compose accents differently open it."""
+    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    out = Scrypt(salt=salt, length=64, n=n, r=r, p=p).derive(secret)
     return out[:32], hmac.digest(out[32:], _CHECK_LABEL, hashlib.sha256)
 
 

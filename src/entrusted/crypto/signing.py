@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -55,7 +56,8 @@ class Signer(Protocol):
 
     @property
     def key_list(self) -> str:
-        """Every published key, one vkey per line (what verifiers need)."""
+        """Every published key, one per line, retired ones with `until=<size>` (what
+        verifiers need; `parse_key_list`)."""
         ...
 
     def sign_note(self, text: str) -> str: ...
@@ -128,13 +130,41 @@ class NoteSigner:
         return f"NoteSigner({self._name}+{self._key_id.hex()})"
 
 
-def key_list(vkeys: str) -> tuple[str, ...]:
-    """The vkeys of a published key list: one vkey per line (blank lines ignored), the text
-    served at `/v1/ledger/keys`. A single vkey is a key list of one."""
-    keys = tuple(line.strip() for line in vkeys.splitlines() if line.strip())
+@dataclass(frozen=True)
+class ListedKey:
+    """One line of a published key list: a vkey, and for a retired key `until`, the largest
+    tree size it may sign (None: no limit, a current key)."""
+
+    vkey: str
+    until: int | None = None
+
+
+def parse_key_list(vkeys: str) -> tuple[ListedKey, ...]:
+    """The keys of a published key list, the text served at `/v1/ledger/keys`: one key per
+    line (blank lines ignored), `<vkey>` for a current key and `<vkey> until=<size>` for a
+    retired one (docs/keys.md). A single vkey is a key list of one."""
+    keys = []
+    for line in vkeys.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        until = None
+        if len(fields) > 2 or (len(fields) == 2 and not fields[1].startswith("until=")):
+            raise InvalidInput("ledger vkey", "a key list line is `<vkey> [until=<size>]`")
+        if len(fields) == 2:
+            digits = fields[1].removeprefix("until=")
+            if not digits.isascii() or not digits.isdigit() or len(digits) > 20:
+                raise InvalidInput("ledger vkey", f"until={digits!r} is not a tree size")
+            until = int(digits)
+        keys.append(ListedKey(fields[0], until))
     if not keys:
         raise InvalidInput("ledger vkey", "no verifier key given")
-    return keys
+    return tuple(keys)
+
+
+def key_list(vkeys: str) -> tuple[str, ...]:
+    """The vkeys of a published key list (see `parse_key_list`), without their limits."""
+    return tuple(k.vkey for k in parse_key_list(vkeys))
 
 
 def log_origin(vkeys: str) -> str:
@@ -157,13 +187,22 @@ def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Chec
     new key's, and each note's key id picks its key. Signatures by unlisted keys are ignored,
     as signed-note requires (they may be witnesses); a signature that claims to be by a
     listed key but fails is tampering. With `origin`, the checkpoint must also name that log.
-    A malformed `vkey` is InvalidInput: it is configuration, not evidence.
+    A retired key (`until=<size>` in the list) vouches only for checkpoints up to that size:
+    one signed by retired keys alone that is larger is refused, so a leaked old key cannot
+    sign the log's future. A malformed `vkey` is InvalidInput: it is configuration, not
+    evidence.
     """
-    body = verify_note_body(note_text, vkey)
+    body, signed_by = _verify_signatures(note_text, vkey)
     try:
         checkpoint = parse_checkpoint_body(body)
     except ValueError as exc:
         raise TamperDetected(f"signed note is not a checkpoint: {exc}") from exc
+    limits = [k.until for k in signed_by if k.until is not None]
+    if len(limits) == len(signed_by) and checkpoint.size > max(limits):
+        raise TamperDetected(
+            f"checkpoint of size {checkpoint.size} is signed only by key(s) retired at size "
+            f"{max(limits)}: a retired key cannot sign a larger tree"
+        )
     if origin is not None and checkpoint.origin != origin:
         raise TamperDetected(f"checkpoint is for origin {checkpoint.origin!r}, not {origin!r}")
     return checkpoint
@@ -172,10 +211,16 @@ def verify_note(note_text: str, vkey: str, *, origin: str | None = None) -> Chec
 def verify_note_body(note_text: str, vkey: str) -> str:
     """The body of `note_text` if at least one key of `vkey` (a vkey or a key list) signed it
     and no listed key's signature on it fails; TamperDetected otherwise."""
+    return _verify_signatures(note_text, vkey)[0]
+
+
+def _verify_signatures(note_text: str, vkey: str) -> tuple[str, list[ListedKey]]:
+    """`verify_note_body`, also returning the listed keys whose signatures verified."""
     verifiers = {}
-    for text in key_list(vkey):
+    listed = {}
+    for entry in parse_key_list(vkey):
         try:
-            name, kid, key_type, public = parse_vkey(text)
+            name, kid, key_type, public = parse_vkey(entry.vkey)
         except ValueError as exc:
             raise InvalidInput("ledger vkey", str(exc)) from exc
         if key_type != SIG_TYPE_ED25519:
@@ -184,11 +229,12 @@ def verify_note_body(note_text: str, vkey: str) -> str:
             verifiers[(name, kid)] = Ed25519PublicKey.from_public_bytes(public)
         except ValueError as exc:
             raise InvalidInput("ledger vkey", "not a valid Ed25519 public key") from exc
+        listed[(name, kid)] = entry
     try:
         body, signatures = parse_signed_note(note_text)
     except ValueError as exc:
         raise TamperDetected(f"malformed signed note: {exc}") from exc
-    verified = False
+    verified: list[ListedKey] = []
     for sig in signatures:
         verifier = verifiers.get((sig.name, sig.key_id))
         if verifier is None:
@@ -197,11 +243,11 @@ def verify_note_body(note_text: str, vkey: str) -> str:
             verifier.verify(sig.signature, body.encode("utf-8"))
         except InvalidSignature as exc:
             raise TamperDetected(f"bad signature by {sig.name}+{sig.key_id.hex()}") from exc
-        verified = True
+        verified.append(listed[(sig.name, sig.key_id)])
     if not verified:
-        listed = ", ".join(f"{name}+{kid.hex()}" for name, kid in verifiers)
-        raise TamperDetected(f"note carries no signature by {listed}")
-    return body
+        names = ", ".join(f"{name}+{kid.hex()}" for name, kid in verifiers)
+        raise TamperDetected(f"note carries no signature by {names}")
+    return body, verified
 
 
 def _format_skey(signer: NoteSigner, seed: bytes) -> str:

@@ -8,8 +8,8 @@ checkpoint, old or new; nothing already signed has to be re-signed.
 Files, beside the first key (`ledger_key_file`, by default `ledger.key` in the data dir):
 
 - `<stem>.keys`, the key history, written on the first rollover (mode 0600, replaced
-  atomically): one line per key, ``<from, ISO 8601 UTC> <vkey>``, in order. The first key's
-  line carries `EPOCH`. The vkeys of all lines are the published key list.
+  atomically): one line per key, ``<from, ISO 8601 UTC> <vkey> [until=<size>]``, in order.
+  The first key's line carries `EPOCH`. Its keys are the published key list (`key_list`).
 - `<stem>-<key id hex>.key` (+ `.pub`): each later key, a note key file like the first.
 
 At any time `now`, the *active* key is the last one whose `from` has passed; a key whose `from`
@@ -19,8 +19,20 @@ and one that has learnt the new key from the ledgered rollover entry can switch 
 old key stops signing. Once `from` passes only the new key signs. Retired keys stay listed
 (old checkpoints still verify); their private files may then be destroyed.
 
+A retired key must not vouch for the log's future (its private half may leak once nobody
+guards it), so the first checkpoint the new key signs alone also *retires* the old key: before
+that note is returned, the history gets ``until=<size>`` on the old key's line, that
+checkpoint's size. The log only grows and checkpoints are signed one at a time, so every
+checkpoint the old key signed is at most that large and keeps verifying; verifiers given the
+list (`crypto.signing.verify_note`) refuse a larger one signed by retired keys alone. If the
+history cannot be written, nothing is signed (fail closed).
+
+`load_log_signer` returns a `LogSigner`, which looks at the history file before every use and
+reloads it when it changed, so a long-running serve or worker follows a rollover made by
+`entrusted keys rollover` without a restart, and decides by the clock at each signing.
+
 ```python
-signer = load_log_signer(Path("data/ledger.key"), clock)   # NoteSigner if never rolled
+signer = load_log_signer(Path("data/ledger.key"), clock)   # follows the history file
 rollover = roll_signing_key(Path("data/ledger.key"), now, start=now + DEFAULT_OVERLAP)
 ```
 """
@@ -30,7 +42,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -51,10 +63,17 @@ _MAX_HISTORY = 64 << 10
 
 @dataclass(frozen=True)
 class KeyPeriod:
-    """One line of the history: `vkey` signs checkpoints from `start` on."""
+    """One line of the history: `vkey` signs checkpoints from `start` on; once retired, of
+    tree sizes up to `until` only."""
 
     start: datetime
     vkey: str
+    until: int | None = None
+
+    @property
+    def listed(self) -> str:
+        """This key's line in the published key list."""
+        return self.vkey if self.until is None else f"{self.vkey} until={self.until}"
 
     @property
     def key_id_hex(self) -> str:
@@ -92,23 +111,33 @@ def parse_history(text: str) -> list[KeyPeriod]:
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        start_text, _, vkey = line.partition(" ")
-        start = datetime.fromisoformat(start_text)
+        fields = line.split(" ")
+        if len(fields) not in (2, 3):
+            raise ValueError("a line is `<from> <vkey> [until=<size>]`")
+        start = datetime.fromisoformat(fields[0])
         if start.tzinfo is None:
-            raise ValueError(f"time {start_text} has no time zone")
-        parse_vkey(vkey)
-        periods.append(KeyPeriod(start, vkey))
+            raise ValueError(f"time {fields[0]} has no time zone")
+        parse_vkey(fields[1])
+        until = None
+        if len(fields) == 3:
+            digits = fields[2].removeprefix("until=")
+            if fields[2] == digits or not digits.isascii() or not digits.isdigit():
+                raise ValueError(f"{fields[2]!r} is not until=<size>")
+            until = int(digits)
+        periods.append(KeyPeriod(start, fields[1], until))
     if not periods:
         raise ValueError("no keys")
     if any(a.start > b.start for a, b in pairwise(periods)):
         raise ValueError("keys are not in order of their start")
     if len({parse_vkey(p.vkey).name for p in periods}) != 1:
         raise ValueError("keys of different logs (key names)")
+    if periods[-1].until is not None:
+        raise ValueError("the newest key cannot be retired")
     return periods
 
 
 def format_history(periods: list[KeyPeriod]) -> str:
-    return _HEADER + "".join(f"{p.start.isoformat()} {p.vkey}\n" for p in periods)
+    return _HEADER + "".join(f"{p.start.isoformat()} {p.listed}\n" for p in periods)
 
 
 class RollingSigner:
@@ -120,17 +149,22 @@ class RollingSigner:
         periods: list[KeyPeriod],
         signers: dict[str, NoteSigner],
         clock: Callable[[], datetime],
+        key_file: Path | None = None,
     ) -> None:
         self._periods = periods
         self._signers = signers
         self._clock = clock
+        self._key_file = key_file  # where retirements are recorded (None: in memory only)
         self._name = parse_vkey(periods[0].vkey).name
 
-    def _signing_now(self) -> list[NoteSigner]:
+    def _wanted(self) -> list[KeyPeriod]:
         """The active key, then any announced one: the keys that sign a note made now."""
         now = self._clock()
         started = [p for p in self._periods if p.start <= now] or self._periods[:1]
-        wanted = [started[-1], *(p for p in self._periods if p.start > now)]
+        return [started[-1], *(p for p in self._periods if p.start > now)]
+
+    def _signing_now(self) -> list[NoteSigner]:
+        wanted = self._wanted()
         missing = [p.key_id_hex for p in wanted if p.key_id_hex not in self._signers]
         if missing:
             raise InvalidInput(
@@ -149,7 +183,7 @@ class RollingSigner:
 
     @property
     def key_list(self) -> str:
-        return "\n".join(p.vkey for p in self._periods)
+        return "\n".join(p.listed for p in self._periods)
 
     @property
     def periods(self) -> list[KeyPeriod]:
@@ -159,16 +193,94 @@ class RollingSigner:
         return format_signed_note(text, [s.signature(text) for s in self._signing_now()])
 
     def sign_checkpoint(self, cp: Checkpoint) -> str:
-        return self.sign_note(cp.body())
+        """Sign `cp`; when the new key signs it alone, first retire the keys before it at
+        `cp.size` (module doc). Raises, signing nothing, if that cannot be recorded."""
+        signers = self._signing_now()
+        wanted = self._wanted()
+        if len(wanted) == 1:
+            active = self._periods.index(wanted[0])
+            if any(p.until is None for p in self._periods[:active]):
+                self._retire(active, cp.size)
+        text = cp.body()
+        return format_signed_note(text, [s.signature(text) for s in signers])
+
+    def _retire(self, active: int, size: int) -> None:
+        """Record `until=size` for the keys before `active` that have none yet (in the history
+        file first, when there is one: another signer may already have recorded it)."""
+        periods = self._periods
+        if self._key_file is not None:
+            periods = read_history(self._key_file) or periods
+            if [p.vkey for p in periods] != [p.vkey for p in self._periods]:
+                raise InvalidInput(_FIELD, "the key history changed while signing; try again")
+        retired = [
+            replace(p, until=size) if n < active and p.until is None else p
+            for n, p in enumerate(periods)
+        ]
+        if retired != periods and self._key_file is not None:
+            _replace_private(history_path(self._key_file), format_history(retired))
+        self._periods = retired
 
     def __repr__(self) -> str:
         return f"RollingSigner({self._name}, {len(self._periods)} keys)"
 
 
-def load_log_signer(key_file: Path, clock: Callable[[], datetime]) -> Signer:
-    """The log's signer: the key at `key_file` alone until a rollover wrote a history, then a
-    `RollingSigner` over every key whose private file is still there. InvalidInput when a key
-    file does not match the history, or a key needed now or later is missing."""
+class LogSigner:
+    """The log's signer as the files say now: before every use it checks whether the key
+    history changed (a rollover, a retirement by another process) and reloads it; a reload
+    that fails raises and signs nothing (fail closed). Implements `crypto.signing.Signer`."""
+
+    def __init__(self, key_file: Path, clock: Callable[[], datetime]) -> None:
+        self._key_file = key_file
+        self._clock = clock
+        self._stamp: tuple[int, int, int] | None = None
+        self._signer: Signer | None = None
+        self.current  # noqa: B018 - fail at start-up, not at the first checkpoint
+
+    @property
+    def current(self) -> Signer:
+        """The signer the files name now: a `NoteSigner` or a `RollingSigner`."""
+        try:
+            st = history_path(self._key_file).stat()
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if self._signer is None or stamp != self._stamp:
+            self._signer = None
+            self._signer = _load(self._key_file, self._clock)
+            self._stamp = stamp
+        return self._signer
+
+    @property
+    def name(self) -> str:
+        return self.current.name
+
+    @property
+    def vkey(self) -> str:
+        return self.current.vkey
+
+    @property
+    def key_list(self) -> str:
+        return self.current.key_list
+
+    def sign_note(self, text: str) -> str:
+        return self.current.sign_note(text)
+
+    def sign_checkpoint(self, cp: Checkpoint) -> str:
+        return self.current.sign_checkpoint(cp)
+
+    def __repr__(self) -> str:
+        return f"LogSigner({self._key_file})"
+
+
+def load_log_signer(key_file: Path, clock: Callable[[], datetime]) -> LogSigner:
+    """The log's signer (`LogSigner`): the key at `key_file` alone until a rollover wrote a
+    history, then a `RollingSigner` over every key whose private file is still there.
+    InvalidInput when a key file does not match the history, or a key needed now or later is
+    missing."""
+    return LogSigner(key_file, clock)
+
+
+def _load(key_file: Path, clock: Callable[[], datetime]) -> Signer:
     periods = read_history(key_file)
     if periods is None:
         return load_signer(key_file)
@@ -181,7 +293,7 @@ def load_log_signer(key_file: Path, clock: Callable[[], datetime]) -> Signer:
         if signer.vkey != period.vkey:
             raise InvalidInput(_FIELD, f"key file {path} does not hold the key its history lists")
         signers[period.key_id_hex] = signer
-    rolling = RollingSigner(periods, signers, clock)
+    rolling = RollingSigner(periods, signers, clock, key_file)
     rolling.vkey  # noqa: B018 - fail at start-up, not at the first checkpoint, if a key is missing
     return rolling
 

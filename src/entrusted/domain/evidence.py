@@ -262,10 +262,19 @@ class EvidenceReport:
     backup_ages: tuple[BackupAge, ...] = ()
     retention_days: int = 7
     format: str = REPORT_FORMAT
+    test_source: str = ""  # where the test manifest was read: a file anyone could write
 
     def figures(self) -> Iterable[Figure]:
         for promise in self.promises:
             yield from promise.figures
+
+    def test_label(self) -> str:
+        """The one line every format prints about the tests: the manifest is a file on disk
+        that nothing signs, so the report says where it came from and that it is unverified."""
+        where = self.test_source or "(no manifest path given)"
+        if self.test_run is None:
+            return f"test results: none read from {where}"
+        return f"test results: from {where}, run {self.test_run.run_id}, not authenticated"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,6 +283,8 @@ class EvidenceReport:
             "generated": iso(self.generated),
             "checkpoint": self.checkpoint.to_json(),
             "test_run": None if self.test_run is None else self.test_run.to_json(),
+            "test_source": self.test_source,
+            "test_results": self.test_label(),  # derived; read back from test_source
             "red_flags": [f.to_json() for f in self.red_flags],
             "promises": [p.to_json() for p in self.promises],
             "charts": {
@@ -308,6 +319,7 @@ class EvidenceReport:
                     for b, a, x in charts.get("backup_ages", [])
                 ),
                 retention_days=int(charts.get("retention_days", 7)),
+                test_source=str(data.get("test_source", "")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not an evidence report: {exc!r}") from None

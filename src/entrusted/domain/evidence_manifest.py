@@ -73,10 +73,12 @@ class TestManifest:
 
     `{"format", "run_id", "started", "finished", "commit": str|null,
       "tests": [{"id": nodeid, "promises": ["P11", ...], "outcome": "passed|failed|skipped|error"}],
-      "expected": [nodeid | {"id": nodeid, "promises": [...]}, ...]}` — `expected` is
-    optional: the tests the run should have had (from a lock file of the marked tests, say);
-    any of them absent from `tests` is a missing test, a red flag (under the promises it
-    names, if given), as is a skipped one and a promise no test exercises."""
+      "expected": [nodeid | {"id": nodeid, "promises": [...]}, ...], "complete": bool}` —
+    `expected` is optional: the tests the run should have had (tests/promises.lock, the
+    marked tests); on a `complete` run (the whole suite selected; true when absent) any of
+    them absent from `tests` is a missing test, a red flag (under the promises it names, if
+    given), as is a skipped one and a promise no test exercises. A partial run (one file,
+    -k) left the others out on purpose, so its absences are not flagged."""
 
     __test__ = False
 
@@ -87,9 +89,15 @@ class TestManifest:
     tests: tuple[ManifestTest, ...]
     expected: tuple[str, ...] = field(default=())
     expected_promises: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    complete: bool = True
 
     def missing(self) -> tuple[str, ...]:
-        ran = {t.id for t in self.tests}
+        """The expected tests that did not run, on a complete run; none on a partial one. An
+        expected id without parameters (`file::test`, as the lock has them) ran if any of
+        its parametrized cases (`file::test[...]`) did."""
+        if not self.complete:
+            return ()
+        ran = {t.id for t in self.tests} | {t.id.split("[", 1)[0] for t in self.tests}
         return tuple(sorted(set(self.expected) - ran))
 
     def summary(self) -> TestRunSummary:
@@ -132,6 +140,9 @@ def parse_manifest(data: object) -> TestManifest:
             raise ValueError(f"test {raw['id']} has outcome {raw.get('outcome')!r}")
         tests.append(ManifestTest(raw["id"], promises, str(raw["outcome"])))
     expected, cited = _expected(data.get("expected", []))
+    complete = data.get("complete", True)
+    if not isinstance(complete, bool):
+        raise ValueError("manifest complete must be true or false")  # noqa: TRY004 - as above
     return TestManifest(
         run_id=run_id,
         started=parse_time(data.get("started"), "started"),
@@ -140,6 +151,7 @@ def parse_manifest(data: object) -> TestManifest:
         tests=tuple(tests),
         expected=expected,
         expected_promises=cited,
+        complete=complete,
     )
 
 

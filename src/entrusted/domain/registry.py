@@ -29,6 +29,8 @@ CLI_OPERATOR_PREFIX = "cli:"  # a service actor whose id starts so is an operato
 _HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 _FTP_NAME_RE = re.compile(r"[a-z][a-z0-9._-]{1,63}", re.ASCII)
 PERSONAL_FIELDS = ("last_name", "first_name", "phone", "mobile", "email")
+# One wording for a hosted name taken, wherever it is found (planning, the SQL stores, memory).
+ALREADY_HOSTED = "a mailbox, FTP space or domain with this name is already hosted"
 
 
 class CustomerStatus(StrEnum):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from entrusted.domain.backups import Archive, ArchiveStatus, DayKey, is_due
 from entrusted.domain.checkpoint import b64encode
@@ -33,7 +33,8 @@ from entrusted.domain.evidence import (
     PromiseEvidence,
     TestManifest,
 )
-from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
+from entrusted.domain.ids import INVALID_ID
+from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource, ResourceKind
 from entrusted.domain.policy_analysis import RuleSet, check_invariants
 from entrusted.domain.policy_document import sections
 from entrusted.errors import InvalidInput
@@ -49,6 +50,9 @@ from entrusted.services.gate import Gate
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 
 LAST_VERIFIED_FIGURE = "P3.verifications"
+# The figures read from the provider's tables, not the log (`_database_figures`): the only
+# keys `evidence verify` accepts with the source "database".
+DATABASE_FIGURES = frozenset({"P3.checkpoints", "P3.witness_cosignatures", "P16.overdue"})
 MAX_PERIOD_DAYS = 3660  # ten years: a longer period is a typing mistake, not a report
 
 
@@ -141,6 +145,7 @@ class EvidenceService:
         clock: Clock,
         gate: Gate,
         retention_days: int = 7,
+        test_source: str = "",
     ) -> None:
         self._ledger = ledger
         self._facts = facts
@@ -150,14 +155,27 @@ class EvidenceService:
         self._clock = clock
         self._gate = gate
         self._retention_days = retention_days
+        self._test_source = test_source  # the manifest's path, named in the report
 
     def report_for(self, actor: Actor, start: date, end: date) -> EvidenceReport:
         """The report for a staff member: the rules decide (legal only), and the decision is
         ledgered, refusals included (`Refused` carries the rule)."""
-        since, until = period(start, end)  # bad dates: refused before anything is written
+        try:
+            since, until = period(start, end)
+        except InvalidInput as exc:  # refused before anything is read, and ledgered
+            self.refuse_input(actor, exc)
         resource = Resource(ResourceKind.EVIDENCE_REPORT, f"{start}..{end}")
         self._gate.decide(actor, Action.READ, resource)
         return self._report(since, until)
+
+    def refuse_input(self, actor: Actor, exc: InvalidInput) -> NoReturn:
+        """Ledger a report request refused for its dates (`gate.invalid-request`, naming the
+        field and the problem; the entry's resource is the placeholder id), then raise it:
+        every decision is on record, refusals included, and nothing else is written."""
+        denial = Decision(Effect.FORBID, Outcome.INVALID_REQUEST.value, str(exc))
+        resource = Resource(ResourceKind.EVIDENCE_REPORT, INVALID_ID)
+        self._gate.record_outcome(actor, Action.READ, resource, denial)
+        raise exc
 
     def report(self, start: date, end: date, operator: Actor | None = None) -> EvidenceReport:
         """The report for the machine's operator (the CLI), who holds the database anyway;
@@ -235,6 +253,7 @@ class EvidenceService:
             daily_access=tuple(daily_access(found, since, until)),
             backup_ages=tuple(_ages(archives, now)),
             retention_days=self._retention_days,
+            test_source=self._test_source,
         )
 
     def _manifest(self) -> tuple[TestManifest | None, str | None]:

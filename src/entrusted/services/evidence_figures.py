@@ -161,9 +161,12 @@ def figure_specs(ruleset: RuleSet, since: datetime, until: datetime) -> list[Fig
             "staff requests refused by the rules",
             q(effects=DENY, actor_kinds=frozenset({ActorKind.STAFF})),
         ),
+        # Not logins: the FTP server asks the gate again for every command of a staff session
+        # (`GrantEntry.step`, ledgered "ftp <verb>" in the note), and the tally does not read
+        # notes, so the login and each command count alike.
         FigureSpec(
-            "P9.ftp_entries_under_grant",
-            "staff entries into FTP spaces under a grant",
+            "P9.ftp_operations_under_grant",
+            "staff FTP operations under a grant (each login and each command)",
             q(
                 effects=ALLOW,
                 actions=frozenset({Action.ENTER}),

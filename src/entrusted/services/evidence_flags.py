@@ -51,12 +51,7 @@ def test_evidence(manifest: TestManifest | None, promise: str) -> TestEvidence:
     if manifest is None:
         return TestEvidence()
     mine = [t for t in manifest.tests if promise in t.promises]
-    ran = {t.id for t in manifest.tests}
-    absent = [
-        i
-        for i in manifest.expected
-        if i not in ran and promise in manifest.expected_promises.get(i, ())
-    ]
+    absent = [i for i in manifest.missing() if promise in manifest.expected_promises.get(i, ())]
     return TestEvidence(
         passed=tuple(t.id for t in mine if t.outcome == "passed"),
         failed=tuple(t.id for t in mine if t.outcome in ("failed", "error")),
@@ -129,6 +124,12 @@ def _tests(f: Findings) -> list[Flag]:
         for t in unattributed
     )
     return flags
+
+
+def ledger_flags(figures: dict[str, list[Figure]]) -> list[Flag]:
+    """The flags the log alone decides (a must-be-zero figure that is not): the ones
+    `evidence verify` recomputes from the entries."""
+    return _zero_figures(figures)
 
 
 def _zero_figures(figures: dict[str, list[Figure]]) -> list[Flag]:

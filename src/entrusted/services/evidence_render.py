@@ -65,6 +65,8 @@ def markdown(report: EvidenceReport) -> str:
             f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped"
         ),
         "",
+        f"_{report.test_label()}_",
+        "",
         f"## Red flags ({len(report.red_flags)})",
         "",
     ]
@@ -131,6 +133,7 @@ def html(report: EvidenceReport) -> str:
             f"{run.skipped} skipped"
         )
         + "</p>",
+        f'<p class="q">{e(report.test_label())}</p>',
         f'<h2 class="{"red" if report.red_flags else ""}">Red flags ({len(report.red_flags)})</h2>',
     ]
     if report.red_flags:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from entrusted.domain.audit import Receipt
+from entrusted.domain.cases import Grant
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import StoredContract
 from entrusted.domain.staff import ServiceName
@@ -48,6 +49,9 @@ from entrusted.services.ports import GrantSessions
 from entrusted.services.staff import StaffService
 
 log = logging.getLogger(__name__)
+
+# How a refused login's entry names a username that is no staff member's (see `enter`).
+UNKNOWN_STAFF = "an unknown staff name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,7 @@ class GrantEntry:
             case_id = None if found is None else self._case(None, found)
             # By id, or not at all: a username is whatever the client typed (an address, a
             # customer's name) and the ledger is permanent and shown to the customer.
-            who = self._staff.staff_id_of(username) or "an unknown staff name"
+            who = self._staff.staff_id_of(username) or UNKNOWN_STAFF
             outcomes.record(
                 caller,
                 b.action,
@@ -152,13 +156,7 @@ class GrantEntry:
                 allowed=False,
             )
             raise NotFound(b.noun, "with that name")
-        now = self._p.clock()
-        with self._p.uow() as uow:
-            live = [
-                g
-                for g in uow.grants.active_for_contract(found.contract.id)
-                if g.staff_id == member.id and g.service_id == found.service_id and g.active_at(now)
-            ]
+        live = self._live(found, member.id)
         usable = [g for g in live if not g.spent]
         if not usable and live:
             # A grant whose sessions are all used still counts for the sessions it opened (the
@@ -243,6 +241,26 @@ class GrantEntry:
             self._grants.end_session(server, session_id)
         except Conflict:
             return
+
+    def usable_grant(self, boundary: Boundary, target: str, staff_id: str) -> str | None:
+        """The grant a login by `staff_id` to `target` at `boundary` would consume now, by id
+        (None without one): `entrusted mail check` asks before a login that would use up a
+        one-off session (P11). A read of the staff member's own grants; nothing is decided."""
+        found = boundary.find(target)
+        if found is None:
+            return None
+        usable = [g for g in self._live(found, staff_id) if not g.spent]
+        return min(usable, key=lambda g: g.expires_at).id if usable else None
+
+    def _live(self, found: Target, staff_id: str) -> list[Grant]:
+        """`staff_id`'s grants active now for exactly `found`, spent ones included."""
+        now = self._p.clock()
+        with self._p.uow() as uow:
+            return [
+                g
+                for g in uow.grants.active_for_contract(found.contract.id)
+                if g.staff_id == staff_id and g.service_id == found.service_id and g.active_at(now)
+            ]
 
     def _resource(self, boundary: Boundary, found: Target) -> Resource:
         return Resource(boundary.kind, found.service_id, owner=found.holder_id)

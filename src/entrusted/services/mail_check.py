@@ -12,8 +12,20 @@ What each answer of Dovecot tells (the Lua passdb, adapters/mail/dovecot_passdb.
 Dovecot never asked Entrusted), `[UNAVAILABLE]` (the script ran but had no answer from
 Entrusted). The ledger entries appended meanwhile tell the first two apart.
 
+Which entry is the check's: only one appended after the login started, on this mailbox (or
+the placeholder a login to an unknown address is filed under), by this staff member (or, for
+a wrong password, the hook's refusal naming this staff member's id). On a busy server other
+logins are ledgered meanwhile; reporting the newest entry from anyone would blame (or credit)
+the check for someone else's decision. A refusal of the hook's token names no one, and is
+taken as the check's: a wrong token refuses every login alike.
+
+Why the check refuses to log in when the staff member holds a usable grant on the mailbox
+(unless `use_grant`): the login would be a real entry into the customer's mailbox and use up
+one of the grant's one-off sessions (P11), which a configuration check should not do by
+accident.
+
 ```python
-check = MailCheck(imap, api, ledger, ResourceKind.MAILBOX_CONTENT)
+check = MailCheck(imap, api, ledger, ResourceKind.MAILBOX_CONTENT, subjects)
 report = check.run("sam", "info@example.org", password)
 report.ok, report.failed          # True, None: every step passed
 ```
@@ -28,8 +40,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from entrusted.domain.audit import AuditEntry
-from entrusted.domain.policy import ResourceKind
-from entrusted.errors import InvalidInput
+from entrusted.domain.policy import ActorKind, ResourceKind
+from entrusted.errors import Conflict, InvalidInput
+from entrusted.services.grant_entry import UNKNOWN_STAFF
 from entrusted.services.outcomes import Outcome
 
 
@@ -72,6 +85,42 @@ class LedgerEntries(Protocol):
 
     def stored_size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[bytes]: ...
+
+
+class CheckSubjects(Protocol):
+    """Who and what the check is about, by id, read before the login (bootstrap/mail_check.py
+    over the staff service and the mail boundary)."""
+
+    def staff_id(self, username: str) -> str | None: ...
+    def mailbox_resource(self, address: str) -> str:
+        """The resource id the gate files a login to `address` under (the unknown
+        placeholder when nothing hosted has that address)."""
+        ...
+
+    def usable_grant(self, staff_id: str, address: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Mine:
+    """What makes a ledger entry the check's own (see the module doc)."""
+
+    kind: str
+    staff_id: str | None
+    resource_id: str
+
+    def __call__(self, e: AuditEntry) -> bool:
+        if e.resource_kind != self.kind:
+            return False
+        if e.rule == Outcome.MAIL_HOOK_ONLY:
+            return True
+        if e.resource_id != self.resource_id:
+            return False
+        if e.actor_kind == ActorKind.STAFF:
+            return self.staff_id is not None and e.actor_id == self.staff_id
+        # Refused before anyone was authenticated: the hook is the actor, and the reason
+        # names the claimed staff member by id (services/grant_entry.py).
+        who = self.staff_id or UNKNOWN_STAFF
+        return e.rule == Outcome.MAIL_STAFF_UNAUTHENTICATED and f" as {who} refused:" in e.reason
 
 
 class Step(StrEnum):
@@ -135,6 +184,7 @@ class MailCheck:
         hook: HookProbe,
         ledger: LedgerEntries,
         kind: ResourceKind,
+        subjects: CheckSubjects,
         wait_s: float = 3.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -142,24 +192,37 @@ class MailCheck:
         self._hook = hook
         self._ledger = ledger
         self._kind = kind
+        self._subjects = subjects
         self._wait_s = wait_s
         self._sleep = sleep
 
-    def run(self, staff: str, mailbox: str, password: str) -> CheckReport:
-        """Log in as `mailbox*staff` once and report each step (see the module doc)."""
+    def run(self, staff: str, mailbox: str, password: str, use_grant: bool = False) -> CheckReport:
+        """Log in as `mailbox*staff` once and report each step (see the module doc).
+        `Conflict`, before anything is sent, when `staff` holds a usable grant on `mailbox`
+        and `use_grant` is not set."""
         if not staff or "*" in staff or any(c.isspace() for c in staff):
             raise InvalidInput("staff", "a staff username, without * or spaces")
         if "@" not in mailbox or "*" in mailbox or any(c.isspace() for c in mailbox):
             raise InvalidInput("mailbox", "a mailbox address such as info@example.org")
         if not password:
             raise InvalidInput("password", "the staff member's password is empty")
+        staff_id = self._subjects.staff_id(staff)
+        grant = None if staff_id is None else self._subjects.usable_grant(staff_id, mailbox)
+        if grant is not None and not use_grant:
+            raise Conflict(
+                f"{staff} holds grant {grant} on this mailbox: the check's login would be a "
+                "real entry into the customer's mailbox and use one of the grant's one-off "
+                "sessions (P11); check with a staff member without a grant, or give "
+                "--use-grant to spend the session knowingly"
+            )
+        mine = _Mine(self._kind, staff_id, self._subjects.mailbox_resource(mailbox))
         before = self._ledger.stored_size()
         seen = self._imap.attempt(f"{mailbox}*{staff}", password)
         steps = list(self._transport(seen))
         if seen.answer is None:
             return CheckReport(tuple(steps))
         waiting = seen.answer in (LoginAnswer.OK, LoginAnswer.REFUSED)
-        entry = self._entry(before, wait=waiting)
+        entry = self._entry(before, mine, wait=waiting)
         steps.extend(self._chain(seen, entry))
         return CheckReport(tuple(steps))
 
@@ -309,18 +372,16 @@ class MailCheck:
             return StepResult(Step.DECISION, True, f"refused: grant {grant} has no session left")
         return StepResult(Step.DECISION, True, f"refused: no grant (as expected): {entry.reason}")
 
-    def _entry(self, before: int, wait: bool) -> AuditEntry | None:
-        """The last decision on a mailbox's content appended since `before` (only the
-        staff-login gate decides those); when Dovecot gave a definite
+    def _entry(self, before: int, mine: _Mine, wait: bool) -> AuditEntry | None:
+        """The last of the check's own decisions (`mine`, see the module doc) appended since
+        `before`; when Dovecot gave a definite
         answer, wait a little for it (the API ledgers before it answers, but another process's
         commit may take a moment to show)."""
         deadline = time.monotonic() + (self._wait_s if wait else 0.0)
         while True:
             size = self._ledger.stored_size()
             found = [
-                e
-                for e in map(AuditEntry.from_bytes, self._ledger.entries(before, size))
-                if e.resource_kind == self._kind
+                e for e in map(AuditEntry.from_bytes, self._ledger.entries(before, size)) if mine(e)
             ]
             if found or time.monotonic() >= deadline:
                 return found[-1] if found else None

@@ -23,8 +23,11 @@ from entrusted.domain.registry import ServiceKind, StoredContract
 from entrusted.errors import NotFound
 from entrusted.services.gate import AccessContext
 from entrusted.services.hosted import find_hosted
+from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import MailboxReader
 from entrusted.services.registry import RegistryParts, load_customer
+
+UNKNOWN = Resource(ResourceKind.MAILBOX_METADATA, "unknown-mailbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +81,32 @@ class MailboxMonitor:
         return MailboxMonitor(self._p, reader)
 
     def metadata(self, actor: Actor, address: str) -> MailboxMetadata:
-        """The mailbox's totals, once the gate allowed `list_metadata` and ledgered it."""
-        box = find_mailbox(self._p, address)
-        self._p.gate.decide(
-            actor,
-            Action.LIST_METADATA,
-            box.resource(ResourceKind.MAILBOX_METADATA),
-            AccessContext(note="mailbox monitor"),
-        )
+        """The mailbox's totals, once the gate allowed `list_metadata` and ledgered it.
+
+        The gate is asked before an unknown address is answered, as for FTP sizes: otherwise
+        a role the rules refuse could tell from 404 against 403 which addresses are hosted.
+        An unknown address is refused by the rules for every role but support, and for
+        support it is a ledgered `mail.metadata-unknown-mailbox` and NotFound; a hosted
+        mailbox with no store answers the same NotFound (no service id)."""
+        context = AccessContext(note="mailbox monitor")
+        try:
+            box: Mailbox | None = find_mailbox(self._p, address)
+        except NotFound:
+            box = None
+        resource = UNKNOWN if box is None else box.resource(ResourceKind.MAILBOX_METADATA)
+        self._p.gate.decide(actor, Action.LIST_METADATA, resource, context)
+        if box is None:
+            self._p.outcomes.record(
+                actor,
+                Action.LIST_METADATA,
+                resource,
+                Outcome.MAIL_METADATA_UNKNOWN,
+                "mailbox monitor: no hosted mailbox has that address",
+                context,
+                allowed=False,
+            )
+            raise NotFound("mailbox", "with that address")
         folders = self._reader.folders(box.address)
         if folders is None:
-            raise NotFound("mailbox store", box.service_id)
+            raise NotFound("mailbox", "with that address")
         return MailboxMetadata(box.service_id, tuple(folders))

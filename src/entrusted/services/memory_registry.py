@@ -17,6 +17,7 @@ from datetime import datetime
 from entrusted.crypto.personal import SealedPendingEmail
 from entrusted.domain.outbox import OutboxMessage
 from entrusted.domain.registry import (
+    ALREADY_HOSTED,
     ContractStatus,
     CustomerSession,
     Identification,
@@ -138,7 +139,7 @@ class _Contracts:
             if svc.name_idx is not None
         }
         if any(svc.name_idx in hosted for svc in contract.services if svc.name_idx):
-            raise Conflict("a mailbox or FTP space with this name is already hosted")
+            raise Conflict(ALREADY_HOSTED)
         self._s.contracts[contract.id] = contract
 
     def get(self, contract_id: str) -> StoredContract | None:

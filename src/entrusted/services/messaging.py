@@ -18,7 +18,6 @@ file, defeating the point of identification.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,15 +203,3 @@ def check_sms(to: str, text: str) -> None:
 def _check_single_line(field: str, value: str) -> None:
     if _FORBIDDEN_IN_VALUE & set(value):
         raise InvalidInput(field, "must be a single line (no CR, LF or NUL)")
-
-
-def is_loopback(host: str) -> bool:
-    """True for a host name that never leaves this machine. Senders refuse to put credentials
-    on the wire without TLS anywhere else; loopback is allowed because a local relay or gateway
-    (and every test server) is reached without crossing a network."""
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

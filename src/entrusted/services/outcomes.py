@@ -82,6 +82,7 @@ class Outcome(StrEnum):
     MAIL_NO_GRANT = "mail.no-grant"
     MAIL_STAFF_UNAUTHENTICATED = "mail.staff-unauthenticated"
     MAIL_UNKNOWN_TARGET = "mail.unknown-target"
+    MAIL_METADATA_UNKNOWN = "mail.metadata-unknown-mailbox"  # support asked of no mailbox
     # the FTP backup space: customers in their own space, staff only under a grant (P9)
     FTP_SERVER_ONLY = "ftp.server-only"
     FTP_NO_GRANT = "ftp.no-grant"
@@ -155,6 +156,9 @@ class Outcome(StrEnum):
     PROVISIONED = "provisioning.applied"  # created or updated, by the hoster's own ids
     PROVISIONING_REMOVED = "provisioning.removed"  # a service removed, a contract cancelled
     PROVISIONING_ONLY = "provisioning.provisioning-only"  # another actor on its routes
+    # provisioning refusals (review of issue 17): every one ledgered, then 409 / 404 (P1)
+    PROVISIONING_CONFLICT = "provisioning.conflict"  # contradicts the registry, or it moved
+    PROVISIONING_NOT_FOUND = "provisioning.not-found"  # removes what was never provisioned
     # the evidence report (issue 19): one made at the console is on record too (P3, P14)
     EVIDENCE_REPORT_MADE = "evidence.report-made"
 
@@ -204,6 +208,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.MAIL_NO_GRANT: ("P10", "P11"),
     Outcome.MAIL_STAFF_UNAUTHENTICATED: ("P10", "P14"),
     Outcome.MAIL_UNKNOWN_TARGET: ("P10", "P3"),
+    Outcome.MAIL_METADATA_UNKNOWN: ("P13", "P14"),
     Outcome.FTP_SERVER_ONLY: ("P9", "P12"),
     Outcome.FTP_NO_GRANT: ("P9", "P11"),
     Outcome.FTP_STAFF_UNAUTHENTICATED: ("P9", "P14"),
@@ -269,6 +274,9 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.PROVISIONED: ("P1", "P3"),
     Outcome.PROVISIONING_REMOVED: ("P1", "P3", "P11"),
     Outcome.PROVISIONING_ONLY: ("P8", "P12"),
+    # provisioning refusals (review of issue 17)
+    Outcome.PROVISIONING_CONFLICT: ("P1",),
+    Outcome.PROVISIONING_NOT_FOUND: ("P1",),
     # the evidence report (issue 19)
     Outcome.EVIDENCE_REPORT_MADE: ("P3", "P14"),
 }

@@ -41,6 +41,24 @@ from entrusted.services.registry_forms import (
 )
 
 RECORDS = ("customer", "contract", "service", "remove_service", "cancel_contract")
+# Every column a row may have: a column the file names beyond these (a typo such as `mobil`)
+# would otherwise be ignored and read as an empty value, which clears that detail.
+COLUMNS = frozenset(
+    {"record", "external_id", "customer", "contract", "kind", "name"}
+    | {"last_name", "first_name", "email", "phone", "mobile"}
+)
+
+
+def check_columns(names: Iterable[str]) -> None:
+    """InvalidInput naming the columns no record reads (a header typo, a `;`-separated file)."""
+    unknown = sorted(set(names) - COLUMNS)
+    if unknown:
+        hint = " (is the file comma-separated?)" if any(";" in n for n in unknown) else ""
+        raise InvalidInput(
+            "columns",
+            f"unknown column(s) {', '.join(unknown)}{hint}; the columns are "
+            f"{', '.join(sorted(COLUMNS))}",
+        )
 
 
 def customer_item(contacts: ContactNormaliser, number: str, form: Registration) -> CustomerItem:

@@ -23,6 +23,7 @@ from entrusted.crypto.personal import (
     seal_customer,
     seal_service,
 )
+from entrusted.domain.cases import GrantEnd
 from entrusted.domain.policy import Action, Resource, ResourceKind
 from entrusted.domain.provisioning import (
     Applied,
@@ -36,6 +37,7 @@ from entrusted.domain.provisioning import (
     ServiceRemoval,
 )
 from entrusted.domain.registry import (
+    ALREADY_HOSTED,
     ContractStatus,
     CustomerStatus,
     SealedCustomer,
@@ -46,6 +48,11 @@ from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.provisioning_ports import ProvisioningUnitOfWork
 
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
+CONTACT_CHANNELS = (
+    "an existing customer's e-mail address and phone numbers are changed by the customer "
+    "(a new address takes effect through the link sent to it), not by provisioning: they "
+    "receive identification codes and password links; nothing was written"
+)
 ACTION_OF = {
     Change.CREATED: Action.CREATE,
     Change.UPDATED: Action.UPDATE,
@@ -61,7 +68,8 @@ class Step:
     applied: Applied
     resource: Resource
     write: Callable[[ProvisioningUnitOfWork, datetime], None] | None = None
-    contract_id: str | None = None  # a service's contract, whose grants on it end with it
+    contract_id: str | None = None  # the contract whose grants (on the service) end
+    ends: GrantEnd | None = None  # why they end: set for a removal and a cancellation
 
     @property
     def action(self) -> Action:
@@ -94,7 +102,11 @@ class Planner:
         return steps
 
     def id_for(self, entity: Entity, key: str, prefix: str) -> str:
-        return self.ids.setdefault((entity, key), self.new_id(prefix))
+        """The id the first plan gave this item (a new one only the first time: `setdefault`
+        would draw one on every call and throw it away)."""
+        if (entity, key) not in self.ids:
+            self.ids[(entity, key)] = self.new_id(prefix)
+        return self.ids[(entity, key)]
 
 
 def _at(exc: InvalidInput | Conflict | NotFound, row: int, total: int) -> Exception:
@@ -105,7 +117,8 @@ def _at(exc: InvalidInput | Conflict | NotFound, row: int, total: int) -> Except
         return InvalidInput(f"row {row} {exc.field}", exc.message.partition(": ")[2])
     if isinstance(exc, Conflict):
         return Conflict(f"row {row}: {exc}")
-    return InvalidInput(f"row {row}", str(exc))
+    # the row and the kind, not the hoster's id: this message is ledgered (gate.invalid-request)
+    return InvalidInput(f"row {row} {exc.kind}", "names nothing provisioned so far")
 
 
 class _Batch:
@@ -192,6 +205,15 @@ class _Batch:
         self.customers[item.number] = existing
         if open_customer(keys, existing) == item.details:
             return self.made(Entity.CUSTOMER, item.number, existing.id, Change.UNCHANGED)
+        current = open_customer(keys, existing)
+        if (current.email, current.phone, current.mobile) != (
+            item.details.email,
+            item.details.phone,
+            item.details.mobile,
+        ):
+            # Codes and password links go to these channels: a provisioning token that could
+            # rewrite them could take the customer's account over (issue 17 trial finding).
+            raise Conflict(CONTACT_CHANNELS)
         updated = reseal(keys, existing, item.details)
         if updated.email_idx != existing.email_idx:
             self.email_free(updated.email_idx, existing.id)
@@ -217,7 +239,7 @@ class _Batch:
             for owner, row in [self.emails[idx]]
             if holder != owner
         ] + [
-            (row, "a mailbox, FTP space or domain with this name is already hosted")
+            (row, ALREADY_HOSTED)
             for idx, service in repo.names_hosted(list(self.names)).items()
             for owner, row in [self.names[idx]]
             if service != owner
@@ -315,7 +337,7 @@ class _Batch:
         if idx is None:
             return
         if idx in self.names:
-            raise Conflict(f"a {service.kind.value} with this name is already hosted")
+            raise Conflict(ALREADY_HOSTED)
         self.names[idx] = (service.id, self.row)
 
     def removal(self, item: ServiceRemoval) -> Step:
@@ -338,6 +360,7 @@ class _Batch:
             remove,
             contract.holder_id,
             contract.id,
+            GrantEnd.SERVICE_REMOVED,
         )
 
     def cancellation(self, item: ContractCancellation) -> Step:
@@ -345,22 +368,17 @@ class _Batch:
         contract = self.known_contract(item.number)
         if contract is None:
             raise NotFound("contract", item.number)
-        if contract.status is ContractStatus.CANCELLED:
+        cid, holder, ends = contract.id, contract.holder_id, GrantEnd.CANCELLED
+        if contract.status is ContractStatus.CANCELLED:  # grants still live end all the same
             return self.made(
-                Entity.CONTRACT,
-                item.number,
-                contract.id,
-                Change.UNCHANGED,
-                None,
-                contract.holder_id,
+                Entity.CONTRACT, item.number, cid, Change.UNCHANGED, None, holder, cid, ends
             )
-        cid = contract.id
 
         def cancel(tx: ProvisioningUnitOfWork, at: datetime) -> None:
             tx.contracts.cancel(cid, at)
 
         return self.made(
-            Entity.CONTRACT, item.number, cid, Change.REMOVED, cancel, contract.holder_id
+            Entity.CONTRACT, item.number, cid, Change.REMOVED, cancel, holder, cid, ends
         )
 
     def made(
@@ -372,9 +390,10 @@ class _Batch:
         write: Callable[[ProvisioningUnitOfWork, datetime], None] | None = None,
         owner: str | None = None,
         contract_id: str | None = None,
+        ends: GrantEnd | None = None,
     ) -> Step:
         if entity is Entity.CUSTOMER:
             resource = Resource(ResourceKind.PERSONAL_DETAILS, id_, owner=id_)
         else:
             resource = Resource(ResourceKind.CONTRACT, id_, owner=owner)
-        return Step(Applied(entity, external_id, id_, change), resource, write, contract_id)
+        return Step(Applied(entity, external_id, id_, change), resource, write, contract_id, ends)

@@ -1,4 +1,10 @@
-"""The hoster's ids and hosted-service changes in SQL (issue 17, migration 0020)."""
+"""The hoster's ids and hosted-service changes in SQL (issue 17, migration 0020).
+
+Two syncs of the same external id at once: the writing unit first takes a transaction
+advisory lock per external id on PostgreSQL (`serialise`; SQLite's `BEGIN IMMEDIATE` already
+lets one writer in at a time), so the second re-plans on what the first committed. A unique
+key violated anyway (an id the batch did not name, raced some other way) is a `Conflict`,
+never a raw driver error."""
 
 from __future__ import annotations
 
@@ -10,13 +16,20 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from entrusted.adapters.db import tables as t
+from entrusted.adapters.db.engine import is_sqlite
+from entrusted.adapters.db.locks import hold_xact_lock
 from entrusted.adapters.db.registry_store import sealed_customer, stored_service
 from entrusted.adapters.db.uow import SqlUnitOfWork
-from entrusted.domain.registry import ContractStatus, SealedCustomer, StoredContract, StoredService
+from entrusted.domain.registry import (
+    ALREADY_HOSTED,
+    ContractStatus,
+    SealedCustomer,
+    StoredContract,
+    StoredService,
+)
 from entrusted.errors import Conflict
-from entrusted.services.provisioning_ports import ProvisioningRepository
+from entrusted.services.provisioning_ports import CHANGED, ProvisioningRepository
 
-_HOSTED = "a mailbox, FTP space or domain with this name is already hosted"
 _CHUNK = 500
 
 
@@ -86,13 +99,28 @@ class SqlProvisioningRepository:
             out += list(result.mappings()) if mapped else [tuple(r) for r in result]
         return out
 
+    def serialise(self, keys: Sequence[str]) -> None:
+        """Hold, until this transaction ends, one advisory lock per key (sorted, so two
+        batches naming the same ids cannot each wait for the other). SQLite: nothing to do,
+        the writing unit holds the database's one write lock since BEGIN."""
+        if is_sqlite(self._conn.engine):
+            return
+        for key in sorted(set(keys)):
+            hold_xact_lock(self._conn, f"provisioning:{key}")
+
+    def _insert(self, statement: sa.Insert) -> None:
+        try:
+            self._conn.execute(statement)
+        except IntegrityError:
+            raise Conflict(CHANGED) from None
+
     def link_customer(self, number_idx: bytes, customer_id: str) -> None:
-        self._conn.execute(
+        self._insert(
             t.provisioned_customer.insert().values(number_idx=number_idx, customer_id=customer_id)
         )
 
     def link_contract(self, external_id: str, contract_id: str) -> None:
-        self._conn.execute(
+        self._insert(
             t.provisioned_contract.insert().values(external_id=external_id, contract_id=contract_id)
         )
 
@@ -108,8 +136,8 @@ class SqlProvisioningRepository:
                 )
             )
         except IntegrityError:
-            raise Conflict(_HOSTED) from None
-        self._conn.execute(
+            raise Conflict(ALREADY_HOSTED) from None
+        self._insert(
             t.provisioned_service.insert().values(
                 contract_id=service.contract_id, external_id=external_id, service_id=service.id
             )
@@ -123,17 +151,20 @@ class SqlProvisioningRepository:
                 .values(name=service.name, name_idx=service.name_idx)
             )
         except IntegrityError:
-            raise Conflict(_HOSTED) from None
+            raise Conflict(ALREADY_HOSTED) from None
 
     def remove_service(self, service_id: str, at: datetime) -> None:
-        """Unlist the service and free its name; the row stays for the grants naming it."""
+        """Unlist the service; the row stays for the grants naming it, and so does its name
+        index: the name stays taken, because the service's stored data (a Maildir, an FTP
+        space, found by name) is not destroyed by a removal, and whoever hosted the name next
+        would be handed the previous holder's files (P9, P16; issue 17 trial finding)."""
         self._conn.execute(
             t.provisioned_service.delete().where(t.provisioned_service.c.service_id == service_id)
         )
         self._conn.execute(
             t.hosted_service.update()
             .where(t.hosted_service.c.id == service_id)
-            .values(removed_at=at, name_idx=None)
+            .values(removed_at=at)
         )
 
 

@@ -15,6 +15,7 @@ from entrusted.adapters.db import tables as t
 from entrusted.crypto.envelope import WrappedKey
 from entrusted.crypto.personal import SealedPendingEmail
 from entrusted.domain.registry import (
+    ALREADY_HOSTED,
     ContractStatus,
     CustomerStatus,
     SealedCustomer,
@@ -236,7 +237,7 @@ class SqlContractRepository:
                     t.hosted_service.insert(), [_service_values(s) for s in contract.services]
                 )
             except IntegrityError:
-                raise Conflict("a mailbox or FTP space with this name is already hosted") from None
+                raise Conflict(ALREADY_HOSTED) from None
 
     def _load(self, where: sa.ColumnElement[bool]) -> list[StoredContract]:
         rows = list(

@@ -18,7 +18,7 @@ Fail closed, in two ways:
 
 The caller passed to `login` and `logout` is ignored: the token says who asks.
 
-The URL must be `https://` unless the API is on this host (`127.0.0.1`, `::1`, `localhost`):
+The URL must be `https://` unless the API is on this host (127.0.0.0/8, `::1`, `localhost`):
 the calls carry the passwords FTP clients type and the names staff open (`InvalidInput` at
 start, naming `ftp_gate_url`, otherwise).
 
@@ -35,30 +35,26 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from entrusted.domain.hosts import token_may_travel
 from entrusted.domain.policy import Actor, ActorKind, Decision, Effect, Resource, ResourceKind
 from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited, Refused, Unavailable
 from entrusted.services.ftp_login import STAFF_SEPARATOR, FtpSession, SessionRef, space_root
 from entrusted.services.grant_entry import Entry
 
 UNREACHABLE = "the access gate is unreachable"
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def check_gate_url(url: str) -> str:
     """`url` if it is `https://`, or `http://` to this host only; InvalidInput otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and (parts.hostname or "").lower() in LOOPBACK:
+    if token_may_travel(url):
         return url
     raise InvalidInput(
         "ftp_gate_url",
-        "must be an https:// URL (http:// only to 127.0.0.1, ::1 or localhost): the calls "
-        "carry the FTP passwords clients type",
+        "must be an https:// URL (http:// only to a loopback address: 127.0.0.0/8, ::1, "
+        "localhost): the calls carry the FTP passwords clients type",
     )
 
 

@@ -33,6 +33,7 @@ from entrusted.adapters.mail.dovecot import (
     lua_source,
     settings_file,
 )
+from entrusted.domain.hosts import token_may_travel
 from entrusted.errors import Conflict, InvalidInput
 
 SNIPPET = "conf.d/90-entrusted.conf"
@@ -86,6 +87,14 @@ def check_layout(layout: DovecotLayout) -> None:
         )
     if not layout.hook_url.startswith(("http://", "https://")):
         raise InvalidInput("hook_url", "the hook URL must start with http:// or https://")
+    if not token_may_travel(layout.hook_url):
+        # The script sends the mail_hook token and the password a staff member types.
+        raise InvalidInput(
+            "hook_url",
+            "must be an https:// URL (http:// only to a loopback address: 127.0.0.0/8, ::1, "
+            "localhost): the hook's calls carry the mail_hook token and staff passwords; "
+            "across hosts, put TLS in front of the hooks listener (docs/deploy.md)",
+        )
     for name, value in (
         ("hook_url", layout.hook_url),
         ("dovecot_dir", layout.dovecot_dir),

@@ -4,14 +4,13 @@ mail server with imaplib, step by step, and whether Entrusted's hook URL answers
 Why a separate TCP connect first: "nothing listens" and "TLS failed" need different hints,
 and imaplib's own connect folds both into one exception. A password is sent only over TLS,
 or in plain text to a loopback address (`Security.PLAIN_LOOPBACK`, refused for any other
-host before anything is sent).
+host before anything is sent; `domain.hosts.is_loopback`, by the name as given, not by DNS).
 """
 
 from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
 import socket
 import ssl
 from enum import StrEnum
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from entrusted.domain.hosts import is_loopback
 from entrusted.errors import InvalidInput
 from entrusted.services.mail_check import ImapAttempt, LoginAnswer
 
@@ -27,15 +27,6 @@ class Security(StrEnum):
     TLS = "tls"  # IMAPS, TLS from the first byte (port 993)
     STARTTLS = "starttls"  # plain IMAP upgraded with STARTTLS (port 143)
     PLAIN_LOOPBACK = "plain-loopback"  # no TLS, loopback only
-
-
-def is_loopback(host: str) -> bool:
-    """Whether every address `host` resolves to is a loopback address."""
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
 def _text(exc: imaplib.IMAP4.error) -> str:

@@ -1,8 +1,11 @@
 """`GET /v1/evidence?from=&to=&format=`: the proof-of-promises report (issue 19), for legal.
 
 The gate decides (the shipped rules let legal read the report, nobody else) and ledgers the
-decision, refusals included, before anything is read. The HTML is self-contained and carries
-its own CSP naming its one inline stylesheet by hash, as strict as the API's default.
+decision, refusals included, before anything is read; bad dates are ledgered as
+`gate.invalid-request` and answered 422 (a missing date or an unknown format is refused by
+the framework's validation before the route runs, as on every route). The HTML is
+self-contained and carries its own CSP naming its one inline stylesheet by hash, as strict
+as the API's default.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ MEDIA = {
 def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(field, f"{value[:40]!r} is not a date (YYYY-MM-DD)") from None
+    except ValueError:  # the text sent is not echoed: the refusal is ledgered
+        raise InvalidInput(field, "is not a date (YYYY-MM-DD)") from None
 
 
 @router.get(
@@ -48,7 +51,11 @@ def evidence(
     end: Annotated[str, Query(alias="to", description="Day after the last (YYYY-MM-DD, UTC)")],
     fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.JSON,
 ) -> Response:
-    first, after = _day(start, "from"), _day(end, "to")
-    report = build_evidence(c).report_for(actor, first, after)
+    service = build_evidence(c)
+    try:
+        first, after = _day(start, "from"), _day(end, "to")
+    except InvalidInput as exc:  # ledgered as `gate.invalid-request`, then 422
+        service.refuse_input(actor, exc)
+    report = service.report_for(actor, first, after)
     headers = {"Content-Security-Policy": CSP} if fmt is ReportFormat.HTML else {}
     return Response(render(report, fmt), media_type=MEDIA[fmt], headers=headers)

@@ -66,8 +66,9 @@ def vkey(c: ContainerDep) -> Response:
 
 @router.get(
     "/keys",
-    summary="Every key the log has signed checkpoints with, one signed-note vkey per line, "
-    "oldest first; a checkpoint's key id picks its key (see docs/keys.md)",
+    summary="Every key the log has signed checkpoints with, one per line, oldest first: "
+    "`<vkey>`, or `<vkey> until=<size>` for a retired key, which vouches for no larger "
+    "checkpoint; a checkpoint's key id picks its key (see docs/keys.md)",
     response_class=Response,
     responses={200: {"content": {TEXT: {}}}},
 )

@@ -13,6 +13,7 @@ import typer
 from entrusted import errors
 from entrusted.entrypoints.cli.context import console, guarded
 from entrusted.entrypoints.cli.deploy_units import (
+    DEFAULT_API_HOST,
     DEFAULT_BINARY,
     DEFAULT_CONFIG,
     DEFAULT_DATA_DIR,
@@ -57,11 +58,19 @@ def units(
             help="FTP control port; below 1024 adds the one capability to bind it.",
         ),
     ] = DEFAULT_FTP_PORT,
+    api_host: Annotated[
+        str,
+        typer.Option(
+            help="Address the API instances listen on: loopback when the proxy runs on the "
+            "same machine, a private address when it does not (docs/deploy.md).",
+        ),
+    ] = DEFAULT_API_HOST,
     force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
 ) -> None:
     """Write the systemd units (API instances, hooks, worker, FTP, witness) for these paths."""
     layout = Layout(binary=binary, config=config, user=user, data_dir=data_dir,
-                    witness_dir=witness_dir, ftp_root=ftp_root, ftp_port=ftp_port)  # fmt: skip
+                    witness_dir=witness_dir, ftp_root=ftp_root, ftp_port=ftp_port,
+                    api_host=api_host)  # fmt: skip
     files = render(layout)
     existing = sorted(name for name in files if (out / name).exists())
     if existing and not force:

@@ -19,6 +19,7 @@ DEFAULT_DATA_DIR = "/var/lib/entrusted"
 DEFAULT_WITNESS_DIR = "/var/lib/entrusted-witness"
 DEFAULT_FTP_ROOT = "/srv/ftp"
 DEFAULT_FTP_PORT = 21
+DEFAULT_API_HOST = "127.0.0.1"
 PRIVILEGED_PORTS = 1024
 
 
@@ -33,11 +34,12 @@ class Layout:
     witness_dir: str = DEFAULT_WITNESS_DIR
     ftp_root: str = DEFAULT_FTP_ROOT
     ftp_port: int = DEFAULT_FTP_PORT
+    api_host: str = DEFAULT_API_HOST  # a private address when the proxy is on another machine
 
     def __post_init__(self) -> None:
         """A unit file has no quoting that would save a space or a `%` (a specifier)."""
         paths = ("binary", "config", "data_dir", "witness_dir", "ftp_root")
-        for name in ("user", *paths):
+        for name in ("user", "api_host", *paths):
             value = getattr(self, name)
             if not value or any(c.isspace() for c in value) or "%" in value:
                 raise InvalidInput(name, "must be non-empty, without spaces or %")
@@ -69,7 +71,7 @@ def render(layout: Layout) -> dict[str, str]:
             "Run several behind the reverse proxy (docs/deploy.md); the jobs run in "
             "entrusted-worker.",
             "Entrusted public API on port %i",
-            f"{base} serve --role public --host 127.0.0.1 --port %i --no-worker",
+            f"{base} serve --role public --host {layout.api_host} --port %i --no-worker",
         ),
         "entrusted-hooks.service": _Unit(
             "The internal listener Dovecot's Lua passdb and the FTP server ask (mail and FTP "

@@ -137,19 +137,31 @@ def verify(
             "list the log serves.",
         ),
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="The rules file deployed on the log's host (the figures citing each promise "
+            "are rebuilt with it); default: the shipped rules.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Recompute every ledger figure of a report from the published log.
 
     Checks the report's checkpoint signature, proves today's log extends it, fetches the entry
-    bundles up to it (they must hash to its root) and recounts each figure with its own query.
-    Exits 0 when all match; 9 naming each figure that does not (or on any failed proof).
-    Database figures are listed as not recomputable from the log.
+    bundles up to it (they must hash to its root), rebuilds the figures the report must carry
+    for its period (keys, labels, queries: never taken from the report) and recounts each,
+    with the must-be-zero red flags and the daily-access chart. Exits 0 when all match; 9
+    naming each figure or flag that does not (or on any failed proof). What the log cannot
+    confirm (database figures, test results, other red flags) is listed as NOT verified.
+    A token is sent only over https:// or to loopback (exit 2 otherwise).
     """
     import json
 
     from rich.markup import escape
 
-    from entrusted.bootstrap.evidence_verify import published_log
+    from entrusted.bootstrap.evidence_verify import published_log, verifier_rules
     from entrusted.domain.evidence import EvidenceReport
     from entrusted.errors import TamperDetected
     from entrusted.services.evidence_verify import figure_line, verify_report
@@ -165,19 +177,26 @@ def verify(
     if key is not None:
         path = Path(key)
         vkeys = _text_file(path, "key", 64 * 1024) if path.is_file() else key
+    ruleset = verifier_rules(rules)
     with published_log(against, token) as log:
-        outcome = verify_report(made, log, vkeys)
+        outcome = verify_report(made, log, vkeys, ruleset)
     for check in outcome.checks:
         style = "" if check.matches else "[red]"
         console.print(style + escape(figure_line(check)), highlight=False, soft_wrap=True)
+    for problem in outcome.problems:
+        console.print("[red]" + escape(problem), highlight=False, soft_wrap=True)
+    for part in outcome.unverified:
+        console.print("NOT verified: " + escape(part), highlight=False, soft_wrap=True)
     trusted = "the key list the log serves" if outcome.key_served else "the key given"
     summary = (
         f"checkpoint size {outcome.size} verified with {trusted}; the log today (size "
-        f"{outcome.log_size}) extends it"
+        f"{outcome.log_size}) extends it; figures rebuilt with the rules {ruleset.source} "
+        f"(sha256 {ruleset.sha256[:16]})"
     )
-    if outcome.mismatches:
-        named = ", ".join(c.key for c in outcome.mismatches)
-        raise TamperDetected(f"{summary}; figures that do not match the log: {named}")
+    if outcome.failed:
+        named = ", ".join(c.key for c in outcome.mismatches) or "none"
+        more = f"; {len(outcome.problems)} other differences" if outcome.problems else ""
+        raise TamperDetected(f"{summary}; figures that do not match the log: {named}{more}")
     recounted = len(outcome.checks) - len(outcome.not_recomputable)
     console.print(
         f"{summary}; all {recounted} ledger figures match, "

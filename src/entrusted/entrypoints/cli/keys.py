@@ -214,8 +214,9 @@ def new_signing_key(
         rollover = roll_over(c, operator_actor(), _when(from_, now))
     console.print(f"new signing key {rollover.new_vkey}", highlight=False, soft_wrap=True)
     console.print(
-        f"signs from {rollover.start.isoformat()}; until then both keys sign. Restart `serve` "
-        "and `worker`, and give the witnesses the key list (GET /v1/ledger/keys)",
+        f"signs from {rollover.start.isoformat()}; until then both keys sign, and its first "
+        "checkpoint alone retires the old key (running `serve` and `worker` follow without a "
+        "restart). Give the witnesses the key list (GET /v1/ledger/keys)",
         highlight=False,
         soft_wrap=True,
     )

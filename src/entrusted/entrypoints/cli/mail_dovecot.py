@@ -126,11 +126,21 @@ def check(
         Path | None,
         typer.Option("--password-file", help=f"The password's file (or {PASSWORD_ENV})."),
     ] = None,
+    use_grant: Annotated[
+        bool,
+        typer.Option(
+            "--use-grant",
+            help="Log in even when STAFF holds a usable grant on MAILBOX: the login is then a "
+            "real entry into the mailbox and uses one of the grant's one-off sessions (P11). "
+            "Without it the check refuses (exit 4) before sending anything.",
+        ),
+    ] = False,
 ) -> None:
     """Log in through Dovecot as MAILBOX*STAFF and report each step of the staff-login gate.
 
     Exit 0 when the chain works as configured: without a grant, a refusal ledgered by the
-    rules is the success; 1 with the first failing step otherwise."""
+    rules is the success; 1 with the first failing step otherwise. Use a test staff member
+    without a grant: under a grant the check refuses unless --use-grant."""
     from entrusted.adapters.mail.imap_probe import Security  # httpx loads only for the check
 
     if tls + starttls + plain_loopback > 1:
@@ -143,7 +153,7 @@ def check(
 
     with container() as c:
         probe = mail_check(c, imap_host, port, security, hook_url, cafile)
-        report = probe.run(staff, mailbox, _password(password_file))
+        report = probe.run(staff, mailbox, _password(password_file), use_grant)
     for step in report.steps:
         mark = "[green]✓[/green]" if step.ok else "[red]✗[/red]"
         console.print(f"{mark} {step.step}: {escape(step.detail)}", highlight=False, soft_wrap=True)

@@ -17,11 +17,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from entrusted.domain.policy import Actor, ActorKind, Service
+from entrusted.domain.policy import Action, Actor, ActorKind, Service
 from entrusted.domain.provisioning import Change, SyncReport
 from entrusted.entrypoints.cli.context import console, container, err_console, guarded, operator
 from entrusted.errors import InvalidInput
-from entrusted.services.provisioning_forms import items_from_rows
+from entrusted.services.provisioning_forms import check_columns, items_from_rows
 
 app = typer.Typer(
     help="Sync customers, contracts and hosted services from the provisioning system's file.",
@@ -47,16 +47,24 @@ def read_json(path: Path) -> tuple[list[Row], int]:
     return [{str(k): None if v is None else str(v) for k, v in r.items()} for r in data], 1
 
 
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: millions of rows; /dev/zero or a runaway export is refused
+
+
 def read_file(path: Path) -> tuple[list[Row], int]:
     reader = read_json if path.suffix.lower() == ".json" else read_csv
+    if not path.exists():
+        raise InvalidInput("file", f"{path} does not exist")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise InvalidInput("file", f"{path} is not a regular file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InvalidInput("file", f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB")
     try:
         rows, first = reader(path)
-    except FileNotFoundError:
-        raise InvalidInput("file", f"{path} does not exist") from None
     except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as exc:
         raise InvalidInput("file", f"{path} is not a UTF-8 CSV or JSON file ({exc})") from None
     if not rows:
         raise InvalidInput("file", f"{path} has no rows")
+    check_columns({name for row in rows for name in row})
     return rows, first
 
 
@@ -95,13 +103,19 @@ def import_(
             disable=not err_console.is_terminal,  # no bar frames in logs or pipes
         ) as bar,
     ):
-        items = items_from_rows(c.provisioning.contacts, rows, first)
+        provisioner = Actor(ActorKind.SERVICE, Service.PROVISIONING.value)
+        try:
+            items = items_from_rows(c.provisioning.contacts, rows, first)
+        except InvalidInput as exc:  # a bad row: ledgered like any refusal (a dry run: not)
+            if dry_run:
+                raise
+            c.provisioning.refuse_input(provisioner, Action.UPDATE, exc)
         tasks = {
             stage: bar.add_task(stage, total=len(items))
             for stage in ("planned", "decided", "written")
         }
         report = c.provisioning.sync(
-            Actor(ActorKind.SERVICE, Service.PROVISIONING.value),
+            provisioner,
             items,
             dry_run=dry_run,
             note=f"import by cli:{operator()}"[:64],
