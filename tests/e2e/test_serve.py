@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from entrusted.crypto.key_backup import describe
+
 pytestmark = pytest.mark.promise("P3", "P12")
 
 ENTRUSTED = Path(sys.executable).with_name("entrusted")
@@ -118,6 +120,13 @@ def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[s
     assert len(list(outgoing.glob("*.eml"))) >= 5
     assert "e-mail(s) written to" in result.stdout
     assert "outgoing/mail" in "".join(result.stdout.split())
+    # Running it at a hoster: the units and Dovecot files written, the keys sealed and the
+    # backup readable with the published demo passphrase.
+    hoster = tmp_path / "demo" / "hoster"
+    assert len(list((hoster / "systemd").glob("*.service"))) == 5
+    assert (hoster / "dovecot" / "conf.d" / "90-entrusted.conf").is_file()
+    kinds = [k["kind"] for k in describe((hoster / "keys.backup").read_bytes())]
+    assert kinds == ["master", "index", "signing"]
 
 
 @pytest.mark.slow

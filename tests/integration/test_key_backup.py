@@ -157,6 +157,21 @@ def test_a_wrong_passphrase_writes_nothing(w: World) -> None:
     assert not empty.exists()
 
 
+def test_an_endless_file_is_refused_without_reading_it(w: World) -> None:
+    # /dev/zero as the backup or the passphrase file used to fill the memory (trial finding)
+    backup = _backup(w)
+    empty = w.tmp / "empty"
+    args = ["keys", "restore", "--from", "/dev/zero", "--passphrase-file", str(w.passphrase)]
+    out = w.cli(*args, data_dir=empty)
+    assert out.exit_code == EXIT_CODES[InvalidInput], out.output
+    assert "not a regular file" in out.output
+    args = ["keys", "restore", "--from", str(backup), "--passphrase-file", "/dev/zero"]
+    out = w.cli(*args, data_dir=empty)
+    assert out.exit_code == EXIT_CODES[InvalidInput], out.output
+    assert "not a regular file" in out.output
+    assert not empty.exists()
+
+
 @pytest.mark.parametrize("where", ["ciphertext", "key id"])
 def test_a_tampered_backup_is_refused_and_writes_nothing(w: World, where: str) -> None:
     backup = _backup(w)

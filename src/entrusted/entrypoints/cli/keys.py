@@ -129,11 +129,29 @@ PassphraseFile = Annotated[
 ]
 
 
+MAX_SMALL_FILE = 1 << 20  # a key backup is a few KiB and a passphrase a line: 1 MiB at most
+
+
+def _small_file(path: Path, what: str) -> bytes:
+    """A regular file's bytes, at most `MAX_SMALL_FILE`: /dev/zero or a FIFO would otherwise
+    fill the memory or block for ever (issue 17 trial finding)."""
+    try:
+        if not path.is_file():
+            raise InvalidInput(what, f"{path} is not a regular file")
+        with path.open("rb") as f:
+            data = f.read(MAX_SMALL_FILE + 1)
+    except OSError as exc:
+        raise InvalidInput(what, f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_SMALL_FILE:
+        raise InvalidInput(what, f"{path} is larger than {MAX_SMALL_FILE >> 20} MiB")
+    return data
+
+
 def _passphrase(path: Path | None, *, confirm: bool) -> str:
     if path is not None:
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+            lines = _small_file(path, "passphrase file").decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
             raise InvalidInput("passphrase file", f"cannot read {path}: {exc}") from None
         if not lines or not lines[0]:
             raise InvalidInput("passphrase file", f"{path} holds no passphrase on its first line")
@@ -182,10 +200,7 @@ def restore(
     """Write the keys of a backup back (0600); refuses to replace different keys without
     --force. Works without a database: the restore is then ledgered at the next start."""
     settings = state.settings(**({"data_dir": data_dir} if data_dir else {}))
-    try:
-        data = from_.read_bytes()
-    except OSError as exc:
-        raise InvalidInput("backup file", f"cannot read {from_}: {exc.strerror}") from None
+    data = _small_file(from_, "backup file")
     sealed = unseal(data, _passphrase(passphrase_file, confirm=False))
     for note in restore_keys(settings, sealed, force=force):
         console.print(note, highlight=False, soft_wrap=True)
