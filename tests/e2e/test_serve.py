@@ -125,7 +125,7 @@ def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[s
     hoster = tmp_path / "demo" / "hoster"
     assert len(list((hoster / "systemd").glob("*.service"))) == 5
     assert (hoster / "dovecot" / "conf.d" / "90-entrusted.conf").is_file()
-    kinds = [k["kind"] for k in describe((hoster / "keys.backup").read_bytes())]
+    kinds = [k["kind"] for k in describe((hoster / "entrusted-keys.backup").read_bytes())]
     assert kinds == ["master", "index", "signing"]
 
 

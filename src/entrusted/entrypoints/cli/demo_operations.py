@@ -30,7 +30,7 @@ def operations_step(c: Container, fake: Faker) -> None:  # noqa: ARG001 - the st
     written = write_files(out / "dovecot", dovecot_files(DovecotLayout(hook)), force=True)
     console.print(f"  Dovecot drop-in files ({len(written)}) in {out / 'dovecot'}", soft_wrap=True)
     keys = collect_keys(c.settings)
-    backup = out / "keys.backup"
+    backup = out / "entrusted-keys.backup"
     backup.unlink(missing_ok=True)
     create_private_file(backup, seal(keys, DEMO_PASSPHRASE, c.clock()), "backup file")
     record(c, operator_actor(), Outcome.KEYS_BACKED_UP, f"key backup: {summary(keys)}")
