@@ -37,7 +37,10 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if found is None:
+        raise RuntimeError(f"wrk printed a latency it does not document: {text!r}")
+    number, unit = found.groups()
     return round(float(number) * _UNITS[unit], 2)
 
 

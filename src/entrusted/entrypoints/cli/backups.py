@@ -9,15 +9,14 @@ import re
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrusted.domain.ids import IdKind
 from entrusted.entrypoints.cli.context import (
     console,
     container,
-    err_console,
     guarded,
     operator_actor,
+    progress_bar,
     staff_actor,
 )
 from entrusted.entrypoints.cli.ids import id_of
@@ -49,15 +48,7 @@ def run() -> None:
     """Back up every hosted service and customer record now (the worker's backups.run job)."""
     with (
         container() as c,
-        Progress(
-            TextColumn("sealing archives"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,  # no bar frames in logs or pipes
-        ) as bar,
+        progress_bar("sealing archives") as bar,
     ):
         task = bar.add_task("archives", total=None)
         report = c.backups.runner.run(

@@ -18,6 +18,8 @@ from entrusted import errors
 if TYPE_CHECKING:
     # Only for annotations: importing the composition root (SQLAlchemy, pydantic, every
     # adapter) at module level made `entrusted --version` and `--help` pay for all of it.
+    from rich.progress import Progress
+
     from entrusted.bootstrap import Container
     from entrusted.config import Settings
     from entrusted.domain.policy import Actor
@@ -217,3 +219,28 @@ def admin_actor(c: Container) -> Actor | None:
     except (errors.AuthenticationFailed, errors.RateLimited) as exc:
         _ledger_refusal(c, exc)
         raise
+
+
+def progress_bar(
+    label: str = "{task.description:<10}", *, on_terminal_only: bool = True
+) -> Progress:
+    """The bar every long command shows on stderr (counts and time left), gone when done; by
+    default not drawn at all when stderr is no terminal, so logs and pipes get no frames."""
+    # imported here: `entrusted --version` and `--help` load this module and stay fast
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bar
+
+    return Bar(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=on_terminal_only and not err_console.is_terminal,
+    )

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -22,9 +21,9 @@ from entrusted.domain.ids import IdKind
 from entrusted.entrypoints.cli.context import (
     console,
     container,
-    err_console,
     guarded,
     operator_actor,
+    progress_bar,
     staff_actor,
 )
 from entrusted.entrypoints.cli.ids import id_of
@@ -154,15 +153,7 @@ def import_(
         raise InvalidInput("file", f"{file} has no rows")
     with (
         container() as c,
-        Progress(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,  # no bar frames in logs or pipes
-        ) as bar,
+        progress_bar() as bar,
     ):
         tasks = {
             "validated": bar.add_task("validating", total=len(rows)),

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrusted.bootstrap.key_backup import (
     collect_keys,
@@ -34,9 +33,9 @@ from entrusted.entrypoints.cli.context import (
     admin_actor,
     console,
     container,
-    err_console,
     guarded,
     operator_actor,
+    progress_bar,
     state,
 )
 from entrusted.errors import Conflict, InvalidInput, Unavailable
@@ -85,15 +84,7 @@ def rotate(
     """Re-wrap every data key under the current master key; safe to interrupt and rerun."""
     with container() as c:
         keyring = c.registry_keys().keyring
-        with Progress(
-            TextColumn("re-wrapping"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,  # no bar frames in logs or pipes
-        ) as bar:
+        with progress_bar("re-wrapping") as bar:
             task = bar.add_task("keys", total=None)
             report = rotate_keys(
                 c.key_store,

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from entrusted.adapters.db.ledger_verify import verify_ledger
 from entrusted.bootstrap import Container, adopt_ledger_record, tile_source
@@ -25,6 +24,7 @@ from entrusted.entrypoints.cli.context import (
     err_console,
     guarded,
     operator_actor,
+    progress_bar,
 )
 from entrusted.entrypoints.cli.ids import id_of
 from entrusted.errors import InvalidInput, TamperDetected
@@ -103,14 +103,7 @@ def verify(key: KeyOption = None) -> None:
     with container() as c:
         vkey = _vkey(key) if key else c.checkpoints.key_list
         started = time.perf_counter()
-        with Progress(
-            TextColumn("verifying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
+        with progress_bar("verifying", on_terminal_only=False) as bar:
             task = bar.add_task("entries", total=None)
             try:
                 report = verify_ledger(

@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from entrusted.entrypoints.cli.context import console, container, err_console, guarded, staff_actor
+from entrusted.entrypoints.cli.context import (
+    console,
+    container,
+    guarded,
+    progress_bar,
+    staff_actor,
+)
 from entrusted.errors import InvalidInput, Unavailable
 from entrusted.services.mailings import MailingDraft
 
@@ -68,15 +73,7 @@ def send(mailing_id: IdArgument, username: AsOption) -> None:
     """Send a mailing, or resume one a relay interrupted; nobody is mailed twice."""
     with (
         container() as c,
-        Progress(
-            TextColumn("mailing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,  # no bar frames in logs or pipes
-        ) as bar,
+        progress_bar("mailing") as bar,
     ):
         actor = staff_actor(c, username)
         task = bar.add_task("recipients", total=None)

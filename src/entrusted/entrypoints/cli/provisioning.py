@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from entrusted.domain.policy import Action, Actor, ActorKind, Service
 from entrusted.domain.provisioning import Change, SyncReport
-from entrusted.entrypoints.cli.context import console, container, err_console, guarded, operator
+from entrusted.entrypoints.cli.context import (
+    console,
+    container,
+    guarded,
+    operator,
+    progress_bar,
+)
 from entrusted.errors import InvalidInput
 from entrusted.services.provisioning_forms import check_columns, items_from_rows
 
@@ -93,15 +98,7 @@ def import_(
     rows, first = read_file(file)
     with (
         container() as c,
-        Progress(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,  # no bar frames in logs or pipes
-        ) as bar,
+        progress_bar() as bar,
     ):
         provisioner = Actor(ActorKind.SERVICE, Service.PROVISIONING.value)
         try:
