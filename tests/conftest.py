@@ -15,8 +15,9 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 
-from entrusted.bootstrap import Container, build, initialise
+from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
+from tests.installations import Installations
 
 # Promise markers and the test manifest `entrusted evidence` reads (issue 19).
 pytest_plugins = ["tests.promise_plugin"]
@@ -115,9 +116,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def installations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installations]:
+    """`initialise` once per kind of installation; each `container` gets a copy (see
+    tests/installations.py: the migrations cost minutes over the suite)."""
+    made = Installations(tmp_path_factory.mktemp("installations"), PG_URL)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 @pytest.fixture
-def container(settings: Settings, clock: FakeClock) -> Iterator[Container]:
-    initialise(settings)
+def container(
+    settings: Settings, clock: FakeClock, installations: Installations
+) -> Iterator[Container]:
+    installations.install(settings)
     c = build(settings, clock=clock)
     try:
         yield c

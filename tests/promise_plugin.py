@@ -29,7 +29,8 @@ can hold generated data) with its promises, and the manifest carries that list a
 suite (no -k, -m, --deselect, --lf/--sw, and no argument narrower than the tests directory).
 The report flags a locked test that did not run only when the run was complete; a partial run
 cannot say what it left out on purpose. `tests/unit/test_promise_lock.py` keeps the lock equal
-to the marked tests collected; regenerate it with
+to the marked tests collected (in a whole-suite run, those this run collected: the plugin
+keeps their lock text in `config.stash[COLLECTED_LOCK]`); regenerate it with
 
     .venv/bin/pytest --collect-only -q --promise-lock-update
 """
@@ -57,6 +58,8 @@ LOCK_ENV = "ENTRUSTED_PROMISE_LOCK"
 DEFAULT_LOCK = Path("tests") / "promises.lock"
 LOCK_UPDATE = "--promise-lock-update"
 PROPERTY = "promises"  # the user_properties key the promises travel under (xdist)
+# The lock text of this run's items, when the run collected the whole suite.
+COLLECTED_LOCK = pytest.StashKey[str]()
 
 
 def promises_of(item: pytest.Item) -> tuple[str, ...]:
@@ -173,13 +176,18 @@ class PromiseManifest:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             item.user_properties.append((PROPERTY, ",".join(promises_of(item))))
-        if self.config.getoption("promise_lock_update"):
-            if not _selects_everything(self.config, self.deselected):
-                raise pytest.UsageError(f"{LOCK_UPDATE} locks the whole suite: no -k, -m or paths")
+        whole = _selects_everything(self.config, self.deselected)
+        if self.config.getoption("promise_lock_update") and not whole:
+            raise pytest.UsageError(f"{LOCK_UPDATE} locks the whole suite: no -k, -m or paths")
+        if whole:
             locked: dict[str, set[str]] = {}
             for item in items:
                 locked.setdefault(lock_id(item.nodeid), set()).update(promises_of(item))
-            _write_atomically(lock_path(self.config), lock_text(locked))
+            # What `--collect-only --promise-lock-update` would write: test_promise_lock.py
+            # compares it with the lock instead of collecting the suite a second time.
+            self.config.stash[COLLECTED_LOCK] = lock_text(locked)
+            if self.config.getoption("promise_lock_update"):
+                _write_atomically(lock_path(self.config), self.config.stash[COLLECTED_LOCK])
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected = self.deselected or bool(items)

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from entrusted.bootstrap import build, initialise
+from entrusted.bootstrap import build
 from entrusted.config import Settings
 from entrusted.entrypoints.api.app import create_app
 from tests.conftest import FakeClock
+from tests.installations import Installations
 
 pytestmark = pytest.mark.promise("P2", "P12")
 
@@ -20,9 +21,11 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def client(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+def client(
+    settings: Settings, clock: FakeClock, installations: Installations
+) -> Iterator[TestClient]:
     required = settings.model_copy(update={"staff_totp_required": True})
-    initialise(required)
+    installations.install(required)
     c = build(required, clock=clock)
     try:
         c.staff.add("ana", "Ana", ["support"], PASSWORD)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from entrusted.bootstrap import Container, build, initialise
+from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.policy import (
@@ -41,6 +41,7 @@ from entrusted.domain.policy import (
 )
 from entrusted.domain.staff import ServiceName
 from entrusted.entrypoints.api.app import create_app
+from tests.installations import Installations
 
 pytestmark = pytest.mark.promise("P8", "P12")
 
@@ -94,12 +95,14 @@ World = tuple[TestClient, list[Who], dict[str, str]]
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
+def world(
+    database_url: str, tmp_path: Path, installations: Installations
+) -> Iterator[World]:
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, mail_transport="directory",
         sms_transport="directory", staff_totp_required=False,
     )
-    initialise(settings)
+    installations.install(settings)
     c = build(settings)
     try:
         with TestClient(create_app(container=c)) as client:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +33,23 @@ def env() -> dict[str, str]:
     """The test runner's own ENTRUSTED_* settings must not steer the subprocess."""
     clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("ENTRUSTED_")}
     return {**clean, "COLUMNS": "200", "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `entrusted init` per module (about 3 s each); a test that needs an installation but
+    is not about making one serves, or refuses, a copy of it (`installation`)."""
+    path = tmp_path_factory.mktemp("installed") / "data"
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("ENTRUSTED_")}
+    init = run({**clean, "COLUMNS": "200", "NO_COLOR": "1"}, "--data-dir", str(path), "init")
+    assert init.returncode == 0, init.stderr
+    return path
+
+
+def installation(installed: Path, to: Path) -> Path:
+    """A copy of the module's installation at `to`: database, key files and their modes."""
+    shutil.copytree(installed, to)
+    return to
 
 
 def free_port() -> int:
@@ -131,10 +149,9 @@ def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[s
 
 @pytest.mark.slow
 def test_demo_refuses_to_wipe_a_directory_it_did_not_make(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, env: dict[str, str], installed: Path
 ) -> None:
-    data = tmp_path / "prod"
-    assert run(env, "--data-dir", str(data), "init").returncode == 0
+    data = installation(installed, tmp_path / "prod")
     (data / "important.txt").write_text("keep me")
     before = sorted(p.name for p in data.iterdir())
     result = run(env, "demo", "--data-dir", str(data), "--no-serve", timeout=60)
@@ -146,10 +163,9 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(
 
 @pytest.mark.slow
 def test_serve_and_worker_refuse_to_start_without_a_way_to_send(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, env: dict[str, str], installed: Path
 ) -> None:
-    data = tmp_path / "data"
-    assert run(env, "--data-dir", str(data), "init").returncode == 0
+    data = installation(installed, tmp_path / "data")
     for command in (["serve", "--port", str(free_port())], ["worker", "--once"]):
         result = run(env, "--data-dir", str(data), *command, timeout=60)
         assert result.returncode == 2, result.stdout + result.stderr

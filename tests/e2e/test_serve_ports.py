@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import DIRECTORY_TRANSPORTS, env, run  # noqa: F401 - env is a fixture
+from tests.e2e.test_serve import (  # noqa: F401 - env and installed are fixtures
+    DIRECTORY_TRANSPORTS,
+    env,
+    installation,
+    installed,
+    run,
+)
 
 UNAVAILABLE_EXIT = 8  # entrypoints/cli/context.py EXIT_CODES, documented in docs/errors.md
 
@@ -33,10 +39,11 @@ def assert_port_in_use(result: subprocess.CompletedProcess[str], port: int) -> N
 
 
 @pytest.mark.slow
-def test_serve_on_a_busy_port(tmp_path: Path, env: dict[str, str], taken: int) -> None:  # noqa: F811
-    data = str(tmp_path / "data")
+def test_serve_on_a_busy_port(
+    tmp_path: Path, env: dict[str, str], taken: int, installed: Path  # noqa: F811
+) -> None:
+    data = str(installation(installed, tmp_path / "data"))
     env = {**env, **DIRECTORY_TRANSPORTS}
-    assert run(env, "--data-dir", data, "init").returncode == 0
     result = run(env, "--data-dir", data, "serve", "--port", str(taken), "--no-worker")
     assert_port_in_use(result, taken)
 
@@ -53,10 +60,11 @@ def test_witness_serve_on_a_busy_port(
 
 
 @pytest.mark.slow
-def test_ftp_serve_on_a_busy_port(tmp_path: Path, env: dict[str, str], taken: int) -> None:  # noqa: F811
-    data = str(tmp_path / "data")
+def test_ftp_serve_on_a_busy_port(
+    tmp_path: Path, env: dict[str, str], taken: int, installed: Path  # noqa: F811
+) -> None:
+    data = str(installation(installed, tmp_path / "data"))
     env = {**env, "ENTRUSTED_FTP_BIND_PORT": str(taken)}
-    assert run(env, "--data-dir", data, "init").returncode == 0
     assert run(env, "--data-dir", data, "ftp", "selfsigned").returncode == 0
     result = run(env, "--data-dir", data, "ftp", "serve")
     assert_port_in_use(result, taken)

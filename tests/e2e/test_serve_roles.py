@@ -22,6 +22,8 @@ from tests.e2e.test_serve import (  # noqa: F401 - env is a fixture
     _read,
     env,
     free_port,
+    installation,
+    installed,
     run,
     stop,
 )
@@ -32,11 +34,8 @@ PUBLIC = [("POST", "/v1/auth/login"), ("GET", "/v1/me"), ("GET", "/openapi.json"
 
 
 @pytest.fixture
-def data(tmp_path: Path, env: dict[str, str]) -> Path:  # noqa: F811
-    path = tmp_path / "data"
-    init = run(env, "--data-dir", str(path), "init")
-    assert init.returncode == 0, init.stderr
-    return path
+def data(tmp_path: Path, installed: Path) -> Path:  # noqa: F811
+    return installation(installed, tmp_path / "data")
 
 
 @contextmanager

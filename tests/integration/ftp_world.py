@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from entrusted.adapters.ftp.tls import write_selfsigned
-from entrusted.bootstrap import Container, build, ftp_server, ftp_tls_files, initialise
+from entrusted.bootstrap import Container, build, ftp_server, ftp_tls_files
 from entrusted.config import Settings
 from entrusted.domain.policy import Actor
 from tests.conftest import FakeClock
+from tests.installations import Installations
 from tests.integration.test_consent_sql import FTP_NAME, WHY, link, register
 from tests.integration.test_customer_sessions import reset_link
 from tests.unit.registry_world import customer
@@ -86,7 +87,9 @@ class FtpWorld:
 
 
 @pytest.fixture
-def ftp_world(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[FtpWorld]:
+def ftp_world(
+    settings: Settings, clock: FakeClock, tmp_path: Path, installations: Installations
+) -> Iterator[FtpWorld]:
     low = random.randrange(20000, 60000, 100)
     port = free_port()
     ftp_settings = settings.model_copy(
@@ -98,7 +101,7 @@ def ftp_world(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[
             "ftp_session_check_s": 60.0,  # the tests see sessions closed by the event
         }
     )
-    initialise(ftp_settings)
+    installations.install(ftp_settings)
     cert, key = ftp_tls_files(ftp_settings)
     write_selfsigned(cert, key, "127.0.0.1")
     c = build(ftp_settings, clock=clock)

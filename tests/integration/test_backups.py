@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from entrusted.bootstrap import WORKER, Container, build, initialise
+from entrusted.bootstrap import WORKER, Container, build
 from entrusted.config import Settings
 from entrusted.crypto.backup_chunks import ChunkOpener, Sink, Source, unwrap_archive_key
 from entrusted.crypto.envelope import unwrap
@@ -33,6 +33,7 @@ from entrusted.services.backups import BackupRun, BackupStore
 from entrusted.services.ftp_login import space_root
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.conftest import FakeClock, count_rows
+from tests.installations import Installations
 from tests.integration.test_registry_sql import ledgered, raw_rows, staff
 from tests.refusals import refused_by
 from tests.unit.registry_world import SIGNUP, customer
@@ -83,7 +84,9 @@ def plant(root: Path, big: bool = False) -> None:
 
 
 @pytest.fixture
-def world(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[World]:
+def world(
+    settings: Settings, clock: FakeClock, tmp_path: Path, installations: Installations
+) -> Iterator[World]:
     hosted = tmp_path / "hosted"
     s = settings.model_copy(
         update={
@@ -92,7 +95,7 @@ def world(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Worl
             "web_root_template": str(hosted / "www" / "%n"),
         }
     )
-    initialise(s)
+    installations.install(s)
     c = build(s, clock=clock)
     form = Registration(
         "Brunner",

@@ -117,7 +117,8 @@ def test_request_approve_use_end_is_durably_ledgered(container: Container) -> No
     mailer = c.mailer
     assert isinstance(mailer, DirectoryMailer)
     summary = next(m for m in reversed(mailer.sent) if m.subject.startswith(f"Case {case.id}"))
-    assert f"{support.id} read {1}{MAILBOX_NAME}: allowed" in summary.body
+    assert f"Staff Member read {1}{MAILBOX_NAME}: allowed" in summary.body  # display name
+    assert support.id not in summary.body
 
 
 def test_bad_input_and_faults_are_refused_ledgered_and_grant_nothing(

@@ -23,11 +23,12 @@ from fastapi import FastAPI
 
 from entrusted.adapters.ftp.server import serve_in_thread
 from entrusted.adapters.ftp.tls import write_selfsigned
-from entrusted.bootstrap import build, ftp_tls_files, initialise, remote_ftp_server
+from entrusted.bootstrap import build, ftp_tls_files, remote_ftp_server
 from entrusted.config import Settings
 from entrusted.entrypoints.api.app import create_app
 from entrusted.services.ftp_login import password_mark
 from tests.conftest import FakeClock
+from tests.installations import Installations
 from tests.integration.ftp_world import FtpWorld, free_port
 from tests.integration.test_ftp_staff import closed, entries, wait_for
 from tests.integration.test_ftp_step_names import summary_mail
@@ -68,7 +69,9 @@ class RemoteWorld(FtpWorld):
 
 
 @pytest.fixture
-def remote(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[RemoteWorld]:
+def remote(
+    settings: Settings, clock: FakeClock, tmp_path: Path, installations: Installations
+) -> Iterator[RemoteWorld]:
     low = random.randrange(20000, 60000, 100)
     port = free_port()
     ftp_settings = settings.model_copy(
@@ -81,7 +84,7 @@ def remote(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Rem
             "ftp_gate_timeout_s": 2.0,
         }
     )
-    initialise(ftp_settings)
+    installations.install(ftp_settings)
     cert, key = ftp_tls_files(ftp_settings)
     write_selfsigned(cert, key, "127.0.0.1")
     c = build(ftp_settings, clock=clock)

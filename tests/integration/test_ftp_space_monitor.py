@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from entrusted.adapters.ftp.space_sizes import FileSystemSpaceReader
-from entrusted.bootstrap import Container, build, initialise
+from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
 from entrusted.domain.ftp_space import EMPTY, SpaceTotals
 from entrusted.entrypoints.api.app import create_app
@@ -26,6 +26,7 @@ from entrusted.errors import InvalidInput, NotFound, RateLimited, Refused, Unava
 from entrusted.services.gate import AccessContext
 from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
+from tests.installations import Installations
 from tests.integration.ftp_world import FtpWorld, ftp_world
 from tests.integration.test_consent_sql import FTP_NAME, register
 from tests.integration.test_registry_sql import ledgered, staff
@@ -41,9 +42,11 @@ TICKET = AccessContext(ticket="HD-4711")
 
 
 @pytest.fixture
-def c(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Container]:
+def c(
+    settings: Settings, clock: FakeClock, tmp_path: Path, installations: Installations
+) -> Iterator[Container]:
     ftp = settings.model_copy(update={"ftp_root_template": str(tmp_path / "ftp" / "%n")})
-    initialise(ftp)
+    installations.install(ftp)
     built = build(ftp, clock=clock)
     try:
         yield built

@@ -136,7 +136,9 @@ def test_the_closing_summary_reads_plainly(ftp_world: FtpWorld) -> None:
     assert "retr /no-such-file.pdf" in summary
     assert "retr /bell\\x07name.txt" in summary
     assert "\x07" not in summary
-    assert f"{sam.id} enter {who.name} (ftp retr): allowed" in summary, summary
+    # Staff by display name (issue 18), the action in words
+    assert f"Staff Member entered {who.name} (ftp retr): allowed" in summary, summary
+    assert sam.id not in summary
     assert f"session closed on {who.name} (reported by ftp_server)" in summary, summary
     assert f"ftp_server enter {who.name}" not in summary
 

@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from entrusted.adapters.db.mailing_store import SqlCustomerAudience, SqlMailingStore
 from entrusted.adapters.smtp import SmtpMailer
-from entrusted.bootstrap import WORKER, Container, build, initialise
+from entrusted.bootstrap import WORKER, Container, build
 from entrusted.config import Settings
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.mailings import (
@@ -33,6 +33,7 @@ from entrusted.services.mailings import MailingDraft
 from entrusted.services.messaging import Outgoing
 from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
+from tests.installations import Installations
 from tests.integration.test_consent_sql import register
 from tests.integration.test_messages_sql import Relay, relay  # noqa: F401 - the fixture
 from tests.integration.test_registry_sql import ledgered, staff
@@ -50,6 +51,7 @@ def c(
     tmp_path: Path,
     relay: Relay,  # noqa: F811
     clock: FakeClock,
+    installations: Installations,
 ) -> Iterator[Container]:
     settings = Settings(
         data_dir=tmp_path / "data",
@@ -62,7 +64,7 @@ def c(
         sms_transport="directory",
         public_url="https://hosting.example.com",
     )
-    initialise(settings)
+    installations.install(settings)
     container = build(settings, clock=clock)
     try:
         yield container

@@ -19,6 +19,7 @@ from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxStatus, Topic
 from entrusted.errors import InvalidInput, Unavailable
 from tests.conftest import FakeClock, count_rows
+from tests.installations import Installations
 from tests.integration.test_consent_sql import WHY, register
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.integration.test_smtp_adapter import HOST, SENDER, Recorder, free_port
@@ -58,7 +59,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def smtp_container(
-    database_url: str, tmp_path: Path, relay: Relay, clock: FakeClock
+    database_url: str,
+    tmp_path: Path,
+    relay: Relay,
+    clock: FakeClock,
+    installations: Installations,
 ) -> Iterator[Container]:
     settings = Settings(
         data_dir=tmp_path / "data",
@@ -72,7 +77,7 @@ def smtp_container(
         outbox_retry_s=30,
         outbox_max_attempts=3,
     )
-    initialise(settings)
+    installations.install(settings)
     c = build(settings, clock=clock)
     try:
         yield c
@@ -142,7 +147,9 @@ def test_notices_wait_in_the_outbox_retry_with_backoff_and_fail_visibly(
     register(c, 2)
     assert c.outbox.deliver().sent == 1
     (mail,) = relay.recorder.received
-    assert "#token=entl_" in str(mail.message.get_content())
+    text = mail.message.get_body(("plain",))  # multipart/alternative since issue 18
+    assert text is not None
+    assert "#token=entl_" in str(text.get_content())
     assert c.outbox.counts()[OutboxStatus.FAILED] == 1
 
 

@@ -112,7 +112,9 @@ class Inbox:
         assert isinstance(content, bytes)
         message = email.message_from_bytes(content, policy=default_policy)
         assert isinstance(message, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), str(message.get_content())))
+        text = message.get_body(("plain",))  # notices are multipart/alternative (issue 18)
+        assert text is not None
+        self.messages.append((list(envelope.rcpt_tos), str(text.get_content())))
         return "250 2.0.0 OK"
 
 

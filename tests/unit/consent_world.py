@@ -24,7 +24,7 @@ from entrusted.services.registry import RegistryParts
 from entrusted.services.registry_forms import ServiceRequest
 from entrusted.services.registry_lookup import cases_in
 from entrusted.services.verbal_consent import VerbalConsentService
-from tests.unit.registry_world import SIGNUP, World
+from tests.unit.registry_world import MAILS, SIGNUP, STAFF_NAMES, World
 
 PORTAL = "https://portal.example.com"
 
@@ -51,10 +51,13 @@ class ConsentWorld(World):
         resolver = ActiveGrant(self.consent_store.unit_of_work, self.store.unit_of_work, self.clock)
         self.gate.resolvers = {**self.gate.resolvers, Condition.ACTIVE_GRANT: resolver}
         parts = RegistryParts(
-            self.store.unit_of_work, self.gate, lambda: self.keys, Contacts(), self.clock
-        )
+            self.store.unit_of_work, self.gate, lambda: self.keys, Contacts(), self.clock,
+            mails=MAILS,
+        )  # fmt: skip
         steps = GrantSteps(parts, InMemoryGrantSteps())
-        self.notices = ConsentNotices(parts, self.mailer, PORTAL, self.ledger, steps)
+        self.notices = ConsentNotices(
+            parts, self.mailer, PORTAL, self.ledger, steps, STAFF_NAMES.get
+        )
         self.consent_outbox = OutboxService(
             self.consent_store.unit_of_work,
             self.mailer,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from faker import Faker
 
 from entrusted.adapters.contacts import Contacts
+from entrusted.adapters.mail_templates import JinjaMailTemplates
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
 from entrusted.crypto.blind_index import new_index_key
 from entrusted.crypto.envelope import Keyring, MasterKey
@@ -31,6 +32,9 @@ from tests.conftest import FakeClock
 ENGINE = Engine(load_rules(DEFAULT_RULES_PATH).rules)
 SIGNUP = Actor(ActorKind.SERVICE, "signup")
 OPERATOR = Actor(ActorKind.SERVICE, "cli:ops@host")
+# Display names of the staff above, as mails to customers name them (issue 18).
+STAFF_NAMES = {"stf_support": "Sam Support", "stf_support2": "Kim Support"}
+MAILS = JinjaMailTemplates("Example Hosting")
 SUPPORT = Actor(ActorKind.STAFF, "stf_support", frozenset({Role.SUPPORT}))
 SUPPORT2 = Actor(ActorKind.STAFF, "stf_support2", frozenset({Role.SUPPORT}))
 SYSADMIN = Actor(ActorKind.STAFF, "stf_sysadmin", frozenset({Role.SYSADMIN}))
@@ -95,14 +99,16 @@ class World:
             },
         )
         parts = RegistryParts(
-            self.store.unit_of_work, self.gate, lambda: self.keys, Contacts(), self.clock
-        )
+            self.store.unit_of_work, self.gate, lambda: self.keys, Contacts(), self.clock,
+            mails=MAILS,
+        )  # fmt: skip
         self.auth = CustomerAuthService(
             self.store.unit_of_work,
             self.clock,
             lambda: self.keys,
             Contacts(),
             "https://portal.example.com",
+            mails=MAILS,
         )
         self.registry = RegistryService(parts, self.auth, self.ledger)
         self.outbox = OutboxService(

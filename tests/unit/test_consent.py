@@ -132,7 +132,8 @@ def test_resolution_ends_every_grant_and_sends_a_summary(
     assert world.deliver().failed == 0
     summary = world.mailer.sent[-1]
     assert summary.subject == f"Case {case.id} resolved: what was accessed"
-    assert f"{SUPPORT.id} read box" in summary.body
+    assert "Sam Support read box" in summary.body  # staff by display name, never an id
+    assert SUPPORT.id not in summary.body
     assert grant_id in summary.body
     with refused_by("mailbox-closed-to-staff", ledger=world.ledger):
         world.grants.use(SUPPORT, grant_id)

@@ -71,8 +71,9 @@ class DirectoryMailer:
         headers: Mapping[str, str] | None = None,
         *,
         purpose: MailPurpose,
+        html: str | None = None,
     ) -> str:
-        message = compose(self._sender, self._domain, to, subject, body, headers, purpose)
+        message = compose(self._sender, self._domain, to, subject, body, headers, purpose, html)
         _write(self.folder, ".eml", message.as_bytes())
         return str(message["Message-ID"])
 
@@ -88,12 +89,13 @@ class DirectoryMailer:
             assert isinstance(parsed, EmailMessage)
             part = parsed.get_body(("plain",))
             text = "" if part is None else str(part.get_content())
+            rich = parsed.get_body(("html",)) if parsed.is_multipart() else None
             own = {"from", "to", "subject", "date", "message-id", "mime-version"}
             extra = {k: str(v) for k, v in parsed.items() if k.lower() not in own}
             extra = {k: v for k, v in extra.items() if not k.lower().startswith("content-")}
             found.append(
                 SentMail(str(parsed["Message-ID"]), str(parsed["To"]), str(parsed["Subject"]),
-                         text, extra)
+                         text, extra, None if rich is None else str(rich.get_content()))
             )  # fmt: skip
         return found
 

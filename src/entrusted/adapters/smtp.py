@@ -104,9 +104,11 @@ class SmtpMailer:
         headers: Mapping[str, str] | None = None,
         *,
         purpose: MailPurpose,
+        html: str | None = None,
     ) -> str:
-        """Send one plain-text message to `to` and return its Message-ID (for the ledger)."""
-        message = compose(self._sender, self._domain, to, subject, body, headers, purpose)
+        """Send one message to `to` (multipart/alternative with `html`) and return its
+        Message-ID (for the ledger)."""
+        message = compose(self._sender, self._domain, to, subject, body, headers, purpose, html)
         self._deliver(message, to)
         return str(message["Message-ID"])
 
@@ -227,6 +229,7 @@ def compose(
     body: str,
     headers: Mapping[str, str] | None,
     purpose: MailPurpose,
+    html: str | None = None,
 ) -> EmailMessage:
     """The message every mail transport sends (the relay, or a file for the directory
     transport), after the checks of `services.messaging.check_mail`. The purpose is written
@@ -253,6 +256,8 @@ def compose(
             else:
                 message[name] = value
         message.set_content(body)
+        if html is not None:  # multipart/alternative: the text part first, the preferred last
+            message.add_alternative(html, subtype="html")
     except (ValueError, TypeError, LookupError) as exc:
         # The email package refuses what check_mail let through (a line separator such as
         # U+2028 in the subject, say): this message cannot be built, which is final for it.

@@ -31,6 +31,7 @@ from entrusted.bootstrap.disclosures import Desk, attach_desk, build_desk
 from entrusted.bootstrap.entry import build_entry
 from entrusted.bootstrap.ftp import ftp_server, ftp_tls_files, remote_ftp_server, start_ftp
 from entrusted.bootstrap.gate import build_gate
+from entrusted.bootstrap.history import build_history
 from entrusted.bootstrap.installation import (
     INIT_HOOKS,
     LEDGER_RECORD,
@@ -57,7 +58,7 @@ from entrusted.bootstrap.outbox import build_outbox
 from entrusted.bootstrap.provisioning import build_provisioning
 from entrusted.bootstrap.registry import build_registry
 from entrusted.bootstrap.staff import build_staff, login_limits
-from entrusted.bootstrap.transports import _messaging
+from entrusted.bootstrap.transports import _messaging, mail_templates
 from entrusted.bootstrap.wiring import Wiring
 from entrusted.bootstrap.worker_jobs import backup_jobs, ledger_and_delivery_jobs, mailings_job
 from entrusted.config import Settings
@@ -71,6 +72,7 @@ from entrusted.domain.policy import (
 )
 from entrusted.domain.policy_analysis import RuleSet
 from entrusted.errors import InvalidInput, Unavailable
+from entrusted.services.access_history import AccessHistory
 from entrusted.services.cases import CaseService
 from entrusted.services.consent import ConsentService
 from entrusted.services.contracts import ContractService
@@ -175,6 +177,7 @@ class Container:
     policy_documents: PolicyDocuments = field(init=False)
     observability: Observability = field(init=False)  # metrics and readiness (issue 17)
     provisioning: ProvisioningService = field(init=False)  # the hoster's sync (issue 17)
+    history: AccessHistory = field(init=False)  # the portal's access history (issue 18)
 
     @property
     def checkpoints(self) -> CheckpointService:
@@ -337,8 +340,11 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     limits = login_limits(settings)
     staff = build_staff(w, gate, keys, events, limits)
     mailer, sms = _messaging(settings)
-    desk = build_desk(w.engine, gate, keys, clock)
-    registry = build_registry(w, gate, keys, limits, mailer, sms, ledgered.store, desk.held_back)
+    mails = mail_templates(settings)
+    desk = build_desk(w.engine, gate, keys, clock, mails)
+    registry = build_registry(
+        w, gate, keys, limits, mailer, sms, ledgered.store, desk.held_back, mails
+    )
     consent = build_consent(w, gate, ledgered.ruleset, registry, mailer, ledgered.store, events)
     entry = build_entry(w, registry, consent, staff, limits, events)
     c = Container(
@@ -382,4 +388,7 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     c.jobs += backup_jobs(c)
     c.observability = build_observability(c)
     c.provisioning = build_provisioning(c, registry.parts)
+    c.history = build_history(
+        w, consent, registry, ledgered.store, desk.held_back, lambda: c.checkpoints
+    )
     return c

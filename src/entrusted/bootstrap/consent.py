@@ -4,6 +4,7 @@ change ends the consent they carried), cases and verbal consent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -49,6 +50,17 @@ def consent_limits(w: Wiring) -> ConsentLimits:
     )
 
 
+def staff_names(w: Wiring) -> Callable[[str], str | None]:
+    """A staff member's display name by id, as mails to customers name them."""
+
+    def name(staff_id: str) -> str | None:
+        with w.reader() as uow:
+            member = uow.staff.get(staff_id)
+        return None if member is None else member.display_name
+
+    return name
+
+
 def build_consent(
     w: Wiring,
     gate: Gate,
@@ -60,7 +72,12 @@ def build_consent(
 ) -> Consent:
     engine: sa.Engine = w.engine
     notices = ConsentNotices(
-        registry.parts, mailer, w.settings.portal_url, store, registry.grant_steps
+        registry.parts,
+        mailer,
+        w.settings.portal_url,
+        store,
+        registry.grant_steps,
+        staff_names(w),
     )
     policy_documents = build_policy_documents(engine, gate, w.clock, events, ruleset)
     parts = ConsentParts(

@@ -18,6 +18,7 @@ from entrusted.services.court_orders import CourtOrderCovers, CourtOrders, Discl
 from entrusted.services.disclosure_holdback import HeldBack
 from entrusted.services.disclosures import Disclosures
 from entrusted.services.gate import Gate
+from entrusted.services.outbox import MailTemplates
 from entrusted.services.ports import Clock, DisclosureUnitOfWork
 
 if TYPE_CHECKING:
@@ -46,9 +47,13 @@ def court_order_resolver(engine: sa.Engine, clock: Clock) -> CourtOrderCovers:
 
 
 def build_desk(
-    engine: sa.Engine, gate: Gate, keys: Callable[[], RegistryKeys], clock: Clock
+    engine: sa.Engine,
+    gate: Gate,
+    keys: Callable[[], RegistryKeys],
+    clock: Clock,
+    mails: MailTemplates,
 ) -> Desk:
-    parts = DisclosureParts(desk_uow(engine), gate, keys, clock)
+    parts = DisclosureParts(desk_uow(engine), gate, keys, clock, mails=mails)
     held_back = HeldBack(desk_uow(engine, read_only=True), clock)
     return Desk(CourtOrders(parts), Disclosures(parts), held_back)
 

@@ -21,6 +21,7 @@ from entrusted.services.gate import Gate
 from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.identification import IdentificationService
 from entrusted.services.messaging import MailSender, SmsSender
+from entrusted.services.outbox import MailTemplates
 from entrusted.services.registry import RegistryParts, RegistryService
 from entrusted.services.registry_lookup import CallerLookup, LookupLimits, LookupThrottle, cases_in
 from entrusted.services.staff import LoginLimits
@@ -46,12 +47,15 @@ def build_registry(
     sms: SmsSender,
     store: SqlLedgerStore,
     held_back: HeldBack,
+    mails: MailTemplates,
 ) -> Registry:
     """`held_back`: what a deferred disclosure keeps out of the customer's own view of the
     ledger (P5)."""
     settings, clock = w.settings, w.clock
     contacts = Contacts()
-    parts = RegistryParts(w.registry_uow, gate, keys, contacts, clock, readers=w.reader)
+    parts = RegistryParts(
+        w.registry_uow, gate, keys, contacts, clock, readers=w.reader, mails=mails
+    )
     customer_auth = CustomerAuthService(
         w.registry_uow,
         clock,
@@ -62,6 +66,7 @@ def build_registry(
         limits,
         readers=w.reader,
         link_limit=settings.password_link_max_per_hour,
+        mails=mails,
     )
     contact_emails = ContactEmails(
         w.registry_uow,
@@ -70,6 +75,7 @@ def build_registry(
         clock,
         settings.portal_url,
         timedelta(seconds=settings.email_change_ttl_s),
+        mails=mails,
     )
     lookup = CallerLookup(
         parts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from entrusted.adapters.directory_transport import DirectoryMailer, DirectorySms
+from entrusted.adapters.mail_templates import JinjaMailTemplates
 from entrusted.adapters.sms import HttpSmsGateway
 from entrusted.adapters.smtp import SmtpMailer
 from entrusted.config import Settings
@@ -32,3 +33,11 @@ def _messaging(settings: Settings) -> tuple[MailSender, SmsSender]:
     elif settings.sms_gateway_url:
         sms = HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token or "")
     return mailer, sms
+
+
+def mail_templates(settings: Settings) -> JinjaMailTemplates:
+    """How every mail to a customer is written: the provider's name, and the language and
+    time zone of a customer whose record names none."""
+    return JinjaMailTemplates(
+        settings.provider_name, settings.default_language, settings.default_time_zone
+    )

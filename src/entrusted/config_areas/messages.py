@@ -6,7 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from entrusted.domain.registry import clean_language, clean_time_zone
+from entrusted.errors import InvalidInput
 
 
 class MessageSettings(BaseModel):
@@ -26,6 +29,36 @@ class MessageSettings(BaseModel):
         default="Entrusted <noreply@entrusted.example>",
         description="From address of messages to customers.",
     )
+    provider_name: str = Field(
+        default="Example Hosting",
+        min_length=1,
+        max_length=100,
+        description="The hosting provider's name, as mails and pages to customers show it.",
+    )
+    default_language: str = Field(
+        default="en",
+        description="Language of mails to a customer who chose none: en, fr, de or it.",
+    )
+    default_time_zone: str = Field(
+        default="Europe/Zurich",
+        description="IANA time zone in which mails show times to a customer who chose none.",
+    )
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        try:
+            return clean_language(value, "default_language")
+        except InvalidInput as exc:  # pydantic reports ValueErrors, naming the setting
+            raise ValueError(exc.message) from None
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            return clean_time_zone(value, "default_time_zone")
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
     sms_gateway_url: str | None = Field(
         default=None,
         description="HTTP SMS gateway for one-time codes to mobiles (with sms_transport "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,9 @@ CLI_OPERATOR_PREFIX = "cli:"  # a service actor whose id starts so is an operato
 _HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 _FTP_NAME_RE = re.compile(r"[a-z][a-z0-9._-]{1,63}", re.ASCII)
 PERSONAL_FIELDS = ("last_name", "first_name", "phone", "mobile", "email")
+# How the customer is written to (issue 18): plain columns, not personal data; None = default.
+PREFERENCE_FIELDS = ("language", "time_zone")
+LANGUAGES = ("en", "fr", "de", "it")
 # One wording for a hosted name taken, wherever it is found (planning, the SQL stores, memory).
 ALREADY_HOSTED = "a mailbox, FTP space or domain with this name is already hosted"
 
@@ -103,6 +107,8 @@ class SealedCustomer:
     phone_idx: bytes | None = None
     mobile: bytes | None = None
     mobile_idx: bytes | None = None
+    language: str | None = None  # en, fr, de or it; None: the setting default_language
+    time_zone: str | None = None  # an IANA name; None: the setting default_time_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +220,28 @@ class CustomerRecord:
     status: CustomerStatus
     created_at: datetime
     details: PersonalDetails
+    language: str | None = None
+    time_zone: str | None = None
+
+
+def clean_language(value: str, field: str = "language") -> str:
+    """One of the languages customers are written in (`LANGUAGES`), lower case."""
+    text = value.strip().lower()
+    if text not in LANGUAGES:
+        raise InvalidInput(field, f"must be one of {', '.join(LANGUAGES)}")
+    return text
+
+
+def clean_time_zone(value: str, field: str = "time_zone") -> str:
+    """An IANA time zone name the system's zone database knows (`Europe/Zurich`)."""
+    text = value.strip()
+    if not 0 < len(text) <= 64 or text.startswith(("/", ".")) or ".." in text:
+        raise InvalidInput(field, "is not an IANA time zone name")
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(field, f"{text!r} is not a known IANA time zone") from None
+    return text
 
 
 def clean_name(value: str, field: str) -> str:

@@ -32,7 +32,6 @@ from entrusted.domain.cases import (
     check_sessions,
     clean_justification,
     latest_end,
-    scope_text,
 )
 from entrusted.domain.outbox import Topic
 from entrusted.domain.policy import Action, Actor
@@ -44,6 +43,7 @@ from entrusted.services.consent_parts import (
     load_case,
     new_secret,
 )
+from entrusted.services.consent_views import RequestView, describe_request
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, grant_resource
 from entrusted.services.outbox import queue
@@ -113,15 +113,11 @@ class ConsentService:
             now + p.limits.request_ttl,
         )
         hours = int(p.limits.grant_max_duration.total_seconds() // 3600)
-        name = p.notices.service_name(case.contract_id, service.id)
-        words = scope_text(
-            service.kind, name, read_only, sessions, case.id, f"{hours} hours after you approve"
-        )
         secret, digest = new_secret(APPROVAL_TOKEN_PREFIX)
         # The holder is asked before the request exists: only once the relay accepted the
         # e-mail is it stored (outside any transaction, so a slow relay holds no lock).
         try:
-            p.notices.requested(request, secret, words)
+            p.notices.requested(request, secret, hours)
         except EntrustedError as exc:
             reason = f"the customer could not be asked ({exc.message}); nothing was stored"
             p.outcomes.record(
@@ -140,6 +136,10 @@ class ConsentService:
             case = load_case(uow, request.case_id)
         self._p.gate.decide(actor, Action.READ, case.resource(), AccessContext(case_id=case.id))
         return request
+
+    def request_view(self, actor: Actor, request_id: str) -> RequestView:
+        """`get_request` in words a person reads (the portal's page of the mailed link)."""
+        return describe_request(self._p, self.get_request(actor, request_id))
 
     def approve(self, actor: Actor, request_id: str, token: str) -> Grant:
         """The contract holder approves through their single-use link while logged in."""

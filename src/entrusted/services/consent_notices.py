@@ -2,6 +2,8 @@
 access request with its single-use approval link, the receipt of verbal consent with its
 one-click "this was not me" link, and that a grant was given, first used and ended; on
 resolution, a closing summary of what was accessed under the case, drawn from the ledger.
+Each is written from its template (`templates/mail/`, through the `MailTemplates` port) in the
+customer's language and time zone, naming staff by display name.
 
 The request and the receipt must reach the customer before anything takes effect: they are
 handed to the relay first, and only once it accepted them is the request or grant stored;
@@ -15,17 +17,18 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import structlog
 
 from entrusted.crypto.personal import data_key, open_customer, open_service
 from entrusted.domain.audit import AuditEntry
-from entrusted.domain.cases import AccessRequest, Case, Grant, GrantEnd, latest_end, scope_text
+from entrusted.domain.cases import AccessRequest, Case, Grant
 from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import ResourceKind
 from entrusted.errors import EntrustedError
-from entrusted.services.grant_steps import GrantSteps, OpenedName
+from entrusted.services.grant_steps import GrantSteps
 from entrusted.services.messaging import MailSender
 from entrusted.services.outbox import Letter, Renderer
 from entrusted.services.outcomes import Outcome
@@ -40,22 +43,13 @@ _ACCESS_KINDS = {ResourceKind.MAILBOX_CONTENT.value, ResourceKind.FTP_SPACE.valu
 _STEP_NOTES = ("ftp ",)
 # Unicode categories that print nothing or break the line: control, format, separators.
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
-_ENDED_BECAUSE = {
-    GrantEnd.CASE_RESOLVED: "the support case was resolved",
-    GrantEnd.REVOKED: "you withdrew it",
-    GrantEnd.NOT_ME: "you told us the consent was not given by you",
-    GrantEnd.USED: "its sessions were used",
-    GrantEnd.EXPIRED: "its time ran out",
-    GrantEnd.TRANSFERRED: "the contract was transferred to another holder",
-    GrantEnd.CANCELLED: "the contract was cancelled",
-    GrantEnd.STAFF_DISABLED: "the staff member it named no longer works with us",
-    GrantEnd.ROLE_REMOVED: "the staff member it named no longer holds that role",
-    GrantEnd.SERVICE_REMOVED: "the service was removed from your contract",  # issue 17
-}
+# A staff member's display name by id (None: no such member, e.g. a server reporting a
+# session's close, which is then shown as the ledger records it).
+StaffNames = Callable[[str], str | None]
 
 
 def _kind(grant_or_request: Grant | AccessRequest) -> str:
-    return "mailbox" if grant_or_request.service_kind.value == "mailbox" else "FTP backup space"
+    return grant_or_request.service_kind.value
 
 
 class ConsentNotices:
@@ -66,8 +60,10 @@ class ConsentNotices:
         portal_url: str,
         ledger: CustomerEntries,
         steps: GrantSteps,
+        staff_names: StaffNames,
     ) -> None:
         self._p = registry
+        self._staff_names = staff_names
         self._mailer = mailer
         self._portal = portal_url.rstrip("/")
         self._ledger = ledger
@@ -79,6 +75,33 @@ class ConsentNotices:
         with self._p.uow() as uow:
             sealed = load_customer(uow, customer_id)
         return open_customer(self._p.keys(), sealed).email
+
+    def staff(self, staff_id: str) -> str:
+        """A staff member as the customer knows them: their display name, never an id (a
+        member no longer on file, or an actor that is no person, shows as recorded)."""
+        return self._staff_names(staff_id) or staff_id
+
+    def write(self, customer_id: str, name: str, values: Mapping[str, object]) -> Letter:
+        """Template `name` to the customer, in their language and time zone."""
+        with self._p.uow() as uow:
+            sealed = load_customer(uow, customer_id)
+        written = self._p.templates().write(name, values, sealed.language, sealed.time_zone)
+        email = open_customer(self._p.keys(), sealed).email
+        return written.to(email, MailPurpose.SERVICE_NOTICE)
+
+    def scope_values(
+        self, of: Grant | AccessRequest, until: datetime | None, hours: int | None = None
+    ) -> dict[str, object]:
+        """A scope as template values (`_parts.txt` writes it in the reader's words)."""
+        return {
+            "kind": _kind(of),
+            "name": self.service_name(of.contract_id, of.service_id),
+            "read_only": of.read_only,
+            "sessions": of.max_sessions if isinstance(of, Grant) else of.sessions,
+            "case_id": of.case_id,
+            "until": until,
+            "hours": hours,
+        }
 
     def service_name(self, contract_id: str, service_id: str) -> str:
         """A hosted service's name in clear (opened with its current holder's key), or its
@@ -93,57 +116,53 @@ class ConsentNotices:
             return service_id
         return open_service(data_key(self._p.keys(), holder), holder.id, service)
 
-    def scope(self, grant: Grant) -> str:
-        """A grant's scope in words, naming the service in clear (for the person; stored
-        records name it by id)."""
-        name = self.service_name(grant.contract_id, grant.service_id)
-        return scope_text(
-            grant.service_kind,
-            name,
-            grant.read_only,
-            grant.max_sessions,
-            grant.case_id,
-            latest_end(grant.expires_at),
-        )
-
     # --- messages that must arrive ---------------------------------------------------------
 
-    def requested(self, request: AccessRequest, secret: str, words: str) -> None:
-        """Raises Unavailable or InvalidInput when the message cannot be sent."""
-        link = f"{self._portal}/access-requests/{request.id}#token={secret}"
-        body = (
-            f"Our support team asks for your permission, for support case {request.case_id}:\n\n"
-            f"  {words}\n\n"
-            f"Why: {request.justification}\n"
-            f"Asked by staff member {request.staff_id}.\n\n"
-            f"Approve or deny it here, after logging in (the link works once):\n{link}\n\n"
-            f"If you do nothing, the request lapses at {request.expires_at:%Y-%m-%d %H:%M} UTC "
-            "and nobody gets access. You can withdraw a permission at any time.\n"
+    def requested(self, request: AccessRequest, secret: str, hours: int) -> None:
+        """Raises Unavailable or InvalidInput when the message cannot be sent. `hours`: how
+        long a grant runs at most after approval (the request names no end yet)."""
+        letter = self.write(
+            request.customer_id,
+            "access_request",
+            {
+                "kind": _kind(request),
+                "case_id": request.case_id,
+                "scope": self.scope_values(request, None, hours),
+                "justification": request.justification,
+                "staff": self.staff(request.staff_id),
+                "link": f"{self._portal}/access-requests/{request.id}#token={secret}",
+                "expires_at": request.expires_at,
+            },
         )
-        subject = f"Support asks to access your {_kind(request)}"
-        self._must_send(request.customer_id, subject, body, "access request", request.id)
+        self._must_send(letter, "access request", request.id)
 
-    def receipt(self, grant: Grant, identified_by: str, words: str, secret: str) -> None:
+    def receipt(self, grant: Grant, identified_by: str, secret: str) -> None:
         """The receipt of verbal consent; raises when it cannot be sent."""
-        link = f"{self._portal}/not-me#token={secret}"
-        body = (
-            f"On {grant.created_at:%Y-%m-%d %H:%M} UTC you gave our support team, on the "
-            f"phone, after identification by {identified_by}:\n\n  {words}\n\n"
-            f"Recorded by staff member {grant.staff_id} (grant {grant.id}).\n\n"
-            f"If this was not you, one click withdraws it at once and flags the case:\n{link}\n"
+        letter = self.write(
+            grant.customer_id,
+            "consent_receipt",
+            {
+                "kind": _kind(grant),
+                "created_at": grant.created_at,
+                "identified_by": identified_by,
+                "scope": self.scope_values(grant, grant.expires_at),
+                "staff": self.staff(grant.staff_id),
+                "grant_id": grant.id,
+                "link": f"{self._portal}/not-me#token={secret}",
+            },
         )
-        subject = f"Receipt: you allowed support into your {_kind(grant)}"
-        self._must_send(grant.customer_id, subject, body, "verbal-consent receipt", grant.id)
+        self._must_send(letter, "verbal-consent receipt", grant.id)
 
-    def _must_send(self, customer_id: str, subject: str, body: str, kind: str, ref: str) -> None:
+    def _must_send(self, letter: Letter, kind: str, ref: str) -> None:
         """Hand the message to the relay now; its error is the caller's (nothing exists yet)."""
         try:
             message_id = self._mailer.send(
-                self.address(customer_id),
-                subject,
-                body,
+                letter.to,
+                letter.subject,
+                letter.body,
                 dict(_HEADERS),
-                purpose=MailPurpose.SERVICE_NOTICE,
+                purpose=letter.purpose,
+                html=letter.html,
             )
         except EntrustedError as exc:
             log.warning("message.undeliverable", kind=kind, ref=ref, error=exc.message)
@@ -176,36 +195,43 @@ class ConsentNotices:
             Topic.CLOSING_SUMMARY: summary,
         }
 
-    def _letter(self, customer_id: str, subject: str, body: str) -> Letter:
-        return Letter(self.address(customer_id), subject, body, MailPurpose.SERVICE_NOTICE)
-
     def granted(self, grant: Grant) -> Letter:
-        words = self.scope(grant)
-        return self._letter(
+        return self.write(
             grant.customer_id,
-            f"You allowed support into your {_kind(grant)}",
-            f"You gave staff member {grant.staff_id} {words} (grant {grant.id}).\n"
-            "You can withdraw it at any time from your account.\n",
+            Topic.GRANTED,
+            {
+                "kind": _kind(grant),
+                "staff": self.staff(grant.staff_id),
+                "scope": self.scope_values(grant, grant.expires_at),
+                "grant_id": grant.id,
+            },
         )
 
     def used(self, grant: Grant) -> Letter:
-        name = self.service_name(grant.contract_id, grant.service_id)
-        when = grant.first_used_at or grant.created_at
-        return self._letter(
+        return self.write(
             grant.customer_id,
-            f"Support is now in your {_kind(grant)}",
-            f"Staff member {grant.staff_id} opened your {_kind(grant)} {name} at "
-            f"{when:%Y-%m-%d %H:%M} UTC under grant {grant.id}, for case {grant.case_id}.\n",
+            Topic.USED,
+            {
+                "kind": _kind(grant),
+                "staff": self.staff(grant.staff_id),
+                "name": self.service_name(grant.contract_id, grant.service_id),
+                "when": grant.first_used_at or grant.created_at,
+                "grant_id": grant.id,
+                "case_id": grant.case_id,
+            },
         )
 
     def ended(self, grant: Grant) -> Letter:
-        name = self.service_name(grant.contract_id, grant.service_id)
-        why = _ENDED_BECAUSE[grant.end_reason] if grant.end_reason else "it ended"
-        return self._letter(
+        return self.write(
             grant.customer_id,
-            f"Support's access to your {_kind(grant)} has ended",
-            f"Grant {grant.id} for your {_kind(grant)} {name} ended because {why}. "
-            f"It was used for {grant.sessions_used} session(s).\n",
+            Topic.ENDED,
+            {
+                "kind": _kind(grant),
+                "grant_id": grant.id,
+                "name": self.service_name(grant.contract_id, grant.service_id),
+                "reason": grant.end_reason.value if grant.end_reason else None,
+                "sessions_used": grant.sessions_used,
+            },
         )
 
     def closing_summary(self, case: Case) -> Letter:
@@ -220,35 +246,49 @@ class ConsentNotices:
             )
         ]
         mine = [e for e in entries if e.refs.get("case") == case.id]
-        lines = [
-            _access_line(e, visible(self.service_name(case.contract_id, e.resource_id)))
+        rows = [
+            self._access_row(e, visible(self.service_name(case.contract_id, e.resource_id)))
             for e in mine
             if e.resource_kind in _ACCESS_KINDS
         ]
         grants = sorted({e.refs["grant"] for e in mine if "grant" in e.refs})
-        accessed = "\n".join(lines) if lines else "  nothing: no staff member opened your data."
         opened = self._steps.opened(case.customer_id, grants)
-        body = (
-            f"Support case {case.id} ({case.subject}) is resolved; every permission given for "
-            "it has ended.\n\nAccess to your mailbox or FTP space under this case, as our "
-            f"audit ledger records it:\n{accessed}\n\n"
-            f"Permissions involved: {', '.join(grants) or 'none'}.\n"
-            f"{_opened_text(opened)}"
-            "Your own ledger entries, with proofs, are in your data export.\n"
+        return self.write(
+            case.customer_id,
+            Topic.CLOSING_SUMMARY,
+            {
+                "case_id": case.id,
+                "case_subject": case.subject,
+                "rows": rows,
+                "grants": grants,
+                "opened": [
+                    {
+                        "grant_id": grant_id,
+                        "names": [
+                            {"at": n.at, "command": n.command, "name": visible(n.name)}
+                            for n in names
+                        ],
+                    }
+                    for grant_id, names in sorted(opened.items())
+                    if names
+                ],
+            },
         )
-        return self._letter(case.customer_id, f"Case {case.id} resolved: what was accessed", body)
 
-
-def _access_line(e: AuditEntry, name: str) -> str:
-    """One ledger entry in words. The step's command comes from its id-only note (`ftp retr`);
-    a session's close, reported by the server, is labelled as such, not shown as an access."""
-    when = f"{e.time:%Y-%m-%d %H:%M} UTC"
-    if e.rule == Outcome.SESSION.value and e.decision == "allow":
-        return f"  {when}  session closed on {name} (reported by {e.actor_id})"
-    outcome = "allowed" if e.decision == "allow" else "refused"
-    note = e.refs.get("note", "")
-    step = f" ({note})" if note.startswith(_STEP_NOTES) else ""
-    return f"  {when}  {e.actor_id} {e.action} {name}{step}: {outcome}"
+    def _access_row(self, e: AuditEntry, name: str) -> dict[str, object]:
+        """One ledger entry as template values. The step's command comes from its id-only
+        note (`ftp retr`); a session's close, reported by the server, is labelled as such,
+        not shown as an access."""
+        note = e.refs.get("note", "")
+        return {
+            "when": e.time,
+            "session_closed": e.rule == Outcome.SESSION.value and e.decision == "allow",
+            "allowed": e.decision == "allow",
+            "actor": self.staff(e.actor_id),
+            "action": e.action,
+            "name": name,
+            "step": f" ({note})" if note.startswith(_STEP_NOTES) else "",
+        }
 
 
 def visible(text: str) -> str:
@@ -261,19 +301,3 @@ def visible(text: str) -> str:
         else ch
         for ch in text
     )
-
-
-def _opened_text(opened: Mapping[str, list[OpenedName]]) -> str:
-    """The names staff asked for, under each grant (empty when steps touched no names). The
-    gate allowed each step; the file system may still have refused it (no such file)."""
-    parts = []
-    for grant_id, names in sorted(opened.items()):
-        rows = "\n".join(
-            f"  {n.at:%Y-%m-%d %H:%M} UTC  {n.command} {visible(n.name)}" for n in names
-        )
-        parts.append(
-            f"\nFiles and folders asked for under permission {grant_id} (each step was "
-            f"allowed; the file system may still have refused it, e.g. a name that does not "
-            f"exist):\n{rows}\n"
-        )
-    return "".join(parts)

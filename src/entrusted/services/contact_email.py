@@ -40,7 +40,7 @@ from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Resource
 from entrusted.domain.registry import CustomerStatus, SealedCustomer
 from entrusted.errors import Conflict
 from entrusted.services.gate import Gate
-from entrusted.services.outbox import Letter, Renderer, queue
+from entrusted.services.outbox import Letter, MailTemplates, Renderer, queue, required
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import Clock, RegistryUnitOfWork, RegistryUnitOfWorkFactory
 from entrusted.services.registry_lookup import mask_email
@@ -63,7 +63,10 @@ class ContactEmails:
         clock: Clock,
         portal_url: str = "http://127.0.0.1:8000/portal",
         ttl: timedelta = timedelta(hours=24),
+        *,
+        mails: MailTemplates | None = None,
     ) -> None:
+        self._mails = mails
         self._uow = uow
         self._gate = gate
         self._keys = keys
@@ -80,6 +83,17 @@ class ContactEmails:
         uow.customers.set_pending_email(pending)
         queue(uow.outbox, Topic.EMAIL_CHANGE_NOTICE, sealed.id, now)
         queue(uow.outbox, Topic.EMAIL_CHANGE_LINK, sealed.id, now)
+
+    def pending(self, actor: Actor, customer_id: str) -> str | None:
+        """The new address still waiting for its link (None: none, or expired), for the
+        customer themselves: their details page says where the link went."""
+        self._gate.decide(actor, Action.READ, _personal(customer_id))
+        with self._uow() as uow:
+            customer = uow.customers.get(customer_id)
+            pending = uow.customers.pending_email(customer_id)
+        if customer is None or pending is None or pending.expires_at <= self._clock():
+            return None
+        return open_pending_email(self._keys(), customer, pending)
 
     # --- delivery (the outbox worker) -----------------------------------------------------
 
@@ -109,15 +123,14 @@ class ContactEmails:
             secret = EMAIL_LINK_PREFIX + secrets.token_urlsafe(32)
             uow.customers.set_pending_email_token(customer.id, token_digest(secret))
             uow.commit()
-        body = (
-            "Confirm that this is your new contact address for your customer account here "
-            f"(the link works once, until {pending.expires_at:%Y-%m-%d %H:%M} UTC):\n\n"
-            f"{self._portal}/email#token={secret}\n\n"
-            "Until then your previous address stays in force. If you did not ask for this, "
-            "ignore this message.\n"
+        written = required(self._mails).write(
+            Topic.EMAIL_CHANGE_LINK,
+            {"expires_at": pending.expires_at, "link": f"{self._portal}/email#token={secret}"},
+            customer.language,
+            customer.time_zone,
         )
         to = open_pending_email(self._keys(), customer, pending)
-        return Letter(to, "Confirm your new contact address", body, MailPurpose.SECURITY)
+        return written.to(to, MailPurpose.SECURITY)
 
     def _notice(self, message: OutboxMessage) -> Letter | None:
         with self._uow() as uow:
@@ -127,19 +140,13 @@ class ContactEmails:
         customer, pending = found
         keys = self._keys()
         new = mask_email(open_pending_email(keys, customer, pending))
-        body = (
-            f"Your contact address is being changed to {new}. The change takes effect only "
-            "once the link sent to that address is opened; until then this address stays "
-            "in force.\n\n"
-            "If this was not you, do not wait: set a new password through the customer portal "
-            f"({self._portal}), which ends every session, and contact our support.\n"
+        written = required(self._mails).write(
+            Topic.EMAIL_CHANGE_NOTICE,
+            {"new_address": new, "portal": self._portal},
+            customer.language,
+            customer.time_zone,
         )
-        return Letter(
-            open_customer(keys, customer).email,
-            "Your contact address is being changed",
-            body,
-            MailPurpose.SECURITY,
-        )
+        return written.to(open_customer(keys, customer).email, MailPurpose.SECURITY)
 
     # --- the link opened ------------------------------------------------------------------
 

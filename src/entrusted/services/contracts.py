@@ -129,6 +129,18 @@ class ContractService:
         self._p.gate.decide(actor, Action.READ, contract_resource(contract), context)
         return self._view(contract_id)
 
+    def held_by(self, actor: Actor, holder_id: str) -> list[ContractView]:
+        """The contracts `holder_id` holds, hosted services in clear (the portal's "my
+        contracts"): one decision for the list, on the holder as owner, so only the holder
+        (`customer-reads-own-details`) gets it and anyone else's attempt is ledgered."""
+        resource = Resource(Kind.CONTRACT, "own-contracts", owner=holder_id)
+        self._p.gate.decide(actor, Action.READ, resource, AccessContext(note="own contracts"))
+        with self._p.read() as uow:
+            holder = load_customer(uow, holder_id)
+            held = uow.contracts.for_holder(holder_id)
+        keys = self._p.keys()
+        return [open_contract(keys, holder, contract) for contract in held]
+
     def cancel(
         self, actor: Actor, contract_id: str, context: AccessContext | None = None
     ) -> ContractView:

@@ -45,6 +45,7 @@ from entrusted.domain.ids import IdKind, id_problem, is_id
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.errors import InvalidInput, NotFound, Refused, Unavailable
 from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.outbox import MailTemplates
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import (
     SEALED_REQUEST_FIELDS,
@@ -66,6 +67,7 @@ class DisclosureParts:
     keys: Callable[[], RegistryKeys]
     clock: Clock
     ids: Callable[[str], str] = new_id
+    mails: MailTemplates | None = None  # how the customer's notice is written
 
     @property
     def outcomes(self) -> OutcomeRecorder:

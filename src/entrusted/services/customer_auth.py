@@ -31,7 +31,7 @@ from entrusted.domain.policy import Actor, ActorKind
 from entrusted.domain.registry import CustomerSession, CustomerStatus, SealedCustomer
 from entrusted.domain.staff import validate_password
 from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
-from entrusted.services.outbox import Letter, Renderer, queue
+from entrusted.services.outbox import Letter, MailTemplates, Renderer, queue, required
 from entrusted.services.ports import (
     Clock,
     ContactNormaliser,
@@ -72,7 +72,9 @@ class CustomerAuthService:
         ids: Callable[[str], str] = new_id,
         readers: RegistryUnitOfWorkFactory | None = None,
         link_limit: int = 3,
+        mails: MailTemplates | None = None,
     ) -> None:
+        self._mails = mails
         self._uow = uow
         self._readers = readers or uow  # units that only read: no write lock on SQLite
         self._clock = clock
@@ -137,13 +139,16 @@ class CustomerAuthService:
         secret, digest, expires = self.new_link()
         uow.customers.set_password_token(customer.id, digest, expires)
         uow.commit()
-        body = (
-            "Set the password of your customer account here (the link works once, "
-            f"for {int(self._link_ttl.total_seconds() // 3600)} hours):\n\n"
-            f"{self._portal}/password#token={secret}\n"
+        written = required(self._mails).write(
+            Topic.PASSWORD_LINK,
+            {
+                "hours": int(self._link_ttl.total_seconds() // 3600),
+                "link": f"{self._portal}/password#token={secret}",
+            },
+            customer.language,
+            customer.time_zone,
         )
-        email = open_customer(self._keys(), customer).email
-        return Letter(email, "Set your password", body, MailPurpose.SECURITY)
+        return written.to(open_customer(self._keys(), customer).email, MailPurpose.SECURITY)
 
     def set_password(self, link_secret: str, password: str) -> str:
         """Set the password the link is for; returns the customer id. The link works once,
@@ -192,6 +197,14 @@ class CustomerAuthService:
             uow.login_failures.clear_account(account)
             uow.commit()
         return IssuedCustomerToken(secret, session)
+
+    def sign_out(self, secret: str) -> bool:
+        """End the session this token stands for (the portal's sign-out); False if it was
+        unknown or already ended. Only the holder of the token can end it."""
+        with self._uow() as uow:
+            ended = uow.customer_sessions.revoke_digest(token_digest(secret), self._clock())
+            uow.commit()
+        return ended
 
     def authenticate(self, secret: str) -> Actor:
         """Resolve a customer token to its actor, or refuse."""

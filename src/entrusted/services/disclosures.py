@@ -54,7 +54,7 @@ from entrusted.services.court_orders import (
     disclosure_resource,
 )
 from entrusted.services.gate import AccessContext
-from entrusted.services.outbox import Letter, Renderer, queue
+from entrusted.services.outbox import Letter, MailTemplates, Renderer, queue, required
 from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import DisclosureUnitOfWork, DisclosureUnitOfWorkFactory
 from entrusted.services.registry import export_sections
@@ -301,7 +301,7 @@ class Disclosures:
             return uow.disclosures.find(max(1, min(limit, MAX_LIST)))
 
     def renderers(self) -> dict[Topic, Renderer]:
-        return {Topic.DISCLOSURE_NOTICE: notice_renderer(self._p.uow, self._p.keys)}
+        return {Topic.DISCLOSURE_NOTICE: notice_renderer(self._p.uow, self._p.keys, self._p.mails)}
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -445,7 +445,9 @@ def _queue_notices(uow: DisclosureUnitOfWork, d: Disclosure, now: datetime) -> l
 
 
 def notice_renderer(
-    uow: DisclosureUnitOfWorkFactory, keys: Callable[[], RegistryKeys]
+    uow: DisclosureUnitOfWorkFactory,
+    keys: Callable[[], RegistryKeys],
+    mails: MailTemplates | None = None,
 ) -> Renderer:
     """The customer's notice of a disclosure: which court, which case, which categories."""
 
@@ -458,18 +460,20 @@ def notice_renderer(
         if d is None or order is None or sealed is None:
             return None
         details = open_customer(keys(), sealed)
-        body = (
-            f"Dear {details.first_name} {details.last_name},\n\n"
-            f"On {d.disclosed_at:%Y-%m-%d} we disclosed data about you ({_names(d.categories)}) "
-            f"because a Swiss court ordered it: {order.court}, case {order.case_number}, "
-            f"dated {order.issued_on.isoformat()}.\n"
-            "We disclose nothing to anybody who asks unless a Swiss court order requires it, "
-            "and then only what the order covers.\n"
-            "The disclosure is recorded in your data export (ledger).\n"
+        written = required(mails).write(
+            Topic.DISCLOSURE_NOTICE,
+            {
+                "first_name": details.first_name,
+                "last_name": details.last_name,
+                "disclosed_at": d.disclosed_at,
+                "categories": sorted(c.value for c in d.categories),
+                "court": order.court,
+                "case_number": order.case_number,
+                "issued_on": order.issued_on,
+            },
+            sealed.language,
+            sealed.time_zone,
         )
-        return Letter(
-            details.email, "Data disclosed under a Swiss court order", body,
-            MailPurpose.SERVICE_NOTICE,
-        )
+        return written.to(details.email, MailPurpose.SERVICE_NOTICE)
 
     return render

@@ -27,13 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from entrusted.domain.cases import Grant, GrantEnd, GrantSession
+from entrusted.domain.cases import CaseStatus, Grant, GrantEnd, GrantSession
 from entrusted.domain.outbox import Topic
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Service
 from entrusted.domain.policy import ResourceKind as Kind
 from entrusted.domain.registry import ContractStatus
 from entrusted.errors import Conflict, NotFound
 from entrusted.services.consent_parts import ConsentParts, load_case
+from entrusted.services.consent_views import GrantView, describe_grant
 from entrusted.services.events import EventBus, GrantEnded, GrantSessionEnded
 from entrusted.services.gate import AccessContext
 from entrusted.services.outbox import queue
@@ -45,6 +46,9 @@ from entrusted.services.ports import (
     RegistryUnitOfWorkFactory,
 )
 
+# A customer's open cases looked through for active grants (a resolved case ended its grants):
+# far more than anyone has open at once.
+MAX_CASES = 500
 # Which integration's token may close a session it reports ended: the server it runs on.
 SERVER_OF = {Kind.MAILBOX_CONTENT: Service.MAIL_HOOK, Kind.FTP_SPACE: Service.FTP_SERVER}
 
@@ -98,6 +102,29 @@ class GrantService:
         ctx = AccessContext(case_id=case.id, grant_id=grant.id)
         self._p.gate.decide(actor, Action.READ, case.resource(), ctx)
         return grant
+
+    def view(self, actor: Actor, grant_id: str) -> GrantView:
+        """`get` in words a person reads (what, who by name, which case)."""
+        return describe_grant(self._p, self.get(actor, grant_id))
+
+    def active_for_customer(self, actor: Actor) -> list[GrantView]:
+        """The signed-in customer's own active grants, newest first (the portal's "my
+        grants"). One decision for the list, ledgered like any read: the rules let a
+        customer read their own grants, and nobody else list them here."""
+        p = self._p
+        scope = Resource(Kind.GRANT, f"customer/{actor.id}", owner=actor.id)
+        p.gate.decide(actor, Action.READ, scope, AccessContext(note="active grants"))
+        now = p.clock()
+        with p.uow() as uow:
+            cases = uow.cases.find(CaseStatus.OPEN, actor.id, MAX_CASES)
+            live = [
+                g
+                for c in cases
+                for g in uow.grants.for_case(c.id)
+                if g.customer_id == actor.id and g.active_at(now)
+            ]
+        live.sort(key=lambda g: (g.created_at, g.id), reverse=True)
+        return [describe_grant(p, g) for g in live]
 
     # --- use -----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class InMemoryMailer:
         headers: Mapping[str, str] | None = None,
         *,
         purpose: MailPurpose,
+        html: str | None = None,
     ) -> str:
         given = dict(headers or {})
         check_mail(to, subject, given)
@@ -52,7 +53,7 @@ class InMemoryMailer:
             raise Unavailable("mail relay unavailable")
         message_id = f"<{secrets.token_hex(16)}@{self.domain}>"
         given[PURPOSE_HEADER] = MailPurpose(purpose).value
-        self.sent.append(SentMail(message_id, to, subject, body, given))
+        self.sent.append(SentMail(message_id, to, subject, body, given, html))
         return message_id
 
     def send_many(self, messages: Sequence[Outgoing], *, purpose: MailPurpose) -> BatchResult:

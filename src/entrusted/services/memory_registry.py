@@ -233,6 +233,13 @@ class _Sessions:
             self._s.sessions[digest] = replace(session, revoked_at=at)
         return len(live)
 
+    def revoke_digest(self, digest: bytes, at: datetime) -> bool:
+        session = self._s.sessions.get(digest)
+        if session is None or session.revoked_at is not None:
+            return False
+        self._s.sessions[digest] = replace(session, revoked_at=at)
+        return True
+
 
 class _Failures:
     def __init__(self, s: _State) -> None:

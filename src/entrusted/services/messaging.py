@@ -93,8 +93,10 @@ class MailSender(Protocol):
         headers: Mapping[str, str] | None = None,
         *,
         purpose: MailPurpose,
+        html: str | None = None,
     ) -> str:
-        """Send one plain-text message to one address; returns its Message-ID.
+        """Send one message to one address, plain text with `html` as its alternative when
+        given (multipart/alternative); returns its Message-ID.
 
         InvalidInput for a bad recipient or header; Unavailable when the relay cannot take it.
         """
@@ -130,6 +132,7 @@ class NoMailTransport:
         headers: Mapping[str, str] | None = None,
         *,
         purpose: MailPurpose,
+        html: str | None = None,
     ) -> str:
         raise Unavailable(NO_MAIL)
 
@@ -151,6 +154,7 @@ class SentMail:
     subject: str
     body: str
     headers: Mapping[str, str]
+    html: str | None = None  # the HTML alternative, when the message had one
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
 from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import Backoff, OutboxMessage, OutboxStatus, Topic
-from entrusted.errors import EntrustedError, InvalidInput
+from entrusted.errors import EntrustedError, InvalidInput, Unavailable
 from entrusted.services.messaging import MailSender
 from entrusted.services.ports import Clock, OutboxRepository, RegistryUnitOfWorkFactory
 
@@ -45,16 +46,52 @@ MIN_RETENTION = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A rendered notice: one plain-text e-mail to one address, and why it is sent (a
-    transactional purpose: a notice is never a mailing)."""
+    """A rendered notice: one e-mail to one address (plain text, and an HTML alternative
+    when `html` is set), and why it is sent (a transactional purpose: never a mailing)."""
 
     to: str
     subject: str
     body: str
     purpose: MailPurpose
+    html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A mail's words in the reader's language: subject, plain text and the HTML part."""
+
+    subject: str
+    text: str
+    html: str
+
+    def to(self, address: str, purpose: MailPurpose) -> Letter:
+        return Letter(address, self.subject, self.text, purpose, self.html)
+
+
+class MailTemplates(Protocol):
+    """Writes a customer mail from its template (`adapters.mail_templates`), in the
+    customer's language, with times in their time zone (None: the configured defaults).
+    Services hand it values (datetimes, names, links), never formatted text, so the words,
+    the date format and the zone all follow the reader."""
+
+    def write(
+        self,
+        name: str,
+        values: Mapping[str, object],
+        language: str | None = None,
+        time_zone: str | None = None,
+    ) -> Written: ...
 
 
 Renderer = Callable[[OutboxMessage], Letter | None]
+NO_TEMPLATES = "no mail templates are configured"
+
+
+def required(mails: MailTemplates | None) -> MailTemplates:
+    """`mails`, or Unavailable: a notice is retried later rather than sent unwritten."""
+    if mails is None:
+        raise Unavailable(NO_TEMPLATES)
+    return mails
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +177,7 @@ class OutboxService:
                     letter.body,
                     dict(_HEADERS),
                     purpose=letter.purpose,
+                    html=letter.html,
                 )
                 after = replace(
                     message,

@@ -161,6 +161,8 @@ class Outcome(StrEnum):
     PROVISIONING_NOT_FOUND = "provisioning.not-found"  # removes what was never provisioned
     # the evidence report (issue 19): one made at the console is on record too (P3, P14)
     EVIDENCE_REPORT_MADE = "evidence.report-made"
+    # the pages (issue 18): a form posted without the token its own page carried (CSRF)
+    FORM_FORGED = "web.form-forged"
 
     @property
     def promises(self) -> tuple[str, ...]:
@@ -279,6 +281,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.PROVISIONING_NOT_FOUND: ("P1",),
     # the evidence report (issue 19)
     Outcome.EVIDENCE_REPORT_MADE: ("P3", "P14"),
+    Outcome.FORM_FORGED: ("P2", "P14"),
 }
 
 

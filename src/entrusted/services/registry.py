@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -40,6 +40,7 @@ from entrusted.crypto.personal import (
 from entrusted.crypto.secrets import new_id
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.domain.registry import (
+    PREFERENCE_FIELDS,
     ContractStatus,
     ContractView,
     CustomerRecord,
@@ -53,6 +54,7 @@ from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.contact_email import ContactEmails
 from entrusted.services.customer_auth import CustomerAuthService
 from entrusted.services.gate import AccessContext, Gate
+from entrusted.services.outbox import MailTemplates, required
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import (
     Clock,
@@ -66,6 +68,7 @@ from entrusted.services.registry_forms import (
     registration_from_row,
     validate_changes,
     validate_details,
+    validate_preferences,
     validate_services,
 )
 from entrusted.services.registry_lookup import (
@@ -94,10 +97,16 @@ class RegistryParts:
     # decision does not queue behind the ledger writer's commits (bench api: most of a
     # customer's own-record request waited in BEGIN IMMEDIATE). None: `uow` reads too.
     readers: RegistryUnitOfWorkFactory | None = None
+    # How mails to customers are written (adapters/mail_templates.py); None: every mail fails
+    # (Unavailable, so a queued notice waits and is retried) rather than going out unwritten.
+    mails: MailTemplates | None = None
 
     @property
     def outcomes(self) -> OutcomeRecorder:
         return OutcomeRecorder(self.gate)
+
+    def templates(self) -> MailTemplates:
+        return required(self.mails)
 
     def read(self) -> RegistryUnitOfWork:
         """A unit of work for reading only (never commit through it)."""
@@ -146,7 +155,9 @@ class RegistryService:
         emails: ContactEmails | None = None,
     ) -> None:
         self._p = parts
-        self.emails = emails or ContactEmails(parts.uow, parts.gate, parts.keys, parts.clock)
+        self.emails = emails or ContactEmails(
+            parts.uow, parts.gate, parts.keys, parts.clock, mails=parts.mails
+        )
         self._links = links
         self._ledger = ledger
         # Without a case store a look-up naming a case is Unavailable; tickets still work.
@@ -161,6 +172,7 @@ class RegistryService:
         e-mail them the link that sets their password. Nothing is written on any failure."""
         p = self._p
         details = validate_details(p.contacts, form)
+        preferences = validate_preferences(form)
         wanted = validate_services(p.contacts, form.services)
         keys = p.keys()
         customer_id = p.ids("cus")
@@ -176,7 +188,9 @@ class RegistryService:
                 actor, Action.CREATE, Resource(ResourceKind.CONTRACT, contract_id, customer_id)
             )
         now = p.clock()
-        sealed = seal_customer(keys, customer_id, CustomerStatus.ACTIVE, now, details)
+        sealed = preferred(
+            seal_customer(keys, customer_id, CustomerStatus.ACTIVE, now, details), preferences
+        )
         with p.uow() as uow:
             uow.customers.add(sealed)
             self._links.queue_link(uow.outbox, customer_id)
@@ -223,13 +237,18 @@ class RegistryService:
             sealed = load_customer(uow, customer_id)
             current = open_customer(keys, sealed)
             new_email = values.pop("email", None)
+            preferences = {k: values.pop(k) for k in PREFERENCE_FIELDS if k in values}
             updated = current.corrected(values)
-            if updated != current:
-                uow.customers.update(reseal(keys, sealed, updated))
+            changed = preferred(sealed, preferences)
+            if updated != current or changed != sealed:
+                uow.customers.update(reseal(keys, changed, updated))
             if new_email is not None and new_email != current.email:
                 self.emails.request(uow, sealed, new_email)
             uow.commit()
-        return CustomerRecord(sealed.id, sealed.status, sealed.created_at, updated)
+        return CustomerRecord(
+            sealed.id, sealed.status, sealed.created_at, updated,
+            changed.language, changed.time_zone,
+        )  # fmt: skip
 
     def confirm_email(self, token: str) -> str:
         """Apply the new contact address a confirmation link is for; the customer id."""
@@ -237,7 +256,9 @@ class RegistryService:
 
     def _record(self, sealed: SealedCustomer) -> CustomerRecord:
         details = open_customer(self._p.keys(), sealed)
-        return CustomerRecord(sealed.id, sealed.status, sealed.created_at, details)
+        return CustomerRecord(
+            sealed.id, sealed.status, sealed.created_at, details, sealed.language, sealed.time_zone
+        )
 
     # --- support: identifying a caller (services/registry_lookup.py) ----------------------
 
@@ -325,11 +346,14 @@ class RegistryService:
         report = progress or (lambda _stage, _done, _total: None)
         keys = p.keys()
         parsed: list[PersonalDetails] = []
+        preferences: list[dict[str, str | None]] = []
         seen: dict[bytes, int] = {}
         indexes: list[bytes] = []
         for n, row in enumerate(rows, start=first_row):
             try:
-                details = validate_details(p.contacts, registration_from_row(row))
+                form = registration_from_row(row)
+                details = validate_details(p.contacts, form)
+                preferences.append(validate_preferences(form))
             except InvalidInput as exc:
                 raise InvalidInput(f"row {n} {exc.field}", exc.message.partition(": ")[2]) from None
             idx = email_index(keys.index_key, details.email)
@@ -355,15 +379,27 @@ class RegistryService:
         with p.uow() as uow:
             for start in range(0, total, chunk):
                 batch = [
-                    seal_customer(keys, cid, CustomerStatus.ACTIVE, now, details)
-                    for cid, details in zip(
-                        ids[start : start + chunk], parsed[start : start + chunk], strict=True
+                    preferred(seal_customer(keys, cid, CustomerStatus.ACTIVE, now, details), pref)
+                    for cid, details, pref in zip(
+                        ids[start : start + chunk],
+                        parsed[start : start + chunk],
+                        preferences[start : start + chunk],
+                        strict=True,
                     )
                 ]
                 uow.customers.add_many(batch)
                 report("written", start + len(batch), total)
             uow.commit()
         return ids
+
+
+def preferred(sealed: SealedCustomer, values: Mapping[str, str | None]) -> SealedCustomer:
+    """`sealed` with the language and time zone in `values` (validated; absent: unchanged)."""
+    return replace(
+        sealed,
+        language=values.get("language", sealed.language),
+        time_zone=values.get("time_zone", sealed.time_zone),
+    )
 
 
 def export_sections(

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from entrusted.domain.registry import (
     MAX_SERVICES,
     PERSONAL_FIELDS,
+    PREFERENCE_FIELDS,
     PersonalDetails,
     ServiceKind,
     clean_ftp_name,
+    clean_language,
     clean_name,
+    clean_time_zone,
     clean_website,
 )
 from entrusted.errors import InvalidInput
@@ -42,6 +45,8 @@ class Registration:
     phone: str | None = None
     mobile: str | None = None
     services: tuple[ServiceRequest, ...] = ()
+    language: str | None = None  # en, fr, de, it; None: the configured default
+    time_zone: str | None = None  # IANA name; None: the configured default
 
 
 def _blank(value: str | None) -> bool:
@@ -59,19 +64,31 @@ def validate_details(contacts: ContactNormaliser, form: Registration) -> Persona
     )
 
 
+def validate_preferences(form: Registration) -> dict[str, str | None]:
+    """The language and time zone of `form` (None where not given: the default)."""
+    return {
+        "language": None if _blank(form.language) else clean_language(str(form.language)),
+        "time_zone": None if _blank(form.time_zone) else clean_time_zone(str(form.time_zone)),
+    }
+
+
 def validate_changes(
     contacts: ContactNormaliser, changes: Mapping[str, str | None]
 ) -> dict[str, str | None]:
     """The corrections in `changes`, validated, to apply with `dataclasses.replace`. Phone and
-    mobile may be removed (None or blank); names and the e-mail address only replaced."""
-    unknown = sorted(set(changes) - set(PERSONAL_FIELDS))
+    mobile may be removed (None or blank); names and the e-mail address only replaced; the
+    language and time zone set, or reset to the default with None."""
+    unknown = sorted(set(changes) - set(PERSONAL_FIELDS) - set(PREFERENCE_FIELDS))
     if unknown:
         raise InvalidInput(unknown[0], "is not a personal detail that can be corrected")
     if not changes:
         raise InvalidInput("changes", "name at least one field to correct")
     values: dict[str, str | None] = {}
     for name, value in changes.items():
-        if name in {"phone", "mobile"}:
+        if name in PREFERENCE_FIELDS:
+            clean = clean_language if name == "language" else clean_time_zone
+            values[name] = None if _blank(value) else clean(str(value), name)
+        elif name in {"phone", "mobile"}:
             values[name] = (
                 None if _blank(value) else contacts.phone(str(value), name, name == "mobile")
             )
@@ -140,4 +157,6 @@ def registration_from_row(row: Mapping[str, str | None]) -> Registration:
         email=get("email"),
         phone=row.get("phone") or None,
         mobile=row.get("mobile") or None,
+        language=row.get("language") or None,
+        time_zone=row.get("time_zone") or None,
     )

@@ -253,6 +253,18 @@ class StaffService(StaffAdmin):
                 uow.commit()
         return ok
 
+    def sign_out(self, secret: str) -> bool:
+        """Revoke the token a console session holds (signing out); False if it was unknown
+        or already unusable. Only the holder of the token can revoke it this way."""
+        now = self._clock()
+        with self._uow() as uow:
+            token = uow.tokens.by_digest(token_digest(secret))
+            if token is None or not token.usable_at(now):
+                return False
+            uow.tokens.revoke(token.id, now)
+            uow.commit()
+        return True
+
     def authenticate(self, secret: str) -> Actor:
         """Resolve a bearer token to the actor it stands for, or refuse."""
         now = self._clock()

@@ -46,6 +46,7 @@ from entrusted.services.consent_parts import (
     load_case,
     new_secret,
 )
+from entrusted.services.consent_views import GrantView, describe_grant
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, grant_resource
 from entrusted.services.outcomes import Outcome
@@ -147,7 +148,7 @@ class VerbalConsentService:
         # The receipt must reach the customer before the grant exists (P9): the relay
         # accepts it first, outside any transaction, and only then is the grant stored.
         try:
-            p.notices.receipt(grant, ident.method.value, p.notices.scope(grant), secret)
+            p.notices.receipt(grant, ident.method.value, secret)
         except EntrustedError as exc:
             reason = f"the receipt could not be sent ({exc.message}); nothing was granted"
             undeliverable = Outcome.RECEIPT_UNDELIVERABLE
@@ -175,6 +176,11 @@ class VerbalConsentService:
             recent = uow.identifications.verified_since(customer_id, p.clock() - valid)
         mine = [i for i in recent if i.staff_id == actor.id and i.case_id == case_id]
         return mine[-1] if mine else None
+
+    def not_me_view(self, token: str) -> GrantView:
+        """`not_me`, in the words the receipt used (the portal's result page: the link went
+        to the address on file, so its holder reads what the receipt told them)."""
+        return describe_grant(self._p, self.not_me(token))
 
     def not_me(self, token: str) -> Grant:
         """The one-click "this was not me" from a receipt: end the grant, flag the case."""

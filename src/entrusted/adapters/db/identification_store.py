@@ -135,6 +135,16 @@ class SqlCustomerSessionRepository:
         )
         return int(done.rowcount)
 
+    def revoke_digest(self, digest: bytes, at: datetime) -> bool:
+        """Revoke the one session this token digest names (signing out); False if none."""
+        s = t.customer_session.c
+        done = self._conn.execute(
+            t.customer_session.update()
+            .where(s.token_hash == digest, s.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return bool(done.rowcount)
+
     def by_digest(self, digest: bytes) -> CustomerSession | None:
         row = (
             self._conn.execute(

@@ -377,6 +377,18 @@ class SqlLedgerStore:
             )
             return [(int(r.idx), bytes(r.body)) for r in rows]
 
+    def customer_page(self, customer_id: str, before: int, limit: int) -> list[tuple[int, bytes]]:
+        """At most `limit` of the customer's entries below index `before`, newest first: one
+        page of the portal's access history, read through the `customer_id` index."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.ledger_entry.c.idx, t.ledger_entry.c.body)
+                .where(t.ledger_entry.c.customer_id == customer_id, t.ledger_entry.c.idx < before)
+                .order_by(t.ledger_entry.c.idx.desc())
+                .limit(limit)
+            )
+            return [(int(r.idx), bytes(r.body)) for r in rows]
+
     # --- checkpoints ----------------------------------------------------------------------
 
     def checkpoints(self) -> list[StoredCheckpoint]:

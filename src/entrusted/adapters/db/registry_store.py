@@ -33,7 +33,10 @@ _PERSONAL = (
     "kek_id", "wrapped_key", "last_name", "first_name", "email", "email_idx",
     "phone", "phone_idx", "mobile", "mobile_idx",
 )  # fmt: skip
-_CUSTOMER_COLUMNS = [_C[name] for name in ("id", "status", "created_at", *_PERSONAL)]
+_PREFERENCES = ("language", "time_zone")
+_CUSTOMER_COLUMNS = [
+    _C[name] for name in ("id", "status", "created_at", *_PERSONAL, *_PREFERENCES)
+]
 
 
 def _opt(value: Any) -> bytes | None:
@@ -55,6 +58,8 @@ def _customer(row: sa.RowMapping) -> SealedCustomer:
         phone_idx=_opt(row["phone_idx"]),
         mobile=_opt(row["mobile"]),
         mobile_idx=_opt(row["mobile_idx"]),
+        language=row["language"],
+        time_zone=row["time_zone"],
     )
 
 
@@ -63,7 +68,7 @@ def _values(c: SealedCustomer) -> dict[str, Any]:
         "id": c.id,
         "status": c.status.value,
         "created_at": c.created_at,
-        **{name: getattr(c, name) for name in _PERSONAL},
+        **{name: getattr(c, name) for name in (*_PERSONAL, *_PREFERENCES)},
     }
 
 

@@ -209,6 +209,9 @@ customer = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("password_token_hash", sa.LargeBinary(32), nullable=True, unique=True),
     sa.Column("password_token_expires_at", UTCDateTime, nullable=True),
+    # How mails are written to the customer (issue 18); NULL: the configured default.
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("time_zone", sa.String(64), nullable=True),
     # Key rotation pages through one master key's rows in id order.
     sa.Index("ix_customer_kek_id", "kek_id", "id"),
 )

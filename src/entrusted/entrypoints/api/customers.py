@@ -35,6 +35,8 @@ class CustomerOut(BaseModel):
     email: str
     phone: str | None
     mobile: str | None
+    language: str | None = Field(description="en, fr, de or it; null: the default")
+    time_zone: str | None = Field(description="IANA time zone; null: the default")
 
 
 class CorrectionIn(BaseModel):
@@ -45,6 +47,8 @@ class CorrectionIn(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     mobile: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=8, description="en, fr, de or it")
+    time_zone: str | None = Field(default=None, max_length=64, description="IANA name")
 
 
 class SearchIn(BaseModel):
@@ -125,6 +129,8 @@ def _out(record: CustomerRecord) -> CustomerOut:
         email=record.details.email,
         phone=record.details.phone,
         mobile=record.details.mobile,
+        language=record.language,
+        time_zone=record.time_zone,
     )
 
 

@@ -23,6 +23,8 @@ class RegistrationIn(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     mobile: str | None = Field(default=None, max_length=40)
     services: list[ServiceIn] = Field(default_factory=list, max_length=50)
+    language: str | None = Field(default=None, max_length=8, description="en, fr, de or it")
+    time_zone: str | None = Field(default=None, max_length=64, description="IANA name")
 
     def form(self) -> Registration:
         return Registration(
@@ -32,6 +34,8 @@ class RegistrationIn(BaseModel):
             self.phone,
             self.mobile,
             tuple(ServiceRequest(s.kind, s.name) for s in self.services),
+            self.language,
+            self.time_zone,
         )
 
 

@@ -47,7 +47,7 @@ CaseOption = Annotated[
 TicketOption = Annotated[
     str | None, typer.Option("--ticket", help="The helpdesk ticket this look-up answers.")
 ]
-COLUMNS = ("last_name", "first_name", "email", "phone", "mobile")
+COLUMNS = ("last_name", "first_name", "email", "phone", "mobile", "language", "time_zone")
 REQUIRED = COLUMNS[:3]
 
 
@@ -128,7 +128,7 @@ def read_rows(path: Path) -> list[dict[str, str | None]]:
             if missing or unknown:
                 raise InvalidInput(
                     "row 1",
-                    f"the header needs {', '.join(REQUIRED)} and may have phone, mobile"
+                    f"the header needs {', '.join(REQUIRED)} and may have {', '.join(COLUMNS[3:])}"
                     + (f"; missing: {', '.join(missing)}" if missing else "")
                     + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
                 )

@@ -167,7 +167,7 @@ def demo(
             return
         import uvicorn
 
-        from entrusted.entrypoints.api.app import create_app
+        from entrusted.entrypoints.server import create_server_app as create_app
 
         stop = threading.Event()
         threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()

@@ -17,10 +17,10 @@ from typing import Any
 from entrusted import errors
 from entrusted.bootstrap import Container
 from entrusted.config import split_listen
-from entrusted.entrypoints.api.app import create_app
 from entrusted.entrypoints.api.listeners import ByListener
 from entrusted.entrypoints.api.roles import Role, check_hooks_host
 from entrusted.entrypoints.cli.listen import listening_socket
+from entrusted.entrypoints.server import create_server_app as create_app
 
 
 @dataclass

@@ -1,0 +1,140 @@
+"""Customer mails written from Jinja2 templates (issue 18): `templates/mail/<name>.txt` and
+`<name>.html`, in English, French, German or Italian through the gettext catalogues of
+`adapters/i18n.py`, with times in the customer's time zone.
+
+Why one renderer behind a port (`services.outbox.MailTemplates`): services hand over values
+(datetimes, names, links) and stay free of Jinja2 and Babel; the wording, its translations and
+the date formats live in templates and `.po` files, which the catalogue test
+(`tests/unit/test_catalogues.py`) checks for completeness.
+
+Conventions of a template pair:
+
+- the `.txt` template's first line is the subject; a blank line follows, then the plain text;
+- the `.html` template extends `_layout.html` and receives `subject`; it is autoescaped, the
+  text one is not (a name is shown as typed, and only the HTML part needs escaping);
+- every template receives `provider` (setting `provider_name`) and the filters `datetime`
+  (a point in time, in the reader's zone and language) and `date`.
+
+```python
+mails = JinjaMailTemplates("Example Hosting", default_language="en",
+                           default_time_zone="Europe/Zurich")
+written = mails.write("consent.granted", {"staff": "Sam Muster", ...}, "fr", "Europe/Paris")
+written.subject, written.text, written.html
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_date, format_datetime
+
+from entrusted.adapters.i18n import SUPPORTED, translations
+from entrusted.domain.registry import clean_language, clean_time_zone
+from entrusted.errors import InvalidInput
+from entrusted.services.outbox import Written
+
+MAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
+# A point in time after its long date: "27 novembre 2026, 19:00 (New York)"; the zone's city
+# tells the reader which clock, in their language ("Zürich", "Zurigo").
+_CLOCK = "HH:mm (VVV)"
+
+
+class JinjaMailTemplates:
+    """The `MailTemplates` port over Jinja2 and Babel (one environment per language)."""
+
+    def __init__(
+        self,
+        provider_name: str,
+        default_language: str = "en",
+        default_time_zone: str = "Europe/Zurich",
+        directory: Path = MAIL_TEMPLATES,
+    ) -> None:
+        self.provider_name = provider_name
+        self.default_language = clean_language(default_language, "default_language")
+        self.default_time_zone = clean_time_zone(default_time_zone, "default_time_zone")
+        self.directory = directory
+
+    def write(
+        self,
+        name: str,
+        values: Mapping[str, object],
+        language: str | None = None,
+        time_zone: str | None = None,
+    ) -> Written:
+        """The subject, text and HTML of template pair `name`. A language or zone the record
+        holds but this system no longer knows falls back to the default rather than leaving
+        the customer without their notice."""
+        lang = language if language in SUPPORTED else self.default_language
+        zone = ZoneInfo(self._zone(time_zone))
+        env = environment(self.directory, lang)
+        context = {
+            **values,
+            "provider": self.provider_name,
+            "language": lang,
+            "time_zone": zone.key,
+        }
+        env_globals = {"zone": zone, "lang": lang}
+        try:
+            text = env.get_template(f"{name}.txt").render(context, **env_globals)
+            subject, _, body = text.partition("\n\n")
+            html = env.get_template(f"{name}.html").render(
+                context, subject=subject.strip(), **env_globals
+            )
+        except jinja2.TemplateNotFound as exc:
+            raise InvalidInput("template", f"no mail template {exc.name}") from None
+        return Written(subject.strip(), body.lstrip("\n"), html)
+
+    def _zone(self, time_zone: str | None) -> str:
+        if time_zone is None:
+            return self.default_time_zone
+        try:
+            return clean_time_zone(time_zone)
+        except InvalidInput:
+            return self.default_time_zone
+
+
+@cache
+def environment(directory: Path, language: str) -> jinja2.Environment:
+    """The Jinja2 environment of one language (cached: templates compile once per process)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,  # a value a template needs and lacks is an error
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["datetime"] = _when_filter
+    env.filters["date"] = _date_filter
+    return env
+
+
+@jinja2.pass_context
+def _when_filter(context: jinja2.runtime.Context, value: datetime) -> str:
+    """`value` (aware; naive is read as UTC) in the reader's zone and language."""
+    return when(value, context["zone"], context["lang"])
+
+
+def when(value: datetime, zone: ZoneInfo, language: str) -> str:
+    """A point in time as mails show it: the long date and the time in `zone`, and the zone's
+    city (`27. November 2026, 19:00 (New York)`). A naive value is read as UTC."""
+    at = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(zone)
+    day = format_date(at.date(), "long", locale=language)
+    return f"{day}, {format_datetime(at, _CLOCK, tzinfo=zone, locale=language)}"
+
+
+@jinja2.pass_context
+def _date_filter(context: jinja2.runtime.Context, value: date) -> str:
+    """A day in the reader's language; a point in time is first moved into their zone."""
+    if isinstance(value, datetime):
+        at = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        value = at.astimezone(context["zone"]).date()
+    return format_date(value, "long", locale=context["lang"])

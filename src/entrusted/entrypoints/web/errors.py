@@ -1,0 +1,85 @@
+"""The pages' own error handler: the same exception tree the API maps to problem bodies
+(errors.py), mapped once here to HTML pages with the same statuses, in the visitor's
+language. A page that needs a signed-in visitor sends an anonymous one to sign in (303)."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from entrusted import errors
+from entrusted.entrypoints.web.pages import render
+from entrusted.entrypoints.web.sessions import Area, SignInNeeded
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.EntrustedError], int] = {
+    errors.InvalidInput: 422,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.AuthenticationFailed: 401,
+    errors.RateLimited: 429,
+    errors.Refused: 403,
+    errors.Unavailable: 503,
+    errors.TamperDetected: 500,
+}
+
+
+def install(app: FastAPI, area: Area) -> None:
+    """Answer every error of `app`'s pages with an HTML page of `area`."""
+
+    def page(request: Request, status: int, message: str, **extra: object) -> Response:
+        headers = {}
+        retry = extra.get("retry_after")
+        if retry is not None:
+            headers["Retry-After"] = str(retry)
+        context = {"status": status, "message": message, **extra}
+        return render(request, area, "error.html", context, status=status, headers=headers)
+
+    async def sign_in(request: Request, _exc: Exception) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            return page(request, 401, "Your session has ended. Please sign in again.")
+        return RedirectResponse(f"{area.path}/signin?next={quote(target, safe='/')}", 303)
+
+    async def entrusted_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.EntrustedError)
+        status = next((v for cls, v in STATUS.items() if isinstance(exc, cls)), 500)
+        if status >= 500:
+            log.error("page.error", exc_info=exc)
+        extra: dict[str, object] = {}
+        if isinstance(exc, errors.Refused):
+            decision = exc.decision
+            extra = {"rule": getattr(decision, "rule_id", None) or "default-deny",
+                     "reason": getattr(decision, "reason", "")}  # fmt: skip
+        if isinstance(exc, errors.RateLimited):
+            extra = {"retry_after": exc.retry_after_s}
+        if isinstance(exc, errors.InvalidInput):
+            extra = {"field": exc.field}
+        return page(request, status, exc.message if status < 500 else "", **extra)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return page(request, exc.status_code, str(exc.detail) if exc.status_code < 500 else "")
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "form"
+        return page(request, 422, f"{field}: {first.get('msg', 'invalid')}", field=field)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("page.unexpected", exc_info=exc)
+        return page(request, 500, "")
+
+    app.add_exception_handler(SignInNeeded, sign_in)
+    app.add_exception_handler(errors.EntrustedError, entrusted_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,125 @@
+"""Rendering a page: one Jinja2 environment per language (autoescaped, gettext installed),
+the context every template gets, and the headers every page answer carries.
+
+Why one environment per language: installing translations into a shared environment per
+request would race between the threads FastAPI runs page handlers in; four small
+environments cost nothing.
+
+```python
+return render(request, PORTAL, "portal/home.html", {"grants": grants})
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import jinja2
+from babel.dates import format_datetime
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from entrusted.adapters.i18n import SUPPORTED, negotiate, translations
+from entrusted.entrypoints.web.security import PAGE_HEADERS
+from entrusted.entrypoints.web.sessions import (
+    CSRF_FIELD,
+    LANGUAGE_COOKIE,
+    Area,
+    container_of,
+    csrf_token,
+    set_visitor,
+    signed_in,
+)
+
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "it": "Italiano"}
+
+
+@cache
+def environment(language: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("entrusted.entrypoints.web", "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["when"] = lambda value, zone="Europe/Zurich": (
+        format_datetime(value, "medium", tzinfo=_zone(zone), locale=language) if value else ""
+    )
+    return env
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def sections(area: Area) -> list[str]:
+    """The start page's entries of `area`: every `templates/<area>/sections/*.html`, in name
+    order, so each page module adds its own link without editing the start page."""
+    prefix = f"{area.name}/sections/"
+    return sorted(
+        n
+        for n in environment("en").list_templates()
+        if n.startswith(prefix) and n.endswith(".html")
+    )
+
+
+def default_language(request: Request) -> str:
+    found: str = getattr(container_of(request).settings, "default_language", "en")
+    return found if found in SUPPORTED else "en"
+
+
+def language(request: Request, preferred: str | None = None) -> str:
+    """The page's language: `?lang=` (remembered in a cookie), else the cookie, else the
+    signed-in customer's own language (`preferred`), else the browser's, else the default."""
+    asked = request.query_params.get("lang")
+    if asked in SUPPORTED:
+        return asked
+    remembered = request.cookies.get(LANGUAGE_COOKIE)
+    if remembered in SUPPORTED:
+        return remembered
+    if preferred in SUPPORTED:
+        return preferred
+    return negotiate(request.headers.get("accept-language"), default_language(request))
+
+
+def render(
+    request: Request,
+    area: Area,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+    preferred_language: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """The page `template` in the visitor's language, with the form token and who is signed
+    in; sets the language and visitor cookies when they are new."""
+    lang = language(request, preferred_language)
+    settings = container_of(request).settings
+    values: dict[str, Any] = {
+        "lang": lang,
+        "languages": LANGUAGE_NAMES,
+        "area": area,
+        "actor": signed_in(request, area),
+        "csrf_field": CSRF_FIELD,
+        "csrf": csrf_token(request, area),
+        "provider_name": getattr(settings, "provider_name", "Entrusted"),
+        "path": request.url.path,
+        "time_zone": getattr(settings, "default_time_zone", "Europe/Zurich"),
+    }
+    values.update(context or {})
+    body = environment(lang).get_template(template).render(values)
+    response = HTMLResponse(body, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+    set_visitor(request, response, area)
+    if request.query_params.get("lang") in SUPPORTED:
+        response.set_cookie(
+            LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/", httponly=True,
+            samesite="strict",
+        )  # fmt: skip
+    return response

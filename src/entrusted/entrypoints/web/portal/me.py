@@ -1,0 +1,66 @@
+"""The signed-in customer's own record, language and time zone, for every portal page.
+
+Why a helper: each portal page is written in the customer's own language (unless the visitor
+chose another with `?lang=`) and shows dates in the customer's own zone. Both live on the
+customer record, read through the registry service (the gate decides, the ledger records),
+once per request however many times a page asks.
+
+```python
+return page(request, actor, "portal/backups.html", {"backups": found})
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from entrusted.domain.policy import Actor
+from entrusted.domain.registry import CustomerRecord
+from entrusted.entrypoints.web.pages import render
+from entrusted.entrypoints.web.sessions import PORTAL, container_of, signed_in
+
+
+def record(request: Request, actor: Actor) -> CustomerRecord:
+    """The signed-in customer's record (cached on the request)."""
+    cached: CustomerRecord | None = getattr(request.state, "my_record", None)
+    if cached is None or cached.id != actor.id:
+        cached = container_of(request).registry.details(actor, actor.id)
+        request.state.my_record = cached
+    return cached
+
+
+def time_zone(request: Request, found: CustomerRecord) -> str:
+    """The customer's own zone, else the configured default."""
+    default: str = container_of(request).settings.default_time_zone
+    return found.time_zone or default
+
+
+def page(
+    request: Request,
+    actor: Actor,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """`render` in the customer's language and time zone."""
+    mine = record(request, actor)
+    values = {"time_zone": time_zone(request, mine), **(context or {})}
+    return render(
+        request, PORTAL, template, values, status=status, preferred_language=mine.language
+    )
+
+
+def visitor_page(
+    request: Request, template: str, context: Mapping[str, Any] | None = None
+) -> HTMLResponse:
+    """A page anyone may open (a mailed link's): in the customer's language and zone when
+    the visitor is signed in, else as `render` chooses."""
+    actor = signed_in(request, PORTAL)
+    if actor is None:
+        return render(request, PORTAL, template, context)
+    return page(request, actor, template, context)

@@ -1,0 +1,112 @@
+"""Signing in and out of the portal, and setting a password from the link a mail carries.
+
+Sign-in answers one message whatever was wrong (no page tells whether an address is a
+customer's), and a reset request always answers "if the address is ours, a link is on its
+way" (no user enumeration). The password link carries its token in the URL fragment, which
+browsers never send: the page's script copies it into the form.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from entrusted.entrypoints.web.pages import render, sections
+from entrusted.entrypoints.web.sessions import (
+    PORTAL,
+    check_form,
+    container_of,
+    end_session,
+    require,
+    safe_next,
+    session_secret,
+    signed_in,
+    start_session,
+)
+from entrusted.errors import AuthenticationFailed, InvalidInput
+
+router = APIRouter()
+Field = Annotated[str, Form(max_length=500)]
+Token = Annotated[str | None, Form(max_length=200)]
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    actor = require(request, PORTAL)
+    return render(
+        request, PORTAL, "portal/home.html", {"customer_id": actor.id, "sections": sections(PORTAL)}
+    )
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    if signed_in(request, PORTAL) is not None:
+        return RedirectResponse(safe_next(PORTAL, next), 303)
+    return render(request, PORTAL, "portal/signin.html", {"next": safe_next(PORTAL, next)})
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    email: Field,
+    password: Field,
+    csrf: Token = None,
+    next: Field = "",  # noqa: A002
+) -> Response:
+    check_form(request, PORTAL, csrf)
+    try:
+        issued = container_of(request).customer_auth.login(email, password, _address(request))
+    except AuthenticationFailed:
+        context = {"next": safe_next(PORTAL, next), "failed": True, "email": email}
+        return render(request, PORTAL, "portal/signin.html", context, status=401)
+    answer = RedirectResponse(safe_next(PORTAL, next), 303)
+    start_session(request, answer, PORTAL, issued.secret)
+    return answer
+
+
+@router.post("/signout")
+def signout(request: Request, csrf: Token = None) -> Response:
+    check_form(request, PORTAL, csrf)
+    secret = session_secret(request, PORTAL)
+    if secret is not None:
+        container_of(request).customer_auth.sign_out(secret)
+    answer = RedirectResponse(f"{PORTAL.path}/signin", 303)
+    end_session(answer, PORTAL)
+    return answer
+
+
+@router.get("/password-reset")
+def reset_form(request: Request) -> Response:
+    return render(request, PORTAL, "portal/reset.html")
+
+
+@router.post("/password-reset")
+def reset(request: Request, email: Field, csrf: Token = None) -> Response:
+    check_form(request, PORTAL, csrf)
+    # a malformed address answers as one that is not ours: no enumeration
+    with suppress(InvalidInput):
+        container_of(request).customer_auth.request_link(email)
+    return render(request, PORTAL, "portal/reset.html", {"sent": True})
+
+
+@router.get("/password")
+def password_form(request: Request) -> Response:
+    return render(request, PORTAL, "portal/password.html")
+
+
+@router.post("/password")
+def set_password(request: Request, token: Field, password: Field, csrf: Token = None) -> Response:
+    check_form(request, PORTAL, csrf)
+    try:
+        container_of(request).customer_auth.set_password(token, password)
+    except InvalidInput as exc:
+        context = {"error": exc.message, "field": exc.field}
+        return render(request, PORTAL, "portal/password.html", context, status=422)
+    return render(request, PORTAL, "portal/password.html", {"done": True})

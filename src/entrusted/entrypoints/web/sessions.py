@@ -1,0 +1,168 @@
+"""Who is signed in on a page, and the token every form must carry.
+
+The portal and the console each keep their session in their own cookie, scoped to their own
+path: the portal's holds a customer token (`entc_…`), the console's a staff login session. A
+staff token in the portal's cookie, or a customer's in the console's, signs nobody in (the
+issue's "customer pages deny staff tokens and vice versa"). Cookies are HttpOnly and
+SameSite=Strict, and Secure behind TLS.
+
+Forms carry a CSRF token derived from the secret the browser holds in an HttpOnly cookie (the
+session, or before sign-in a random visitor cookie), so a page on another site can neither
+read nor forge it; `check_form` compares in constant time and ledgers a mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from entrusted.bootstrap import Container
+from entrusted.domain.policy import Actor, ActorKind
+from entrusted.entrypoints.web.security import secure_cookies
+from entrusted.errors import AuthenticationFailed
+from entrusted.services.customer_auth import is_customer_token
+from entrusted.services.forms import FormGuard
+
+VISITOR_COOKIE = "entrusted_visitor"
+LANGUAGE_COOKIE = "entrusted_lang"
+CSRF_FIELD = "csrf"
+SESSION_SECONDS = 12 * 3600  # the tokens' own lifetime (services: SESSION_TTL)
+_LABEL = b"entrusted page form v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """One of the two signed-in areas: its name, cookie and path."""
+
+    name: Literal["portal", "console"]
+    cookie: str
+    path: str
+
+
+PORTAL = Area("portal", "entrusted_portal", "/portal")
+CONSOLE = Area("console", "entrusted_console", "/console")
+
+
+class SignInNeeded(Exception):  # noqa: N818 - a page answer, like the error tree's
+    """The page needs a signed-in actor of its area; the error handler sends them to sign in."""
+
+    def __init__(self, area: Area) -> None:
+        super().__init__(f"sign in to the {area.name}")
+        self.area = area
+
+
+def container_of(request: Request) -> Container:
+    found: Container = request.app.state.container
+    return found
+
+
+def session_secret(request: Request, area: Area) -> str | None:
+    secret = request.cookies.get(area.cookie)
+    return secret if secret and len(secret) <= 200 else None
+
+
+def signed_in(request: Request, area: Area) -> Actor | None:
+    """The actor this area's cookie stands for, or None (no cookie, a token of the other
+    kind, or one expired or revoked). Cached on the request: one lookup per page."""
+    cache = f"_signed_in_{area.name}"
+    if hasattr(request.state, cache):
+        cached: Actor | None = getattr(request.state, cache)
+        return cached
+    actor = _resolve(request, area)
+    setattr(request.state, cache, actor)
+    return actor
+
+
+def _resolve(request: Request, area: Area) -> Actor | None:
+    secret = session_secret(request, area)
+    if secret is None or is_customer_token(secret) != (area is PORTAL):
+        return None
+    c = container_of(request)
+    try:
+        if area is PORTAL:
+            return c.customer_auth.authenticate(secret)
+        actor = c.staff.authenticate(secret)
+    except AuthenticationFailed:
+        return None
+    return actor if actor.kind is ActorKind.STAFF else None
+
+
+def require(request: Request, area: Area) -> Actor:
+    actor = signed_in(request, area)
+    if actor is None:
+        raise SignInNeeded(area)
+    return actor
+
+
+def csrf_token(request: Request, area: Area) -> str:
+    """The token this browser's forms in `area` carry: bound to its session, or before sign-in
+    to a visitor cookie (created here, set on the answer by `set_visitor`)."""
+    binding = session_secret(request, area) if signed_in(request, area) else None
+    if binding is None:
+        binding = request.cookies.get(VISITOR_COOKIE) or getattr(request.state, "visitor", None)
+        if binding is None or len(binding) > 200:
+            binding = secrets.token_urlsafe(32)
+            request.state.visitor = binding
+    return _derive(area, binding)
+
+
+def _derive(area: Area, binding: str) -> str:
+    return hmac.new(binding.encode(), _LABEL + area.name.encode(), hashlib.sha256).hexdigest()
+
+
+def check_form(request: Request, area: Area, submitted: str | None) -> Actor | None:
+    """Refuse (ledgered `web.form-forged`) a form whose token is missing or not this
+    browser's; returns the signed-in actor (or None on an anonymous form)."""
+    actor = signed_in(request, area)
+    binding = session_secret(request, area) if actor else request.cookies.get(VISITOR_COOKIE)
+    expected = _derive(area, binding) if binding and len(binding) <= 200 else None
+    if expected is None or not submitted or not hmac.compare_digest(expected, submitted):
+        FormGuard(container_of(request).gate).refuse(actor, request.url.path)
+    return actor
+
+
+def set_visitor(request: Request, response: Response, area: Area) -> None:
+    """Give the browser the visitor cookie a form's token was derived from, if new."""
+    visitor = getattr(request.state, "visitor", None)
+    if visitor is not None and VISITOR_COOKIE not in request.cookies:
+        response.set_cookie(
+            VISITOR_COOKIE, visitor, path=area.path, httponly=True, samesite="strict",
+            secure=_secure(request),
+        )  # fmt: skip
+
+
+def start_session(request: Request, response: Response, area: Area, secret: str) -> None:
+    response.set_cookie(
+        area.cookie, secret, max_age=SESSION_SECONDS, path=area.path, httponly=True,
+        samesite="strict", secure=_secure(request),
+    )  # fmt: skip
+    # the visitor cookie's forms are done: a new binding (the session) starts with sign-in
+    response.delete_cookie(VISITOR_COOKIE, path=area.path)
+
+
+def end_session(response: Response, area: Area) -> None:
+    response.delete_cookie(area.cookie, path=area.path, httponly=True, samesite="strict")
+
+
+def _secure(request: Request) -> bool:
+    return secure_cookies(request, container_of(request).settings.portal_url)
+
+
+def safe_next(area: Area, target: str | None) -> str:
+    """Where to go after sign-in: only a path inside the area (no other host, no `//`)."""
+    home = area.path + "/"
+    if not target or len(target) > 500 or "\\" in target:
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(area.path + "/"):
+        return home
+    if target.startswith("//"):
+        return home
+    return target

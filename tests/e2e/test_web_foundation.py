@@ -1,0 +1,178 @@
+"""The pages' foundation (issue 18, items 1, 2 and 5): sign-in to the portal and the console,
+the session cookies' flags, CSRF tokens on every form (a form without one is refused and the
+refusal ledgered), a strict CSP on every page, an HTML error page of the pages' own, the
+portal refusing a staff session and the console a customer's, and sign-out ending the session
+on the server. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from entrusted.bootstrap import Container
+from entrusted.domain.audit import AuditEntry
+from entrusted.entrypoints.server import create_server_app
+from tests.e2e.web_support import (
+    STAFF_PASSWORD,
+    console_sign_in,
+    form_token,
+    portal_sign_in,
+    register_customer,
+)
+
+pytestmark = pytest.mark.promise("P2", "P14")
+
+ALICE = "alice.page@example.com"
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_server_app(container=container)) as c:
+        yield c
+
+
+def ledgered(container: Container) -> list[AuditEntry]:
+    store = container.ledger_store
+    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
+
+
+def test_portal_sign_in_sets_a_strict_cookie_and_pages_carry_a_strict_csp(
+    client: TestClient, container: Container
+) -> None:
+    register_customer(client, container, ALICE)
+    anonymous = client.get("/portal/", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/portal/signin?next=/portal/")
+    page = client.get("/portal/signin")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    token = form_token(page.text)
+    r = client.post(
+        "/portal/signin",
+        data={"email": ALICE, "password": "a long customer passphrase", "csrf": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "entrusted_portal=entc_" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/portal" in cookie
+    home = client.get("/portal/")
+    assert home.status_code == 200
+    assert "<h1>Your account</h1>" in home.text
+
+
+def test_a_wrong_password_answers_like_an_unknown_address(
+    client: TestClient, container: Container
+) -> None:
+    register_customer(client, container, ALICE)
+    answers = []
+    for email, password in ((ALICE, "not the passphrase"), ("nobody@example.com", "x" * 12)):
+        token = form_token(client.get("/portal/signin").text)
+        r = client.post(
+            "/portal/signin", data={"email": email, "password": password, "csrf": token}
+        )
+        answers.append((r.status_code, r.text.replace(email, "")))
+    assert answers[0][0] == 401
+    assert answers[0] == answers[1]
+
+
+def test_a_form_without_its_token_is_refused_ledgered_and_changes_nothing(
+    client: TestClient, container: Container
+) -> None:
+    register_customer(client, container, ALICE)
+    before = container.ledger_store.stored_size()
+    for token in (None, "0" * 64):
+        data = {"email": ALICE, "password": "a long customer passphrase"}
+        if token:
+            data["csrf"] = token
+        r = client.post("/portal/signin", data=data, follow_redirects=False)
+        assert r.status_code == 403
+        assert "web.form-forged" in r.text
+        assert "entrusted_portal" not in r.headers.get("set-cookie", "")
+    forged = [e for e in ledgered(container)[before:] if e.rule == "web.form-forged"]
+    assert len(forged) == 2
+    assert all(e.decision == "deny" and e.resource_id == "form:/portal/signin" for e in forged)
+
+
+def test_the_portal_ignores_a_staff_session_and_the_console_a_customers(
+    client: TestClient, container: Container
+) -> None:
+    register_customer(client, container, ALICE)
+    container.staff.add("ana", "Ana Example", ["support"], STAFF_PASSWORD)
+    console_sign_in(client, "ana")
+    staff_secret = client.cookies.get("entrusted_console")
+    assert staff_secret
+    client.cookies.set("entrusted_portal", staff_secret, path="/portal")
+    r = client.get("/portal/", follow_redirects=False)
+    assert r.status_code == 303
+    assert "/portal/signin" in r.headers["location"]
+    client.cookies.clear()
+    portal_sign_in(client, ALICE)
+    customer_secret = client.cookies.get("entrusted_portal")
+    client.cookies.clear()
+    client.cookies.set("entrusted_console", str(customer_secret), path="/console")
+    r = client.get("/console/", follow_redirects=False)
+    assert r.status_code == 303
+    assert "/console/signin" in r.headers["location"]
+
+
+def test_sign_out_ends_the_session_on_the_server(client: TestClient, container: Container) -> None:
+    register_customer(client, container, ALICE)
+    portal_sign_in(client, ALICE)
+    secret = client.cookies.get("entrusted_portal")
+    home = client.get("/portal/")
+    r = client.post("/portal/signout", data={"csrf": form_token(home.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    client.cookies.clear()
+    # the old cookie, replayed, signs nobody in: the token is revoked, not just forgotten
+    client.cookies.set("entrusted_portal", str(secret), path="/portal")
+    assert client.get("/portal/", follow_redirects=False).status_code == 303
+    api = client.get("/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 401
+
+
+def test_console_sign_in_and_its_error_pages_are_html(
+    client: TestClient, container: Container
+) -> None:
+    container.staff.add("ana", "Ana Example", ["support"], STAFF_PASSWORD)
+    console_sign_in(client, "ana")
+    home = client.get("/console/")
+    assert home.status_code == 200
+    assert "support" in home.text
+    missing = client.get("/console/no-such-page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in missing.headers["content-security-policy"]
+
+
+def test_the_next_target_after_sign_in_stays_inside_the_portal(
+    client: TestClient, container: Container
+) -> None:
+    register_customer(client, container, ALICE)
+    for target in ("https://evil.example/", "//evil.example/portal/", "/console/", "/portal/x"):
+        page = client.get("/portal/signin", params={"next": target})
+        r = client.post(
+            "/portal/signin",
+            data={"email": ALICE, "password": "a long customer passphrase",
+                  "csrf": form_token(page.text), "next": target},
+            follow_redirects=False,
+        )  # fmt: skip
+        expected = "/portal/x" if target == "/portal/x" else "/portal/"
+        assert r.headers["location"] == expected, target
+        client.cookies.clear()
+
+
+def test_static_files_and_the_language_switch(client: TestClient) -> None:
+    assert client.get("/static/pages.js").status_code == 200
+    assert client.get("/static/site.css").status_code == 200
+    page = client.get("/portal/signin", params={"lang": "fr"})
+    assert '<html lang="fr">' in page.text
+    assert "entrusted_lang=fr" in page.headers["set-cookie"]

@@ -1,0 +1,285 @@
+"""My access history (issue 18): the portal lists every ledgered access to the signed-in
+customer's data, allowed and refused, under its support case (or outside any), naming staff by
+display name, never by id; a resolved case has its closing summary; each entry has a receipt
+that verifies offline, and only its owner gets it; the public "how to verify" page and the
+consistency proofs its script needs. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from entrusted.bootstrap import Container
+from entrusted.domain.audit import AuditEntry
+from entrusted.domain.checkpoint import b64decode_strict
+from entrusted.domain.ledger import verify_consistency
+from entrusted.domain.policy import Action, Resource, ResourceKind
+from entrusted.entrypoints.server import create_server_app
+from entrusted.errors import Refused
+from entrusted.services.access_history import PAGE_SIZE
+from entrusted.services.gate import AccessContext
+from entrusted.services.receipts import verify_receipt
+from tests.e2e.web_support import (
+    CUSTOMER_PASSWORD,
+    STAFF_PASSWORD,
+    console_sign_in,
+    mails_to,
+    portal_sign_in,
+    register_customer,
+    token_in,
+)
+
+pytestmark = pytest.mark.promise("P3", "P11", "P14")
+
+CARLA = "carla.history@example.com"
+DORA = "dora.history@example.com"
+_ROW = re.compile(r'<tr id="entry-(\d+)" data-index="\d+" data-decision="(allow|deny)">')
+
+
+@dataclass
+class World:
+    carla: str
+    dora: str
+    contract: str
+    mailbox: str
+    case: str
+    sam: dict[str, str]
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_server_app(container=container)) as c:
+        yield c
+
+
+def world(client: TestClient, container: Container) -> World:
+    """Carla with a mailbox, Dora, support agent Sam Example; Sam opens a case on Carla's
+    contract (allowed) and is refused her mailbox's content under it (refused)."""
+    carla, contract = _register_with_mailbox(client, container, CARLA)
+    dora = register_customer(client, container, DORA)
+    container.staff.add("sam", "Sam Example", ["support"], STAFF_PASSWORD)
+    sam = {"Authorization": f"Bearer {container.staff.issue_token('sam', 'test').secret}"}
+    r = client.post("/v1/cases", json={"contract_id": contract, "subject": "Sync"}, headers=sam)
+    assert r.status_code == 201, r.text
+    case = r.json()["id"]
+    staff = container.staff.actor_of(container.staff.staff_id_of("sam") or "")
+    assert staff is not None
+    me = {"Authorization": f"Bearer {_customer_token(client, CARLA)}"}
+    services = client.get(f"/v1/contracts/{contract}", headers=me).json()["services"]
+    mailbox = str(services[0]["id"])
+    with pytest.raises(Refused):
+        container.gate.decide(
+            staff, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, mailbox, owner=carla),
+            AccessContext(case_id=case),
+        )  # fmt: skip
+    return World(carla, dora, contract, mailbox, case, sam)
+
+
+def _register_with_mailbox(client: TestClient, container: Container, email: str) -> tuple[str, str]:
+    """`register_customer` with a contract holding one mailbox: (customer id, contract id)."""
+    site = {
+        "Authorization": f"Bearer {container.staff.issue_service_token('signup', 'site').secret}"
+    }
+    body = {"last_name": "Beispiel", "first_name": "Carla", "email": email,
+            "services": [{"kind": "mailbox", "name": "carla@example.org"}]}  # fmt: skip
+    r = client.post("/v1/customers", json=body, headers=site)
+    assert r.status_code == 201, r.text
+    registered = r.json()
+    (link,) = [m for m in mails_to(container, email) if "#token=" in m][-1:]
+    r = client.post(
+        "/v1/customers/password", json={"token": token_in(link), "password": CUSTOMER_PASSWORD}
+    )
+    assert r.status_code == 204, r.text
+    return str(registered["id"]), str(registered["contract_id"])
+
+
+def _customer_token(client: TestClient, email: str) -> str:
+    r = client.post("/v1/customers/login", json={"email": email, "password": CUSTOMER_PASSWORD})
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
+def _ledgered(container: Container) -> list[AuditEntry]:
+    store = container.ledger_store
+    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
+
+
+def _rows(html: str) -> dict[int, str]:
+    return {int(i): d for i, d in _ROW.findall(html)}
+
+
+def _section(html: str, case: str) -> str:
+    start = html.index(f'data-case="{case}"')
+    end = html.find("<section", start)
+    return html[start : end if end > 0 else len(html)]
+
+
+def test_allowed_and_refused_entries_appear_under_their_case_with_staff_names(
+    client: TestClient, container: Container
+) -> None:
+    w = world(client, container)
+    portal_sign_in(client, CARLA)
+    page = client.get("/portal/history")
+    assert page.status_code == 200, page.text
+    assert "<h1>My access history</h1>" in page.text
+    in_case = _rows(_section(page.text, w.case))
+    assert sorted(set(in_case.values())) == ["allow", "deny"]
+    assert "Sam Example" in _section(page.text, w.case)
+    assert "stf_" not in page.text
+    assert 'data-case="none"' in page.text  # her own registration and views: outside any case
+    mine = {i for i, e in enumerate(_ledgered(container)) if e.owner == w.carla}
+    assert set(_rows(page.text)) <= mine
+    # the decision of each row is the ledger's
+    entries = _ledgered(container)
+    for index, decision in _rows(page.text).items():
+        assert entries[index].decision == decision
+    # the refusal shows its rule
+    (denied,) = [i for i, d in in_case.items() if d == "deny"]
+    assert (entries[denied].rule or "default-deny") in page.text or "default" in page.text
+    # the view itself was decided and ledgered
+    last = _ledgered(container)[-1]
+    assert (last.actor_id, last.action, last.resource_id, last.decision) == (
+        w.carla,
+        "list",
+        f"customer/{w.carla}",
+        "allow",
+    )
+    assert last.rule == "customer-sees-own-ledger-entries"
+
+
+def test_a_resolved_case_has_its_closing_summary(client: TestClient, container: Container) -> None:
+    w = world(client, container)
+    r = client.post(f"/v1/cases/{w.case}/resolve", headers=w.sam)
+    assert r.status_code == 200, r.text
+    portal_sign_in(client, CARLA)
+    page = client.get("/portal/history")
+    assert f"/portal/history/cases/{w.case}" in page.text
+    assert "Closing summary of case" in page.text
+    summary = client.get(f"/portal/history/cases/{w.case}")
+    assert summary.status_code == 200, summary.text
+    assert 'id="closing-summary"' in summary.text
+    assert "Sam Example" in summary.text
+    assert "stf_" not in summary.text
+    assert {"allow", "deny"} <= set(_rows(summary.text).values())
+    malformed = client.get("/portal/history/cases/not-a-case")
+    assert malformed.status_code == 422
+    assert _ledgered(container)[-1].rule == "gate.invalid-request"
+
+
+def test_another_customers_entries_never_appear_and_their_receipts_are_refused(
+    client: TestClient, container: Container
+) -> None:
+    w = world(client, container)
+    carlas = [i for i, e in enumerate(_ledgered(container)) if e.owner == w.carla]
+    portal_sign_in(client, DORA)
+    page = client.get("/portal/history")
+    assert page.status_code == 200
+    assert not set(_rows(page.text)) & set(carlas)
+    assert w.case not in page.text
+    assert "Sam Example" not in page.text
+    refused = client.get(f"/portal/history/{carlas[0]}/receipt")
+    assert refused.status_code == 403
+    assert "default-deny" in refused.text or "customer" in refused.text
+    last = _ledgered(container)[-1]
+    assert (last.actor_id, last.owner, last.decision) == (w.dora, w.carla, "deny")
+    assert client.get(f"/portal/history/cases/{w.case}").status_code == 403
+    # Carla sees the attempt, by "another customer", never by Dora's id
+    client.cookies.clear()
+    portal_sign_in(client, CARLA)
+    page = client.get("/portal/history")
+    assert "Another customer" in page.text
+    assert w.dora not in page.text
+
+
+def test_the_receipt_is_the_owners_only_and_verifies_offline(
+    client: TestClient, container: Container
+) -> None:
+    w = world(client, container)
+    anonymous = client.get("/portal/history/0/receipt", follow_redirects=False)
+    assert anonymous.status_code == 303
+    portal_sign_in(client, CARLA)
+    index = max(_rows(client.get("/portal/history").text))
+    r = client.get(f"/portal/history/{index}/receipt")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == f'attachment; filename="receipt-{index}.json"'
+    receipt = r.json()
+    report = verify_receipt(receipt, container.checkpoints.key_list)
+    assert [i for i, _ in report.entries] == [index]
+    assert report.customer == w.carla
+    for bad in ("-1", "x", str(2**63)):
+        assert client.get(f"/portal/history/{bad}/receipt").status_code == 422
+    beyond = container.ledger_store.stored_size() + 10
+    assert client.get(f"/portal/history/{beyond}/receipt").status_code == 404
+
+
+def test_a_staff_cookie_is_no_portal_session(client: TestClient, container: Container) -> None:
+    world(client, container)
+    assert client.get("/portal/history", follow_redirects=False).status_code == 303
+    console_sign_in(client, "sam")
+    client.cookies.set(
+        "entrusted_portal", str(client.cookies.get("entrusted_console")), path="/portal"
+    )
+    for url in ("/portal/history", "/portal/history/0/receipt"):
+        r = client.get(url, follow_redirects=False)
+        assert r.status_code == 303, url
+        assert "/portal/signin" in r.headers["location"]
+
+
+def test_pages_of_a_hundred_newest_first(client: TestClient, container: Container) -> None:
+    carla = register_customer(client, container, CARLA)
+    container.staff.add("sam", "Sam Example", ["support"], STAFF_PASSWORD)
+    sam = container.staff.actor_of(container.staff.staff_id_of("sam") or "")
+    assert sam is not None
+    resources = [Resource(ResourceKind.PERSONAL_DETAILS, carla, owner=carla)] * 150
+    with pytest.raises(Refused):  # no case names her: 150 refusals, one ledger append
+        container.gate.decide_many(sam, Action.READ, resources)
+    portal_sign_in(client, CARLA)
+    first = client.get("/portal/history")
+    rows = list(_rows(first.text))
+    assert len(rows) == PAGE_SIZE
+    assert rows == sorted(rows, reverse=True)
+    assert "Sam Example" in first.text
+    assert "stf_" not in first.text
+    older = re.search(r'href="/portal/history\?before=(\d+)"', first.text)
+    assert older
+    assert int(older.group(1)) == rows[-1]
+    second = client.get(f"/portal/history?before={older.group(1)}")
+    more = list(_rows(second.text))
+    assert more
+    assert max(more) < min(rows)
+    assert not set(more) & set(rows)
+    assert client.get("/portal/history?before=0").status_code == 422
+
+
+def test_the_verify_page_is_public_and_proofs_verify(
+    client: TestClient, container: Container
+) -> None:
+    register_customer(client, container, CARLA)
+    page = client.get("/portal/verify")
+    assert page.status_code == 200
+    for command in ("entrusted ledger verify-receipt", "entrusted ledger monitor",
+                    "entrusted witness serve", "/v1/ledger/checkpoint"):  # fmt: skip
+        assert command in page.text
+    assert '<script src="/static/verify-receipt.js" defer></script>' in page.text
+    assert 'role="status"' in page.text
+    assert client.get("/static/verify-receipt.js").status_code == 200
+    container.checkpoints.sign()
+    first = container.checkpoints.published()
+    assert first is not None
+    register_customer(client, container, DORA)
+    container.checkpoints.sign()
+    now = container.checkpoints.published()
+    assert now is not None
+    assert now.size > first.size
+    r = client.get("/portal/verify/consistency", params={"old": first.size, "new": now.size})
+    assert r.status_code == 200, r.text
+    proof = [b64decode_strict(h) for h in json.loads(r.text)["proof"]]
+    assert verify_consistency(first.size, now.size, first.root, now.root, proof)
+    for old, new in ((0, 1), (now.size, first.size), (1, now.size + 1)):
+        bad = client.get("/portal/verify/consistency", params={"old": old, "new": new})
+        assert bad.status_code == 422, (old, new)
