@@ -25,6 +25,7 @@ from entrusted.entrypoints.cli.demo_mail import mail_step
 from entrusted.entrypoints.cli.demo_mailings import mailings_step
 from entrusted.entrypoints.cli.demo_messages import DEMO_TRANSPORTS, mail_dir, mails
 from entrusted.entrypoints.cli.demo_operations import operations_step
+from entrusted.entrypoints.cli.demo_pages import pages_step
 from entrusted.entrypoints.cli.demo_policy_document import policy_document_step
 from entrusted.entrypoints.cli.demo_provisioning import provisioning_step
 from entrusted.entrypoints.cli.demo_registry import registry_step
@@ -61,6 +62,7 @@ DEMO_STEPS: list[tuple[str, Callable[[Container, Faker], None]]] = [
     ("provisioning (P1, P3): the hoster's own ids, repeatable, ids-only", provisioning_step),
     ("running it at a hoster: units, Dovecot files, sealed key backup", operations_step),
     ("the disclosure desk (P4, P5): Swiss court orders, two approvers, scoped", disclosures_step),
+    ("the pages (issue 18): a customer in French, the portal and the console", pages_step),
     ("evidence (P1-P17): red flags first, then figures recomputable from the log", evidence_step),
 ]
 
