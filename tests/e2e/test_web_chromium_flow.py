@@ -152,10 +152,9 @@ def identify_caller(page: Page, w: FlowWorld, who: Customer) -> None:
     page.select_option("#identify-method", "email_code")
     page.click("#identify-submit")
     page.wait_for_selector("#identify-code")
-    (mail,) = w.mails_to(who.email)[before:]
-    code = re.search(r"\b(\d{6})\b", text_of(mail))
-    assert code is not None, text_of(mail)
-    page.fill("#identify-code", code.group(1))
+    texts = [text_of(m) for m in w.mails_to(who.email)[before:]]
+    (code,) = [found.group(1) for t in texts if (found := re.search(r"\b(\d{6})\b", t))]
+    page.fill("#identify-code", code)
     page.click("#identify-verify-submit")
     page.wait_for_selector("#case-identifications")
     assert page.inner_text("#case-identifications .status") == "verified"
@@ -186,8 +185,7 @@ def request_access(page: Page, w: FlowWorld, who: Customer, case_id: str) -> str
 
 def approve_from_mail(page: Page, w: FlowWorld, who: Customer, request_id: str) -> None:
     problems = watched(page)
-    mail = w.mails_to(who.email)[-1]
-    assert mail["Subject"] == ASKED
+    (mail,) = [m for m in w.mails_to(who.email) if m["Subject"] == ASKED]
     link = re.search(
         re.escape(f"{w.url}/portal/access-requests/{request_id}#token=") + r"\S+", text_of(mail)
     )
@@ -214,7 +212,7 @@ def history_with_summary(page: Page, w: FlowWorld, who: Customer, case_id: str) 
     the first refusal checked in the browser (static/verify-receipt.js)."""
     problems = watched(page)
     page.goto(f"{w.url}/portal/history")
-    french(page)
+    french(page, "My access history")
     clean(page, problems)
     case = page.locator(f"section[data-case={case_id}]")
     # The login before she approved is filed under the case: the request was pending.
@@ -222,11 +220,12 @@ def history_with_summary(page: Page, w: FlowWorld, who: Customer, case_id: str) 
     case.locator(f"a[href='/portal/history/cases/{case_id}']").click()
     page.wait_for_selector("#closing-summary")
     french(page)
+    assert page.inner_text("h2#summary-heading") == FR("Closing summary") != "Closing summary"
     clean(page, problems)
     accesses = page.locator("#closing-summary li").all_inner_texts()
     assert len(accesses) == 3, accesses  # refused, then allowed once, then refused (spent)
     assert all("Sam Muster" in a and who.mailbox in a for a in accesses), accesses
-    assert [FR("refused") in a for a in accesses] == [True, False, True], accesses
+    assert [f"({FR('refused')})" in a for a in accesses] == [True, False, True], accesses
     refused = page.locator("tr[data-decision=deny]", has_text="mailbox-closed-to-staff")
     refused.locator("button[data-check-receipt]").click()
     verdict = page.locator("#receipt-check[role=status]")
@@ -282,6 +281,6 @@ def test_the_consent_story_through_the_pages(
 
     # 5. Léa is mailed the closing summary (in French), reads it in her history, with the
     # refused logins, and checks a receipt in the browser.
-    closing = w.mails_to(lea.email)[-1]
-    assert closing["Subject"] == FR("Case %(case)s resolved: what was accessed") % {"case": case_id}
+    closing = FR("Case %(case)s resolved: what was accessed") % {"case": case_id}
+    assert [m["Subject"] for m in w.mails_to(lea.email)].count(closing) == 1
     history_with_summary(browser_of_lea, w, lea, case_id)
