@@ -176,3 +176,33 @@ def test_static_files_and_the_language_switch(client: TestClient) -> None:
     page = client.get("/portal/signin", params={"lang": "fr"})
     assert '<html lang="fr">' in page.text
     assert "entrusted_lang=fr" in page.headers["set-cookie"]
+
+
+def test_a_signed_in_customer_arriving_from_a_mail_link_can_post_the_page(
+    client: TestClient, container: Container
+) -> None:
+    """Review finding: the browser sends no SameSite=Strict cookie with a navigation from
+    another site (a webmail's link), so that page's form is bound to a visitor cookie; the
+    form posted from our own page carries the session too and must be accepted."""
+    register_customer(client, container, ALICE)
+    portal_sign_in(client, ALICE)
+    session = str(client.cookies.get("entrusted_portal"))
+    client.cookies.clear()  # the cross-site arrival: no cookie sent
+    page = client.get("/portal/password-reset")
+    client.cookies.set("entrusted_portal", session, path="/portal")
+    before = container.ledger_store.stored_size()
+    r = client.post("/portal/password-reset", data={"email": ALICE, "csrf": form_token(page.text)})
+    assert r.status_code == 200, r.text
+    forged = [e for e in ledgered(container)[before:] if e.rule == "web.form-forged"]
+    assert forged == []
+
+
+def test_a_forged_form_with_a_malformed_field_is_refused_as_forged_not_422(
+    client: TestClient, container: Container
+) -> None:
+    before = container.ledger_store.stored_size()
+    r = client.post("/portal/signin", data={"csrf": "f" * 300})
+    assert r.status_code == 403
+    assert "web.form-forged" in r.text
+    forged = [e for e in ledgered(container)[before:] if e.rule == "web.form-forged"]
+    assert len(forged) == 1

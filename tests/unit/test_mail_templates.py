@@ -37,6 +37,7 @@ VALUES: dict[str, dict[str, Any]] = {
                             "grants": ["g"], "opened": [{"grant_id": "g", "names": [
                                 {"at": AT, "command": "retr", "name": "/a.txt"}]}]},
     Topic.PASSWORD_LINK: {"hours": 48, "link": "https://x/password#token=t"},
+    "identification.code": {"code": "012345", "minutes": 10, "expires_at": AT},
     Topic.EMAIL_CHANGE_LINK: {"expires_at": AT, "link": "https://x/email#token=t"},
     Topic.EMAIL_CHANGE_NOTICE: {"new_address": "n***@example.net", "portal": "https://x"},
     Topic.DISCLOSURE_NOTICE: {"first_name": "Léa", "last_name": "Muster", "disclosed_at": AT,

@@ -15,6 +15,9 @@ Conventions of a template pair:
 - every template receives `provider` (setting `provider_name`) and the filters `datetime`
   (a point in time, in the reader's zone and language) and `date`.
 
+A text message is one template of `templates/sms/`, `<name>.txt` alone, with no subject
+line and no HTML part (`text`); it shares the mails' catalogue.
+
 ```python
 mails = JinjaMailTemplates("Example Hosting", default_language="en",
                            default_time_zone="Europe/Zurich")
@@ -40,6 +43,7 @@ from entrusted.errors import InvalidInput
 from entrusted.services.outbox import Written
 
 MAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
+SMS_TEMPLATES = MAIL_TEMPLATES.parent / "sms"
 # A point in time after its long date: "27 novembre 2026, 19:00 (New York)"; the zone's city
 # tells the reader which clock, in their language ("Zürich", "Zurigo").
 _CLOCK = "HH:mm (VVV)"
@@ -54,11 +58,13 @@ class JinjaMailTemplates:
         default_language: str = "en",
         default_time_zone: str = "Europe/Zurich",
         directory: Path = MAIL_TEMPLATES,
+        sms_directory: Path = SMS_TEMPLATES,
     ) -> None:
         self.provider_name = provider_name
         self.default_language = clean_language(default_language, "default_language")
         self.default_time_zone = clean_time_zone(default_time_zone, "default_time_zone")
         self.directory = directory
+        self.sms_directory = sms_directory
 
     def write(
         self,
@@ -70,16 +76,7 @@ class JinjaMailTemplates:
         """The subject, text and HTML of template pair `name`. A language or zone the record
         holds but this system no longer knows falls back to the default rather than leaving
         the customer without their notice."""
-        lang = language if language in SUPPORTED else self.default_language
-        zone = ZoneInfo(self._zone(time_zone))
-        env = environment(self.directory, lang)
-        context = {
-            **values,
-            "provider": self.provider_name,
-            "language": lang,
-            "time_zone": zone.key,
-        }
-        env_globals = {"zone": zone, "lang": lang}
+        env, context, env_globals = self._setting(self.directory, values, language, time_zone)
         try:
             text = env.get_template(f"{name}.txt").render(context, **env_globals)
             subject, _, body = text.partition("\n\n")
@@ -89,6 +86,38 @@ class JinjaMailTemplates:
         except jinja2.TemplateNotFound as exc:
             raise InvalidInput("template", f"no mail template {exc.name}") from None
         return Written(subject.strip(), body.lstrip("\n"), html)
+
+    def text(
+        self,
+        name: str,
+        values: Mapping[str, object],
+        language: str | None = None,
+        time_zone: str | None = None,
+    ) -> str:
+        """Text message `name` (`sms_directory`), stripped: no subject and no HTML."""
+        env, context, env_globals = self._setting(self.sms_directory, values, language, time_zone)
+        try:
+            return env.get_template(f"{name}.txt").render(context, **env_globals).strip()
+        except jinja2.TemplateNotFound as exc:
+            raise InvalidInput("template", f"no text message template {exc.name}") from None
+
+    def _setting(
+        self,
+        directory: Path,
+        values: Mapping[str, object],
+        language: str | None,
+        time_zone: str | None,
+    ) -> tuple[jinja2.Environment, dict[str, object], dict[str, object]]:
+        """The reader's environment, the template's values and the filters' globals."""
+        lang = language if language in SUPPORTED else self.default_language
+        zone = ZoneInfo(self._zone(time_zone))
+        context = {
+            **values,
+            "provider": self.provider_name,
+            "language": lang,
+            "time_zone": zone.key,
+        }
+        return environment(directory, lang), context, {"zone": zone, "lang": lang}
 
     def _zone(self, time_zone: str | None) -> str:
         if time_zone is None:

@@ -35,7 +35,12 @@ from entrusted.crypto.personal import code_digest, code_matches, new_code, open_
 from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource
 from entrusted.domain.policy import ResourceKind as Kind
-from entrusted.domain.registry import Identification, IdentificationMethod, PersonalDetails
+from entrusted.domain.registry import (
+    Identification,
+    IdentificationMethod,
+    PersonalDetails,
+    SealedCustomer,
+)
 from entrusted.domain.registry import IdentificationOutcome as Outcome
 from entrusted.errors import (
     Conflict,
@@ -53,6 +58,8 @@ from entrusted.services.registry import RegistryParts, load_customer, personal
 from entrusted.services.registry_lookup import CaseFinder
 
 _METHODS = ", ".join(m.value for m in IdentificationMethod)
+# The code's template, under templates/mail (subject, text, HTML) and templates/sms.
+_CODE = "identification.code"
 log = structlog.get_logger("entrusted.messages")
 
 
@@ -143,7 +150,7 @@ class IdentificationService:
             # Sent before the identification is stored, outside any transaction (a slow relay
             # holds no lock); if it cannot be sent, nothing is stored and the caller gets the
             # transport's error (503), never a 201 for a code that reached nobody.
-            self._send_code(how, open_customer(keys, sealed), code, ident.id)
+            self._send_code(how, sealed, open_customer(keys, sealed), code, ident)
         with p.uow() as uow:
             uow.identifications.add(ident, digest)
             uow.commit()
@@ -178,33 +185,42 @@ class IdentificationService:
         raise error
 
     def _send_code(
-        self, how: IdentificationMethod, details: PersonalDetails, code: str, ref: str
+        self,
+        how: IdentificationMethod,
+        customer: SealedCustomer,
+        details: PersonalDetails,
+        code: str,
+        ident: Identification,
     ) -> None:
-        minutes = int(self._ttl.total_seconds() // 60)
-        text = (
-            f"Your identification code is {code}. Read it to our support team; "
-            f"it expires in {minutes} minutes. Never give it to anyone else."
-        )
+        """The code in the customer's language, and its end in their time zone: a caller
+        who cannot read the message cannot read the code back either."""
         if how is IdentificationMethod.SMS_CODE and details.mobile is None:
             raise InvalidInput("method", "there is no mobile number on file")
+        values = {
+            "code": code,
+            "minutes": int(self._ttl.total_seconds() // 60),
+            "expires_at": ident.expires_at,
+        }
+        mails, lang, zone = self._p.templates(), customer.language, customer.time_zone
         try:
             if how is IdentificationMethod.EMAIL_CODE:
-                headers = {"Auto-Submitted": "auto-generated"}
+                written = mails.write(_CODE, values, lang, zone)
                 self._mailer.send(
                     details.email,
-                    "Your identification code",
-                    text,
-                    headers,
+                    written.subject,
+                    written.text,
+                    {"Auto-Submitted": "auto-generated"},
                     purpose=MailPurpose.SECURITY,
+                    html=written.html,
                 )
             elif details.mobile is not None:
-                self._sms.send(details.mobile, text)
+                self._sms.send(details.mobile, mails.text(_CODE, values, lang, zone))
         except EntrustedError as exc:
             log.warning(
-                "message.undeliverable", kind=f"{how.value} code", ref=ref, error=exc.message
+                "message.undeliverable", kind=f"{how.value} code", ref=ident.id, error=exc.message
             )
             raise
-        log.info("message.sent", kind=f"{how.value} code", ref=ref)
+        log.info("message.sent", kind=f"{how.value} code", ref=ident.id)
 
     def verify(self, actor: Actor, identification_id: str, code: str) -> Identification:
         """Check the code the caller read back. Wrong or expired: InvalidInput("code"), the

@@ -82,6 +82,16 @@ class MailTemplates(Protocol):
         time_zone: str | None = None,
     ) -> Written: ...
 
+    def text(
+        self,
+        name: str,
+        values: Mapping[str, object],
+        language: str | None = None,
+        time_zone: str | None = None,
+    ) -> str:
+        """A short text from template `name.txt` alone, no subject (a text message)."""
+        ...
+
 
 Renderer = Callable[[OutboxMessage], Letter | None]
 NO_TEMPLATES = "no mail templates are configured"

@@ -10,26 +10,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from entrusted.bootstrap import Container
 from entrusted.entrypoints.web import console, errors, portal
-from entrusted.entrypoints.web.sessions import CONSOLE, PORTAL
+from entrusted.entrypoints.web.sessions import CONSOLE, PORTAL, Area, form_guard
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def _pages_app(container: Container) -> FastAPI:
+def _pages_app(container: Container, area: Area) -> FastAPI:
     # No OpenAPI document: these are pages, not an API (the API documents itself).
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(form_guard)]
+    )
     app.state.container = container
+    app.state.area = area
     return app
 
 
 def create_portal_app(container: Container) -> FastAPI:
-    app = _pages_app(container)
+    app = _pages_app(container, PORTAL)
     errors.install(app, PORTAL)
     for router in portal.ROUTERS:
         app.include_router(router)
@@ -37,7 +40,7 @@ def create_portal_app(container: Container) -> FastAPI:
 
 
 def create_console_app(container: Container) -> FastAPI:
-    app = _pages_app(container)
+    app = _pages_app(container, CONSOLE)
     errors.install(app, CONSOLE)
     for router in console.ROUTERS:
         app.include_router(router)

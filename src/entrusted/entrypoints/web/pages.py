@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from babel.dates import format_datetime
@@ -70,7 +71,7 @@ def sections(area: Area) -> list[str]:
 
 
 def default_language(request: Request) -> str:
-    found: str = getattr(container_of(request).settings, "default_language", "en")
+    found = container_of(request).settings.default_language
     return found if found in SUPPORTED else "en"
 
 
@@ -86,6 +87,13 @@ def language(request: Request, preferred: str | None = None) -> str:
     if preferred in SUPPORTED:
         return preferred
     return negotiate(request.headers.get("accept-language"), default_language(request))
+
+
+def _language_links(request: Request) -> dict[str, str]:
+    """The language switch's links: this page with its query kept (a history page's cursor),
+    only `lang` changed."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return {code: "?" + urlencode([*kept, ("lang", code)]) for code in LANGUAGE_NAMES}
 
 
 def render(
@@ -109,9 +117,10 @@ def render(
         "actor": signed_in(request, area),
         "csrf_field": CSRF_FIELD,
         "csrf": csrf_token(request, area),
-        "provider_name": getattr(settings, "provider_name", "Entrusted"),
+        "provider_name": settings.provider_name,
         "path": request.url.path,
-        "time_zone": getattr(settings, "default_time_zone", "Europe/Zurich"),
+        "time_zone": settings.default_time_zone,
+        "language_links": _language_links(request),
     }
     values.update(context or {})
     body = environment(lang).get_template(template).render(values)

@@ -13,12 +13,11 @@ from entrusted.entrypoints.web.sessions import (
     CONSOLE,
     check_form,
     container_of,
-    end_session,
     require,
     safe_next,
-    session_secret,
     signed_in,
-    start_session,
+    signed_in_answer,
+    signed_out_answer,
 )
 from entrusted.errors import AuthenticationFailed
 
@@ -59,17 +58,10 @@ def signin(
     except AuthenticationFailed:
         context = {"next": safe_next(CONSOLE, next), "failed": True, "username": username}
         return render(request, CONSOLE, "console/signin.html", context, status=401)
-    answer = RedirectResponse(safe_next(CONSOLE, next), 303)
-    start_session(request, answer, CONSOLE, issued.secret)
-    return answer
+    return signed_in_answer(request, CONSOLE, issued.secret, next)
 
 
 @router.post("/signout")
 def signout(request: Request, csrf: Optional = None) -> Response:
     check_form(request, CONSOLE, csrf)
-    secret = session_secret(request, CONSOLE)
-    if secret is not None:
-        container_of(request).staff.sign_out(secret)
-    answer = RedirectResponse(f"{CONSOLE.path}/signin", 303)
-    end_session(answer, CONSOLE)
-    return answer
+    return signed_out_answer(request, CONSOLE)

@@ -19,12 +19,11 @@ from entrusted.entrypoints.web.sessions import (
     PORTAL,
     check_form,
     container_of,
-    end_session,
     require,
     safe_next,
-    session_secret,
     signed_in,
-    start_session,
+    signed_in_answer,
+    signed_out_answer,
 )
 from entrusted.errors import AuthenticationFailed, InvalidInput
 
@@ -66,20 +65,13 @@ def signin(
     except AuthenticationFailed:
         context = {"next": safe_next(PORTAL, next), "failed": True, "email": email}
         return render(request, PORTAL, "portal/signin.html", context, status=401)
-    answer = RedirectResponse(safe_next(PORTAL, next), 303)
-    start_session(request, answer, PORTAL, issued.secret)
-    return answer
+    return signed_in_answer(request, PORTAL, issued.secret, next)
 
 
 @router.post("/signout")
 def signout(request: Request, csrf: Token = None) -> Response:
     check_form(request, PORTAL, csrf)
-    secret = session_secret(request, PORTAL)
-    if secret is not None:
-        container_of(request).customer_auth.sign_out(secret)
-    answer = RedirectResponse(f"{PORTAL.path}/signin", 303)
-    end_session(answer, PORTAL)
-    return answer
+    return signed_out_answer(request, PORTAL)
 
 
 @router.get("/password-reset")

@@ -19,7 +19,7 @@ Size = Annotated[int, Query(ge=1, le=2**62)]
 
 @router.get("/verify")
 def verify(request: Request) -> Response:
-    public = getattr(container_of(request).settings, "public_url", "http://127.0.0.1:8000")
+    public = container_of(request).settings.public_url
     return render(
         request, PORTAL, "portal/verify.html", {"log_url": f"{public.rstrip('/')}/v1/ledger"}
     )
