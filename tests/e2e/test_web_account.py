@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import WORKER, Container
@@ -301,3 +302,40 @@ def test_bad_input_is_a_clear_422_and_changes_nothing(
     assert r.status_code == 422
     assert ledgered(container)[-1].rule == "gate.invalid-request"
     assert count_rows(container.engine, "ftp_password") == 0
+
+
+def test_a_page_view_reads_no_personal_details_for_its_language_and_zone(
+    client: TestClient, container: Container, two: dict[str, tuple[str, str]]
+) -> None:
+    """Each page's own decisions stay ledgered (contracts, backups, grants are reads of their
+    own); the page's language and time zone are read with no decision, so the customer's
+    history is not filled with "you read your details". The details page stays a ledgered
+    read of the record."""
+    portal_sign_in(client, ALICE)
+    for path in ("/portal/contracts", "/portal/backups", "/portal/ftp", "/portal/grants"):
+        before = container.ledger_store.stored_size()
+        assert client.get(path).status_code == 200, path
+        added = ledgered(container)[before:]
+        assert added, path  # the page's own decision
+        assert "personal_details" not in {e.resource_kind for e in added}, path
+    before = container.ledger_store.stored_size()
+    assert client.get("/portal/email").status_code == 200  # reads nothing of hers
+    assert container.ledger_store.stored_size() == before
+    client.get("/portal/details")
+    read = [e for e in ledgered(container)[before:] if e.resource_kind == "personal_details"]
+    assert read  # the record itself (and the address awaiting its link), read and ledgered
+    assert {(e.action, e.decision, e.actor_id) for e in read} == {("read", "allow", read[0].owner)}
+
+
+def test_a_stored_zone_the_zone_database_no_longer_knows_falls_back_to_the_default(
+    client: TestClient, container: Container, two: dict[str, tuple[str, str]]
+) -> None:
+    with container.engine.begin() as db:
+        db.execute(
+            sa.text("UPDATE customer SET time_zone = 'Mars/Olympus_Mons' WHERE time_zone IS NULL")
+        )
+    portal_sign_in(client, ALICE)
+    for path in (*PAGES, "/portal/history"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "Mars/Olympus_Mons" not in r.text, path

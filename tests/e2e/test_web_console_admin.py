@@ -274,3 +274,48 @@ def test_a_restore_names_a_backup_of_the_right_shape_and_is_refused_to_support(
     r = client.post("/console/backups/restore", data={**data, "backup_id": "bkp_" + "0" * 16,
                                                       "csrf": csrf})  # fmt: skip
     assert_refused_page(container, r.status_code, r.text)
+
+
+def test_an_invalid_customer_id_on_the_backups_page_is_ledgered_as_personal_details(
+    client: TestClient, container: Container
+) -> None:
+    """The shared id check (`services.id_fields`): a customer id names personal details on
+    every page and in the API, not a disclosure (the copies had drifted)."""
+    agent(client, container, "ada", "sysadmin")
+    r = client.get("/console/backups", params={"customer_id": "reto@example.com"})
+    assert r.status_code == 422
+    assert "reto@example.com" not in r.text
+    last = ledgered(container)[-1]
+    assert (last.decision, last.action, last.resource_kind, last.resource_id) == (
+        "deny", "list", "personal_details", "invalid",
+    )  # fmt: skip
+    assert last.rule == "gate.invalid-request"
+    assert "reto@example.com" not in repr(last)
+
+
+@pytest.mark.parametrize("step", ["disable", "roles"])
+def test_a_refused_role_cannot_tell_a_staff_username_from_an_unknown_one(
+    client: TestClient, container: Container, step: str
+) -> None:
+    """The gate decides on the staff accounts before the name is looked up: a support agent
+    gets the same ledgered 403 for a member that exists and one that does not (a 404 for the
+    unknown name told who is on the staff)."""
+    container.staff.add("lena", "Lena Legal", ["legal"], STAFF_PASSWORD)
+    agent(client, container, "sam", "support")
+    csrf = token_of(client, "/console/customers/find")
+    seen = []
+    for username in ("lena", "nobody-here"):
+        before = len(ledgered(container))
+        r = client.post(f"/console/staff/{username}/{step}",
+                        data={"roles": ["sysadmin"], "csrf": csrf})  # fmt: skip
+        assert_refused_page(container, r.status_code, r.text)
+        entries = ledgered(container)
+        assert len(entries) == before + 1
+        last = entries[-1]
+        assert username not in repr(last)
+        seen.append((r.status_code, last.decision, last.rule, last.resource_kind,
+                     last.resource_id, last.action))  # fmt: skip
+    assert seen[0] == seen[1]
+    assert seen[0][3:5] == ("staff_account", "*")
+    assert container.staff.get("lena").active
+    assert [r.value for r in container.staff.get("lena").roles] == ["legal"]

@@ -10,18 +10,22 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from entrusted.bootstrap import Container
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import b64decode_strict
+from entrusted.domain.ids import IdKind, is_id
 from entrusted.domain.ledger import verify_consistency
 from entrusted.domain.policy import Action, Resource, ResourceKind
 from entrusted.entrypoints.server import create_server_app
 from entrusted.errors import Refused
 from entrusted.services.access_history import PAGE_SIZE
+from entrusted.services.court_orders import OrderForm
 from entrusted.services.gate import AccessContext
 from entrusted.services.receipts import verify_receipt
 from tests.e2e.web_support import (
@@ -33,6 +37,7 @@ from tests.e2e.web_support import (
     register_customer,
     token_in,
 )
+from tests.integration.test_registry_sql import staff
 
 pytestmark = pytest.mark.promise("P3", "P11", "P14")
 
@@ -283,3 +288,115 @@ def test_the_verify_page_is_public_and_proofs_verify(
     for old, new in ((0, 1), (now.size, first.size), (1, now.size + 1)):
         bad = client.get("/portal/verify/consistency", params={"old": old, "new": new})
         assert bad.status_code == 422, (old, new)
+
+
+def _held_back_entry(container: Container, customer: str) -> int:
+    """An entry filed under `customer` for a disclosure whose court order defers the notice
+    (P5): legal registers the order, proposes, a second lawyer approves, legal exports."""
+    legal, legal2 = (staff(container, name, "legal") for name in ("lea", "leo"))
+    today = container.clock().date()
+    order = container.desk.orders.register_order(
+        legal,
+        OrderForm("CH-BE", "BJS 26 18", today - timedelta(days=1), today + timedelta(days=60),
+                  [customer], ["personal_details"], today + timedelta(days=20)),
+        b"%PDF-1.7 Bezirksgericht (fake, for tests)",
+    )  # fmt: skip
+    proposed = container.desk.disclosures.propose(legal, order.id)
+    container.desk.disclosures.approve(legal2, proposed.id)
+    before = container.ledger_store.stored_size()
+    container.desk.disclosures.export(legal, proposed.id)
+    entries = _ledgered(container)
+    return next(
+        i
+        for i in range(before, len(entries))
+        if entries[i].owner == customer and entries[i].refs.get("disclosure") == proposed.id
+    )
+
+
+def _refusal(response: Response) -> tuple[int, list[str]]:
+    """What a refusal page tells the visitor: its status and the rule and reason shown."""
+    return response.status_code, re.findall(r"<code>([^<]*)</code>:? ?([^.]*)", response.text)
+
+
+def test_a_held_back_entry_is_refused_like_any_other_customers_entry(
+    client: TestClient, container: Container
+) -> None:
+    """P5: a stranger walking indices gets the same ledgered 403 for an entry a court order
+    holds back as for any other entry not theirs, and so does the owner herself."""
+    w = world(client, container)
+    held = _held_back_entry(container, w.carla)
+    normal = next(i for i, e in enumerate(_ledgered(container)) if e.owner == w.carla)
+    portal_sign_in(client, DORA)
+    answers = []
+    for index in (held, normal):
+        r = client.get(f"/portal/history/{index}/receipt")
+        last = _ledgered(container)[-1]
+        assert (last.actor_id, last.decision, last.resource_id) == (
+            w.dora, "deny", f"entry/{index}"
+        )  # fmt: skip
+        answers.append(_refusal(r))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 403
+    assert answers[0][1]  # the rule and reason are shown
+    client.cookies.clear()
+    portal_sign_in(client, CARLA)
+    mine = client.get(f"/portal/history/{held}/receipt")
+    assert _refusal(mine) == answers[0]
+    assert held not in _rows(client.get("/portal/history").text)
+
+
+def test_an_old_entrys_receipts_sign_no_new_checkpoint(
+    client: TestClient, container: Container
+) -> None:
+    world(client, container)
+    portal_sign_in(client, CARLA)
+    index = max(_rows(client.get("/portal/history").text))
+    first = client.get(f"/portal/history/{index}/receipt")  # newer than any checkpoint: signs
+    assert first.status_code == 200, first.text
+    signed = container.checkpoints.published()
+    assert signed is not None
+    assert index < signed.size
+    for _ in range(2):
+        again = client.get(f"/portal/history/{index}/receipt")
+        assert again.status_code == 200, again.text
+        verify_receipt(again.json(), container.checkpoints.key_list)
+    latest = container.checkpoints.published()
+    assert latest is not None
+    assert (latest.size, latest.root) == (signed.size, signed.root)
+
+
+def test_a_receipt_that_needs_a_signature_the_signer_cannot_give_is_503(
+    client: TestClient, container: Container
+) -> None:
+    world(client, container)
+    portal_sign_in(client, CARLA)
+    old = max(_rows(client.get("/portal/history").text))
+    assert client.get(f"/portal/history/{old}/receipt").status_code == 200
+    container.checkpoints.halt("a witness objected (test)")
+    # an entry under the latest checkpoint needs no signature: still handed out
+    assert client.get(f"/portal/history/{old}/receipt").status_code == 200
+    new = max(_rows(client.get("/portal/history").text))
+    assert new > old
+    r = client.get(f"/portal/history/{new}/receipt")
+    assert r.status_code == 503, r.text
+    assert "try again" in r.text
+
+
+def test_an_unknown_case_is_refused_like_another_customers_case(
+    client: TestClient, container: Container
+) -> None:
+    w = world(client, container)
+    unknown = IdKind.CASE.example
+    assert is_id(IdKind.CASE, unknown)
+    assert unknown != w.case
+    portal_sign_in(client, DORA)
+    answers = []
+    for case in (w.case, unknown):
+        before = container.ledger_store.stored_size()
+        r = client.get(f"/portal/history/cases/{case}")
+        (entry,) = _ledgered(container)[before:]
+        assert (entry.actor_id, entry.decision, entry.resource_id) == (w.dora, "deny", case)
+        answers.append((r.status_code, entry.rule, entry.reason))
+        assert entry.reason in r.text
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 403

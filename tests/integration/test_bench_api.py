@@ -16,6 +16,9 @@ import pytest
 from tests.conftest import PG_URL, postgres_available, require_service
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "api.py"
+# Fewer than the benchmark's 32: a mail-gate login costs ~30 ms of SQLite writes, so on a
+# busy CI machine 32 queued ones may not finish within a 3 s run, and wrk counts only those.
+CONNECTIONS = 8
 
 WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:4242/healthz
   2 threads and 32 connections
@@ -69,7 +72,7 @@ def test_the_wrk_script_sets_the_request_and_counts_statuses(tmp_path: Path) -> 
     )
     assert 'wrk.method = "POST"' in script
     assert f"wrk.body = [==[{body}]==]" in script
-    assert "wrk.headers[[==[Authorization]==]] = [==[Bearer t0k]==]" in script
+    assert "wrk.headers[ [==[Authorization]==] ] = [==[Bearer t0k]==]" in script
     assert 'io.write(string.format("status %d %d\\n", status, n))' in script
 
 
@@ -84,15 +87,16 @@ def test_a_wrk_run_without_a_report_is_an_error_not_zero() -> None:
 
 
 def check(result: dict[str, Any]) -> None:
-    assert result["connections"] == 32
+    assert result["connections"] == CONNECTIONS
     assert result["bare_rps"] > 0
     assert result["gate_rps"] > 0
     assert result["gate_vs_bare"] == pytest.approx(result["gate_rps"] / result["bare_rps"], 0.01)
     assert result["gate_endpoint"] == "POST /v1/gate/mail-login"
     # every mail-gate answer is the ledgered no-grant refusal, none another status
     assert result["gate_statuses"] == {"403": result["gate_requests"]}, result
-    assert result["gate_ledger_rules"]["mail.no-grant"] >= result["gate_requests"] > 0, result
-    assert "mail.staff-unauthenticated" not in result["gate_ledger_rules"], result
+    rules = result["gate_ledger_rules"]
+    assert rules["mailbox-closed-to-staff"] >= result["gate_requests"] > 0, result
+    assert "mail.staff-unauthenticated" not in rules, result
     assert result["non_2xx"] == 0, result
     assert result["socket_errors"] == 0, result
     assert result["server_tracebacks"] == 0, result
@@ -109,7 +113,7 @@ def check(result: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_brief_api_bench_on_sqlite() -> None:
     require_service(shutil.which("wrk") is not None, "wrk (Debian package wrk)")
-    result = load_module().run(quick=True, seconds=2, entries=500)
+    result = load_module().run(quick=True, seconds=3, connections=CONNECTIONS, entries=500)
     assert result["backend"] == "sqlite"
     check(result)
 
@@ -119,7 +123,9 @@ def test_brief_api_bench_on_sqlite() -> None:
 def test_brief_api_bench_on_postgresql() -> None:
     require_service(shutil.which("wrk") is not None, "wrk (Debian package wrk)")
     require_service(postgres_available(), "PostgreSQL at " + PG_URL)
-    result = load_module().run(database_url=PG_URL, quick=True, seconds=2, entries=500)
+    result = load_module().run(
+        database_url=PG_URL, quick=True, seconds=3, connections=CONNECTIONS, entries=500
+    )
     assert result["backend"] == "postgresql"
     check(result)
     # issue 13 item 3: a second instance on the same database, both loaded at once

@@ -87,14 +87,14 @@ def test_a_french_customer_gets_the_code_mail_in_french_in_their_zone(
     support = staff(c, "support1", "support")
     started = c.identification.start(support, customer_id, "email_code")
     message = recorder.received[-1].message
-    assert message["Subject"] == "Votre code d’identification"
+    assert message["Subject"] == "Votre code d\u2019identification"
     assert message["X-Entrusted-Purpose"] == "security"
     text = str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     html = str(message.get_body(("html",)).get_content())  # type: ignore[union-attr]
-    assert "Votre code d’identification est " in text
+    assert "Votre code d\u2019identification est " in text
     assert "expire dans 10 minutes" in text
     # The fake clock says 12:00 UTC; the code ends ten minutes later, in Paris time.
-    assert "jusqu’au 27 novembre 2026, 13:10 (Paris)" in text
+    assert "jusqu\u2019au 27 novembre 2026, 13:10 (Paris)" in text
     assert '<html lang="fr">' in html
     assert "code is" not in text + html  # no English left
     verify(c, support, started.id, text)

@@ -180,7 +180,19 @@ def test_bad_input_writes_nothing_at_all() -> None:
     docs, ledger, store, heard = world()
     with pytest.raises(InvalidInput):
         docs.publish(LEGAL, "", TODAY, "empty")
-    assert (len(store.rows), ledger.entries, heard) == (1, [], [])
+    # the rules' decision (asked first) is on record; no version, no publication, no notice
+    assert [e.decision for e in ledger.entries] == ["allow"]
+    assert (len(store.rows), heard) == (1, [])
+
+
+def test_an_attempt_by_another_role_is_ledgered_whatever_its_text() -> None:
+    """Trial finding: a support member's publication with a bad text was answered 422 and
+    never ledgered; the rules are asked before the text is checked."""
+    docs, ledger, store, _ = world()
+    staff = Actor(ActorKind.STAFF, "stf_other", frozenset({Role.SUPPORT}))
+    with refused_by("only-legal-publishes-the-policy-document", ledger=ledger):
+        docs.publish(staff, "", TODAY, "empty")
+    assert len(store.rows) == 1
 
 
 def test_a_failed_announcement_says_the_version_is_published() -> None:

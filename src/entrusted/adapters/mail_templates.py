@@ -120,12 +120,18 @@ class JinjaMailTemplates:
         return environment(directory, lang), context, {"zone": zone, "lang": lang}
 
     def _zone(self, time_zone: str | None) -> str:
-        if time_zone is None:
-            return self.default_time_zone
-        try:
-            return clean_time_zone(time_zone)
-        except InvalidInput:
-            return self.default_time_zone
+        return known_zone(time_zone, self.default_time_zone)
+
+
+def known_zone(time_zone: str | None, default: str) -> str:
+    """`time_zone` if this system's zone database knows it, else `default`: a zone stored on
+    a record that a later tzdata no longer knows must not cost the reader their mail or page."""
+    if time_zone is None:
+        return default
+    try:
+        return clean_time_zone(time_zone)
+    except InvalidInput:
+        return default
 
 
 @cache

@@ -49,6 +49,7 @@ from entrusted.bootstrap.ledger_jobs import (
     adopt_ledger_record,
     tile_source,
 )
+from entrusted.bootstrap.ledger_status import build_ledger_status
 from entrusted.bootstrap.mailings import (
     Mailings,
     build_mailings,
@@ -87,6 +88,7 @@ from entrusted.services.grants import GrantService
 from entrusted.services.identification import IdentificationService
 from entrusted.services.keys import WrappedKeyStore
 from entrusted.services.ledger import CheckpointService, TailSigner
+from entrusted.services.ledger_status import LedgerStatusService
 from entrusted.services.mail_login import MailLoginService
 from entrusted.services.mailbox_monitor import MailboxMonitor
 from entrusted.services.messaging import (
@@ -178,6 +180,7 @@ class Container:
     observability: Observability = field(init=False)  # metrics and readiness (issue 17)
     provisioning: ProvisioningService = field(init=False)  # the hoster's sync (issue 17)
     history: AccessHistory = field(init=False)  # the portal's access history (issue 18)
+    ledger_status: LedgerStatusService = field(init=False)  # the console's ledger page
 
     @property
     def checkpoints(self) -> CheckpointService:
@@ -391,4 +394,5 @@ def build(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Contai
     c.history = build_history(
         w, consent, registry, ledgered.store, desk.held_back, lambda: c.checkpoints
     )
+    c.ledger_status = build_ledger_status(c)
     return c

@@ -31,15 +31,15 @@ from entrusted.domain.cases import Case, CaseStatus
 from entrusted.domain.checkpoint import b64encode
 from entrusted.domain.ids import IdKind, is_id
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
-from entrusted.errors import InvalidInput, NotFound
+from entrusted.errors import InvalidInput, NotFound, TamperDetected, Unavailable
 from entrusted.services.consent_notices import visible
 from entrusted.services.consent_parts import ConsentParts
+from entrusted.services.customer_preferences import read_preferences
 from entrusted.services.disclosure_holdback import HeldBack
 from entrusted.services.gate import AccessContext
 from entrusted.services.grant_steps import GrantSteps, OpenedName
-from entrusted.services.ledger import CheckpointService
+from entrusted.services.ledger import CheckpointService, SignedCheckpoint
 from entrusted.services.receipts import RECEIPT_FORMAT, verify_receipt
-from entrusted.services.registry import load_customer
 
 PAGE_SIZE = 100
 StaffNames = Callable[[str], str | None]
@@ -181,9 +181,12 @@ class AccessHistory:
             )
         with self._parts.uow() as uow:
             case = uow.cases.get(case_id)
+        # An unknown case is decided as a case of nobody's: refused and ledgered exactly as
+        # another customer's is, so walking case ids tells no one which exist.
+        resource = Resource(ResourceKind.CASE, case_id) if case is None else case.resource()
+        self._parts.gate.decide(actor, Action.READ, resource, AccessContext(case_id))
         if case is None:
-            raise NotFound("case", case_id)
-        self._parts.gate.decide(actor, Action.READ, case.resource(), AccessContext(case.id))
+            raise NotFound("case", case_id)  # only if a rule ever allowed a case of nobody's
         customer_id = case.customer_id
         rows = self._ledger.entries_for_customer(customer_id, self._ledger.stored_size())
         withheld = self._held.for_customer(customer_id)
@@ -216,19 +219,28 @@ class AccessHistory:
     def receipt(self, actor: Actor, index: int) -> dict[str, Any]:
         """Entry `index` as an `entrusted-receipt/v1` of one entry, with its inclusion proof
         against the latest signed checkpoint; the gate decides by the entry's owner, so
-        another customer's entry is refused (and the attempt ledgered under its owner)."""
+        another customer's entry is refused (and the attempt ledgered under its owner).
+
+        An entry held back from its owner (P5) is decided as an entry of nobody's: the gate
+        refuses the owner exactly as it refuses anyone an entry not theirs, and files the
+        refusal under no customer. A 404 for it alone would tell a stranger, or the owner
+        walking indices, that a deferred entry sits there.
+
+        Only an entry newer than the latest checkpoint makes a new one be signed; a signer
+        that cannot sign now is `Unavailable` (try again), never a 500."""
         if not 0 <= index < self._ledger.stored_size():
             raise NotFound("ledger entry", index)
         body = self._ledger.entries(index, index + 1)[0]
         owner = _owner_of(body)
         withheld = self._held.for_customer(owner) if owner else None
         if withheld is not None and withheld(body):
-            raise NotFound("ledger entry", index)  # as if absent while the notice is deferred
+            owner = None
         resource = Resource(ResourceKind.LEDGER, f"entry/{index}", owner=owner)
         self._parts.gate.decide(actor, Action.READ, resource)
         checkpoints = self._checkpoints()
-        checkpoints.sign()  # only signs if the log grew: the entry is under the checkpoint
-        latest = checkpoints.latest()
+        latest = checkpoints.published()
+        if latest is None or index >= latest.size:
+            latest = _covering(checkpoints)
         if index >= latest.size:
             raise NotFound("signed checkpoint covering entry", index)
         proof = self._ledger.inclusion_proof(index, latest.size)
@@ -294,12 +306,23 @@ class AccessHistory:
         return found
 
     def _preferences(self, customer_id: str) -> tuple[str | None, str | None]:
-        with self._parts.registry.read() as uow:
-            try:
-                sealed = load_customer(uow, customer_id)
-            except NotFound:
-                return None, None
-        return sealed.time_zone, sealed.language
+        """After the gate allowed this customer's own history: their zone and language."""
+        mine = read_preferences(self._parts.registry.read, customer_id)
+        return mine.time_zone, mine.language
+
+
+def _covering(checkpoints: CheckpointService) -> SignedCheckpoint:
+    """Sign the head (it holds the entry asked for) and return the newest checkpoint. A
+    signer halted (a witness objected, a check failed) or busy past its wait makes the
+    receipt wait, not fail: the customer is told to try again."""
+    try:
+        checkpoints.sign()
+        return checkpoints.latest()
+    except (TamperDetected, Unavailable) as exc:
+        raise Unavailable(
+            "this entry is not under a signed checkpoint yet and none can be signed just "
+            "now; try again in a few minutes"
+        ) from exc
 
 
 def _ledger_of(customer_id: str) -> Resource:

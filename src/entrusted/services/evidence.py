@@ -168,6 +168,23 @@ class EvidenceService:
         self._gate.decide(actor, Action.READ, resource)
         return self._report(since, until)
 
+    def report_between(
+        self,
+        actor: Actor,
+        start_text: str | None,
+        end_text: str | None,
+        fields: tuple[str, str] = ("start", "end"),
+    ) -> EvidenceReport:
+        """`report_for` from the dates as typed (`YYYY-MM-DD`), for the API and the console
+        alike: text that is not a date is refused and ledgered (`gate.invalid-request`, naming
+        the field, never echoing the text) before anything is read. `fields` names the two
+        dates as the caller's request does (the API's `from`/`to`)."""
+        try:
+            first, after = _day(start_text, fields[0]), _day(end_text, fields[1])
+        except InvalidInput as exc:
+            self.refuse_input(actor, exc)
+        return self.report_for(actor, first, after)
+
     def refuse_input(self, actor: Actor, exc: InvalidInput) -> NoReturn:
         """Ledger a report request refused for its dates (`gate.invalid-request`, naming the
         field and the problem; the entry's resource is the placeholder id), then raise it:
@@ -290,6 +307,13 @@ class EvidenceService:
                 note="backup_day_key rows with destroy_after in the past, at report time",
             ),
         ]
+
+
+def _day(value: str | None, field: str) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:  # the text sent is not echoed: the refusal is ledgered
+        raise InvalidInput(field, "is not a date (YYYY-MM-DD)") from None
 
 
 def _ages(archives: list[Archive], now: datetime) -> list[BackupAge]:

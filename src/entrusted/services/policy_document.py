@@ -106,16 +106,17 @@ class PolicyDocuments:
         return None if found is None else found.number
 
     def publish(self, actor: Actor, text: str, effective: date, summary: str) -> PolicyVersion:
-        """Publish a new version (legal only). Bad input is refused before anything is written;
-        the rules' decision is ledgered before the write, the publication after it."""
+        """Publish a new version (legal only). The rules are asked first (so an attempt by
+        anyone else is ledgered whatever its text), then bad input is refused; nothing is
+        written unless both pass, and the publication is ledgered after the write."""
         versions = self._store.versions()
         latest = versions[-1] if versions else None
         now = self._clock()
-        draft = check_draft(text, effective, summary, now.date(), latest)
         number = 1 if latest is None else latest.number + 1
         resource = Resource(ResourceKind.POLICY_DOCUMENT, str(number))
         ctx = AccessContext(note=f"publish version {number}")
         self._gate.decide(actor, Action.PUBLISH, resource, ctx)
+        draft = check_draft(text, effective, summary, now.date(), latest)
         version = PolicyVersion(
             number, draft.text, draft.sha256, draft.effective, actor.id, draft.summary, now
         )

@@ -53,6 +53,7 @@ from entrusted.domain.registry import (
 from entrusted.errors import Conflict, InvalidInput, NotFound
 from entrusted.services.contact_email import ContactEmails
 from entrusted.services.customer_auth import CustomerAuthService
+from entrusted.services.customer_preferences import Preferences, read_preferences
 from entrusted.services.gate import AccessContext, Gate
 from entrusted.services.outbox import MailTemplates, required
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
@@ -222,6 +223,12 @@ class RegistryService:
         with self._p.read() as uow:
             sealed = load_customer(uow, customer_id)
         return self._record(sealed)
+
+    def preferences(self, customer_id: str) -> Preferences:
+        """The language and time zone alone, for dressing a page: no gate decision, as no
+        personal data is read, and only for the signed-in customer's own id
+        (`services/customer_preferences.py` says why)."""
+        return read_preferences(self._p.read, customer_id)
 
     def correct(
         self, actor: Actor, customer_id: str, changes: Mapping[str, str | None]

@@ -14,7 +14,7 @@ names no actor (`by=None`) acts as the machine's operator, as bootstrap names th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from entrusted.crypto.secrets import hash_password, new_token, token_digest
@@ -82,6 +82,17 @@ class StaffAdmin:
         self._gate.decide(step.actor, step.action, step.resource, step.context)
         return step
 
+    def _decide_then_find(
+        self, by: Actor | None, action: Action, username: str, note: str
+    ) -> tuple[_Step, StaffMember]:
+        """Decide on the staff accounts before looking the name up: a role that may not act
+        on them gets the same ledgered refusal for a name that exists and one that does not
+        (a 403 against a 404 would tell who is on the staff). Once allowed, the outcome is
+        ledgered under the member's id, never their name."""
+        step = self._decide(by, action, "*", note)
+        member = self.get(username)
+        return replace(step, resource=Resource(ResourceKind.STAFF_ACCOUNT, member.id)), member
+
     def _done(self, step: _Step, outcome: Outcome, reason: str) -> None:
         self._outcomes.record(
             step.actor, step.action, step.resource, outcome, reason, step.context
@@ -116,8 +127,21 @@ class StaffAdmin:
         return member
 
     def list_members(self) -> list[StaffMember]:
+        """Every member, ungated: for the operator's CLI on this machine. A staff member's
+        look goes through `members`."""
         with self._readers() as uow:
             return uow.staff.all()
+
+    def members(self, actor: Actor) -> list[StaffMember]:
+        """Every member, active first then by username, if the gate lets `actor` list the
+        staff accounts (P8, P12): who holds which role is itself a ledgered read."""
+        self._gate.decide(
+            actor,
+            Action.LIST,
+            Resource(ResourceKind.STAFF_ACCOUNT, "*"),
+            AccessContext(note="list staff members"),
+        )
+        return sorted(self.list_members(), key=lambda m: (not m.active, m.username))
 
     def get(self, username: str) -> StaffMember:
         with self._readers() as uow:
@@ -132,8 +156,7 @@ class StaffAdmin:
     def disable(self, username: str, *, by: Actor | None = None) -> StaffMember:
         """Disable a member and end their access at once: every token is revoked in the same
         transaction, then their grants (and so their live mail sessions) end."""
-        member = self.get(username)
-        step = self._decide(by, Action.DELETE, member.id, "disable staff member")
+        step, member = self._decide_then_find(by, Action.DELETE, username, "disable staff member")
         now = self._clock()
         with self._uow() as uow:
             if not self._require(uow.staff.get(member.id), username).active:
@@ -152,8 +175,7 @@ class StaffAdmin:
     ) -> StaffMember:
         """Replace a member's roles; a role taken away ends the grants they hold."""
         wanted = parse_roles(roles)
-        member = self.get(username)
-        step = self._decide(by, Action.UPDATE, member.id, "change roles")
+        step, member = self._decide_then_find(by, Action.UPDATE, username, "change roles")
         if step.actor.kind is ActorKind.STAFF and step.actor.id == member.id:
             # Separation of duties (P5): a sysadmin who made themselves `legal` could be the
             # second approver of a disclosure. Another administrator changes one's roles.

@@ -14,37 +14,20 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from entrusted.bootstrap import Container
-from entrusted.domain.ids import IdKind, is_id
-from entrusted.domain.policy import Action, Actor, ResourceKind
+from entrusted.domain.ids import is_id
+from entrusted.domain.policy import Action, Actor
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.services.id_fields import FIELDS
 from entrusted.services.outcomes import OutcomeRecorder
 
-# Which kind of id each request field holds, and what it names, for the ledgered refusal.
-FIELDS: dict[str, tuple[IdKind, ResourceKind]] = {
-    "customer_id": (IdKind.CUSTOMER, ResourceKind.PERSONAL_DETAILS),
-    "holder_id": (IdKind.CUSTOMER, ResourceKind.PERSONAL_DETAILS),
-    "to_customer": (IdKind.CUSTOMER, ResourceKind.PERSONAL_DETAILS),
-    "contract_id": (IdKind.CONTRACT, ResourceKind.CONTRACT),
-    "service_id": (IdKind.SERVICE, ResourceKind.CONTRACT),
-    "case_id": (IdKind.CASE, ResourceKind.CASE),
-    "request_id": (IdKind.ACCESS_REQUEST, ResourceKind.GRANT),
-    "grant_id": (IdKind.GRANT, ResourceKind.GRANT),
-    "session_id": (IdKind.GRANT_SESSION, ResourceKind.GRANT),
-    "identification_id": (IdKind.IDENTIFICATION, ResourceKind.PERSONAL_DETAILS),
-    "backup_id": (IdKind.BACKUP, ResourceKind.BACKUP),
-    "mailing_id": (IdKind.MAILING, ResourceKind.MAILING),
-    "order_id": (IdKind.COURT_ORDER, ResourceKind.DISCLOSURE),
-    "disclosure_id": (IdKind.DISCLOSURE, ResourceKind.DISCLOSURE),
-    "third_party_request_id": (IdKind.THIRD_PARTY_REQUEST, ResourceKind.DISCLOSURE),
-}
 _BY_METHOD = {
     "GET": Action.READ, "PATCH": Action.UPDATE, "PUT": Action.UPDATE, "DELETE": Action.DELETE
 }
 
 
 def check(c: Container, who: Actor, action: Action, **ids: str | None) -> None:
-    """Refuse (ledgered, 422) the first of `ids` (named as in `FIELDS`) that is given but
-    has not the shape of its kind of id."""
+    """Refuse (ledgered, 422) the first of `ids` (named as in `services.id_fields.FIELDS`)
+    that is given but has not the shape of its kind of id."""
     for field, value in ids.items():
         id_kind, resource_kind = FIELDS[field]
         if value is not None and not is_id(id_kind, value):

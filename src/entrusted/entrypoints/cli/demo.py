@@ -134,6 +134,11 @@ def demo(
     )
     # The demo's staff log in with the password it prints; a real installation needs TOTP.
     state.overrides["staff_totp_required"] = False
+    # Links in its mails and pages point at the port it serves on (trial finding: --port
+    # kept every mailed link on 8000).
+    state.overrides.update(
+        portal_url=f"http://127.0.0.1:{port}/portal", public_url=f"http://127.0.0.1:{port}"
+    )
     for line in initialise(state.settings()):
         console.print(f"[green]created[/green] {line}")
     (data_dir / DEMO_MARKER).write_text("made by `entrusted demo`; the next demo run wipes it\n")
@@ -175,6 +180,11 @@ def demo(
         threading.Thread(target=c.worker().run_forever, args=(stop,), daemon=True).start()
         console.print(f"serving on http://127.0.0.1:{port} (Ctrl-C to stop)")
         try:
-            uvicorn.run(create_app(container=c), host="127.0.0.1", port=port, log_level="warning")
+            # proxy_headers off, as `serve`: a forwarded-for header from the loopback client
+            # must not move the rate limits to an address of the caller's choosing
+            uvicorn.run(
+                create_app(container=c), host="127.0.0.1", port=port, log_level="warning",
+                proxy_headers=False,
+            )  # fmt: skip
         finally:
             stop.set()

@@ -10,7 +10,7 @@ from rich.markup import escape
 from entrusted.bootstrap import Container
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.entrypoints.cli.context import console
-from entrusted.entrypoints.cli.demo_messages import last_body
+from entrusted.entrypoints.cli.demo_messages import code_in, last_body
 from entrusted.entrypoints.cli.demo_registry import SIGNUP, _person, _staff, _try
 from entrusted.services.registry_forms import ServiceRequest
 
@@ -48,7 +48,7 @@ def consent_step(c: Container, fake: Faker) -> None:
     _try("another agent uses the same grant", lambda: c.grants.use(support2, grant.id))
     _try(f"{name} opens a second session", lambda: c.grants.use(support, grant.id))
     started = c.identification.start(support, holder.customer_id, "email_code", case_id=case.id)
-    code = last_body(c, "Your identification code").split("code is ")[1][:6]
+    code = code_in(last_body(c, "Your identification code"))
     c.identification.verify(support, started.id, code)
     _try(
         "support2 records verbal consent (did not identify the caller)",

@@ -40,5 +40,7 @@ def pages_step(c: Container, fake: Faker) -> None:
     base = c.settings.portal_url.rstrip("/")
     console.print(f"  portal:  {base}/signin   {PORTAL_EMAIL} / {PORTAL_PASSWORD}")
     site = base.rsplit("/portal", 1)[0]
-    console.print(f"  console: {site}/console/signin   any demo staff member")
+    console.print(
+        f"  console: {site}/console/signin   any demo staff member (the demo turns TOTP off)"
+    )
     console.print(f"  how to check our records yourself: {base}/verify")

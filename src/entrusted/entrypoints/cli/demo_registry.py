@@ -12,7 +12,7 @@ from rich.markup import escape
 from entrusted.bootstrap import Container
 from entrusted.domain.policy import Actor, ActorKind
 from entrusted.entrypoints.cli.context import console
-from entrusted.entrypoints.cli.demo_messages import last_body
+from entrusted.entrypoints.cli.demo_messages import code_in, last_body
 from entrusted.errors import EntrustedError, Refused
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_forms import Registration, ServiceRequest
@@ -61,7 +61,7 @@ def registry_step(c: Container, fake: Faker) -> None:
     support_name, support = _staff(c, "support")
     _, sysadmin = _staff(c, "sysadmin")
     started = c.identification.start(support, first.customer_id, "email_code")
-    code = last_body(c, "Your identification code").split("code is ")[1][:6]
+    code = code_in(last_body(c, "Your identification code"))
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     console.print(f"  {support_name} sent a one-time code to the e-mail on file ({started.id})")
     _try(

@@ -66,7 +66,10 @@ def install(app: FastAPI, area: Area) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return page(request, exc.status_code, str(exc.detail) if exc.status_code < 500 else "")
+        # the framework's own details ("Not Found") are English words the page already says
+        # in the visitor's language; only a route's own detail is worth showing
+        generic = exc.status_code in (404, 405) or exc.status_code >= 500
+        return page(request, exc.status_code, "" if generic else str(exc.detail))
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

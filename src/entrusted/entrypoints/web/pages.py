@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from entrusted.adapters.i18n import SUPPORTED, negotiate, translations
-from entrusted.entrypoints.web.security import PAGE_HEADERS
+from entrusted.adapters.mail_templates import known_zone
+from entrusted.entrypoints.web.security import PAGE_HEADERS, secure_cookies
 from entrusted.entrypoints.web.sessions import (
     CSRF_FIELD,
     LANGUAGE_COOKIE,
@@ -54,9 +55,11 @@ def environment(language: str) -> jinja2.Environment:
 
 
 def _zone(name: str) -> Any:
+    """`render` hands every page a zone this system knows; a template that names another one
+    gets UTC rather than a 500."""
     from zoneinfo import ZoneInfo
 
-    return ZoneInfo(name)
+    return ZoneInfo(known_zone(name, "UTC"))
 
 
 def sections(area: Area) -> list[str]:
@@ -123,12 +126,14 @@ def render(
         "language_links": _language_links(request),
     }
     values.update(context or {})
+    # A zone stored on a record that a later tzdata no longer knows: the configured default.
+    values["time_zone"] = known_zone(values["time_zone"], settings.default_time_zone)
     body = environment(lang).get_template(template).render(values)
     response = HTMLResponse(body, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
     set_visitor(request, response, area)
     if request.query_params.get("lang") in SUPPORTED:
         response.set_cookie(
             LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/", httponly=True,
-            samesite="strict",
+            samesite="strict", secure=secure_cookies(request, settings.portal_url),
         )  # fmt: skip
     return response

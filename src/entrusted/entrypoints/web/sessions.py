@@ -18,7 +18,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -196,13 +196,15 @@ def _secure(request: Request) -> bool:
 
 
 def safe_next(area: Area, target: str | None) -> str:
-    """Where to go after sign-in: only a path inside the area (no other host, no `//`)."""
+    """Where to go after sign-in: only a path inside the area (no other host, no `//`, no
+    `..` or encoded slash that a browser would resolve to outside it)."""
     home = area.path + "/"
     if not target or len(target) > 500 or "\\" in target:
         return home
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith(area.path + "/"):
         return home
-    if target.startswith("//"):
+    lowered = unquote(parts.path).lower()
+    if target.startswith("//") or "/." in lowered or "%2f" in parts.path.lower():
         return home
     return target

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from entrusted.domain.policy import Action
-from entrusted.entrypoints.web.console.admin_support import Line, Token, blank, checked
+from entrusted.entrypoints.web.console.support import Line, Token, blank, checked
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
 

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.disclosures import DataCategory
 from entrusted.domain.policy import Action
-from entrusted.entrypoints.web.console.admin_support import Token, blank, checked, id_list
+from entrusted.entrypoints.web.console.support import Token, blank, checked, id_list
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.security import PAGE_HEADERS
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
@@ -75,7 +75,7 @@ async def register_order(
     named = id_list(request, actor, Action.CREATE, "customer_id", customer_ids)
     asked = blank(request_id)
     if asked:
-        checked(request, actor, Action.CREATE, "request_id", asked)
+        checked(request, actor, Action.CREATE, "third_party_request_id", asked)
     content = await document.read(MAX_DOCUMENT + 1)  # the service refuses one too large
     form = OrderForm(court, case_number, issued_on, valid_until, named, categories,
                      notice_after, None, asked)  # fmt: skip

@@ -6,7 +6,7 @@ CSP (its one inline stylesheet named by hash)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +16,6 @@ from entrusted.bootstrap.evidence import build_evidence
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.security import PAGE_HEADERS
 from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
-from entrusted.errors import InvalidInput
 from entrusted.services.evidence_render import CSP, ReportFormat
 from entrusted.services.evidence_render import render as render_report
 
@@ -32,20 +31,10 @@ def evidence(request: Request, start: Day = None, end: Day = None) -> Response:
         today = c.clock().date()
         context = {"start": today.replace(day=1), "end": today + timedelta(days=1)}
         return render(request, CONSOLE, "console/admin/evidence.html", context)
-    service = build_evidence(c)
-    try:
-        first, after = _day(start, "start"), _day(end, "end")
-    except InvalidInput as exc:  # ledgered as `gate.invalid-request`, then 422
-        service.refuse_input(actor, exc)
-    report = service.report_for(actor, first, after)
+    # Dates that are not dates are ledgered as `gate.invalid-request`, then 422.
+    report = build_evidence(c).report_between(actor, start, end)
     return Response(
         render_report(report, ReportFormat.HTML), media_type="text/html; charset=utf-8",
         headers={**PAGE_HEADERS, "Content-Security-Policy": CSP},
     )  # fmt: skip
 
-
-def _day(value: str | None, field: str) -> date:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:  # the text sent is not echoed: the refusal is ledgered
-        raise InvalidInput(field, "is not a date (YYYY-MM-DD)") from None

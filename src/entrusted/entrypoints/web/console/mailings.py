@@ -3,7 +3,9 @@ everyone the purpose reaches, the holders of named services, or named customers)
 it will reach before anything is sent, send it, and watch its progress — the calls
 `/v1/mailings` makes (`compose`, `view`, `recent`, `send`), each asking the gate and
 ledgering. Only communications passes `communications-mails-own-customers`; anyone else gets
-the refusal page. The progress fragment is re-fetched every 2 s by /static/progress.js."""
+the refusal page. The progress fragment is re-fetched by /static/progress.js (2 s, doubling
+up to 30 s; paused while the tab is hidden; stopped once done): each fetch is a ledgered
+view."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.mailings import MAX_BODY, MAX_SUBJECT, MailPurpose
 from entrusted.domain.policy import Action
-from entrusted.entrypoints.web.console.admin_support import Token, blank, checked
+from entrusted.entrypoints.web.console.support import Token, blank, checked
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
 from entrusted.services.mailings import MailingDraft

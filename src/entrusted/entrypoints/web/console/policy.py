@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.policy_document import MAX_SUMMARY_CHARS, MAX_TEXT_CHARS
-from entrusted.entrypoints.web.console.admin_support import Token
+from entrusted.entrypoints.web.console.support import Token
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
 

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.policy import Role
-from entrusted.entrypoints.web.console.admin_support import Line, Token
+from entrusted.entrypoints.web.console.support import Line, Token
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
-from entrusted.services.staff_roster import staff_roster
 
 router = APIRouter()
 Username = Annotated[str, Form(max_length=64)]
@@ -29,7 +28,7 @@ STAFF_PAGE = f"{CONSOLE.path}/staff"
 def members(request: Request) -> Response:
     actor = require(request, CONSOLE)
     c = container_of(request)
-    context = {"members": staff_roster(c.staff, c.gate, actor), "roles": [r.value for r in Role]}
+    context = {"members": c.staff.members(actor), "roles": [r.value for r in Role]}
     return render(request, CONSOLE, "console/admin/staff.html", context)
 
 

@@ -22,24 +22,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.ids import IdKind, is_id
-from entrusted.domain.policy import Action, Actor, ResourceKind
+from entrusted.domain.policy import Action, Actor
+from entrusted.entrypoints.web.ids import checked
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.portal import me
 from entrusted.entrypoints.web.sessions import PORTAL, check_form, container_of, require, signed_in
 from entrusted.errors import AuthenticationFailed, NotFound
-from entrusted.services.outcomes import OutcomeRecorder
 
 router = APIRouter()
 Token = Annotated[str | None, Form(max_length=200)]
-
-
-def _checked(request: Request, actor: Actor, action: Action, field: str, value: str) -> str:
-    """`value` if it has the shape of its kind of id; else refused (ledgered, 422)."""
-    id_kind = IdKind.ACCESS_REQUEST if field == "request_id" else IdKind.GRANT
-    if not is_id(id_kind, value):
-        recorder = OutcomeRecorder(container_of(request).gate)
-        recorder.invalid_id(actor, action, ResourceKind.GRANT, field, id_kind)
-    return value
 
 
 def _posted(request: Request, csrf: str | None) -> Actor:
@@ -58,7 +49,7 @@ def access_request(request: Request, request_id: str) -> Response:
             raise NotFound("access request", "invalid")
         context = {"next": request.url.path}
         return render(request, PORTAL, "portal/access_request_signin.html", context)
-    _checked(request, actor, Action.READ, "request_id", request_id)
+    checked(request, actor, Action.READ, "request_id", request_id)
     view = container_of(request).consent.request_view(actor, request_id)
     return me.page(request, actor, "portal/access_request.html", {"view": view})
 
@@ -66,7 +57,7 @@ def access_request(request: Request, request_id: str) -> Response:
 @router.post("/access-requests/{request_id}/approve")
 def approve(request: Request, request_id: str, token: Token = None, csrf: Token = None) -> Response:
     actor = _posted(request, csrf)
-    _checked(request, actor, Action.APPROVE, "request_id", request_id)
+    checked(request, actor, Action.APPROVE, "request_id", request_id)
     c = container_of(request)
     if not token:  # the page was opened without its link: ask for the link, change nothing
         asked = c.consent.request_view(actor, request_id)
@@ -80,7 +71,7 @@ def approve(request: Request, request_id: str, token: Token = None, csrf: Token 
 @router.post("/access-requests/{request_id}/deny")
 def deny(request: Request, request_id: str, token: Token = None, csrf: Token = None) -> Response:
     actor = _posted(request, csrf)
-    _checked(request, actor, Action.DELETE, "request_id", request_id)
+    checked(request, actor, Action.DELETE, "request_id", request_id)
     c = container_of(request)
     c.consent.deny(actor, request_id, token or None)
     view = c.consent.request_view(actor, request_id)
@@ -122,6 +113,6 @@ def grants(request: Request, revoked: str | None = None) -> Response:
 @router.post("/grants/{grant_id}/revoke")
 def revoke(request: Request, grant_id: str, csrf: Token = None) -> Response:
     actor = _posted(request, csrf)
-    _checked(request, actor, Action.DELETE, "grant_id", grant_id)
+    checked(request, actor, Action.DELETE, "grant_id", grant_id)
     container_of(request).grants.revoke(actor, grant_id)
     return RedirectResponse(f"{PORTAL.path}/grants?revoked={grant_id}", 303)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from entrusted.domain.ids import IdKind, is_id
-from entrusted.domain.policy import Action, ResourceKind
+from entrusted.domain.policy import Action
+from entrusted.entrypoints.web.ids import checked
 from entrusted.entrypoints.web.portal import me
 from entrusted.entrypoints.web.sessions import PORTAL, container_of, require
-from entrusted.services.outcomes import OutcomeRecorder
 
 router = APIRouter()
 
@@ -31,9 +30,6 @@ def contracts(request: Request) -> Response:
 def contract(request: Request, contract_id: str) -> Response:
     actor = require(request, PORTAL)
     c = container_of(request)
-    if not is_id(IdKind.CONTRACT, contract_id):
-        OutcomeRecorder(c.gate).invalid_id(
-            actor, Action.READ, ResourceKind.CONTRACT, "contract_id", IdKind.CONTRACT
-        )
+    checked(request, actor, Action.READ, "contract_id", contract_id)
     found = c.contracts.get(actor, contract_id)
     return me.page(request, actor, "portal/contracts.html", {"contracts": [found], "one": True})

@@ -10,14 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from entrusted.domain.ids import IdKind, is_id
-from entrusted.domain.policy import Action, Actor, ResourceKind
+from entrusted.domain.policy import Action, Actor
 from entrusted.domain.registry import ServiceKind
 from entrusted.domain.staff import MIN_PASSWORD_LENGTH
+from entrusted.entrypoints.web.ids import checked
 from entrusted.entrypoints.web.portal import me
 from entrusted.entrypoints.web.sessions import PORTAL, check_form, container_of, require
 from entrusted.errors import InvalidInput
-from entrusted.services.outcomes import OutcomeRecorder
 
 router = APIRouter()
 
@@ -53,10 +52,7 @@ def set_password(
     check_form(request, PORTAL, csrf)
     actor = require(request, PORTAL)
     c = container_of(request)
-    if not is_id(IdKind.SERVICE, service_id):
-        OutcomeRecorder(c.gate).invalid_id(
-            actor, Action.UPDATE, ResourceKind.FTP_SPACE, "service_id", IdKind.SERVICE
-        )
+    checked(request, actor, Action.UPDATE, "service_id", service_id)
     try:
         c.ftp_passwords.set(actor, service_id, password)
     except InvalidInput as exc:

@@ -1,9 +1,11 @@
-"""The signed-in customer's own record, language and time zone, for every portal page.
+"""The signed-in customer's language and time zone for every portal page, and their own
+record for the details page.
 
 Why a helper: each portal page is written in the customer's own language (unless the visitor
-chose another with `?lang=`) and shows dates in the customer's own zone. Both live on the
-customer record, read through the registry service (the gate decides, the ledger records),
-once per request however many times a page asks.
+chose another with `?lang=`) and shows dates in the customer's own zone. Both are read alone
+(`RegistryService.preferences`: plain columns, no personal data, no gate decision), so a page
+view adds no "you read your details" to the customer's history; the record itself is read
+through the gate (ledgered) only by the details page, once per request.
 
 ```python
 return page(request, actor, "portal/backups.html", {"backups": found})
@@ -22,6 +24,7 @@ from entrusted.domain.policy import Actor
 from entrusted.domain.registry import CustomerRecord
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import PORTAL, container_of, signed_in
+from entrusted.services.customer_preferences import Preferences
 
 
 def record(request: Request, actor: Actor) -> CustomerRecord:
@@ -33,7 +36,16 @@ def record(request: Request, actor: Actor) -> CustomerRecord:
     return cached
 
 
-def time_zone(request: Request, found: CustomerRecord) -> str:
+def preferences(request: Request, actor: Actor) -> Preferences:
+    """The signed-in customer's language and time zone: from their record if this request
+    read it (the details page, just corrected), else read alone, with no gate decision."""
+    cached: CustomerRecord | None = getattr(request.state, "my_record", None)
+    if cached is not None and cached.id == actor.id:
+        return Preferences(cached.language, cached.time_zone)
+    return container_of(request).registry.preferences(actor.id)
+
+
+def time_zone(request: Request, found: Preferences) -> str:
     """The customer's own zone, else the configured default."""
     default: str = container_of(request).settings.default_time_zone
     return found.time_zone or default
@@ -48,7 +60,7 @@ def page(
     status: int = 200,
 ) -> HTMLResponse:
     """`render` in the customer's language and time zone."""
-    mine = record(request, actor)
+    mine = preferences(request, actor)
     values = {"time_zone": time_zone(request, mine), **(context or {})}
     return render(
         request, PORTAL, template, values, status=status, preferred_language=mine.language
