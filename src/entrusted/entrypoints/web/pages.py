@@ -28,6 +28,7 @@ from entrusted.entrypoints.web.security import PAGE_HEADERS, secure_cookies
 from entrusted.entrypoints.web.sessions import (
     CSRF_FIELD,
     LANGUAGE_COOKIE,
+    PORTAL,
     Area,
     container_of,
     csrf_token,
@@ -110,19 +111,27 @@ def render(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """The page `template` in the visitor's language, with the form token and who is signed
-    in; sets the language and visitor cookies when they are new."""
-    lang = language(request, preferred_language)
+    in; sets the language and visitor cookies when they are new. A signed-in customer's
+    page (the start page and error pages too) is in their own language and zone unless the
+    caller says otherwise (trial finding: the start page was English for a French customer)."""
     settings = container_of(request).settings
+    zone = settings.default_time_zone
+    actor = signed_in(request, area)
+    if area is PORTAL and actor is not None:
+        mine = container_of(request).registry.preferences(actor.id)
+        preferred_language = preferred_language or mine.language
+        zone = mine.time_zone or zone
+    lang = language(request, preferred_language)
     values: dict[str, Any] = {
         "lang": lang,
         "languages": LANGUAGE_NAMES,
         "area": area,
-        "actor": signed_in(request, area),
+        "actor": actor,
         "csrf_field": CSRF_FIELD,
         "csrf": csrf_token(request, area),
         "provider_name": settings.provider_name,
         "path": request.url.path,
-        "time_zone": settings.default_time_zone,
+        "time_zone": zone,
         "language_links": _language_links(request),
     }
     values.update(context or {})
