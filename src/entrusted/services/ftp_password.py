@@ -42,11 +42,11 @@ class FtpPasswordService:
         self._p = parts
 
     def set(self, actor: Actor, service_id: str, password: str) -> None:
-        """Set (or replace) the FTP password of the space `service_id`. NotFound for an unknown
-        space, Refused by the rules, then InvalidInput for a weak password (the rules are asked
-        first, so an attempt on another customer's space is ledgered whatever its password),
-        Conflict for a cancelled contract or one that changed hands while the password was
-        being hashed. Nothing changes unless every check passed."""
+        """Set (or replace) the FTP password of the space `service_id`. InvalidInput for a
+        weak password (nothing changes, nothing is asked), NotFound for an unknown space,
+        Refused by the rules, Conflict for a cancelled contract or one that changed hands
+        while the password was being hashed."""
+        validate_password(password)
         p = self._p
         context = AccessContext(note=NOTE)
         if not 0 < len(service_id) <= _MAX_ID or not service_id.isprintable():
@@ -60,7 +60,6 @@ class FtpPasswordService:
             raise NotFound(_NOUN, service_id)
         resource = Resource(ResourceKind.FTP_SPACE, service_id, owner=contract.holder_id)
         p.gate.decide(actor, Action.UPDATE, resource, context)
-        validate_password(password)
         if contract.status is not ContractStatus.ACTIVE:
             raise Conflict(f"contract {contract.id} is cancelled; its FTP space takes no login")
         password_hash = hash_password(password)
