@@ -26,6 +26,14 @@ class ServingSettings(BaseModel):
         "header names the client (rate limits, login limits and the access log see that "
         "address); empty: the header is ignored.",
     )
+    worker_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Threads one serve process runs its blocking request handlers on (the "
+        "database work of every route); more than the cores can use only adds switching "
+        "between threads that wait for Python's interpreter lock.",
+    )
     # --- deployment (issue 17): the internal hook listener, see docs/deploy.md ---
     hooks_listen: str | None = Field(
         default=None,

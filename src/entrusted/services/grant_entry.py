@@ -156,7 +156,7 @@ class GrantEntry:
                 allowed=False,
             )
             raise NotFound(b.noun, "with that name")
-        live = self._live(found, member.id)
+        live, case_id = self._live(found, member.id, with_case=True)
         usable = [g for g in live if not g.spent]
         if not usable and live:
             # A grant whose sessions are all used still counts for the sessions it opened (the
@@ -172,7 +172,7 @@ class GrantEntry:
             )
         if not usable:
             # The gate decides (and ledgers) the attempt: without a grant the rules refuse.
-            ctx = AccessContext(case_id=self._case(member.id, found), note=b.note)
+            ctx = AccessContext(case_id=case_id, note=b.note)
             self._p.gate.decide(member, b.action, resource, ctx)
             outcomes.refuse(member, b.action, resource, b.no_grant, "no usable grant", ctx)
         grant = min(usable, key=lambda g: g.expires_at)
@@ -249,18 +249,27 @@ class GrantEntry:
         found = boundary.find(target)
         if found is None:
             return None
-        usable = [g for g in self._live(found, staff_id) if not g.spent]
+        live, _ = self._live(found, staff_id)
+        usable = [g for g in live if not g.spent]
         return min(usable, key=lambda g: g.expires_at).id if usable else None
 
-    def _live(self, found: Target, staff_id: str) -> list[Grant]:
-        """`staff_id`'s grants active now for exactly `found`, spent ones included."""
+    def _live(
+        self, found: Target, staff_id: str, with_case: bool = False
+    ) -> tuple[list[Grant], str | None]:
+        """`staff_id`'s grants active now for exactly `found`, spent ones included, and
+        (`with_case`, only when none is usable) the case a refusal is filed under, read in
+        the same unit: one read transaction per login, not two (`bench api`'s mail gate)."""
         now = self._p.clock()
         with self._p.uow() as uow:
-            return [
+            live = [
                 g
                 for g in uow.grants.active_for_contract(found.contract.id)
                 if g.staff_id == staff_id and g.service_id == found.service_id and g.active_at(now)
             ]
+            case_id = None
+            if with_case and not any(not g.spent for g in live):
+                case_id = staff_case(uow, found.holder_id, found.contract.id, staff_id)
+        return live, case_id
 
     def _resource(self, boundary: Boundary, found: Target) -> Resource:
         return Resource(boundary.kind, found.service_id, owner=found.holder_id)

@@ -152,15 +152,50 @@ class StaffService(StaffAdmin):
         password) for `password_cache_ttl`, so an IMAP client's reconnects do not each pay
         argon2; a changed password or a disabled account misses that cache."""
         now = self._clock()
+        known = self._recent_success(username, password, address, now)
+        if known is not None:
+            return known
         member, _, attempt = self._verify(username, password, None, address, now, totp=False)
         self._end_attempt(attempt, failed=False, clear=username[:64])
         return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
 
-    def _remembered(self, username: str, stored: str, password: str, now: datetime) -> bool:
+    def _recent_success(
+        self, username: str, password: str, address: str, now: datetime
+    ) -> Actor | None:
+        """The member, if this process checked this very password against the stored hash
+        within `password_cache_ttl` and nothing needs writing: the member is active, no limit
+        is reached and the account has no failure to clear. Read only. Why: an IMAP client's
+        reconnects repeat one right password, and the two bookkeeping commits of a full check
+        queued every such login behind SQLite's write lock (`bench api`'s mail gate). A wrong
+        password never matches the remembered digest and takes the counted path; so does any
+        login while a failure (settled or in flight) is on record for the account."""
+        if username not in self._password_cache:
+            return None
+        account, source = username[:64], address[:64]
+        with self._readers() as uow:
+            member = uow.staff.by_username(username)
+            if member is None or not member.active:
+                return None
+            stored = uow.staff.password_hash(member.id)
+            failures = uow.login_failures
+            since = now - self._limits.window
+            if failures.count_for_account(account, since):
+                return None  # a failure to clear, or one in flight: the counted path
+            if failures.count_for_address(source, since) >= self._limits.max_failures_per_address:
+                return None
+        if stored is None or not self._cached(username, stored, password, now):
+            return None
+        return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
+
+    def _cached(self, username: str, stored: str, password: str, now: datetime) -> bool:
         digest = hmac.digest(self._cache_key, f"{stored}\0{password}".encode(), "sha256")
         hit = self._password_cache.get(username)
-        if hit is not None and hit[1] > now and hmac.compare_digest(hit[0], digest):
+        return hit is not None and hit[1] > now and hmac.compare_digest(hit[0], digest)
+
+    def _remembered(self, username: str, stored: str, password: str, now: datetime) -> bool:
+        if self._cached(username, stored, password, now):
             return True
+        digest = hmac.digest(self._cache_key, f"{stored}\0{password}".encode(), "sha256")
         if verify_password(stored, password):
             if self._password_cache_ttl:
                 self._password_cache[username] = (digest, now + self._password_cache_ttl)
