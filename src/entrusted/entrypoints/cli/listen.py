@@ -33,9 +33,15 @@ def taking_port(host: str, port: int) -> Iterator[None]:
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to `host:port` as uvicorn would bind it (address reuse on, so a
-    restart need not wait for old connections), or `Unavailable`."""
+    restart need not wait for old connections), or `Unavailable`.
+
+    The protocol is named (`IPPROTO_TCP`), not left 0: asyncio turns Nagle's algorithm off
+    (TCP_NODELAY) only on connections whose socket says it is TCP. Without it, a response
+    written in two parts (head, then body) waited for the client's delayed ACK, 40 ms on
+    Linux, on every request of a kept-alive connection: `/healthz` took 44 ms a request
+    instead of 2 (`bench api`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family=family)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         with taking_port(host, port):
