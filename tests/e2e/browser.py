@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tests.conftest import require_module, require_service
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -134,9 +134,22 @@ def watch_problems(page: Page) -> list[str]:
         ),
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("requestfailed", lambda r: _failed(problems, r))
     page.add_init_script(LISTEN_FOR_CSP)
     return problems
+
+
+def _failed(problems: list[str], request: Request) -> None:
+    """A failed request is a problem, except one the browser itself gave up on
+    (`net::ERR_ABORTED`): Chromium cancels what a page is still loading (its stylesheet, the
+    tab icon it asks for after the page) when the test moves on to the next page, the sooner
+    the faster the server answers. What the server does wrong fails otherwise (a refused,
+    reset or empty connection: `ERR_CONNECTION_*`, `ERR_EMPTY_RESPONSE`), a blocked load is
+    a CSP violation (`csp_violations`), and an error status is an answer, not a failure."""
+    failure = request.failure or ""
+    if failure == "net::ERR_ABORTED":
+        return
+    problems.append(f"request failed: {request.url} ({failure})")
 
 
 def csp_violations(page: Page) -> list[str]:

@@ -7,29 +7,30 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import WORKER, Container
-from entrusted.domain.audit import AuditEntry
 from entrusted.entrypoints.server import create_server_app
 from tests.conftest import count_rows
 from tests.e2e.web_support import (
     CUSTOMER_PASSWORD,
     STAFF_PASSWORD,
+    client,
     console_sign_in,
     form_token,
+    ledgered,
     mails_to,
     portal_sign_in,
+    signed_up,
     token_in,
 )
 from tests.refusals import default_deny_reason
 
 pytestmark = pytest.mark.promise("P1", "P2", "P9", "P15", "P16")
+
+__all__ = ["client"]  # the fixture, imported to be found
 
 ALICE = "alice.account@example.com"
 BOB = "bob.account@example.com"
@@ -37,23 +38,11 @@ NEW = "alice.new@example.net"
 PAGES = ("/portal/details", "/portal/contracts", "/portal/backups", "/portal/ftp")
 
 
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
-
-
-def ledgered(container: Container) -> list[AuditEntry]:
-    store = container.ledger_store
-    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
-
-
 def register(client: TestClient, container: Container, email: str, first: str, ftp: str) -> None:
     """A customer with a contract hosting a mailbox, an FTP space, a web site and a domain,
     registered by the signup site, with a password set through the mailed link."""
-    site = container.staff.issue_service_token("signup", "site").secret
     host = ftp.replace("-", "")
-    body: dict[str, Any] = {
+    signed_up(client, container, {
         "last_name": "Beispiel", "first_name": first, "email": email,
         "services": [
             {"kind": "mailbox", "name": f"{ftp}@{host}.example.org"},
@@ -61,14 +50,7 @@ def register(client: TestClient, container: Container, email: str, first: str, f
             {"kind": "website", "name": f"www.{host}.example.org"},
             {"kind": "domain", "name": f"{host}.example.org"},
         ],
-    }  # fmt: skip
-    r = client.post("/v1/customers", json=body, headers={"Authorization": f"Bearer {site}"})
-    assert r.status_code == 201, r.text
-    link = [m for m in mails_to(container, email) if "#token=" in m][-1]
-    r = client.post(
-        "/v1/customers/password", json={"token": token_in(link), "password": CUSTOMER_PASSWORD}
-    )
-    assert r.status_code == 204, r.text
+    })  # fmt: skip
 
 
 def contract_of(container: Container, email: str) -> tuple[str, str]:

@@ -7,7 +7,6 @@ service's rule and change nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,31 +14,28 @@ import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
-from entrusted.domain.audit import AuditEntry
-from entrusted.entrypoints.server import create_server_app
 from tests.conftest import FakeClock
 from tests.e2e.web_support import (
     CUSTOMER_PASSWORD,
     STAFF_PASSWORD,
+    client,
     form_token,
+    ledgered,
     mails_to,
     portal_sign_in,
+    signed_up,
     token_in,
 )
 
 pytestmark = pytest.mark.promise("P9", "P10", "P11")
+
+__all__ = ["client"]  # the fixture, imported to be found
 
 CARLA = "carla.consent@example.com"
 DORA = "dora.consent@example.com"
 MAILBOX = "carla@example.org"
 WHY = "Carla reports that her mail client keeps failing to sync."
 _LINK = re.compile(r"(https?://\S+/access-requests/acr_\w+)#token=(\S+)")
-
-
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
 
 
 @dataclass
@@ -58,16 +54,8 @@ def bearer(secret: str) -> dict[str, str]:
 def customer(client: TestClient, container: Container, email: str, **extra: object) -> World:
     """A customer registered through the API, with a password set through the mailed link;
     the support member is filled in by `world`."""
-    site = bearer(container.staff.issue_service_token("signup", "site").secret)
     body = {"last_name": "Beispiel", "first_name": "Carla", "email": email, **extra}
-    r = client.post("/v1/customers", json=body, headers=site)
-    assert r.status_code == 201, r.text
-    made = r.json()
-    link = [m for m in mails_to(container, email) if "#token=entl_" in m][-1]
-    r = client.post(
-        "/v1/customers/password", json={"token": token_in(link), "password": CUSTOMER_PASSWORD}
-    )
-    assert r.status_code == 204, r.text
+    made = signed_up(client, container, body)
     r = client.post("/v1/customers/login", json={"email": email, "password": CUSTOMER_PASSWORD})
     auth = bearer(r.json()["token"])
     services: dict[str, str] = {}
@@ -102,11 +90,6 @@ def ask(client: TestClient, container: Container, w: World, **extra: object) -> 
     found = _LINK.search([m for m in mails_to(container, CARLA) if "/access-requests/" in m][-1])
     assert found
     return urlsplit(found.group(1)).path, found.group(2)
-
-
-def ledgered(container: Container) -> list[AuditEntry]:
-    store = container.ledger_store
-    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
 
 
 def grants_of(client: TestClient, w: World) -> list[str]:

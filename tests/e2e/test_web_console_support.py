@@ -8,7 +8,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,17 @@ from fastapi.testclient import TestClient
 from entrusted.bootstrap import Container
 from entrusted.config import Settings
 from entrusted.domain.policy import Actor, ActorKind
-from entrusted.entrypoints.server import create_server_app
 from tests.conftest import count_rows
 from tests.e2e.console_support import agent, identify, open_case, token_of
-from tests.e2e.web_support import mails_to, token_in
+from tests.e2e.web_support import client, mails_to, token_in
 from tests.integration.test_consent_sql import FTP_NAME, register
 from tests.integration.test_mail_monitor import make_maildir
 from tests.integration.test_registry_sql import ledgered
 from tests.refusals import default_deny_reason
 
 pytestmark = pytest.mark.promise("P1", "P9", "P10", "P11", "P13")
+
+__all__ = ["client"]  # the fixture, imported to be found
 
 CUSTOMER = "reto1@example.com"  # what tests/integration/test_consent_sql.register(c, 1) files
 MAILBOX = "1reto.rueegsegger@example.org"
@@ -47,10 +47,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
+def signed_in(
+    client: TestClient, container: Container, username: str = "sam", role: str = "support"
+) -> tuple[str, str, dict[str, str]]:
+    """Customer 1 registered and a staff member with `role` signed in to the console:
+    (customer id, contract id, services by kind)."""
+    registered = register(container, 1)
+    agent(client, container, username, role)
+    return registered
+
+
+def case_opened(client: TestClient, container: Container) -> tuple[str, dict[str, str], str, str]:
+    """`signed_in`, and a case Sam opened on customer 1's contract, with its page's form token:
+    (customer id, services by kind, case id, form token)."""
+    cus, ctr, svc = signed_in(client, container)
+    case_id = open_case(client, ctr)
+    return cus, svc, case_id, token_of(client, f"/console/cases/{case_id}")
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client: TestClient) -> None:
@@ -87,8 +99,7 @@ def test_find_by_email_within_a_ticket_shows_hints_only(
 def test_a_search_without_a_case_or_ticket_is_refused_with_its_rule(
     client: TestClient, container: Container
 ) -> None:
-    register(container, 1)
-    agent(client, container, "sam", "support")
+    signed_in(client, container)
     csrf = token_of(client, "/console/customers/find")
     r = client.post("/console/customers/find", data={"by": "email", "value": CUSTOMER,
                                                       "csrf": csrf})  # fmt: skip
@@ -106,8 +117,7 @@ def test_a_search_without_a_case_or_ticket_is_refused_with_its_rule(
 def test_open_identify_request_access_then_resolve_and_reopen(
     client: TestClient, container: Container
 ) -> None:
-    cus, ctr, svc = register(container, 1)
-    agent(client, container, "sam", "support")
+    cus, ctr, svc = signed_in(client, container)
     case_id = open_case(client, ctr)
     page = client.get(f"/console/cases/{case_id}")
     assert 'id="case-status">open' in page.text
@@ -155,10 +165,7 @@ def test_open_identify_request_access_then_resolve_and_reopen(
 def test_a_wrong_code_re_renders_the_form_and_identifies_nobody(
     client: TestClient, container: Container
 ) -> None:
-    cus, ctr, _ = register(container, 1)
-    agent(client, container, "sam", "support")
-    case_id = open_case(client, ctr)
-    csrf = token_of(client, f"/console/cases/{case_id}")
+    cus, _, case_id, csrf = case_opened(client, container)
     r = client.post("/console/identifications", data={
         "customer_id": cus, "method": "email_code", "case_id": case_id, "csrf": csrf})  # fmt: skip
     assert r.status_code == 201
@@ -175,10 +182,7 @@ def test_a_wrong_code_re_renders_the_form_and_identifies_nobody(
 def test_a_session_identification_waits_for_the_customer_to_confirm(
     client: TestClient, container: Container
 ) -> None:
-    cus, ctr, _ = register(container, 1)
-    agent(client, container, "sam", "support")
-    case_id = open_case(client, ctr)
-    csrf = token_of(client, f"/console/cases/{case_id}")
+    cus, _, case_id, csrf = case_opened(client, container)
     data = {"customer_id": cus, "method": "session", "case_id": case_id, "csrf": csrf}
     r = client.post("/console/identifications", data=data)
     assert r.status_code == 201, r.text
@@ -196,10 +200,7 @@ def test_a_session_identification_waits_for_the_customer_to_confirm(
 def test_verbal_consent_after_identification_creates_the_grant_and_a_receipt(
     client: TestClient, container: Container
 ) -> None:
-    cus, ctr, svc = register(container, 1)
-    agent(client, container, "sam", "support")
-    case_id = open_case(client, ctr)
-    csrf = token_of(client, f"/console/cases/{case_id}")
+    cus, svc, case_id, csrf = case_opened(client, container)
     data = {"service_id": svc["ftp_space"], "sessions": "1", "csrf": csrf}
     before = count_rows(container.engine, "consent_grant")
     early = client.post(f"/console/cases/{case_id}/verbal-consent",
@@ -227,9 +228,8 @@ def test_verbal_consent_after_identification_creates_the_grant_and_a_receipt(
 def test_mailbox_metadata_page_shows_folders_and_sizes_only(
     client: TestClient, container: Container, tmp_path: Path
 ) -> None:
-    _, _, svc = register(container, 1)
+    _, _, svc = signed_in(client, container)
     make_maildir(tmp_path / "mail" / "example.org" / "1reto.rueegsegger" / "Maildir")
-    agent(client, container, "sam", "support")
     csrf = token_of(client, "/console/metadata")
     r = client.post("/console/mailboxes/metadata", data={"address": MAILBOX, "csrf": csrf})
     assert r.status_code == 200, r.text
@@ -247,12 +247,11 @@ def test_mailbox_metadata_page_shows_folders_and_sizes_only(
 def test_ftp_space_sizes_page_needs_a_reason_and_shows_two_numbers(
     client: TestClient, container: Container, tmp_path: Path
 ) -> None:
-    _, _, svc = register(container, 1)
+    _, _, svc = signed_in(client, container)
     root = tmp_path / "ftp" / FTP_SPACE
     (root / "site").mkdir(parents=True)
     (root / "site" / "secret-plan.txt").write_bytes(b"x" * 120)
     (root / "db.sql").write_bytes(b"y" * 30)
-    agent(client, container, "sam", "support")
     csrf = token_of(client, "/console/metadata")
     r = client.post("/console/ftp-spaces/sizes", data={"name": FTP_SPACE, "csrf": csrf})
     assert r.status_code == 403
@@ -281,8 +280,7 @@ def page_default_denied(container: Container, page: Any, target: str) -> None:
 def test_a_role_without_the_permission_gets_the_rule_and_nothing_changes(
     client: TestClient, container: Container
 ) -> None:
-    _, ctr, _ = register(container, 1)
-    agent(client, container, "cora", "communications")
+    _, ctr, _ = signed_in(client, container, "cora", "communications")
     page_default_denied(container, client.get("/console/cases"), "communications to list case")
     csrf = token_of(client, "/console/customers/find")
     r = client.post("/console/cases", data={"contract_id": ctr, "subject": "x", "csrf": csrf})
@@ -301,8 +299,7 @@ def test_a_role_without_the_permission_gets_the_rule_and_nothing_changes(
 def test_a_form_without_its_token_is_forged_and_changes_nothing(
     client: TestClient, container: Container
 ) -> None:
-    _, ctr, _ = register(container, 1)
-    agent(client, container, "sam", "support")
+    _, ctr, _ = signed_in(client, container)
     r = client.post("/console/cases", data={"contract_id": ctr, "subject": "x"})
     assert r.status_code == 403
     assert "web.form-forged" in r.text

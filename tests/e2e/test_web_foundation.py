@@ -6,36 +6,29 @@ on the server. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from http.cookies import SimpleCookie
 
 import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
-from entrusted.domain.audit import AuditEntry
 from entrusted.entrypoints.server import create_server_app
 from tests.e2e.web_support import (
+    CUSTOMER_PASSWORD,
     STAFF_PASSWORD,
+    client,
     console_sign_in,
     form_token,
+    ledgered,
     portal_sign_in,
     register_customer,
 )
 
 pytestmark = pytest.mark.promise("P2", "P14")
 
+__all__ = ["client"]  # the fixture, imported to be found
+
 ALICE = "alice.page@example.com"
-
-
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
-
-
-def ledgered(container: Container) -> list[AuditEntry]:
-    store = container.ledger_store
-    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
 
 
 def test_portal_sign_in_sets_a_strict_cookie_and_pages_carry_a_strict_csp(
@@ -206,3 +199,98 @@ def test_a_forged_form_with_a_malformed_field_is_refused_as_forged_not_422(
     assert "web.form-forged" in r.text
     forged = [e for e in ledgered(container)[before:] if e.rule == "web.form-forged"]
     assert len(forged) == 1
+
+
+def set_cookies(headers: object) -> dict[str, dict[str, str | bool]]:
+    """Each `Set-Cookie` of an answer by name: its value and attributes (lower-cased)."""
+    found: dict[str, dict[str, str | bool]] = {}
+    for header in headers.get_list("set-cookie"):  # type: ignore[attr-defined]
+        for name, morsel in SimpleCookie(header).items():
+            found[name] = {"value": morsel.value, **{k: v for k, v in morsel.items() if v}}
+    return found
+
+
+def test_behind_tls_the_cookies_are_host_prefixed_and_plain_names_are_not_read(
+    container: Container,
+) -> None:
+    """Review finding: a sibling subdomain can set a cookie for the parent domain, so a plain
+    visitor cookie it planted bound the sign-in form to a token it knew (login CSRF). Behind
+    TLS the session and visitor cookies are `__Host-` (Secure, Path=/, no Domain: a browser
+    keeps them only from this host), and the plain names sign nobody in and bind no form."""
+    app = create_server_app(container=container)
+    with TestClient(app) as plain, TestClient(app, base_url="https://testserver") as tls:
+        register_customer(plain, container, ALICE)
+        # the attacker's own visitor cookie and the sign-in token bound to it, over plain HTTP
+        planted = plain.get("/portal/signin")
+        visitor = set_cookies(planted.headers)["entrusted_visitor"]
+        assert visitor["path"] == "/portal"
+        assert "secure" not in visitor
+        planted_token = form_token(planted.text)
+
+        page = tls.get("/portal/signin")
+        visitor = set_cookies(page.headers)["__Host-entrusted_visitor_portal"]
+        assert (visitor["path"], visitor["secure"], visitor["httponly"]) == ("/", True, True)
+        assert "domain" not in visitor
+        r = tls.post(
+            "/portal/signin",
+            data={"email": ALICE, "password": CUSTOMER_PASSWORD, "csrf": form_token(page.text)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        cookies = set_cookies(r.headers)
+        session = cookies["__Host-entrusted_portal"]
+        assert str(session["value"]).startswith("entc_")
+        assert (session["path"], session["secure"], session["samesite"]) == ("/", True, "strict")
+        assert "domain" not in session
+        assert "entrusted_portal" not in cookies
+        gone = cookies["__Host-entrusted_visitor_portal"]  # the visitor's forms are done
+        assert (gone["value"], gone["max-age"], gone["path"], gone["secure"]) == (
+            "",
+            "0",
+            "/",
+            True,
+        )
+        assert tls.get("/portal/").status_code == 200
+        secret = str(session["value"])
+
+        # the same session under the plain name signs nobody in over TLS
+        tls.cookies.clear()
+        tls.cookies.set("entrusted_portal", secret, path="/portal")
+        r = tls.get("/portal/", follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/portal/signin")
+
+        # a planted plain visitor cookie binds no form: the sign-in is refused as forged
+        tls.cookies.clear()
+        tls.cookies.set("entrusted_visitor", str(planted.cookies["entrusted_visitor"]),
+                        path="/portal")  # fmt: skip
+        before = container.ledger_store.stored_size()
+        r = tls.post(
+            "/portal/signin",
+            data={"email": ALICE, "password": CUSTOMER_PASSWORD, "csrf": planted_token},
+            follow_redirects=False,
+        )
+        assert r.status_code == 403, r.text
+        assert "web.form-forged" in r.text
+        assert not any("portal" in n and "visitor" not in n for n in set_cookies(r.headers))
+        forged = [e for e in ledgered(container)[before:] if e.rule == "web.form-forged"]
+        assert len(forged) == 1
+
+        # the console's session too; signing out deletes the cookie with the same flags
+        container.staff.add("ana", "Ana Example", ["support"], STAFF_PASSWORD)
+        tls.cookies.clear()
+        console_sign_in(tls, "ana")
+        assert tls.cookies.get("__Host-entrusted_console")
+        assert tls.cookies.get("entrusted_console") is None
+        home = tls.get("/console/")
+        assert home.status_code == 200
+        r = tls.post("/console/signout", data={"csrf": form_token(home.text)},
+                     follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303
+        ended = set_cookies(r.headers)["__Host-entrusted_console"]
+        assert (ended["max-age"], ended["path"], ended["secure"]) == ("0", "/", True)
+
+    # over plain HTTP (loopback, development) the plain names stay, as the benchmarks read
+    with TestClient(app) as plain:
+        portal_sign_in(plain, ALICE)
+        assert str(plain.cookies.get("entrusted_portal")).startswith("entc_")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,12 +16,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from entrusted.bootstrap import Container
-from entrusted.domain.audit import AuditEntry
 from entrusted.domain.checkpoint import b64decode_strict
 from entrusted.domain.ids import IdKind, is_id
 from entrusted.domain.ledger import verify_consistency
 from entrusted.domain.policy import Action, Resource, ResourceKind
-from entrusted.entrypoints.server import create_server_app
 from entrusted.errors import Refused
 from entrusted.services.access_history import PAGE_SIZE
 from entrusted.services.court_orders import OrderForm
@@ -31,15 +28,18 @@ from entrusted.services.receipts import verify_receipt
 from tests.e2e.web_support import (
     CUSTOMER_PASSWORD,
     STAFF_PASSWORD,
+    client,
     console_sign_in,
-    mails_to,
+    ledgered,
     portal_sign_in,
     register_customer,
-    token_in,
+    signed_up,
 )
 from tests.integration.test_registry_sql import staff
 
 pytestmark = pytest.mark.promise("P3", "P11", "P14")
+
+__all__ = ["client"]  # the fixture, imported to be found
 
 CARLA = "carla.history@example.com"
 DORA = "dora.history@example.com"
@@ -54,12 +54,6 @@ class World:
     mailbox: str
     case: str
     sam: dict[str, str]
-
-
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
 
 
 def world(client: TestClient, container: Container) -> World:
@@ -87,19 +81,9 @@ def world(client: TestClient, container: Container) -> World:
 
 def _register_with_mailbox(client: TestClient, container: Container, email: str) -> tuple[str, str]:
     """`register_customer` with a contract holding one mailbox: (customer id, contract id)."""
-    site = {
-        "Authorization": f"Bearer {container.staff.issue_service_token('signup', 'site').secret}"
-    }
     body = {"last_name": "Beispiel", "first_name": "Carla", "email": email,
             "services": [{"kind": "mailbox", "name": "carla@example.org"}]}  # fmt: skip
-    r = client.post("/v1/customers", json=body, headers=site)
-    assert r.status_code == 201, r.text
-    registered = r.json()
-    (link,) = [m for m in mails_to(container, email) if "#token=" in m][-1:]
-    r = client.post(
-        "/v1/customers/password", json={"token": token_in(link), "password": CUSTOMER_PASSWORD}
-    )
-    assert r.status_code == 204, r.text
+    registered = signed_up(client, container, body)
     return str(registered["id"]), str(registered["contract_id"])
 
 
@@ -107,11 +91,6 @@ def _customer_token(client: TestClient, email: str) -> str:
     r = client.post("/v1/customers/login", json={"email": email, "password": CUSTOMER_PASSWORD})
     assert r.status_code == 200, r.text
     return str(r.json()["token"])
-
-
-def _ledgered(container: Container) -> list[AuditEntry]:
-    store = container.ledger_store
-    return [AuditEntry.from_bytes(b) for b in store.entries(0, store.stored_size())]
 
 
 def _rows(html: str) -> dict[int, str]:
@@ -137,17 +116,17 @@ def test_allowed_and_refused_entries_appear_under_their_case_with_staff_names(
     assert "Sam Example" in _section(page.text, w.case)
     assert "stf_" not in page.text
     assert 'data-case="none"' in page.text  # her own registration and views: outside any case
-    mine = {i for i, e in enumerate(_ledgered(container)) if e.owner == w.carla}
+    mine = {i for i, e in enumerate(ledgered(container)) if e.owner == w.carla}
     assert set(_rows(page.text)) <= mine
     # the decision of each row is the ledger's
-    entries = _ledgered(container)
+    entries = ledgered(container)
     for index, decision in _rows(page.text).items():
         assert entries[index].decision == decision
     # the refusal shows its rule
     (denied,) = [i for i, d in in_case.items() if d == "deny"]
     assert (entries[denied].rule or "default-deny") in page.text or "default" in page.text
     # the view itself was decided and ledgered
-    last = _ledgered(container)[-1]
+    last = ledgered(container)[-1]
     assert (last.actor_id, last.action, last.resource_id, last.decision) == (
         w.carla,
         "list",
@@ -173,14 +152,14 @@ def test_a_resolved_case_has_its_closing_summary(client: TestClient, container: 
     assert {"allow", "deny"} <= set(_rows(summary.text).values())
     malformed = client.get("/portal/history/cases/not-a-case")
     assert malformed.status_code == 422
-    assert _ledgered(container)[-1].rule == "gate.invalid-request"
+    assert ledgered(container)[-1].rule == "gate.invalid-request"
 
 
 def test_another_customers_entries_never_appear_and_their_receipts_are_refused(
     client: TestClient, container: Container
 ) -> None:
     w = world(client, container)
-    carlas = [i for i, e in enumerate(_ledgered(container)) if e.owner == w.carla]
+    carlas = [i for i, e in enumerate(ledgered(container)) if e.owner == w.carla]
     portal_sign_in(client, DORA)
     page = client.get("/portal/history")
     assert page.status_code == 200
@@ -190,7 +169,7 @@ def test_another_customers_entries_never_appear_and_their_receipts_are_refused(
     refused = client.get(f"/portal/history/{carlas[0]}/receipt")
     assert refused.status_code == 403
     assert "default-deny" in refused.text or "customer" in refused.text
-    last = _ledgered(container)[-1]
+    last = ledgered(container)[-1]
     assert (last.actor_id, last.owner, last.decision) == (w.dora, w.carla, "deny")
     assert client.get(f"/portal/history/cases/{w.case}").status_code == 403
     # Carla sees the attempt, by "another customer", never by Dora's id
@@ -305,7 +284,7 @@ def _held_back_entry(container: Container, customer: str) -> int:
     container.desk.disclosures.approve(legal2, proposed.id)
     before = container.ledger_store.stored_size()
     container.desk.disclosures.export(legal, proposed.id)
-    entries = _ledgered(container)
+    entries = ledgered(container)
     return next(
         i
         for i in range(before, len(entries))
@@ -325,12 +304,12 @@ def test_a_held_back_entry_is_refused_like_any_other_customers_entry(
     holds back as for any other entry not theirs, and so does the owner herself."""
     w = world(client, container)
     held = _held_back_entry(container, w.carla)
-    normal = next(i for i, e in enumerate(_ledgered(container)) if e.owner == w.carla)
+    normal = next(i for i, e in enumerate(ledgered(container)) if e.owner == w.carla)
     portal_sign_in(client, DORA)
     answers = []
     for index in (held, normal):
         r = client.get(f"/portal/history/{index}/receipt")
-        last = _ledgered(container)[-1]
+        last = ledgered(container)[-1]
         assert (last.actor_id, last.decision, last.resource_id) == (
             w.dora, "deny", f"entry/{index}"
         )  # fmt: skip
@@ -394,7 +373,7 @@ def test_an_unknown_case_is_refused_like_another_customers_case(
     for case in (w.case, unknown):
         before = container.ledger_store.stored_size()
         r = client.get(f"/portal/history/cases/{case}")
-        (entry,) = _ledgered(container)[before:]
+        (entry,) = ledgered(container)[before:]
         assert (entry.actor_id, entry.decision, entry.resource_id) == (w.dora, "deny", case)
         answers.append((r.status_code, entry.rule, entry.reason))
         assert entry.reason in r.text

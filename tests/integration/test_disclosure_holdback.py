@@ -214,3 +214,23 @@ def test_before_the_export_commits_a_gagged_orders_entries_are_held_back(world: 
     shown = world.exported(a)
     assert not shown & held
     assert told <= shown
+
+
+def test_the_history_reads_the_hold_back_and_the_registry_in_one_unit(world: World) -> None:
+    """`for_customer_with` (the history page's one read) withholds exactly what
+    `for_customer` does, and hands back what it read from the registry in that same unit."""
+    a, other = list(world.emails)
+    did, desk_entries = world.disclose([a], notice_after=world.today + timedelta(days=20))
+    held = world.c.desk.held_back
+    withheld, record = held.for_customer_with(a, lambda uow: uow.customers.get(a))
+    assert withheld == held.for_customer(a)
+    assert withheld is not None
+    assert withheld.disclosures == frozenset({did})
+    assert record is not None
+    assert record.id == a
+    bodies = {i: world.c.ledger_store.entries(i, i + 1)[0] for i in world.filed(a)}
+    assert {i for i, b in bodies.items() if withheld(b)} == desk_entries
+    nothing, theirs = held.for_customer_with(other, lambda uow: uow.customers.get(other))
+    assert nothing is None
+    assert theirs is not None
+    assert theirs.id == other

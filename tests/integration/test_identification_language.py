@@ -11,59 +11,35 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from entrusted.adapters.directory_transport import DirectorySms
-from entrusted.bootstrap import Container, build
-from entrusted.config import Settings
+from entrusted.bootstrap import Container
 from entrusted.domain.policy import Actor
 from entrusted.domain.registry import IdentificationOutcome
 from tests.conftest import FakeClock
 from tests.installations import Installations
+from tests.integration.mail_support import Relay, built, relay, smtp_settings
 from tests.integration.test_registry_sql import staff
-from tests.integration.test_smtp_adapter import HOST, SENDER, Recorder, free_port
 from tests.unit.registry_world import SIGNUP, People
 
 pytestmark = pytest.mark.promise("P1")
 
 CODE = re.compile(r"\b(\d{6})\b")
 
-
-@pytest.fixture
-def relay() -> Iterator[tuple[Recorder, int]]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname=HOST, port=port)
-    controller.start()
-    try:
-        yield recorder, port
-    finally:
-        controller.stop()
+__all__ = ["relay"]  # the fixture, imported to be found
 
 
 @pytest.fixture
 def container(
     database_url: str,
     tmp_path: Path,
-    relay: tuple[Recorder, int],
+    relay: Relay,
     installations: Installations,
 ) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        staff_totp_required=False,
-        smtp_host=HOST,
-        smtp_port=relay[1],
-        smtp_starttls=False,
-        smtp_sender=SENDER,
-        sms_transport="directory",
-    )
+    settings = smtp_settings(database_url, tmp_path, relay.port, staff_totp_required=False)
     installations.install(settings)
-    c = build(settings, clock=FakeClock())
-    try:
+    with built(settings, FakeClock()) as c:
         yield c
-    finally:
-        c.close()
 
 
 def register(c: Container, seed: int, language: str, time_zone: str) -> str:
@@ -78,15 +54,20 @@ def verify(c: Container, support: Actor, ident_id: str, text: str) -> None:
     assert done.outcome is IdentificationOutcome.VERIFIED
 
 
-def test_a_french_customer_gets_the_code_mail_in_french_in_their_zone(
-    container: Container, relay: tuple[Recorder, int]
-) -> None:
-    recorder, _ = relay
-    c = container
-    customer_id = register(c, 31, "fr", "Europe/Paris")
+def start(c: Container, seed: int, language: str, time_zone: str, method: str) -> tuple[Actor, str]:
+    """A customer of `language` in `time_zone`, and support starting to identify them by
+    `method`: the code goes out in the customer's words. Returns (support, identification id)."""
+    customer_id = register(c, seed, language, time_zone)
     support = staff(c, "support1", "support")
-    started = c.identification.start(support, customer_id, "email_code")
-    message = recorder.received[-1].message
+    return support, c.identification.start(support, customer_id, method).id
+
+
+def test_a_french_customer_gets_the_code_mail_in_french_in_their_zone(
+    container: Container, relay: Relay
+) -> None:
+    c = container
+    support, ident_id = start(c, 31, "fr", "Europe/Paris", "email_code")
+    message = relay.recorder.received[-1].message
     assert message["Subject"] == "Votre code d\u2019identification"
     assert message["X-Entrusted-Purpose"] == "security"
     text = str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
@@ -97,32 +78,25 @@ def test_a_french_customer_gets_the_code_mail_in_french_in_their_zone(
     assert "jusqu\u2019au 27 novembre 2026, 13:10 (Paris)" in text
     assert '<html lang="fr">' in html
     assert "code is" not in text + html  # no English left
-    verify(c, support, started.id, text)
+    verify(c, support, ident_id, text)
 
 
 def test_an_italian_customer_gets_the_code_text_in_italian(container: Container) -> None:
     c = container
-    customer_id = register(c, 32, "it", "Europe/Rome")
-    support = staff(c, "support1", "support")
-    started = c.identification.start(support, customer_id, "sms_code")
+    support, ident_id = start(c, 32, "it", "Europe/Rome", "sms_code")
     assert isinstance(c.sms, DirectorySms)
     text = c.sms.written()[-1].text
     assert text.startswith("Il Suo codice di identificazione è ")
     assert "scade tra 10 minuti" in text
-    verify(c, support, started.id, text)
+    verify(c, support, ident_id, text)
 
 
-def test_an_english_customer_keeps_the_english_wording(
-    container: Container, relay: tuple[Recorder, int]
-) -> None:
-    recorder, _ = relay
+def test_an_english_customer_keeps_the_english_wording(container: Container, relay: Relay) -> None:
     c = container
-    customer_id = register(c, 33, "en", "America/New_York")
-    support = staff(c, "support1", "support")
-    started = c.identification.start(support, customer_id, "email_code")
-    message = recorder.received[-1].message
+    support, ident_id = start(c, 33, "en", "America/New_York", "email_code")
+    message = relay.recorder.received[-1].message
     assert message["Subject"] == "Your identification code"
     text = str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     assert "Your identification code is " in text
     assert "November 27, 2026, 07:10 (New York)" in text
-    verify(c, support, started.id, text)
+    verify(c, support, ident_id, text)

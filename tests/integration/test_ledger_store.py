@@ -139,3 +139,16 @@ def test_startup_refuses_log_inconsistent_with_checkpoint(container: Container) 
     )
     with pytest.raises(TamperDetected):
         SqlLedgerStore(container.engine).open()
+
+
+def test_a_customer_page_without_a_cursor_is_the_newest(container: Container) -> None:
+    """The history's first page reads no stored size: `before=None` is every committed entry,
+    newest first, exactly the page below the stored size, and only the customer's own."""
+    container.ledger.append_many([entry(i, "cus_1" if i % 3 else "cus_2") for i in range(40)])
+    store = container.ledger_store
+    newest = store.customer_page("cus_1", None, 10)
+    assert newest == store.customer_page("cus_1", store.stored_size(), 10)
+    assert [i for i, _ in newest] == [i for i in range(39, -1, -1) if i % 3][:10]
+    assert all(AuditEntry.from_bytes(b).owner == "cus_1" for _, b in newest)
+    older = store.customer_page("cus_1", newest[-1][0], 10)
+    assert [i for i, _ in older] == [i for i in range(newest[-1][0] - 1, -1, -1) if i % 3][:10]

@@ -16,14 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from entrusted.adapters.mail_templates import when
-from entrusted.bootstrap import Container, build, initialise
-from entrusted.config import Settings
+from entrusted.bootstrap import Container, initialise
 from entrusted.domain.policy import Actor, ActorKind, Role
 from entrusted.errors import InvalidInput
 from entrusted.services.registry_forms import Registration, ServiceRequest
 from tests.conftest import FakeClock
-from tests.integration.test_messages_sql import Relay
-from tests.integration.test_smtp_adapter import HOST, SENDER
+from tests.integration.mail_support import Relay, built, relay, smtp_settings
+from tests.integration.test_smtp_adapter import SENDER
 from tests.unit.registry_world import SIGNUP, customer
 
 PROVIDER = "Hébergement Exemple SA"
@@ -32,36 +31,22 @@ ASKED = "Le support demande l\u2019accès à votre boîte aux lettres"
 GRANTED = "Vous avez autorisé le support à accéder à votre boîte aux lettres"
 WHY = "Le webmail affiche une erreur pour cette boîte."
 
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    r = Relay()
-    try:
-        yield r
-    finally:
-        r.stop()
+__all__ = ["relay"]  # the fixture, imported to be found
 
 
 @pytest.fixture
 def c(database_url: str, tmp_path: Path, relay: Relay) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
+    settings = smtp_settings(
+        database_url,
+        tmp_path,
+        relay.port,
         staff_totp_required=False,
-        smtp_host=HOST,
-        smtp_port=relay.port,
-        smtp_starttls=False,
-        smtp_sender=SENDER,
-        sms_transport="directory",
         provider_name=PROVIDER,
         portal_url="https://portal.example.com",
     )
     initialise(settings)
-    container = build(settings, clock=FakeClock())
-    try:
+    with built(settings, FakeClock()) as container:
         yield container
-    finally:
-        container.close()
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:

@@ -16,8 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from entrusted.adapters.db.mailing_store import SqlCustomerAudience, SqlMailingStore
 from entrusted.adapters.smtp import SmtpMailer
-from entrusted.bootstrap import WORKER, Container, build
-from entrusted.config import Settings
+from entrusted.bootstrap import WORKER, Container
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.mailings import (
     PURPOSE_HEADER,
@@ -34,13 +33,15 @@ from entrusted.services.messaging import Outgoing
 from entrusted.services.outcomes import Outcome
 from tests.conftest import FakeClock
 from tests.installations import Installations
+from tests.integration.mail_support import Relay, built, relay, smtp_settings
 from tests.integration.test_consent_sql import register
-from tests.integration.test_messages_sql import Relay, relay  # noqa: F401 - the fixture
 from tests.integration.test_registry_sql import ledgered, staff
 from tests.integration.test_smtp_adapter import HOST, SENDER, raw_headers
 from tests.refusals import default_denied, refused_by
 
 pytestmark = pytest.mark.promise("P6", "P7")
+
+__all__ = ["relay"]  # the fixture, imported to be found
 
 TEXT = "Our mail servers were unreachable from 10:00 to 10:40 UTC; no mail was lost.\n"
 
@@ -49,27 +50,20 @@ TEXT = "Our mail servers were unreachable from 10:00 to 10:40 UTC; no mail was l
 def c(
     database_url: str,
     tmp_path: Path,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
     clock: FakeClock,
     installations: Installations,
 ) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
+    settings = smtp_settings(
+        database_url,
+        tmp_path,
+        relay.port,
         staff_totp_required=False,
-        smtp_host=HOST,
-        smtp_port=relay.port,
-        smtp_starttls=False,
-        smtp_sender=SENDER,
-        sms_transport="directory",
         public_url="https://hosting.example.com",
     )
     installations.install(settings)
-    container = build(settings, clock=clock)
-    try:
+    with built(settings, clock) as container:
         yield container
-    finally:
-        container.close()
 
 
 def customers(c: Container, n: int) -> list[tuple[str, dict[str, str]]]:
@@ -84,13 +78,13 @@ def customers(c: Container, n: int) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def addressed(relay: Relay) -> list[str]:  # noqa: F811
+def addressed(relay: Relay) -> list[str]:
     return [to for r in relay.recorder.received for to in r.rcpt_tos]
 
 
 def test_incident_reaches_exactly_the_holders_and_the_ledger_holds_no_content(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     people = customers(c, 4)
     clerk = staff(c, "carla", "communications")
@@ -125,7 +119,7 @@ def test_incident_reaches_exactly_the_holders_and_the_ledger_holds_no_content(
 
 def test_new_service_offers_one_click_unsubscribe_and_honours_it(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 3)
     clerk = staff(c, "carla", "communications")
@@ -218,7 +212,7 @@ class DropsMidway:
 
 def test_a_relay_that_refuses_and_drops_midway_is_resumed_without_doubles(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 7)
     clerk = staff(c, "carla", "communications")
@@ -255,7 +249,7 @@ def test_a_relay_that_refuses_and_drops_midway_is_resumed_without_doubles(
 
 def test_a_published_policy_document_is_announced_to_every_customer(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 2)
     legal = staff(c, "lena", "legal")
@@ -268,7 +262,7 @@ def test_a_published_policy_document_is_announced_to_every_customer(
                for e in ledgered(c))  # fmt: skip
 
 
-def test_a_batch_over_one_connection_carries_each_message_whole(relay: Relay) -> None:  # noqa: F811
+def test_a_batch_over_one_connection_carries_each_message_whole(relay: Relay) -> None:
     mailer = SmtpMailer(HOST, relay.port, False, None, None, SENDER, 5.0)
     unsubscribe = "<https://hosting.example.com/v1/mailings/unsubscribe?token=abc>"
     batch = [
@@ -293,7 +287,7 @@ def test_a_batch_over_one_connection_carries_each_message_whole(relay: Relay) ->
 
 def test_two_runs_of_one_mailing_at_once_mail_nobody_twice(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 10)
     clerk = staff(c, "carla", "communications")
@@ -324,7 +318,7 @@ def test_two_runs_of_one_mailing_at_once_mail_nobody_twice(
 
 def test_a_new_service_message_carries_its_structured_headers_raw_and_auto_submitted_once(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 1)
     clerk = staff(c, "carla", "communications")
@@ -361,7 +355,7 @@ def test_a_subject_with_control_characters_is_refused_at_compose_and_ledgered(
 
 def test_a_message_that_cannot_be_built_is_refused_for_good_never_left_sending(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     """A mailing stored before compose refused such subjects must still finish cleanly."""
     people = customers(c, 2)
@@ -390,7 +384,7 @@ class RefusesData:
 
 def test_a_5xx_to_data_is_a_permanent_refusal_a_4xx_stays_pending(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 2)
     clerk = staff(c, "carla", "communications")
@@ -432,7 +426,7 @@ def test_the_remaining_refusals_are_ledgered_too(c: Container) -> None:
 
 def test_a_replayed_unsubscribe_link_is_ledgered_once(
     c: Container,
-    relay: Relay,  # noqa: F811
+    relay: Relay,
 ) -> None:
     customers(c, 1)
     clerk = staff(c, "carla", "communications")

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from entrusted.bootstrap import Container, build, initialise
 from entrusted.config import Settings
@@ -20,36 +19,13 @@ from entrusted.domain.outbox import OutboxStatus, Topic
 from entrusted.errors import InvalidInput, Unavailable
 from tests.conftest import FakeClock, count_rows
 from tests.installations import Installations
+from tests.integration.mail_support import Relay, built, relay, smtp_settings
 from tests.integration.test_consent_sql import WHY, register
 from tests.integration.test_registry_sql import ledgered, staff
-from tests.integration.test_smtp_adapter import HOST, SENDER, Recorder, free_port
 
 pytestmark = pytest.mark.promise("P7")
 
-
-class Relay:
-    """An aiosmtpd relay that can refuse (`recorder.data_reply`) or go away (`stop`)."""
-
-    def __init__(self) -> None:
-        self.recorder = Recorder()
-        self.port = free_port()
-        self.controller = Controller(self.recorder, hostname=HOST, port=self.port)
-        self.controller.start()
-        self.running = True
-
-    def stop(self) -> None:
-        if self.running:
-            self.controller.stop()
-            self.running = False
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    r = Relay()
-    try:
-        yield r
-    finally:
-        r.stop()
+__all__ = ["Relay", "relay"]  # the fixture, and what the other relay tests import from here
 
 
 @pytest.fixture
@@ -65,24 +41,17 @@ def smtp_container(
     clock: FakeClock,
     installations: Installations,
 ) -> Iterator[Container]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
+    settings = smtp_settings(
+        database_url,
+        tmp_path,
+        relay.port,
         staff_totp_required=False,
-        smtp_host=HOST,
-        smtp_port=relay.port,
-        smtp_starttls=False,
-        smtp_sender=SENDER,
-        sms_transport="directory",
         outbox_retry_s=30,
         outbox_max_attempts=3,
     )
     installations.install(settings)
-    c = build(settings, clock=clock)
-    try:
+    with built(settings, clock) as c:
         yield c
-    finally:
-        c.close()
 
 
 def test_consent_is_not_created_unless_the_relay_accepted_its_message(

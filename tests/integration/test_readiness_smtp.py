@@ -4,7 +4,6 @@ lines mean something happened."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,52 +11,28 @@ import structlog
 from fastapi.testclient import TestClient
 
 from entrusted.adapters.scheduler import Job
-from entrusted.bootstrap import Container, build, initialise
+from entrusted.bootstrap import Container, initialise
 from entrusted.config import Settings
 from entrusted.entrypoints.api.app import create_app
 from tests.conftest import FakeClock
-from tests.integration.test_messages_sql import Relay
-from tests.integration.test_smtp_adapter import HOST, SENDER, free_port
+from tests.integration.mail_support import Relay, built, relay, smtp_settings
+from tests.integration.test_smtp_adapter import free_port
 
 pytestmark = pytest.mark.promise("P13")
 
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    r = Relay()
-    try:
-        yield r
-    finally:
-        r.stop()
-
-
-def smtp_settings(database_url: str, tmp_path: Path, port: int) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        smtp_host=HOST,
-        smtp_port=port,
-        smtp_starttls=False,
-        smtp_sender=SENDER,
-        sms_transport="directory",
-        readiness_timeout_s=1.0,
-    )
+__all__ = ["relay"]  # the fixture, imported to be found
 
 
 def ready(settings: Settings, clock: FakeClock) -> tuple[int, dict[str, object]]:
-    c = build(settings, clock=clock)
-    try:
-        with TestClient(create_app(container=c)) as client:
-            r = client.get("/readyz")
-            return r.status_code, r.json()
-    finally:
-        c.close()
+    with built(settings, clock) as c, TestClient(create_app(container=c)) as client:
+        r = client.get("/readyz")
+        return r.status_code, r.json()
 
 
 def test_readyz_asks_the_relay(
     database_url: str, tmp_path: Path, relay: Relay, clock: FakeClock
 ) -> None:
-    settings = smtp_settings(database_url, tmp_path, relay.port)
+    settings = smtp_settings(database_url, tmp_path, relay.port, readiness_timeout_s=1.0)
     initialise(settings)
     status, body = ready(settings, clock)
     assert (status, body["failed"]) == (200, []), body

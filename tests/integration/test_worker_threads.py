@@ -1,8 +1,11 @@
-"""`worker_threads` sizes the pool a serve process runs its blocking handlers on (every
-route's database work): the app's lifespan sets it when the server starts, and the setting
-refuses sizes outside 1-256."""
+"""What the app's lifespan does when a server starts: `worker_threads` sizes the pool a serve
+process runs its blocking handlers on (every route's database work), and the setting refuses
+sizes outside 1-256; what was built before the first request is frozen out of the garbage
+collector's full passes while the app serves, and thawed when it stops."""
 
 from __future__ import annotations
+
+import gc
 
 import anyio
 import anyio.to_thread
@@ -35,3 +38,15 @@ def test_the_server_runs_its_handlers_on_worker_threads(container: Container) ->
 def test_a_pool_size_out_of_range_is_refused(bad: int) -> None:
     with pytest.raises(ValidationError, match="worker_threads"):
         Settings(worker_threads=bad)
+
+
+def test_the_startup_heap_is_frozen_while_serving_and_thawed_after(container: Container) -> None:
+    app = create_server_app(container=container)
+    gc.unfreeze()
+
+    async def serve() -> int:
+        async with app.router.lifespan_context(app):
+            return gc.get_freeze_count()
+
+    assert anyio.run(serve) > 10_000  # the modules, the app, the container
+    assert gc.get_freeze_count() == 0

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -47,6 +48,10 @@ SMS_TEMPLATES = MAIL_TEMPLATES.parent / "sms"
 # A point in time after its long date: "27 novembre 2026, 19:00 (New York)"; the zone's city
 # tells the reader which clock, in their language ("Zürich", "Zurigo").
 _CLOCK = "HH:mm (VVV)"
+
+
+class _Render(Protocol):
+    def __call__(self, template: str, **extra: object) -> str: ...
 
 
 class JinjaMailTemplates:
@@ -76,15 +81,9 @@ class JinjaMailTemplates:
         """The subject, text and HTML of template pair `name`. A language or zone the record
         holds but this system no longer knows falls back to the default rather than leaving
         the customer without their notice."""
-        env, context, env_globals = self._setting(self.directory, values, language, time_zone)
-        try:
-            text = env.get_template(f"{name}.txt").render(context, **env_globals)
-            subject, _, body = text.partition("\n\n")
-            html = env.get_template(f"{name}.html").render(
-                context, subject=subject.strip(), **env_globals
-            )
-        except jinja2.TemplateNotFound as exc:
-            raise InvalidInput("template", f"no mail template {exc.name}") from None
+        render = self._renderer(self.directory, "mail template", values, language, time_zone)
+        subject, _, body = render(f"{name}.txt").partition("\n\n")
+        html = render(f"{name}.html", subject=subject.strip())
         return Written(subject.strip(), body.lstrip("\n"), html)
 
     def text(
@@ -95,29 +94,39 @@ class JinjaMailTemplates:
         time_zone: str | None = None,
     ) -> str:
         """Text message `name` (`sms_directory`), stripped: no subject and no HTML."""
-        env, context, env_globals = self._setting(self.sms_directory, values, language, time_zone)
-        try:
-            return env.get_template(f"{name}.txt").render(context, **env_globals).strip()
-        except jinja2.TemplateNotFound as exc:
-            raise InvalidInput("template", f"no text message template {exc.name}") from None
+        render = self._renderer(
+            self.sms_directory, "text message template", values, language, time_zone
+        )
+        return render(f"{name}.txt").strip()
 
-    def _setting(
+    def _renderer(
         self,
         directory: Path,
+        kind: str,
         values: Mapping[str, object],
         language: str | None,
         time_zone: str | None,
-    ) -> tuple[jinja2.Environment, dict[str, object], dict[str, object]]:
-        """The reader's environment, the template's values and the filters' globals."""
+    ) -> _Render:
+        """Renders a template of `directory` for this reader: their language's environment,
+        `values` with the provider, language and zone, and the filters' globals. A missing
+        template is bad input naming its `kind`, never a crash mid-delivery."""
         lang = language if language in SUPPORTED else self.default_language
         zone = ZoneInfo(self._zone(time_zone))
+        env = environment(directory, lang)
         context = {
             **values,
             "provider": self.provider_name,
             "language": lang,
             "time_zone": zone.key,
         }
-        return environment(directory, lang), context, {"zone": zone, "lang": lang}
+
+        def render(template: str, **extra: object) -> str:
+            try:
+                return env.get_template(template).render(context, **extra, zone=zone, lang=lang)
+            except jinja2.TemplateNotFound as exc:
+                raise InvalidInput("template", f"no {kind} {exc.name}") from None
+
+        return render
 
     def _zone(self, time_zone: str | None) -> str:
         return known_zone(time_zone, self.default_time_zone)

@@ -34,7 +34,7 @@ from entrusted.domain.policy import Action, Actor, ActorKind, Resource, Resource
 from entrusted.errors import InvalidInput, NotFound, TamperDetected, Unavailable
 from entrusted.services.consent_notices import visible
 from entrusted.services.consent_parts import ConsentParts
-from entrusted.services.customer_preferences import read_preferences
+from entrusted.services.customer_preferences import preferences_in, read_preferences
 from entrusted.services.disclosure_holdback import HeldBack
 from entrusted.services.gate import AccessContext
 from entrusted.services.grant_steps import GrantSteps, OpenedName
@@ -53,7 +53,7 @@ class CustomerLedger(Protocol):
     def stored_size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[bytes]: ...
     def customer_page(
-        self, customer_id: str, before: int, limit: int
+        self, customer_id: str, before: int | None, limit: int
     ) -> list[tuple[int, bytes]]: ...
     def entries_for_customer(self, customer_id: str, below: int) -> list[tuple[int, bytes]]: ...
     def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
@@ -156,9 +156,12 @@ class AccessHistory:
         if before is not None and before < 1:
             raise InvalidInput("before", "must be a positive entry index")
         self._parts.gate.decide(actor, Action.LIST, _ledger_of(customer_id))
-        cursor = self._ledger.stored_size() if before is None else before
-        rows = self._ledger.customer_page(customer_id, cursor, PAGE_SIZE)
-        withheld = self._held.for_customer(customer_id)
+        rows = self._ledger.customer_page(customer_id, before, PAGE_SIZE)
+        # After the gate allowed this customer's own history: what is held back from them,
+        # and their zone and language, in one read after the entries (as CustomerFacingLog).
+        withheld, mine = self._held.for_customer_with(
+            customer_id, lambda uow: preferences_in(uow, customer_id)
+        )
         shown = [(i, b) for i, b in rows if withheld is None or not withheld(b)]
         entries = self._entries(customer_id, shown)
         cases = self._cases(customer_id, {e.case_id for e in entries if e.case_id})
@@ -170,8 +173,7 @@ class AccessHistory:
             CaseGroup(k, cases.get(k) if k else None, tuple(v)) for k, v in order.items()
         )
         older = rows[-1][0] if len(rows) == PAGE_SIZE and rows[-1][0] > 0 else None
-        zone, language = self._preferences(customer_id)
-        return HistoryPage(customer_id, zone, language, groups, before, older)
+        return HistoryPage(customer_id, mine.time_zone, mine.language, groups, before, older)
 
     def case(self, actor: Actor, case_id: str) -> CaseHistory:
         """One of the customer's cases with all its entries, and its closing summary (P11)."""

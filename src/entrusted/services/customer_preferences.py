@@ -30,7 +30,12 @@ def read_preferences(read: Callable[[], RegistryUnitOfWork], customer_id: str) -
     """The language and time zone of `customer_id` (none for an unknown id). Only for the
     signed-in customer's own id: see the module doc for why no gate decision is asked."""
     with read() as uow:
-        sealed = uow.customers.get(customer_id)
+        return preferences_in(uow, customer_id)
+
+
+def preferences_in(uow: RegistryUnitOfWork, customer_id: str) -> Preferences:
+    """`read_preferences` inside a unit of work the caller already holds (same rule)."""
+    sealed = uow.customers.get(customer_id)
     if sealed is None:
         return Preferences()
     return Preferences(sealed.language, sealed.time_zone)

@@ -26,9 +26,10 @@ registry = RegistryService(parts, auth, CustomerFacingLog(ledger_store, held_bac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from entrusted.domain.audit import AuditEntry
 from entrusted.domain.disclosures import CourtOrder, Disclosure, NoticeState
@@ -37,7 +38,10 @@ from entrusted.services.ports import (
     Clock,
     DisclosureUnitOfWorkFactory,
     LedgerLog,
+    RegistryUnitOfWork,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,14 @@ class HeldBack:
         self._clock = clock
 
     def for_customer(self, customer_id: str) -> Withheld | None:
+        return self.for_customer_with(customer_id, lambda _uow: None)[0]
+
+    def for_customer_with(
+        self, customer_id: str, also: Callable[[RegistryUnitOfWork], T]
+    ) -> tuple[Withheld | None, T]:
+        """`for_customer`, and what `also` reads from the registry in the same transaction
+        (a read-only one, as bootstrap wires it): a view that needs both (the history page:
+        the customer's language and zone) opens one transaction, not two."""
         today = self._clock().date()
         with self._uow() as uow:
             untold = uow.disclosures.untold(customer_id)
@@ -72,10 +84,11 @@ class HeldBack:
             for d in untold:
                 if d.notice is NoticeState.NONE and d.order_id not in orders:
                     orders[d.order_id] = uow.disclosures.get_order(d.order_id)
+            extra = also(uow)
         held = [d for d in untold if _gagged(d, orders.get(d.order_id), today)]
         if not held:
-            return None
-        return Withheld(frozenset(d.id for d in held), frozenset(d.order_id for d in held))
+            return None, extra
+        return Withheld(frozenset(d.id for d in held), frozenset(d.order_id for d in held)), extra
 
 
 def _gagged(d: Disclosure, order: CourtOrder | None, today: date) -> bool:

@@ -127,8 +127,9 @@ class StaffAdmin:
         return member
 
     def list_members(self) -> list[StaffMember]:
-        """Every member, ungated: for the operator's CLI on this machine. A staff member's
-        look goes through `members`."""
+        """Every member, ungated: for the operator's CLI on this machine, and for the names
+        console pages show (directory data every console user sees, web/console/names.py). A
+        staff member's look at roles and status goes through `members`."""
         with self._readers() as uow:
             return uow.staff.all()
 

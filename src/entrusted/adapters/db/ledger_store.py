@@ -377,16 +377,19 @@ class SqlLedgerStore:
             )
             return [(int(r.idx), bytes(r.body)) for r in rows]
 
-    def customer_page(self, customer_id: str, before: int, limit: int) -> list[tuple[int, bytes]]:
-        """At most `limit` of the customer's entries below index `before`, newest first: one
-        page of the portal's access history, read through the `customer_id` index."""
+    def customer_page(
+        self, customer_id: str, before: int | None, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """At most `limit` of the customer's entries below index `before` (None: the newest),
+        newest first: one page of the portal's access history, read through the `customer_id`
+        index. No bound needs no read of the stored size first: an entry is committed with
+        the size that covers it, so every row a reader sees lies below the size it would see."""
+        e = t.ledger_entry.c
+        query = sa.select(e.idx, e.body).where(e.customer_id == customer_id)
+        if before is not None:
+            query = query.where(e.idx < before)
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.ledger_entry.c.idx, t.ledger_entry.c.body)
-                .where(t.ledger_entry.c.customer_id == customer_id, t.ledger_entry.c.idx < before)
-                .order_by(t.ledger_entry.c.idx.desc())
-                .limit(limit)
-            )
+            rows = conn.execute(query.order_by(e.idx.desc()).limit(limit))
             return [(int(r.idx), bytes(r.body)) for r in rows]
 
     # --- checkpoints ----------------------------------------------------------------------

@@ -8,9 +8,10 @@ for prefix, app in mounts(container):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
@@ -21,30 +22,25 @@ from entrusted.entrypoints.web.sessions import CONSOLE, PORTAL, Area, form_guard
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def _pages_app(container: Container, area: Area) -> FastAPI:
+def _pages_app(container: Container, area: Area, routers: Iterable[APIRouter]) -> FastAPI:
     # No OpenAPI document: these are pages, not an API (the API documents itself).
     app = FastAPI(
         docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(form_guard)]
     )
     app.state.container = container
     app.state.area = area
+    errors.install(app, area)
+    for router in routers:
+        app.include_router(router)
     return app
 
 
 def create_portal_app(container: Container) -> FastAPI:
-    app = _pages_app(container, PORTAL)
-    errors.install(app, PORTAL)
-    for router in portal.ROUTERS:
-        app.include_router(router)
-    return app
+    return _pages_app(container, PORTAL, portal.ROUTERS)
 
 
 def create_console_app(container: Container) -> FastAPI:
-    app = _pages_app(container, CONSOLE)
-    errors.install(app, CONSOLE)
-    for router in console.ROUTERS:
-        app.include_router(router)
-    return app
+    return _pages_app(container, CONSOLE, console.ROUTERS)
 
 
 def mounts(container: Container) -> list[tuple[str, ASGIApp]]:

@@ -29,16 +29,21 @@ STATUS: dict[type[errors.EntrustedError], int] = {
     errors.Unavailable: 503,
     errors.TamperDetected: 500,
 }
+# What a 503 page tells the browser to wait, the same figure the API's problem answers send
+# (`entrypoints/api/problems.py` UNAVAILABLE_RETRY_AFTER_S; the entrypoints may not import
+# each other, so it is repeated here and a test holds the two equal): a busy database or a
+# restarting dependency is usually back within seconds, and nothing was changed.
+UNAVAILABLE_RETRY_AFTER_S = 2
 
 
 def install(app: FastAPI, area: Area) -> None:
     """Answer every error of `app`'s pages with an HTML page of `area`."""
 
-    def page(request: Request, status: int, message: str, **extra: object) -> Response:
-        headers = {}
-        retry = extra.get("retry_after")
-        if retry is not None:
-            headers["Retry-After"] = str(retry)
+    def page(
+        request: Request, status: int, message: str, retry: int | str | None = None, **extra: object
+    ) -> Response:
+        # `retry` is the header alone; a 429's wait is also said on the page (`retry_after`)
+        headers = {} if retry is None else {"Retry-After": str(retry)}
         context = {"status": status, "message": message, **extra}
         return render(request, area, "error.html", context, status=status, headers=headers)
 
@@ -54,22 +59,27 @@ def install(app: FastAPI, area: Area) -> None:
         if status >= 500:
             log.error("page.error", exc_info=exc)
         extra: dict[str, object] = {}
+        retry: int | None = None
         if isinstance(exc, errors.Refused):
             decision = exc.decision
             extra = {"rule": getattr(decision, "rule_id", None) or "default-deny",
                      "reason": getattr(decision, "reason", "")}  # fmt: skip
         if isinstance(exc, errors.RateLimited):
-            extra = {"retry_after": exc.retry_after_s}
+            retry = exc.retry_after_s
+            extra = {"retry_after": retry}
+        if isinstance(exc, errors.Unavailable):
+            retry = UNAVAILABLE_RETRY_AFTER_S  # the page itself says "try again in a moment"
         if isinstance(exc, errors.InvalidInput):
             extra = {"field": exc.field}
-        return page(request, status, exc.message if status < 500 else "", **extra)
+        return page(request, status, exc.message if status < 500 else "", retry, **extra)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         # the framework's own details ("Not Found") are English words the page already says
         # in the visitor's language; only a route's own detail is worth showing
         generic = exc.status_code in (404, 405) or exc.status_code >= 500
-        return page(request, exc.status_code, "" if generic else str(exc.detail))
+        retry = (exc.headers or {}).get("Retry-After")  # kept, as the API's handler keeps it
+        return page(request, exc.status_code, "" if generic else str(exc.detail), retry)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -1,10 +1,16 @@
 """Who is signed in on a page, and the token every form must carry.
 
-The portal and the console each keep their session in their own cookie, scoped to their own
-path: the portal's holds a customer token (`entc_…`), the console's a staff login session. A
-staff token in the portal's cookie, or a customer's in the console's, signs nobody in (the
-issue's "customer pages deny staff tokens and vice versa"). Cookies are HttpOnly and
-SameSite=Strict, and Secure behind TLS.
+The portal and the console each keep their session in their own cookie: the portal's holds a
+customer token (`entc_…`), the console's a staff login session. A staff token in the portal's
+cookie, or a customer's in the console's, signs nobody in (the issue's "customer pages deny
+staff tokens and vice versa"). Cookies are HttpOnly and SameSite=Strict.
+
+Behind TLS the session and visitor cookies are named `__Host-…`, Secure, for Path=/ and
+without Domain: a browser keeps such a cookie only from this very host over https, so a
+sibling subdomain (which may set cookies for the whole parent domain) cannot plant a visitor
+cookie whose forms it knows the token of (login CSRF), nor a session. The plain names are not
+read there. Over plain HTTP (loopback, development) browsers refuse the prefix, so the plain
+names stay, each scoped to its area's path.
 
 Forms carry a CSRF token derived from the secret the browser holds in an HttpOnly cookie (the
 session, or before sign-in a random visitor cookie), so a page on another site can neither
@@ -32,6 +38,7 @@ from entrusted.services.customer_auth import is_customer_token
 from entrusted.services.forms import FormGuard
 
 VISITOR_COOKIE = "entrusted_visitor"
+HOST_PREFIX = "__Host-"
 LANGUAGE_COOKIE = "entrusted_lang"
 CSRF_FIELD = "csrf"
 SESSION_SECONDS = 12 * 3600  # the tokens' own lifetime (services: SESSION_TTL)
@@ -64,8 +71,26 @@ def container_of(request: Request) -> Container:
     return found
 
 
+def session_cookie(request: Request, area: Area) -> str:
+    """The name `area`'s session cookie has on this request: `__Host-` prefixed behind TLS."""
+    return HOST_PREFIX + area.cookie if _secure(request) else area.cookie
+
+
+def visitor_cookie(request: Request, area: Area) -> str:
+    """The visitor cookie's name on this request. Behind TLS it is one per area: with Path=/
+    a shared one would be dropped by a sign-in to the other area, and this area's open
+    sign-in form refused as forged."""
+    return f"{HOST_PREFIX}{VISITOR_COOKIE}_{area.name}" if _secure(request) else VISITOR_COOKIE
+
+
+def cookie_path(request: Request, area: Area) -> str:
+    """`__Host-` cookies must be for Path=/ (the names keep the areas apart); plain ones are
+    scoped to the area."""
+    return "/" if _secure(request) else area.path
+
+
 def session_secret(request: Request, area: Area) -> str | None:
-    secret = request.cookies.get(area.cookie)
+    secret = request.cookies.get(session_cookie(request, area))
     return secret if secret and len(secret) <= 200 else None
 
 
@@ -107,7 +132,8 @@ def csrf_token(request: Request, area: Area) -> str:
     to a visitor cookie (created here, set on the answer by `set_visitor`)."""
     binding = session_secret(request, area) if signed_in(request, area) else None
     if binding is None:
-        binding = request.cookies.get(VISITOR_COOKIE) or getattr(request.state, "visitor", None)
+        binding = request.cookies.get(visitor_cookie(request, area))
+        binding = binding or getattr(request.state, "visitor", None)
         if binding is None or len(binding) > 200:
             binding = secrets.token_urlsafe(32)
             request.state.visitor = binding
@@ -128,7 +154,7 @@ def check_form(request: Request, area: Area, submitted: str | None) -> Actor | N
     posted from our own page then carries both cookies."""
     actor = signed_in(request, area)
     bindings = [session_secret(request, area) if actor else None]
-    bindings.append(request.cookies.get(VISITOR_COOKIE))
+    bindings.append(request.cookies.get(visitor_cookie(request, area)))
     token = submitted if submitted and len(submitted) <= 200 else ""
     if not any(
         b and len(b) <= 200 and hmac.compare_digest(_derive(area, b), token) for b in bindings
@@ -152,24 +178,33 @@ async def form_guard(request: Request) -> None:
 def set_visitor(request: Request, response: Response, area: Area) -> None:
     """Give the browser the visitor cookie a form's token was derived from, if new."""
     visitor = getattr(request.state, "visitor", None)
-    if visitor is not None and VISITOR_COOKIE not in request.cookies:
+    name = visitor_cookie(request, area)
+    if visitor is not None and name not in request.cookies:
         response.set_cookie(
-            VISITOR_COOKIE, visitor, path=area.path, httponly=True, samesite="strict",
+            name, visitor, path=cookie_path(request, area), httponly=True, samesite="strict",
             secure=_secure(request),
         )  # fmt: skip
 
 
 def start_session(request: Request, response: Response, area: Area, secret: str) -> None:
+    path, secure = cookie_path(request, area), _secure(request)
     response.set_cookie(
-        area.cookie, secret, max_age=SESSION_SECONDS, path=area.path, httponly=True,
-        samesite="strict", secure=_secure(request),
+        session_cookie(request, area), secret, max_age=SESSION_SECONDS, path=path,
+        httponly=True, samesite="strict", secure=secure,
     )  # fmt: skip
     # the visitor cookie's forms are done: a new binding (the session) starts with sign-in
-    response.delete_cookie(VISITOR_COOKIE, path=area.path)
+    # (deleted with the flags it was set with: a browser ignores a `__Host-` one without them)
+    response.delete_cookie(
+        visitor_cookie(request, area), path=path, secure=secure, httponly=True,
+        samesite="strict",
+    )  # fmt: skip
 
 
-def end_session(response: Response, area: Area) -> None:
-    response.delete_cookie(area.cookie, path=area.path, httponly=True, samesite="strict")
+def end_session(request: Request, response: Response, area: Area) -> None:
+    response.delete_cookie(
+        session_cookie(request, area), path=cookie_path(request, area),
+        secure=_secure(request), httponly=True, samesite="strict",
+    )  # fmt: skip
 
 
 def signed_in_answer(request: Request, area: Area, secret: str, target: str) -> Response:
@@ -187,7 +222,7 @@ def signed_out_answer(request: Request, area: Area) -> Response:
         c = container_of(request)
         (c.customer_auth.sign_out if area is PORTAL else c.staff.sign_out)(secret)
     answer = RedirectResponse(f"{area.path}/signin", 303)
-    end_session(answer, area)
+    end_session(request, answer, area)
     return answer
 
 

@@ -16,9 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.policy import Action
 from entrusted.domain.registry import IdentificationMethod
+from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import IdField, Token, blank, checked
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 from entrusted.errors import InvalidInput
 from entrusted.services.cases import PAGE_MAX
 
@@ -49,8 +51,7 @@ def open_case(
     subject: Subject = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     contract = checked(request, actor, Action.CREATE, "contract_id", contract_id.strip())
     if not subject.strip():
         raise InvalidInput("subject", "say in a few words what the case is about")
@@ -65,14 +66,16 @@ def case(request: Request, case_id: str) -> Response:
     c = container_of(request)
     view = c.cases.get(actor, case_id)
     methods = list(IdentificationMethod)
-    context = {"view": view, "case": view.case, "now": c.clock(), "methods": methods}
+    staff = [view.case.opened_by, view.case.resolved_by]
+    staff += [i.staff_id for i in view.identifications] + [g.staff_id for g in view.grants]
+    context = {"view": view, "case": view.case, "now": c.clock(), "methods": methods,
+               "names": staff_names(c, staff)}  # fmt: skip
     return render(request, CONSOLE, "console/case.html", context)
 
 
 @router.post("/cases/{case_id}/resolve")
 def resolve(request: Request, case_id: str, csrf: Token = None) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.RESOLVE, "case_id", case_id)
     container_of(request).cases.resolve(actor, case_id)
     return case_page(case_id)
@@ -80,8 +83,7 @@ def resolve(request: Request, case_id: str, csrf: Token = None) -> Response:
 
 @router.post("/cases/{case_id}/reopen")
 def reopen(request: Request, case_id: str, subject: Subject = "", csrf: Token = None) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.CREATE, "case_id", case_id)
     new = container_of(request).cases.reopen(actor, case_id, blank(subject))
     return case_page(new.id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from entrusted.domain.policy import Action
+from entrusted.domain.policy import Action, Actor
 from entrusted.entrypoints.web.console.cases import case_page
 from entrusted.entrypoints.web.console.support import (
     Check,
@@ -23,9 +23,18 @@ from entrusted.entrypoints.web.console.support import (
     Token,
     checked,
 )
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.forms import posted
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of
 
 router = APIRouter()
+
+
+def _asking(request: Request, case_id: str, service_id: str, csrf: str | None) -> tuple[Actor, str]:
+    """The agent and the service of a consent asked on a case: both kinds of consent name
+    the case and the service, and both ids are checked before the service is asked."""
+    actor = posted(request, CONSOLE, csrf)
+    checked(request, actor, Action.CREATE, "case_id", case_id)
+    return actor, checked(request, actor, Action.CREATE, "service_id", service_id.strip())
 
 
 @router.post("/cases/{case_id}/access-requests")
@@ -38,10 +47,7 @@ def request_access(
     sessions: Sessions = 1,
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
-    checked(request, actor, Action.CREATE, "case_id", case_id)
-    service = checked(request, actor, Action.CREATE, "service_id", service_id.strip())
+    actor, service = _asking(request, case_id, service_id, csrf)
     container_of(request).consent.request(
         actor, case_id, service, justification, read_only=read_only, sessions=sessions
     )
@@ -58,10 +64,7 @@ def verbal_consent(
     sessions: Sessions = 1,
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
-    checked(request, actor, Action.CREATE, "case_id", case_id)
-    service = checked(request, actor, Action.CREATE, "service_id", service_id.strip())
+    actor, service = _asking(request, case_id, service_id, csrf)
     container_of(request).verbal_consent.record(
         actor, case_id, service, read_back=read_back, read_only=read_only, sessions=sessions
     )

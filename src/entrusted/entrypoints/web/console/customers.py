@@ -15,11 +15,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from entrusted.domain.policy import Action
-from entrusted.entrypoints.web.console.support import Token, blank, checked, optional
+from entrusted.entrypoints.web.console.reasons import Reason, carried, reason
+from entrusted.entrypoints.web.console.support import Token, checked
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 from entrusted.errors import InvalidInput
-from entrusted.services.gate import AccessContext
 
 router = APIRouter()
 FINDERS = {
@@ -30,7 +31,6 @@ FINDERS = {
     "customer_number": "Customer number",
 }
 Value = Annotated[str, Form(max_length=320)]
-Reason = Annotated[str, Form(max_length=64)]
 
 
 def _form(values: dict[str, str], **extra: object) -> dict[str, object]:
@@ -52,16 +52,14 @@ def find(
     ticket: Reason = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     values = {"by": by, "value": value, "case_id": case_id, "ticket": ticket}
     if by not in FINDERS or not value.strip():
         page = _form(values, error="choose what to search by and type what the caller said",
                      field="value")  # fmt: skip
         return render(request, CONSOLE, "console/find.html", page, status=422)
     try:
-        case = optional(request, actor, Action.IDENTIFY, "case_id", case_id)
-        context = AccessContext(case_id=case, ticket=blank(ticket))
+        context = reason(request, actor, Action.IDENTIFY, case_id, ticket)
         given = {how: value.strip() if how == by else None for how in FINDERS}
         found = container_of(request).registry.find(
             actor, email=given["email"], phone=given["phone"], context=context,
@@ -83,8 +81,6 @@ def customer(
 ) -> Response:
     actor = require(request, CONSOLE)
     checked(request, actor, Action.IDENTIFY, "customer_id", customer_id)
-    case = optional(request, actor, Action.IDENTIFY, "case_id", case_id)
-    context = AccessContext(case_id=case, ticket=blank(ticket))
+    context = reason(request, actor, Action.IDENTIFY, case_id, ticket)
     view = container_of(request).registry.summary(actor, customer_id, context)
-    values = {"case_id": case or "", "ticket": blank(ticket) or ""}
-    return render(request, CONSOLE, "console/customer.html", {"view": view, **values})
+    return render(request, CONSOLE, "console/customer.html", {"view": view, **carried(context)})

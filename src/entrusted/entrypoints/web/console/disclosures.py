@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.disclosures import DataCategory
 from entrusted.domain.policy import Action
+from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import Token, blank, checked, id_list
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.security import PAGE_HEADERS
@@ -33,8 +34,11 @@ DESK = f"{CONSOLE.path}/disclosures"
 def desk(request: Request) -> Response:
     actor = require(request, CONSOLE)
     c = container_of(request)
+    disclosures = c.desk.disclosures.list(actor)
+    staff = [d.requested_by for d in disclosures] + [d.approved_by for d in disclosures]
     context = {
-        "disclosures": c.desk.disclosures.list(actor),
+        "disclosures": disclosures,
+        "names": staff_names(c, staff),
         "orders": c.desk.orders.orders(actor),
         "requests": c.desk.orders.requests(actor),
         "categories": [k.value for k in DataCategory],

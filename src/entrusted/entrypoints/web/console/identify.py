@@ -17,14 +17,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.policy import Action
-from entrusted.entrypoints.web.console.support import IdField, Token, blank, checked, optional
+from entrusted.entrypoints.web.console.reasons import Reason, carried, reason
+from entrusted.entrypoints.web.console.support import IdField, Token, checked, optional
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of
 from entrusted.errors import InvalidInput
 
 router = APIRouter()
 Code = Annotated[str, Form(max_length=16)]
-Back = Annotated[str, Form(max_length=64)]
 
 
 @router.post("/identifications")
@@ -32,20 +33,19 @@ def start(
     request: Request,
     customer_id: IdField = "",
     method: Annotated[str, Form(max_length=16)] = "",
-    contract_id: Back = "",
-    case_id: Back = "",
-    ticket: Back = "",
+    contract_id: IdField = "",
+    case_id: Reason = "",
+    ticket: Reason = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     customer = checked(request, actor, Action.IDENTIFY, "customer_id", customer_id)
     contract = optional(request, actor, Action.IDENTIFY, "contract_id", contract_id)
-    case = optional(request, actor, Action.IDENTIFY, "case_id", case_id)
+    why = reason(request, actor, Action.IDENTIFY, case_id, ticket)
     started = container_of(request).identification.start(
-        actor, customer, method, contract_id=contract, case_id=case
+        actor, customer, method, contract_id=contract, case_id=why.case_id
     )
-    context = {"ident": started, "case_id": case or "", "ticket": blank(ticket) or ""}
+    context = {"ident": started, **carried(why)}
     return render(request, CONSOLE, "console/identification.html", context, status=201)
 
 
@@ -54,23 +54,21 @@ def verify(
     request: Request,
     identification_id: str,
     code: Code = "",
-    case_id: Back = "",
-    ticket: Back = "",
+    case_id: Reason = "",
+    ticket: Reason = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.IDENTIFY, "identification_id", identification_id)
-    case = optional(request, actor, Action.IDENTIFY, "case_id", case_id)
+    why = reason(request, actor, Action.IDENTIFY, case_id, ticket)
     c = container_of(request)
     try:
         done = c.identification.verify(actor, identification_id, code.strip())
     except InvalidInput as exc:
-        context = {"verify_id": identification_id, "case_id": case or "",
-                   "ticket": blank(ticket) or "", "error": exc.message}  # fmt: skip
+        context = {"verify_id": identification_id, **carried(why), "error": exc.message}
         return render(request, CONSOLE, "console/identification.html", context, status=422)
     if done.case_id:
         return RedirectResponse(f"{CONSOLE.path}/cases/{done.case_id}", 303)
     back = f"{CONSOLE.path}/customers/{done.customer_id}"
-    reason = blank(ticket)
-    return RedirectResponse(back + (f"?{urlencode({'ticket': reason})}" if reason else ""), 303)
+    query = f"?{urlencode({'ticket': why.ticket})}" if why.ticket else ""
+    return RedirectResponse(back + query, 303)

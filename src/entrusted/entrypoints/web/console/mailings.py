@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.mailings import MAX_BODY, MAX_SUBJECT, MailPurpose
 from entrusted.domain.policy import Action
+from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import Token, blank, checked
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
@@ -60,8 +61,10 @@ def compose(
 def mailing(request: Request, mailing_id: str) -> Response:
     actor = require(request, CONSOLE)
     checked(request, actor, Action.READ, "mailing_id", mailing_id)
-    view = container_of(request).mailings.compose.view(actor, mailing_id)
-    return render(request, CONSOLE, "console/admin/mailing.html", {"view": view})
+    c = container_of(request)
+    view = c.mailings.compose.view(actor, mailing_id)
+    names = staff_names(c, [view.mailing.created_by])
+    return render(request, CONSOLE, "console/admin/mailing.html", {"view": view, "names": names})
 
 
 @router.get("/mailings/{mailing_id}/progress")

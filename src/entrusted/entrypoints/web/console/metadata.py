@@ -14,15 +14,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from entrusted.domain.policy import Action
-from entrusted.entrypoints.web.console.support import Token, blank, optional
+from entrusted.entrypoints.web.console.reasons import Reason, carried, reason
+from entrusted.entrypoints.web.console.support import Token
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 from entrusted.errors import InvalidInput
-from entrusted.services.gate import AccessContext
 
 router = APIRouter()
 Address = Annotated[str, Form(max_length=320)]
-Reason = Annotated[str, Form(max_length=64)]
 
 
 @router.get("/metadata")
@@ -33,8 +33,7 @@ def forms(request: Request) -> Response:
 
 @router.post("/mailboxes/metadata")
 def mailbox(request: Request, address: Address = "", csrf: Token = None) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     if not address.strip():
         raise InvalidInput("address", "type the mailbox's address")
     meta = container_of(request).mailbox_monitor.metadata(actor, address.strip())
@@ -50,12 +49,10 @@ def ftp_space(
     ticket: Reason = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     if not name.strip():
         raise InvalidInput("name", "type the FTP space's name")
-    case = optional(request, actor, Action.LIST_METADATA, "case_id", case_id)
-    reason = AccessContext(case_id=case, ticket=blank(ticket))
-    sizes = container_of(request).ftp_space_monitor.sizes(actor, name.strip(), reason)
-    values = {"name": name.strip(), "case_id": case or "", "ticket": blank(ticket) or ""}
+    why = reason(request, actor, Action.LIST_METADATA, case_id, ticket)
+    sizes = container_of(request).ftp_space_monitor.sizes(actor, name.strip(), why)
+    values = {"name": name.strip(), **carried(why)}
     return render(request, CONSOLE, "console/metadata.html", {"ftp": sizes, "values": values})

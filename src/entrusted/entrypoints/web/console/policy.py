@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.policy_document import MAX_SUMMARY_CHARS, MAX_TEXT_CHARS
+from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import Token
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
@@ -23,7 +24,8 @@ router = APIRouter()
 def versions(request: Request) -> Response:
     require(request, CONSOLE)
     c = container_of(request)
-    context = {"versions": list(reversed(c.policy_documents.versions())),
+    versions = list(reversed(c.policy_documents.versions()))
+    context = {"versions": versions, "names": staff_names(c, [v.author for v in versions]),
                "today": c.clock().date(), "max_text": MAX_TEXT_CHARS,
                "max_summary": MAX_SUMMARY_CHARS}  # fmt: skip
     return render(request, CONSOLE, "console/admin/policy.html", context)

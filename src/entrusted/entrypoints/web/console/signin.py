@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
-
+from entrusted.entrypoints.web.console.names import staff_names
+from entrusted.entrypoints.web.forms import Field, Token, signin_page
 from entrusted.entrypoints.web.pages import render, sections
 from entrusted.entrypoints.web.sessions import (
     CONSOLE,
@@ -15,31 +15,26 @@ from entrusted.entrypoints.web.sessions import (
     container_of,
     require,
     safe_next,
-    signed_in,
     signed_in_answer,
     signed_out_answer,
 )
 from entrusted.errors import AuthenticationFailed
 
 router = APIRouter()
-Field = Annotated[str, Form(max_length=500)]
-Optional = Annotated[str | None, Form(max_length=200)]
 
 
 @router.get("/")
 def home(request: Request) -> Response:
     actor = require(request, CONSOLE)
     roles = sorted(r.value for r in actor.roles)
-    return render(
-        request, CONSOLE, "console/home.html", {"roles": roles, "sections": sections(CONSOLE)}
-    )
+    names = staff_names(container_of(request), [actor.id])
+    context = {"roles": roles, "sections": sections(CONSOLE), "names": names}
+    return render(request, CONSOLE, "console/home.html", context)
 
 
 @router.get("/signin")
 def signin_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
-    if signed_in(request, CONSOLE) is not None:
-        return RedirectResponse(safe_next(CONSOLE, next), 303)
-    return render(request, CONSOLE, "console/signin.html", {"next": safe_next(CONSOLE, next)})
+    return signin_page(request, CONSOLE, next)
 
 
 @router.post("/signin")
@@ -47,8 +42,8 @@ def signin(
     request: Request,
     username: Field,
     password: Field,
-    totp: Optional = None,
-    csrf: Optional = None,
+    totp: Token = None,
+    csrf: Token = None,
     next: Field = "",  # noqa: A002
 ) -> Response:
     check_form(request, CONSOLE, csrf)
@@ -62,6 +57,6 @@ def signin(
 
 
 @router.post("/signout")
-def signout(request: Request, csrf: Optional = None) -> Response:
+def signout(request: Request, csrf: Token = None) -> Response:
     check_form(request, CONSOLE, csrf)
     return signed_out_answer(request, CONSOLE)

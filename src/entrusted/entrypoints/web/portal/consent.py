@@ -16,13 +16,12 @@ field, and it travels only in that form's body.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.ids import IdKind, is_id
 from entrusted.domain.policy import Action, Actor
+from entrusted.entrypoints.web.forms import Token, posted
 from entrusted.entrypoints.web.ids import checked
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.portal import me
@@ -30,12 +29,14 @@ from entrusted.entrypoints.web.sessions import PORTAL, check_form, container_of,
 from entrusted.errors import AuthenticationFailed, NotFound
 
 router = APIRouter()
-Token = Annotated[str | None, Form(max_length=200)]
 
 
-def _posted(request: Request, csrf: str | None) -> Actor:
-    check_form(request, PORTAL, csrf)
-    return require(request, PORTAL)
+def _answering(request: Request, request_id: str, action: Action, csrf: str | None) -> Actor:
+    """The holder answering an access request: approving and denying both post the
+    holder's form and name the request, whose id is checked before the service is asked."""
+    actor = posted(request, PORTAL, csrf)
+    checked(request, actor, action, "request_id", request_id)
+    return actor
 
 
 # --- the access request of a mailed link ---------------------------------------------------
@@ -56,8 +57,7 @@ def access_request(request: Request, request_id: str) -> Response:
 
 @router.post("/access-requests/{request_id}/approve")
 def approve(request: Request, request_id: str, token: Token = None, csrf: Token = None) -> Response:
-    actor = _posted(request, csrf)
-    checked(request, actor, Action.APPROVE, "request_id", request_id)
+    actor = _answering(request, request_id, Action.APPROVE, csrf)
     c = container_of(request)
     if not token:  # the page was opened without its link: ask for the link, change nothing
         asked = c.consent.request_view(actor, request_id)
@@ -70,8 +70,7 @@ def approve(request: Request, request_id: str, token: Token = None, csrf: Token 
 
 @router.post("/access-requests/{request_id}/deny")
 def deny(request: Request, request_id: str, token: Token = None, csrf: Token = None) -> Response:
-    actor = _posted(request, csrf)
-    checked(request, actor, Action.DELETE, "request_id", request_id)
+    actor = _answering(request, request_id, Action.DELETE, csrf)
     c = container_of(request)
     c.consent.deny(actor, request_id, token or None)
     view = c.consent.request_view(actor, request_id)
@@ -112,7 +111,7 @@ def grants(request: Request, revoked: str | None = None) -> Response:
 
 @router.post("/grants/{grant_id}/revoke")
 def revoke(request: Request, grant_id: str, csrf: Token = None) -> Response:
-    actor = _posted(request, csrf)
+    actor = posted(request, PORTAL, csrf)
     checked(request, actor, Action.DELETE, "grant_id", grant_id)
     container_of(request).grants.revoke(actor, grant_id)
     return RedirectResponse(f"{PORTAL.path}/grants?revoked={grant_id}", 303)

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from entrusted.domain.policy import Actor
 from entrusted.domain.registry import LANGUAGES, CustomerRecord
+from entrusted.entrypoints.web.forms import Token, posted
 from entrusted.entrypoints.web.pages import LANGUAGE_NAMES
 from entrusted.entrypoints.web.portal import me
 from entrusted.entrypoints.web.sessions import PORTAL, check_form, container_of, require
@@ -29,7 +30,6 @@ Name = Annotated[str, Form(max_length=200)]
 Email = Annotated[str, Form(max_length=320)]
 Phone = Annotated[str, Form(max_length=40)]
 Short = Annotated[str, Form(max_length=64)]
-Token = Annotated[str | None, Form(max_length=200)]
 FIELDS = ("last_name", "first_name", "email", "phone", "mobile", "language", "time_zone")
 
 
@@ -80,8 +80,7 @@ def correct(
     time_zone: Short = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, PORTAL, csrf)
-    actor = require(request, PORTAL)
+    actor = posted(request, PORTAL, csrf)
     current = _current(me.record(request, actor))
     sent = dict(zip(FIELDS, (last_name, first_name, email, phone, mobile, language, time_zone),
                     strict=True))  # fmt: skip

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.security import PAGE_HEADERS
 from entrusted.entrypoints.web.sessions import PORTAL, container_of, require
+from entrusted.services.customer_preferences import Preferences
 
 router = APIRouter()
 MAX_INDEX = 2**62  # far above any log; larger is no entry (422, never an overflow)
@@ -25,22 +26,16 @@ def history(
 ) -> Response:
     actor = require(request, PORTAL)
     page = container_of(request).history.page(actor, before)
-    context: dict[str, object] = {"page": page}
-    if page.time_zone:
-        context["time_zone"] = page.time_zone
-    return render(request, PORTAL, "portal/history.html", context, preferred_language=page.language)
+    mine = Preferences(page.language, page.time_zone)  # read with the page: not read again
+    return render(request, PORTAL, "portal/history.html", {"page": page}, preferences=mine)
 
 
 @router.get("/history/cases/{case_id}")
 def case(request: Request, case_id: Annotated[str, Path(max_length=64)]) -> Response:
     actor = require(request, PORTAL)
     found = container_of(request).history.case(actor, case_id)
-    context: dict[str, object] = {"found": found}
-    if found.time_zone:
-        context["time_zone"] = found.time_zone
-    return render(
-        request, PORTAL, "portal/history_case.html", context, preferred_language=found.language
-    )
+    mine = Preferences(found.language, found.time_zone)
+    return render(request, PORTAL, "portal/history_case.html", {"found": found}, preferences=mine)
 
 
 @router.get("/history/{index}/receipt")

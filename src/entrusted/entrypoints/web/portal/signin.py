@@ -9,11 +9,11 @@ browsers never send: the page's script copies it into the form.
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
+from entrusted.entrypoints.web.forms import Field, Token, signin_page
 from entrusted.entrypoints.web.pages import render, sections
 from entrusted.entrypoints.web.sessions import (
     PORTAL,
@@ -21,15 +21,12 @@ from entrusted.entrypoints.web.sessions import (
     container_of,
     require,
     safe_next,
-    signed_in,
     signed_in_answer,
     signed_out_answer,
 )
 from entrusted.errors import AuthenticationFailed, InvalidInput
 
 router = APIRouter()
-Field = Annotated[str, Form(max_length=500)]
-Token = Annotated[str | None, Form(max_length=200)]
 
 
 def _address(request: Request) -> str:
@@ -46,9 +43,7 @@ def home(request: Request) -> Response:
 
 @router.get("/signin")
 def signin_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
-    if signed_in(request, PORTAL) is not None:
-        return RedirectResponse(safe_next(PORTAL, next), 303)
-    return render(request, PORTAL, "portal/signin.html", {"next": safe_next(PORTAL, next)})
+    return signin_page(request, PORTAL, next)
 
 
 @router.post("/signin")
