@@ -86,6 +86,7 @@ def build_consent(
         notices,
         consent_limits(w),
         policy_version=policy_documents.in_force_at,
+        readers=w.consent_reader,
     )
     grants = GrantService(parts, events)
     consent = ConsentService(parts, grants)

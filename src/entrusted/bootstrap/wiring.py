@@ -34,3 +34,6 @@ class Wiring:
 
     def consent_uow(self) -> ConsentUnitOfWork:
         return SqlUnitOfWork(self.engine)
+
+    def consent_reader(self) -> ConsentUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=True)

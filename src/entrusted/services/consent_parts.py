@@ -46,6 +46,14 @@ class ConsentParts:
     # The number of the public policy document version in force at a time (P17), recorded on
     # each grant; bootstrap wires `PolicyDocuments.in_force_at`, service tests may leave it.
     policy_version: Callable[[datetime], int | None] = lambda _at: None
+    # Units that only read: on SQLite they take no write lock. A writing unit begins with
+    # BEGIN IMMEDIATE, so a read in one (a login's grants) queued behind every ledger commit
+    # and SQLite's busy handler slept between tries. None: `uow` reads too.
+    readers: ConsentUnitOfWorkFactory | None = None
+
+    def read(self) -> ConsentUnitOfWork:
+        """A unit for reading only (never commit in it)."""
+        return (self.readers or self.uow)()
 
     @property
     def gate(self) -> Gate:

@@ -207,7 +207,7 @@ class GrantEntry:
         open (a server on another host names its session by id only; everything else comes
         from the database, never from the server's word). None if the session, its grant or
         its staff member is gone."""
-        with self._p.uow() as uow:
+        with self._p.read() as uow:
             session = uow.grants.get_session(session_id)
             grant = None if session is None else uow.grants.get(session.grant_id)
         if session is None or grant is None:
@@ -230,7 +230,7 @@ class GrantEntry:
     def live(self, entry: Entry) -> bool:
         """Whether `entry`'s grant is still active, read without asking the gate (a server's
         periodic check of its open sessions; each command still asks the gate)."""
-        with self._p.uow() as uow:
+        with self._p.read() as uow:
             grant = uow.grants.get(entry.grant_id)
         return grant is not None and grant.active_at(self._p.clock())
 
@@ -260,7 +260,7 @@ class GrantEntry:
         (`with_case`, only when none is usable) the case a refusal is filed under, read in
         the same unit: one read transaction per login, not two (`bench api`'s mail gate)."""
         now = self._p.clock()
-        with self._p.uow() as uow:
+        with self._p.read() as uow:
             live = [
                 g
                 for g in uow.grants.active_for_contract(found.contract.id)
@@ -275,7 +275,7 @@ class GrantEntry:
         return Resource(boundary.kind, found.service_id, owner=found.holder_id)
 
     def _case(self, staff_id: str | None, found: Target) -> str | None:
-        with self._p.uow() as uow:
+        with self._p.read() as uow:
             return staff_case(uow, found.holder_id, found.contract.id, staff_id)
 
     # --- sessions of ended grants ----------------------------------------------------------
