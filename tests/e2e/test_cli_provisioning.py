@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,52 @@ def test_an_unknown_column_or_an_endless_file_is_refused_before_anything(
     line = refused(cli("provisioning", "import", "/dev/zero"), 2)
     assert "not a regular file" in line, line
     assert counts(cli) == before
+
+
+def test_language_and_zone_columns_are_imported_checked_and_ledgered(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Trial finding: a customer provisioned in French got English mails.
+    columns = [*COLUMNS, "language", "time_zone"]
+    rows = [{**r, "language": "fr", "time_zone": "Europe/Zurich"} if r["record"] == "customer"
+            else r for r in records(2)]  # fmt: skip
+    path = tmp_path / "prefs.csv"
+    with path.open("w", newline="", encoding="utf-8") as out_file:
+        writer = csv.DictWriter(out_file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    out = ok(cli("provisioning", "import", str(path)))
+    assert "12 created" in out
+    ids = sorted(set(re.findall(r"cus_\w+", out)))
+    assert len(ids) == 2
+
+    def stored() -> list[tuple[str | None, str | None]]:
+        with cli.container() as c:
+            return [(p.language, p.time_zone) for p in map(c.registry.preferences, ids)]
+
+    assert stored() == [("fr", "Europe/Zurich")] * 2
+    # Only one customer's language changes (JSON, the zone left out): one update, ledgered.
+    rows[0] = {**rows[0], "language": "it"}
+    del rows[0]["time_zone"]
+    (tmp_path / "prefs.json").write_text(json.dumps(rows), encoding="utf-8")
+    before = cli.rows("ledger_entry")
+    out = ok(cli("provisioning", "import", str(tmp_path / "prefs.json")))
+    assert "0 created, 1 updated, 11 unchanged, 0 removed" in out
+    assert sorted(stored()) == [("fr", "Europe/Zurich"), ("it", "Europe/Zurich")]
+    assert cli.rows("ledger_entry") - before == 12 + 1  # every decision, one outcome
+    assert last_entry(cli).rule == Outcome.PROVISIONED.value
+    # An unknown language or zone: exit 2 naming the row and column, nothing but the refusal.
+    for column, value in (("language", "klingon"), ("time_zone", "Mars/Olympus")):
+        bad = [dict(r) for r in rows]
+        bad[6][column] = value  # K-2's customer record
+        (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+        before_counts = counts(cli)
+        line = refused(cli("provisioning", "import", str(tmp_path / "bad.json")), 2)
+        assert line.startswith(f"error: row 7 {column}"), line
+        after = counts(cli)
+        assert after.pop("ledger_entry") - before_counts.pop("ledger_entry") == 1
+        assert after == before_counts
+        entry = last_entry(cli)
+        assert (entry.decision, entry.rule) == ("deny", INVALID)
+        assert value.encode() not in entry.to_bytes()  # the row's text stays out
+        assert sorted(stored()) == [("fr", "Europe/Zurich"), ("it", "Europe/Zurich")]

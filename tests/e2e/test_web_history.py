@@ -379,3 +379,54 @@ def test_an_unknown_case_is_refused_like_another_customers_case(
         assert entry.reason in r.text
     assert answers[0] == answers[1]
     assert answers[0][0] == 403
+
+
+def test_the_page_reads_as_plain_lines_and_folds_its_own_views(
+    client: TestClient, container: Container
+) -> None:
+    """What the customer reads first is who did what to which of her things, by name; the
+    rule id (what ties the entry to the published policy) and the resource id stay on the
+    row as secondary text; her own consecutive views of this page are one line with their
+    count, each still a row with its receipt inside the fold, and each still ledgered."""
+    w = world(client, container)
+    portal_sign_in(client, CARLA)
+    for _ in range(3):
+        assert client.get("/portal/history").status_code == 200
+    page = client.get("/portal/history")
+    assert page.status_code == 200, page.text
+    # the run of her own views at the top of her history, as the ledger has it
+    views = []
+    for i, e in reversed(list(enumerate(ledgered(container)))):
+        if e.owner != w.carla:
+            continue
+        if (e.actor_id, e.resource_kind, e.rule, e.decision) != (
+            w.carla, "ledger", "customer-sees-own-ledger-entries", "allow",
+        ):  # fmt: skip
+            break
+        views.append(i)
+    assert len(views) >= 4  # at least the four views above, all ledgered
+    assert f'data-own-views="{len(views)}"' in page.text
+    assert page.text.count("data-own-views=") == 1
+    assert f"You viewed your access history {len(views)} times between" in page.text
+    folded = page.text[page.text.index("data-own-views=") :]
+    folded = folded[: folded.index("</details>")]
+    assert sorted(_rows(folded)) == sorted(views)  # every one still a row, with its receipt
+    for index in views:
+        assert f'data-check-receipt="/portal/history/{index}/receipt"' in folded
+    # the plain line names the staff member and the thing touched; ids are secondary
+    case = _section(page.text, w.case)
+    assert "Sam Example was refused access to the content of your mailbox" in case
+    entries = ledgered(container)
+    (denied,) = [i for i, d in _rows(case).items() if d == "deny"]
+    assert entries[denied].rule
+    row = case[case.index(f'id="entry-{denied}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"<code data-rule>{entries[denied].rule}</code>" in row
+    assert '<small class="technical">' in row
+    assert row.index('class="plain"') < row.index("data-rule")
+    assert w.mailbox in row  # the resource id, secondary
+    assert "stf_" not in page.text
+    # in French, the same line in the past tense
+    fr = client.get("/portal/history?lang=fr")
+    assert "Sam Example : accès refusé (le contenu de votre boîte aux lettres)" in fr.text
+    assert "Vous avez consulté votre historique des accès" in fr.text

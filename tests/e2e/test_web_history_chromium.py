@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -116,9 +117,19 @@ def test_a_receipt_checks_out_in_chromium_and_a_tampered_one_fails(
     newest.locator("button[data-check-receipt]").click()
     result, text = verdict(page)
     assert result == "ok", text
-    assert "Checked: each entry in the receipt is in the log" in text
+    # in plain words what was checked, and what was not, in view; the figures folded away
+    assert "This record is in our public log" in text
+    assert "we publish today" in text
     assert "Not checked: the witnesses' cosignatures" in text
-    assert "Ed25519 signature" in text  # Chromium 156 verifies Ed25519 in WebCrypto
+    assert "Log size in the receipt" not in text  # behind the <details>, closed
+    technical = page.locator("#receipt-check-technical")
+    assert technical.is_hidden() is False
+    page.click("#receipt-check-technical summary")
+    details = technical.inner_text()
+    assert "Checked: each entry in the receipt is in the log" in details
+    assert "Ed25519 signature" in details  # Chromium 156 verifies Ed25519 in WebCrypto
+    assert re.search(r"Log size in the receipt: \d+\. Log size published today: \d+\.", details)
+    assert "\u00d7" not in page.locator("#receipt-check").inner_text()  # no "(1 x 312 -> 312)"
 
     # the receipt as downloaded, one byte of the entry changed, checked through the file input
     with page.expect_download() as download:
@@ -140,6 +151,15 @@ def test_a_receipt_checks_out_in_chromium_and_a_tampered_one_fails(
     result, text = verdict(page)
     assert result == "failed", text
     assert f"entry {index} is not in the log" in text
+    # her own views, several now, folded into one line that opens onto each, still accessible
+    page.goto(f"{served}/portal/history")
+    page.goto(f"{served}/portal/history")
+    fold = page.locator("tr.own-views details")
+    assert fold.count() == 1
+    assert "You viewed your access history" in fold.locator("summary").inner_text()
+    fold.locator("summary").click()
+    assert fold.locator("tr[data-index]").count() >= 3
+    assert axe_violations(page) == []
     assert problems() == []
 
 

@@ -63,8 +63,13 @@ class SyncReport:
 
 @dataclass(frozen=True, slots=True)
 class CustomerItem:
+    """`language` and `time_zone` as the hoster sent them, validated; None: not sent, so the
+    stored ones stay (a record that leaves them out never undoes a customer's own choice)."""
+
     number: str
     details: PersonalDetails
+    language: str | None = None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,11 @@ and staff members that page names. Why names and never ids: the customer knows t
 who helped them by name; a `stf_` id means nothing to them (and staff ids are not theirs).
 
 Every view is itself a decision of the gate, ledgered (`customer-sees-own-ledger-entries`):
-reading one's history is an access to it. Entries of a disclosure whose notice a court order
-defers stay out of every view until the notice is lifted (P5, `disclosure_holdback.py`).
+reading one's history is an access to it. Shown one by one, those views would bury what the
+customer came for, so a page folds each run of consecutive own views into one `OwnViews` line
+(still every entry, each with its receipt, one click away); the fold never crosses a page.
+Entries of a disclosure whose notice a court order defers stay out of every view until the
+notice is lifted (P5, `disclosure_holdback.py`).
 
 ```python
 page = history.page(actor, before=None)       # the newest PAGE_SIZE entries, by case
@@ -42,6 +45,7 @@ from entrusted.services.ledger import CheckpointService, SignedCheckpoint
 from entrusted.services.receipts import RECEIPT_FORMAT, verify_receipt
 
 PAGE_SIZE = 100
+OWN_VIEWS_RULE = "customer-sees-own-ledger-entries"
 StaffNames = Callable[[str], str | None]
 # What the closing summary lists as an access (P11): reading a mailbox or an FTP space.
 _ACCESS_KINDS = frozenset({ResourceKind.MAILBOX_CONTENT.value, ResourceKind.FTP_SPACE.value})
@@ -87,6 +91,51 @@ class HistoryEntry:
     def allowed(self) -> bool:
         return self.decision == "allow"
 
+    @property
+    def own_view(self) -> bool:
+        """The customer reading their own access records, allowed: the page's own echo."""
+        return (
+            self.who.kind == "you"
+            and self.resource_kind == ResourceKind.LEDGER.value
+            and self.rule == OWN_VIEWS_RULE
+            and self.allowed
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnViews:
+    """A run of consecutive own views of one's own history, in the page's order."""
+
+    entries: tuple[HistoryEntry, ...]
+
+    @property
+    def first(self) -> datetime:
+        return min(e.time for e in self.entries)
+
+    @property
+    def last(self) -> datetime:
+        return max(e.time for e in self.entries)
+
+
+def folded(entries: Iterable[HistoryEntry]) -> tuple[HistoryEntry | OwnViews, ...]:
+    """The entries as the page lists them: each run of two or more own views as one
+    `OwnViews`; a lone own view stays a plain row (folding it would hide nothing)."""
+    out: list[HistoryEntry | OwnViews] = []
+    run: list[HistoryEntry] = []
+
+    def flush() -> None:
+        out.extend(run if len(run) < 2 else [OwnViews(tuple(run))])
+        run.clear()
+
+    for e in entries:
+        if e.own_view:
+            run.append(e)
+            continue
+        flush()
+        out.append(e)
+    flush()
+    return tuple(out)
+
 
 @dataclass(frozen=True, slots=True)
 class CaseGroup:
@@ -100,6 +149,10 @@ class CaseGroup:
     @property
     def resolved(self) -> bool:
         return self.case is not None and self.case.status is CaseStatus.RESOLVED
+
+    @property
+    def items(self) -> tuple[HistoryEntry | OwnViews, ...]:
+        return folded(self.entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +234,7 @@ class AccessHistory:
             self._parts.outcomes.invalid_id(
                 actor, Action.READ, ResourceKind.CASE, "case_id", IdKind.CASE
             )
-        with self._parts.uow() as uow:
+        with self._parts.read() as uow:
             case = uow.cases.get(case_id)
         # An unknown case is decided as a case of nobody's: refused and ledgered exactly as
         # another customer's is, so walking case ids tells no one which exist.
@@ -300,7 +353,7 @@ class AccessHistory:
         found: dict[str, Case] = {}
         if not case_ids:
             return found
-        with self._parts.uow() as uow:
+        with self._parts.read() as uow:
             for case_id in sorted(case_ids):
                 case = uow.cases.get(case_id)
                 if case is not None and case.customer_id == customer_id:

@@ -9,16 +9,22 @@ in order; the `record` column says what it is:
 
 | record            | columns                                                   |
 |-------------------|-----------------------------------------------------------|
-| `customer`        | external_id, last_name, first_name, email, phone, mobile  |
+| `customer`        | external_id, last_name, first_name, email, phone, mobile, |
+|                   | language, time_zone (both optional)                       |
 | `contract`        | external_id, customer (the holder's customer external id) |
 | `service`         | contract, external_id, kind, name                         |
 | `remove_service`  | contract, external_id                                     |
 | `cancel_contract` | external_id                                               |
+
+A customer's `language` (en, fr, de, it) and `time_zone` (an IANA name) are checked by the
+validators registration uses; left out or blank, the stored ones stay as they are (a new
+customer gets the configured defaults).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from entrusted.domain.provisioning import (
     ContractCancellation,
@@ -30,6 +36,7 @@ from entrusted.domain.provisioning import (
     clean_external_id,
     parse_kind,
 )
+from entrusted.domain.registry import SealedCustomer
 from entrusted.errors import InvalidInput
 from entrusted.services.ports import ContactNormaliser
 from entrusted.services.registry_forms import (
@@ -37,6 +44,7 @@ from entrusted.services.registry_forms import (
     ServiceRequest,
     registration_from_row,
     validate_details,
+    validate_preferences,
     validate_services,
 )
 
@@ -45,8 +53,17 @@ RECORDS = ("customer", "contract", "service", "remove_service", "cancel_contract
 # would otherwise be ignored and read as an empty value, which clears that detail.
 COLUMNS = frozenset(
     {"record", "external_id", "customer", "contract", "kind", "name"}
-    | {"last_name", "first_name", "email", "phone", "mobile"}
+    | {"last_name", "first_name", "email", "phone", "mobile", "language", "time_zone"}
 )
+
+
+def preferred_as(sealed: SealedCustomer, item: CustomerItem) -> SealedCustomer:
+    """`sealed` with the language and time zone `item` sent (those it left out unchanged)."""
+    return replace(
+        sealed,
+        language=sealed.language if item.language is None else item.language,
+        time_zone=sealed.time_zone if item.time_zone is None else item.time_zone,
+    )
 
 
 def check_columns(names: Iterable[str]) -> None:
@@ -62,7 +79,17 @@ def check_columns(names: Iterable[str]) -> None:
 
 
 def customer_item(contacts: ContactNormaliser, number: str, form: Registration) -> CustomerItem:
-    return CustomerItem(clean_external_id(number, "external_id"), validate_details(contacts, form))
+    """The customer `form` describes: details, language and time zone checked exactly as a
+    registration checks them (`registry_forms`), each error naming its field."""
+    number = clean_external_id(number, "external_id")
+    details = validate_details(contacts, form)
+    try:
+        preferences = validate_preferences(form)
+    except InvalidInput as exc:  # the zone's message quotes it: the ledger gets no text sent
+        if exc.field != "time_zone":
+            raise
+        raise InvalidInput("time_zone", "is not a known IANA time zone") from None
+    return CustomerItem(number, details, preferences["language"], preferences["time_zone"])
 
 
 def contract_item(number: str, customer: str) -> ContractItem:

@@ -45,6 +45,7 @@ from entrusted.domain.registry import (
     StoredService,
 )
 from entrusted.errors import Conflict, InvalidInput, NotFound
+from entrusted.services.provisioning_forms import preferred_as
 from entrusted.services.provisioning_ports import ProvisioningUnitOfWork
 
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
@@ -193,7 +194,8 @@ class _Batch:
         existing = self.holder(item.number)
         if existing is None:
             cid = self.p.id_for(Entity.CUSTOMER, item.number, "cus")
-            sealed = seal_customer(keys, cid, CustomerStatus.ACTIVE, self.p.now, item.details)
+            new = seal_customer(keys, cid, CustomerStatus.ACTIVE, self.p.now, item.details)
+            sealed = preferred_as(new, item)
             self.email_free(sealed.email_idx, cid)
             self.customers[item.number] = self.holders[cid] = sealed
 
@@ -203,18 +205,16 @@ class _Batch:
 
             return self.made(Entity.CUSTOMER, item.number, cid, Change.CREATED, create)
         self.customers[item.number] = existing
-        if open_customer(keys, existing) == item.details:
-            return self.made(Entity.CUSTOMER, item.number, existing.id, Change.UNCHANGED)
         current = open_customer(keys, existing)
-        if (current.email, current.phone, current.mobile) != (
-            item.details.email,
-            item.details.phone,
-            item.details.mobile,
-        ):
+        if current == item.details and preferred_as(existing, item) == existing:
+            return self.made(Entity.CUSTOMER, item.number, existing.id, Change.UNCHANGED)
+        contact = current.email, current.phone, current.mobile
+        if contact != (item.details.email, item.details.phone, item.details.mobile):
             # Codes and password links go to these channels: a provisioning token that could
             # rewrite them could take the customer's account over (issue 17 trial finding).
             raise Conflict(CONTACT_CHANNELS)
-        updated = reseal(keys, existing, item.details)
+        resealed = existing if current == item.details else reseal(keys, existing, item.details)
+        updated = preferred_as(resealed, item)  # a language or zone alone is a plain column
         if updated.email_idx != existing.email_idx:
             self.email_free(updated.email_idx, existing.id)
         self.customers[item.number] = self.holders[existing.id] = updated

@@ -34,6 +34,12 @@ class CustomerIn(BaseModel):
     email: str = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     mobile: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(
+        default=None, max_length=8, description="en, fr, de or it; left out: unchanged"
+    )
+    time_zone: str | None = Field(
+        default=None, max_length=64, description="an IANA name; left out: unchanged"
+    )
 
 
 class ContractIn(BaseModel):
@@ -76,7 +82,10 @@ def _out(row: Applied) -> AppliedOut:
 def put_customer(
     external_id: ExternalId, body: CustomerIn, who: ActorDep, c: ContainerDep, response: Response
 ) -> AppliedOut:
-    form = Registration(body.last_name, body.first_name, body.email, body.phone, body.mobile)
+    form = Registration(
+        body.last_name, body.first_name, body.email, body.phone, body.mobile,
+        language=body.language, time_zone=body.time_zone,
+    )  # fmt: skip
     p = c.provisioning
     return _sync(
         p, who, Action.UPDATE, lambda: customer_item(p.contacts, external_id, form), response

@@ -1,11 +1,12 @@
 """Mailings in the console (P6, P7): compose one (incident, new service or terms amendment;
 everyone the purpose reaches, the holders of named services, or named customers), see whom
-it will reach before anything is sent, send it, and watch its progress — the calls
-`/v1/mailings` makes (`compose`, `view`, `recent`, `send`), each asking the gate and
-ledgering. Only communications passes `communications-mails-own-customers`; anyone else gets
-the refusal page. The progress fragment is re-fetched by /static/progress.js (2 s, doubling
-up to 30 s; paused while the tab is hidden; stopped once done): each fetch is a ledgered
-view."""
+it will reach before anything is sent (a count per language and of those left out, never an
+address: communications has no access to customers' data), send it, and watch its progress:
+the calls `/v1/mailings` makes (`compose`, `view`, `recent`, `send`), each asking the gate
+and ledgering. Only communications passes `communications-mails-own-customers`; anyone else
+gets the refusal page. The progress fragment is re-fetched by /static/progress.js (2 s,
+doubling up to 30 s; paused while the tab is hidden; stopped once done): each fetch is a
+ledgered view."""
 
 from __future__ import annotations
 
@@ -62,9 +63,10 @@ def mailing(request: Request, mailing_id: str) -> Response:
     actor = require(request, CONSOLE)
     checked(request, actor, Action.READ, "mailing_id", mailing_id)
     c = container_of(request)
-    view = c.mailings.compose.view(actor, mailing_id)
+    view, breakdown = c.mailings.compose.preview(actor, mailing_id)
     names = staff_names(c, [view.mailing.created_by])
-    return render(request, CONSOLE, "console/admin/mailing.html", {"view": view, "names": names})
+    context = {"view": view, "names": names, "breakdown": breakdown}
+    return render(request, CONSOLE, "console/admin/mailing.html", context)
 
 
 @router.get("/mailings/{mailing_id}/progress")

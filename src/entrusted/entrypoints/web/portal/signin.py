@@ -2,13 +2,17 @@
 
 Sign-in answers one message whatever was wrong (no page tells whether an address is a
 customer's), and a reset request always answers "if the address is ours, a link is on its
-way" (no user enumeration). The password link carries its token in the URL fragment, which
-browsers never send: the page's script copies it into the form.
+way" (no user enumeration). Beyond the hourly limit of link requests per address (which
+anyone can use up) the page says, with the 429, that a link was already sent and the newest
+works: the limit counts every address alike, so the answer tells nothing either. The
+password link carries its token in the URL fragment, which browsers never send: the page's
+script copies it into the form.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -24,7 +28,7 @@ from entrusted.entrypoints.web.sessions import (
     signed_in_answer,
     signed_out_answer,
 )
-from entrusted.errors import AuthenticationFailed, InvalidInput
+from entrusted.errors import AuthenticationFailed, InvalidInput, RateLimited
 
 router = APIRouter()
 
@@ -78,8 +82,18 @@ def reset_form(request: Request) -> Response:
 def reset(request: Request, email: Field, csrf: Token = None) -> Response:
     check_form(request, PORTAL, csrf)
     # a malformed address answers as one that is not ours: no enumeration
-    with suppress(InvalidInput):
-        container_of(request).customer_auth.request_link(email)
+    c = container_of(request)
+    try:
+        with suppress(InvalidInput):
+            c.customer_auth.request_link(email)
+    except RateLimited as exc:
+        # Not ledgered, like the service's other refusals before a customer is known (the
+        # request never looks one up); the status and Retry-After are what errors.py sends.
+        again = c.clock() + timedelta(seconds=exc.retry_after_s)
+        return render(
+            request, PORTAL, "portal/reset.html", {"limited": True, "again": again},
+            status=429, headers={"Retry-After": str(exc.retry_after_s)},
+        )  # fmt: skip
     return render(request, PORTAL, "portal/reset.html", {"sent": True})
 
 

@@ -8,7 +8,9 @@
 // /portal/verify/consistency and verified here). What it does not check, and says so: that
 // the key is genuine (it comes from the same server) and the witnesses' cosignatures.
 //
-// The result goes into #receipt-check (role="status"), data-result="ok" or "failed".
+// The result goes into #receipt-check (role="status"), data-result="ok" or "failed": the
+// verdict, what was checked in plain words, what was not, and the technical steps and figures
+// in a <details> (#receipt-check-technical).
 "use strict";
 (() => {
   const enc = new TextEncoder();
@@ -220,32 +222,47 @@
 
   // --- the page -------------------------------------------------------------------------
 
-  function show(result, lines, verdict) {
-    const box = document.getElementById("receipt-check");
-    if (!box) return;
-    document.getElementById("receipt-check-verdict").textContent = verdict;
-    const list = document.getElementById("receipt-check-details");
+  function fill(id, lines) {
+    const list = document.getElementById(id);
+    if (!list) return;
     list.replaceChildren(...lines.map((text) => {
       const li = document.createElement("li");
       li.textContent = text;
       return li;
     }));
+  }
+
+  // verdict and plain words first; what was not checked always shown; the technical steps
+  // and figures behind a <details> (hidden while there are none)
+  function show(result, verdict, plain, notChecked, technical) {
+    const box = document.getElementById("receipt-check");
+    if (!box) return;
+    document.getElementById("receipt-check-verdict").textContent = verdict;
+    const said = document.getElementById("receipt-check-plain");
+    if (said) said.textContent = plain;
+    fill("receipt-check-not", notChecked);
+    fill("receipt-check-details", technical);
+    const more = document.getElementById("receipt-check-technical");
+    if (more) more.hidden = !technical.length;
     box.dataset.result = result;
   }
 
   async function run(load) {
     const words = document.getElementById("receipt-check-words").dataset;
-    show("", [], words.working);
+    show("", words.working, "", [], []);
     try {
       const done = await check(await load());
-      const lines = [words.checkedInclusion];
-      lines.push(done.signatures ? words.checkedSignature : words.noEd25519);
-      lines.push(done.same ? words.checkedSame : words.checkedConsistency);
-      lines.push(words.notKey, words.notWitness, words.notComplete);
-      show("ok", lines, `${words.ok} (${done.entries} × ${done.size} → ${done.now})`);
+      const technical = [words.checkedInclusion];
+      technical.push(done.signatures ? words.checkedSignature : words.noEd25519);
+      technical.push(done.same ? words.checkedSame : words.checkedConsistency);
+      technical.push(words.figures.replace("{entries}", String(done.entries))
+        .replace("{size}", String(done.size)).replace("{now}", String(done.now)));
+      const notChecked = [words.notKey, words.notWitness, words.notComplete];
+      if (!done.signatures) notChecked.unshift(words.noEd25519);
+      show("ok", words.ok, done.same ? words.plainSame : words.plainExtends, notChecked, technical);
     } catch (e) {
       const why = e instanceof Failed || e instanceof SyntaxError ? e.message : String(e);
-      show("failed", [why, words.notKey, words.notWitness], `${words.failed} ${why}`);
+      show("failed", `${words.failed} ${why}`, "", [words.notKey, words.notWitness], [why]);
     }
   }
 
