@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from entrusted.bootstrap import WORKER, build
+from entrusted.bootstrap.disclosures import DISCLOSURE_LIFT_JOB
 from entrusted.config import Settings
 from entrusted.domain.disclosures import DisclosureStatus
 from entrusted.domain.ids import IdKind
@@ -130,3 +131,32 @@ def test_lifting_a_deferred_notice_is_the_workers_or_operators_decision(desk: De
     assert (ledgered(c)[-1].rule, ledgered(c)[-1].decision) == (
         "worker-lifts-deferred-disclosure-notices", "allow"
     )
+
+
+def test_the_workers_round_writes_nothing_when_no_notice_is_due(desk: Desk) -> None:
+    """Trial finding: the worker's round judged "nothing due" every outbox interval, an entry
+    recording no change (~8,600 a day). Its round now writes only when a notice is lifted; a
+    caller that asks (the operator's CLI, the console) is still judged either way."""
+    c = desk.c
+    (job,) = [j for j in c.jobs if j.name == DISCLOSURE_LIFT_JOB]
+    a = ids(desk)[0]
+    order = c.desk.orders.register_order(
+        desk.legal,
+        desk.order_form([a], categories=["personal_details"],
+                        notice_after=desk.today + timedelta(days=5)),
+        desk.document,
+    )
+    proposed = c.desk.disclosures.propose(desk.legal, order.id)
+    c.desk.disclosures.approve(desk.legal2, proposed.id)
+    c.desk.disclosures.export(desk.legal, proposed.id)
+    before = len(ledgered(c))
+    assert job.run() is None  # nothing happened (the scheduler logs it at DEBUG only)
+    assert len(ledgered(c)) == before  # deferred, not yet due: nothing decided, nothing written
+    desk.clock.advance(days=5)
+    assert job.run() == "1 deferred notice(s) lifted"
+    allow, lifted = ledgered(c)[before:]
+    assert (allow.rule, allow.decision, allow.actor_id) == (
+        "worker-lifts-deferred-disclosure-notices", "allow", WORKER.id
+    )
+    assert lifted.rule == Outcome.DISCLOSURE_NOTICE_LIFTED
+    assert notices(c) == 1

@@ -65,5 +65,6 @@ def attach_desk(c: Container, desk: Desk) -> None:
     c.jobs.append(Job(DISCLOSURE_LIFT_JOB, c.settings.outbox_interval_s, lambda: _lift(desk)))
 
 
-def _lift(desk: Desk) -> str:
-    return f"{desk.disclosures.lift_deferred(WORKER)} deferred notice(s) lifted"
+def _lift(desk: Desk) -> str | None:
+    lifted = desk.disclosures.lift_deferred(WORKER, judge_when_none=False)
+    return f"{lifted} deferred notice(s) lifted" if lifted else None
