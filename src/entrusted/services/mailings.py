@@ -181,8 +181,10 @@ class MailingService:
 
     def _breakdown(self, mailing: Mailing) -> MailingBreakdown:
         """The reasons are the ones the send refuses a delivery for (`mailing_send.py`), as
-        they stand now, so the counts say what a send started now would do; plus, for a
-        new-service mailing, the active customers left out at composing for opting out."""
+        they stand now, so the counts say what a send started now would do. Who was left out
+        at composing is not counted: a mailing keeps its recipients, not whether they were
+        everyone or a selection, and counting every opted-out customer against a selection
+        of one said "left out: 1" of people nobody had chosen (trial finding)."""
         recipients = self._store.recipients(mailing.id)
         sealed = self._audience.sealed(recipients)
         new_service = mailing.purpose is MailPurpose.NEW_SERVICE
@@ -196,9 +198,6 @@ class MailingService:
                 "opted out since composing": len(active) - len(reached),
             }
         )
-        if new_service:
-            left_out = opted_out.intersection(self._audience.active()) - set(recipients)
-            excluded["opted out of new-service mailings"] = len(left_out)
         languages = Counter(c.language or "" for c in reached)
         return MailingBreakdown(
             tuple(sorted(languages.items())),
