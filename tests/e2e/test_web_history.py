@@ -178,6 +178,13 @@ def test_another_customers_entries_never_appear_and_their_receipts_are_refused(
     page = client.get("/portal/history")
     assert "Another customer" in page.text
     assert w.dora not in page.text
+    # refused by no rule (the ledger's rule is empty): the row names the default, as the 403
+    # page does, never a blank "Rule" (trial finding)
+    assert last.rule is None
+    probe = ledgered(container).index(last)
+    row = page.text[page.text.index(f'id="entry-{probe}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<code data-rule>default-deny</code>" in row
 
 
 def test_the_receipt_is_the_owners_only_and_verifies_offline(
