@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
+from tests.conftest import FakeClock
 from tests.e2e.web_support import client, form_token, mails_to, register_customer
 
 pytestmark = pytest.mark.promise("P14")
@@ -56,3 +57,21 @@ def test_the_explanation_is_in_the_visitors_language(
     assert (status, retry) == (429, "3600")
     assert "Verwenden Sie den neuesten in Ihrem Postfach" in body
     assert "erneut einen Link anfordern" in body
+
+
+def test_the_wait_is_until_the_oldest_request_ages_out_and_refusals_do_not_extend_it(
+    client: TestClient, container: Container, clock: FakeClock
+) -> None:
+    """Trial finding: the page said "ask again in an hour" from every refused request, as if
+    each one pushed the block back. Refused requests are not counted: a place frees when the
+    oldest of the hour's three ages out, and the page says when, with its zone."""
+    _ask(client, NOBODY, 3)
+    clock.advance(minutes=10)
+    status, body, retry = _ask(client, NOBODY, 1)[0]
+    assert (status, retry) == (429, "3000")  # 50 minutes left, not a fresh hour
+    assert "Europe/Zurich" in body
+    clock.advance(minutes=49, seconds=59)
+    assert _ask(client, NOBODY, 1)[0][2] == "1"
+    clock.advance(seconds=1)
+    # the three have aged out together: three more may be asked, then the wait is an hour
+    assert [a[0] for a in _ask(client, NOBODY, 4)] == [200, 200, 200, 429]

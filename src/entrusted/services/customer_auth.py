@@ -11,6 +11,7 @@ key derived from the address's blind index, so the count table holds no address 
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ CUSTOMER_TOKEN_PREFIX = "entc_"  # noqa: S105 - a public prefix, not a secret
 LINK_TOKEN_PREFIX = "entl_"  # noqa: S105
 _BAD_LOGIN = "invalid e-mail address or password"
 _HOUR = timedelta(hours=1)
+_INSTANT = timedelta(microseconds=1)
 
 
 def is_customer_token(secret: str) -> bool:
@@ -108,9 +110,15 @@ class CustomerAuthService:
             return
         now = self._clock()
         with self._uow() as uow:
-            asked = uow.outbox.count_since(Topic.PASSWORD_LINK_REQUEST, idx.hex(), now - _HOUR)
-            if asked >= self._link_limit:
-                raise RateLimited("too many password links asked for this address", 3600)
+            # the last hour, its first instant left out: a request an hour old has aged out
+            since = now - _HOUR + _INSTANT
+            asked = uow.outbox.times_since(Topic.PASSWORD_LINK_REQUEST, idx.hex(), since)
+            if len(asked) >= self._link_limit:
+                # A place frees when the oldest request that fills the hour's limit ages out;
+                # refused requests are not queued, so asking again does not push it back.
+                frees = asked[len(asked) - self._link_limit] + _HOUR
+                wait = max(1, math.ceil((frees - now).total_seconds()))
+                raise RateLimited("too many password links asked for this address", wait)
             queue(uow.outbox, Topic.PASSWORD_LINK_REQUEST, idx.hex(), now)
             uow.commit()
 

@@ -49,9 +49,9 @@ class InMemoryOutbox:
             del self._m[key]
         return len(old)
 
-    def count_since(self, topic: Topic, ref: str, since: datetime) -> int:
-        return sum(
-            1
+    def times_since(self, topic: Topic, ref: str, since: datetime) -> list[datetime]:
+        return sorted(
+            m.created_at
             for m in self._m.values()
             if m.topic is topic and m.ref == ref and m.created_at >= since
         )

@@ -72,10 +72,11 @@ class SqlOutboxRepository:
         )
         return int(result.rowcount)
 
-    def count_since(self, topic: Topic, ref: str, since: datetime) -> int:
-        n = self._c.execute(
-            sa.select(sa.func.count()).where(
-                _O.topic == topic.value, _O.ref == ref, _O.created_at >= since
-            )
-        ).scalar_one()
-        return int(n)
+    def times_since(self, topic: Topic, ref: str, since: datetime) -> list[datetime]:
+        """When each message of `topic` for `ref` was queued since `since`, oldest first."""
+        found = self._c.execute(
+            sa.select(_O.created_at)
+            .where(_O.topic == topic.value, _O.ref == ref, _O.created_at >= since)
+            .order_by(_O.created_at)
+        ).scalars()
+        return list(found)
