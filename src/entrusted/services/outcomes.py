@@ -102,6 +102,7 @@ class Outcome(StrEnum):
     STAFF_DISABLED = "staff.disabled"
     STAFF_ROLES_CHANGED = "staff.roles-changed"
     STAFF_OWN_ROLES_REFUSED = "staff.own-roles-refused"  # nobody changes their own roles
+    STAFF_OWN_DISABLE_REFUSED = "staff.own-disable-refused"  # nor disables their own account
     TOKEN_ISSUED = "staff.token-issued"  # noqa: S105 - an outcome id, not a secret
     TOKEN_REVOKED = "staff.token-revoked"  # noqa: S105
     TOTP_ENROLMENT_STARTED = "staff.totp-enrolment-started"
@@ -227,6 +228,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.STAFF_DISABLED: ("P8", "P12"),
     Outcome.STAFF_ROLES_CHANGED: ("P8", "P12"),
     Outcome.STAFF_OWN_ROLES_REFUSED: ("P5", "P12"),
+    Outcome.STAFF_OWN_DISABLE_REFUSED: ("P8", "P12"),
     Outcome.TOKEN_ISSUED: ("P8", "P14"),
     Outcome.TOKEN_REVOKED: ("P8", "P14"),
     Outcome.TOTP_ENROLMENT_STARTED: ("P8", "P14"),

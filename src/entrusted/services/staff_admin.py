@@ -158,6 +158,14 @@ class StaffAdmin:
         """Disable a member and end their access at once: every token is revoked in the same
         transaction, then their grants (and so their live mail sessions) end."""
         step, member = self._decide_then_find(by, Action.DELETE, username, "disable staff member")
+        if step.actor.kind is ActorKind.STAFF and step.actor.id == member.id:
+            # A click away from locking the last sysadmin out (trial finding); another
+            # administrator, or the operator at the CLI, disables an account.
+            self._outcomes.refuse(
+                step.actor, step.action, step.resource, Outcome.STAFF_OWN_DISABLE_REFUSED,
+                "nobody disables their own account; another administrator must do it",
+                step.context,
+            )
         now = self._clock()
         with self._uow() as uow:
             if not self._require(uow.staff.get(member.id), username).active:
