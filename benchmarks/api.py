@@ -252,7 +252,8 @@ def run(
         server_log = log_path.read_text(errors="replace")
         if two:
             two["two_vs_one"] = round(two["two_instances_gate_rps"] / record["rps"], 3)
-        gate_vs_bare = round(gate["rps"] / bare["rps"], 3) if bare["rps"] else 0.0
+        # four places: with the bare floor near 2,000/s the ratio is a few hundredths
+        gate_vs_bare = round(gate["rps"] / bare["rps"], 4) if bare["rps"] else 0.0
         return two | {
             "backend": c.engine.dialect.name,
             "connections": connections,
