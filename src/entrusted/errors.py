@@ -68,7 +68,11 @@ class Refused(EntrustedError):  # noqa: N818
 
 
 class Unavailable(EntrustedError):  # noqa: N818
-    pass
+    """Nothing was done; trying again is safe. `retry_after_s` is the wait every entrypoint
+    tells the caller (the API's `Retry-After`, the pages' too): a busy database or a
+    restarting dependency is usually back within a second or two."""
+
+    retry_after_s = 2
 
 
 class TamperDetected(EntrustedError):  # noqa: N818

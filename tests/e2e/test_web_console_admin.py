@@ -28,6 +28,7 @@ POLICY_TEXT = (
     f"## The rest [{', '.join(f'P{n}' for n in range(1, 18) if n not in (15, 16))}]\nAs kept.\n"
 )
 DOCUMENT = b"%PDF-1.7 Obergericht des Kantons Zuerich, Beschluss (fake, for tests)"
+ORDER_FILES = {"document": ("order.pdf", DOCUMENT, "application/pdf")}
 PAGES = {
     "sysadmin": ["/console/backups", "/console/staff", "/console/ledger"],
     "legal": ["/console/disclosures", "/console/policy", "/console/ledger"],
@@ -46,6 +47,54 @@ def client(container: Container, clock: FakeClock) -> Iterator[TestClient]:
 def customers(container: Container, n: int) -> list[str]:
     people = People(seed=81)
     return [container.registry.register(SIGNUP, people.form()).customer_id for _ in range(n)]
+
+
+def legal_desk(client: TestClient, container: Container) -> tuple[str, str]:
+    """A customer on file and two legal officers, "lara" and "lena", the latter signed in at
+    the disclosure desk: the customer's id and the desk's form token."""
+    (cus,) = customers(container, 1)
+    container.staff.add("lara", "Lara Legal", ["legal"], STAFF_PASSWORD)
+    agent(client, container, "lena", "legal")
+    return cus, token_of(client, "/console/disclosures")
+
+
+def court_order(container: Container, customer_id: str, csrf: str) -> dict[str, object]:
+    """The desk's court order form for `customer_id`'s personal details, valid from today;
+    posted with `ORDER_FILES`."""
+    today = container.clock().date()
+    return {"court": "CH-ZH", "case_number": "1B_1/2026", "issued_on": str(today),
+            "valid_until": str(today + timedelta(days=9)), "customer_ids": customer_id,
+            "categories": ["personal_details"], "csrf": csrf}  # fmt: skip
+
+
+def proposed_disclosure(client: TestClient, order: dict[str, object]) -> str:
+    """`order` registered and a disclosure under it proposed through the desk's pages by the
+    legal officer signed in; the disclosure's id."""
+    r = client.post("/console/disclosures/orders", data=order, files=ORDER_FILES,
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get("/console/disclosures").text
+    order_id = re.search(r'id="order-(cor_[0-9a-f]{16})"', page)
+    assert order_id, page
+    r = client.post("/console/disclosures",
+                    data={"order_id": order_id.group(1), "csrf": order["csrf"]},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    desk = client.get("/console/disclosures").text
+    found = re.search(r'id="disclosure-(dsc_[0-9a-f]{16})"', desk)
+    assert found
+    return found.group(1)
+
+
+def approved_by(client: TestClient, username: str, disclosure_id: str) -> str:
+    """`disclosure_id` approved through the desk's page by `username`, signed in for it; the
+    desk's form token of that session."""
+    console_sign_in(client, username)
+    csrf = token_of(client, "/console/disclosures")
+    r = client.post(f"/console/disclosures/{disclosure_id}/approve", data={"csrf": csrf},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    return csrf
 
 
 def assert_refused_page(container: Container, answer_status: int, text: str) -> None:
@@ -175,42 +224,19 @@ def test_compose_preview_and_send_a_mailing(client: TestClient, container: Conta
 def test_a_court_order_and_a_disclosure_approved_by_a_second_legal_officer(
     client: TestClient, container: Container
 ) -> None:
-    (cus,) = customers(container, 1)
-    container.staff.add("lara", "Lara Legal", ["legal"], STAFF_PASSWORD)
-    agent(client, container, "lena", "legal")
-    csrf = token_of(client, "/console/disclosures")
+    cus, csrf = legal_desk(client, container)
     asked = {"requester": "Det. Example", "authority": "Kantonspolizei", "asked": "records",
              "legal_basis": "StPO 265", "customer_ids": cus, "csrf": csrf}  # fmt: skip
     r = client.post("/console/disclosures/requests", data=asked, follow_redirects=False)
     assert r.status_code == 303, r.text
-    today = container.clock().date()
-    order = {"court": "CH-ZH", "case_number": "1B_1/2026", "issued_on": str(today),
-             "valid_until": str(today + timedelta(days=9)), "customer_ids": cus,
-             "categories": ["personal_details"], "csrf": csrf}  # fmt: skip
-    files = {"document": ("order.pdf", DOCUMENT, "application/pdf")}
+    order = court_order(container, cus, csrf)
     foreign = client.post("/console/disclosures/orders", data={**order, "court": "DE-BGH"},
-                          files=files)  # fmt: skip
+                          files=ORDER_FILES)  # fmt: skip
     assert_refused_page(container, foreign.status_code, foreign.text)
-    r = client.post("/console/disclosures/orders", data=order, files=files,
-                    follow_redirects=False)  # fmt: skip
-    assert r.status_code == 303, r.text
-    page = client.get("/console/disclosures").text
-    order_id = re.search(r'id="order-(cor_[0-9a-f]{16})"', page)
-    assert order_id, page
-    r = client.post("/console/disclosures", data={"order_id": order_id.group(1), "csrf": csrf},
-                    follow_redirects=False)  # fmt: skip
-    assert r.status_code == 303, r.text
-    desk = client.get("/console/disclosures").text
-    found = re.search(r'id="disclosure-(dsc_[0-9a-f]{16})"', desk)
-    assert found
-    did = found.group(1)
+    did = proposed_disclosure(client, order)
     own = client.post(f"/console/disclosures/{did}/approve", data={"csrf": csrf})
     assert_refused_page(container, own.status_code, own.text)
-    console_sign_in(client, "lara")
-    csrf = token_of(client, "/console/disclosures")
-    r = client.post(f"/console/disclosures/{did}/approve", data={"csrf": csrf},
-                    follow_redirects=False)  # fmt: skip
-    assert r.status_code == 303, r.text
+    csrf = approved_by(client, "lara", did)
     row = client.get("/console/disclosures").text.split(f'id="disclosure-{did}"')[1]
     assert '<td class="status">approved</td>' in row.split("</tr>")[0]
     export = client.post(f"/console/disclosures/{did}/export", data={"csrf": csrf})

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,26 +16,25 @@ from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
 from entrusted.domain.policy import Actor, ActorKind, Role
-from entrusted.entrypoints.server import create_server_app
 from entrusted.entrypoints.web.console.names import FORMER, staff_names
 from entrusted.entrypoints.web.pages import environment
-from tests.conftest import FakeClock
 from tests.e2e.console_support import agent, identify, open_case, token_of
-from tests.e2e.test_web_console_admin import DOCUMENT, POLICY_TEXT, customers
-from tests.e2e.web_support import STAFF_PASSWORD, console_sign_in
+from tests.e2e.test_web_console_admin import (
+    POLICY_TEXT,
+    approved_by,
+    client,
+    court_order,
+    customers,
+    legal_desk,
+    proposed_disclosure,
+)
+from tests.e2e.web_support import STAFF_PASSWORD
 from tests.integration.test_consent_sql import register
 
 pytestmark = pytest.mark.promise("P5", "P11", "P17")
+__all__ = ["client"]  # the fixture (the console's pages at the day the schema was installed)
 
 GONE = "stf_00000000deadbeef"  # a staff id no member holds
-
-
-@pytest.fixture
-def client(container: Container, clock: FakeClock) -> Iterator[TestClient]:
-    # A new policy version may take effect from "today" on: the day the schema was installed.
-    clock.now = datetime.combine(container.policy_documents.version(1).effective, time(12), UTC)
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
 
 
 def visible(page: str) -> str:
@@ -89,33 +87,11 @@ def test_a_case_names_its_opener_resolver_identifier_and_grantee(
 def test_the_disclosures_name_proposer_and_approver(
     client: TestClient, container: Container
 ) -> None:
-    (cus,) = customers(container, 1)
-    container.staff.add("lara", "Lara Legal", ["legal"], STAFF_PASSWORD)
-    agent(client, container, "lena", "legal")
-    csrf = token_of(client, "/console/disclosures")
-    today = container.clock().date()
-    order = {"court": "CH-ZH", "case_number": "1B_1/2026", "issued_on": str(today),
-             "valid_until": str(today + timedelta(days=9)), "customer_ids": cus,
-             "categories": ["personal_details"], "csrf": csrf}  # fmt: skip
-    files = {"document": ("order.pdf", DOCUMENT, "application/pdf")}
-    r = client.post("/console/disclosures/orders", data=order, files=files,
-                    follow_redirects=False)  # fmt: skip
-    assert r.status_code == 303, r.text
-    order_id = re.search(r'id="order-(cor_[0-9a-f]{16})"', client.get("/console/disclosures").text)
-    assert order_id
-    r = client.post("/console/disclosures", data={"order_id": order_id.group(1), "csrf": csrf},
-                    follow_redirects=False)  # fmt: skip
-    assert r.status_code == 303, r.text
-    desk = client.get("/console/disclosures").text
-    found = re.search(r'id="disclosure-(dsc_[0-9a-f]{16})"', desk)
-    assert found
-    console_sign_in(client, "lara")
-    csrf = token_of(client, "/console/disclosures")
-    r = client.post(f"/console/disclosures/{found.group(1)}/approve", data={"csrf": csrf},
-                    follow_redirects=False)  # fmt: skip
-    assert r.status_code == 303, r.text
+    cus, csrf = legal_desk(client, container)
+    did = proposed_disclosure(client, court_order(container, cus, csrf))
+    approved_by(client, "lara", did)
     page = client.get("/console/disclosures").text
-    row = page.split(f'id="disclosure-{found.group(1)}"')[1].split("</tr>")[0]
+    row = page.split(f'id="disclosure-{did}"')[1].split("</tr>")[0]
     assert ">Legal Agent</span></td>" in row  # proposed by
     assert ">Lara Legal</span></td>" in row  # approved by
     shown(client, "/console/disclosures", "Legal Agent", "Lara Legal")

@@ -204,7 +204,7 @@ def test_a_forged_form_with_a_malformed_field_is_refused_as_forged_not_422(
 def set_cookies(headers: object) -> dict[str, dict[str, str | bool]]:
     """Each `Set-Cookie` of an answer by name: its value and attributes (lower-cased)."""
     found: dict[str, dict[str, str | bool]] = {}
-    for header in headers.get_list("set-cookie"):  # type: ignore[attr-defined]
+    for header in headers.get_list("set-cookie"):  # type: ignore[attr-defined]  # the TestClient's httpx2 Headers, typed `object` here
         for name, morsel in SimpleCookie(header).items():
             found[name] = {"value": morsel.value, **{k: v for k, v in morsel.items() if v}}
     return found

@@ -6,28 +6,21 @@ provoked through real pages here. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
 from entrusted.entrypoints.api import problems
-from entrusted.entrypoints.server import create_server_app
 from entrusted.entrypoints.web import errors as page_errors
 from entrusted.services.staff import LoginLimits
-from tests.e2e.web_support import form_token, portal_sign_in, register_customer
+from tests.e2e.web_support import client, form_token, portal_sign_in, register_customer
 
 pytestmark = pytest.mark.promise("P14")
+__all__ = ["client"]  # the fixture, imported to be found
 
 EVE = "eve.retry@example.com"
 _ROW = re.compile(r'<tr id="entry-(\d+)"')
-
-
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_server_app(container=container)) as c:
-        yield c
 
 
 def test_the_pages_and_the_api_tell_the_same_wait_after_a_503() -> None:

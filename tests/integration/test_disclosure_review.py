@@ -6,7 +6,6 @@ of the gate, the worker's or the console operator's, refused for anyone else."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
@@ -101,16 +100,7 @@ def test_a_missing_master_key_ledgers_no_allow(
 
 def test_lifting_a_deferred_notice_is_the_workers_or_operators_decision(desk: Desk) -> None:
     c = desk.c
-    a = ids(desk)[0]
-    order = c.desk.orders.register_order(
-        desk.legal,
-        desk.order_form([a], categories=["personal_details"],
-                        notice_after=desk.today + timedelta(days=5)),
-        desk.document,
-    )
-    proposed = c.desk.disclosures.propose(desk.legal, order.id)
-    c.desk.disclosures.approve(desk.legal2, proposed.id)
-    c.desk.disclosures.export(desk.legal, proposed.id)
+    proposed, _ = desk.exported_with_notice_after(days=5)
     # Before the day, nothing is due; a refused caller is still refused (and learns nothing).
     with default_denied("legal to update disclosure", ledger=desk.last):
         c.desk.disclosures.lift_deferred(desk.legal)
@@ -139,16 +129,7 @@ def test_the_workers_round_writes_nothing_when_no_notice_is_due(desk: Desk) -> N
     caller that asks (the operator's CLI, the console) is still judged either way."""
     c = desk.c
     (job,) = [j for j in c.jobs if j.name == DISCLOSURE_LIFT_JOB]
-    a = ids(desk)[0]
-    order = c.desk.orders.register_order(
-        desk.legal,
-        desk.order_form([a], categories=["personal_details"],
-                        notice_after=desk.today + timedelta(days=5)),
-        desk.document,
-    )
-    proposed = c.desk.disclosures.propose(desk.legal, order.id)
-    c.desk.disclosures.approve(desk.legal2, proposed.id)
-    c.desk.disclosures.export(desk.legal, proposed.id)
+    desk.exported_with_notice_after(days=5)
     before = len(ledgered(c))
     assert job.run() is None  # nothing happened (the scheduler logs it at DEBUG only)
     assert len(ledgered(c)) == before  # deferred, not yet due: nothing decided, nothing written

@@ -14,6 +14,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from entrusted.adapters.directory_transport import DirectoryMailer
 from entrusted.bootstrap import WORKER, Container
 from entrusted.bootstrap.disclosures import DISCLOSURE_LIFT_JOB
 from entrusted.crypto.documents import open_document
+from entrusted.domain.disclosures import Disclosure
 from entrusted.domain.outbox import OutboxStatus, Topic
 from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.errors import Conflict, InvalidInput
@@ -67,6 +69,20 @@ class Desk:
         }
         values.update(kw)
         return OrderForm(**values)  # type: ignore[arg-type]
+
+    def exported_with_notice_after(self, days: int) -> tuple[Disclosure, dict[str, Any]]:
+        """A disclosure of the first customer's personal details under an order that defers
+        the customer's notice by `days`: proposed, approved by the second officer and
+        exported; the disclosure and its export."""
+        order = self.c.desk.orders.register_order(
+            self.legal,
+            self.order_form(ids(self)[:1], categories=["personal_details"],
+                            notice_after=self.today + timedelta(days=days)),
+            self.document,
+        )
+        proposed = self.c.desk.disclosures.propose(self.legal, order.id)
+        self.c.desk.disclosures.approve(self.legal2, proposed.id)
+        return proposed, self.c.desk.disclosures.export(self.legal, proposed.id)
 
 
 @pytest.fixture
@@ -294,15 +310,7 @@ def test_an_expired_order_discloses_nothing(desk: Desk) -> None:
 def test_the_notice_is_deferred_while_the_order_forbids_it_then_lifted(desk: Desk) -> None:
     c = desk.c
     a = ids(desk)[0]
-    order = c.desk.orders.register_order(
-        desk.legal,
-        desk.order_form([a], categories=["personal_details"],
-                        notice_after=desk.today + timedelta(days=20)),
-        desk.document,
-    )
-    proposed = c.desk.disclosures.propose(desk.legal, order.id)
-    c.desk.disclosures.approve(desk.legal2, proposed.id)
-    export = c.desk.disclosures.export(desk.legal, proposed.id)
+    proposed, export = desk.exported_with_notice_after(days=20)
     assert [set(cust) for cust in export["customers"]] == [{"id", "personal_details"}]
     deferral = ledgered(c)[-1]
     assert (deferral.rule, deferral.owner) == (Outcome.DISCLOSURE_NOTICE_DEFERRED, a)

@@ -12,32 +12,24 @@ provisioned in French got English mails), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
 from entrusted.domain.provisioning import Change
-from entrusted.entrypoints.api.app import create_app
 from entrusted.services.customer_preferences import Preferences
 from entrusted.services.outcomes import Outcome
 from entrusted.services.provisioning_forms import customer_item
 from entrusted.services.registry_forms import Registration
 from tests.conftest import count_rows
-from tests.integration.test_provisioning import PROVISIONER, TABLES, provisioning
+from tests.integration.test_provisioning import PROVISIONER, TABLES, client, provisioning
 from tests.integration.test_registry_sql import ledgered
 
 pytestmark = pytest.mark.promise("P1", "P3")
+__all__ = ["client"]  # the fixture, imported to be found
 
 ANNA = {"last_name": "Muster", "first_name": "Anna", "email": "anna@example.com"}
 PATH = "/v1/provisioning/customers/K-1"
-
-
-@pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container=container)) as c:
-        yield c
 
 
 def test_language_and_zone_are_set_on_create_and_update_ledgered(

@@ -183,19 +183,22 @@ class StaffService(StaffAdmin):
                 return None  # a failure to clear, or one in flight: the counted path
             if failures.count_for_address(source, since) >= self._limits.max_failures_per_address:
                 return None
-        if stored is None or not self._cached(username, stored, password, now):
+        if stored is None or not self._cached(username, self._digest(stored, password), now):
             return None
         return Actor(kind=ActorKind.STAFF, id=member.id, roles=member.roles)
 
-    def _cached(self, username: str, stored: str, password: str, now: datetime) -> bool:
-        digest = hmac.digest(self._cache_key, f"{stored}\0{password}".encode(), "sha256")
+    def _digest(self, stored: str, password: str) -> bytes:
+        """What the password cache keeps for a hash and a password: never the password."""
+        return hmac.digest(self._cache_key, f"{stored}\0{password}".encode(), "sha256")
+
+    def _cached(self, username: str, digest: bytes, now: datetime) -> bool:
         hit = self._password_cache.get(username)
         return hit is not None and hit[1] > now and hmac.compare_digest(hit[0], digest)
 
     def _remembered(self, username: str, stored: str, password: str, now: datetime) -> bool:
-        if self._cached(username, stored, password, now):
+        digest = self._digest(stored, password)
+        if self._cached(username, digest, now):
             return True
-        digest = hmac.digest(self._cache_key, f"{stored}\0{password}".encode(), "sha256")
         if verify_password(stored, password):
             if self._password_cache_ttl:
                 self._password_cache[username] = (digest, now + self._password_cache_ttl)

@@ -22,9 +22,8 @@ STATUS: dict[type[errors.EntrustedError], tuple[int, str]] = {
     errors.TamperDetected: (500, "tamper-detected"),
 }
 PROBLEM_BASE = "https://entrusted.example/problems/"
-# What a 503 tells the client to wait: a busy database or a restarting dependency is usually
-# back within a second or two, and nothing was changed, so trying again is safe.
-UNAVAILABLE_RETRY_AFTER_S = 2
+# What a 503 tells the client to wait: the figure the pages send too (`errors.Unavailable`).
+UNAVAILABLE_RETRY_AFTER_S = errors.Unavailable.retry_after_s
 
 
 def problem(status: int, slug: str, detail: str, **extra: Any) -> JSONResponse:

@@ -29,11 +29,9 @@ STATUS: dict[type[errors.EntrustedError], int] = {
     errors.Unavailable: 503,
     errors.TamperDetected: 500,
 }
-# What a 503 page tells the browser to wait, the same figure the API's problem answers send
-# (`entrypoints/api/problems.py` UNAVAILABLE_RETRY_AFTER_S; the entrypoints may not import
-# each other, so it is repeated here and a test holds the two equal): a busy database or a
-# restarting dependency is usually back within seconds, and nothing was changed.
-UNAVAILABLE_RETRY_AFTER_S = 2
+# What a 503 page tells the browser to wait: the figure the API's problem answers send too
+# (`errors.Unavailable`; the entrypoints may not import each other).
+UNAVAILABLE_RETRY_AFTER_S = errors.Unavailable.retry_after_s
 
 
 def install(app: FastAPI, area: Area) -> None:

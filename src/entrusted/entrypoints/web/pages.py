@@ -65,7 +65,7 @@ def environment(language: str) -> jinja2.Environment:
         auto_reload=False,
     )
     catalogue = translations(language)
-    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension at run time
     env.globals["_"] = _gettext(catalogue)
     env.filters["when"] = _when(language)
     return env
@@ -108,7 +108,7 @@ def _gettext(catalogue: gettext.NullTranslations) -> Callable[..., str]:
             return lookup(string) % variables
         message = found.get(string)
         if message is None:
-            message = found[string] = Markup(lookup(string))  # noqa: S704 - our own catalogue
+            message = found[string] = Markup(lookup(string))  # noqa: S704 - our own catalogue; `%` escapes the values
         return message % variables
 
     return translate

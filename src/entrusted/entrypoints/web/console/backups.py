@@ -12,8 +12,9 @@ from fastapi.responses import Response
 
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.web.console.support import Line, Token, blank, checked
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 
 router = APIRouter()
 
@@ -41,8 +42,7 @@ def restore(
     into_live: Annotated[bool, Form()] = False,
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.RESTORE, "backup_id", backup_id)
     case = blank(case_id)
     if case:

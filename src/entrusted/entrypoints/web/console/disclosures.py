@@ -18,9 +18,10 @@ from entrusted.domain.disclosures import DataCategory
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import Token, blank, checked, id_list
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
 from entrusted.entrypoints.web.security import PAGE_HEADERS
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 from entrusted.services.court_orders import MAX_DOCUMENT, OrderForm, RequestForm
 
 router = APIRouter()
@@ -52,8 +53,7 @@ def record_request(
     request: Request, requester: Text = "", authority: Text = "", asked: Text = "",
     legal_basis: Text = "", customer_ids: Ids = "", csrf: Token = None,
 ) -> Response:  # fmt: skip
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     named = id_list(request, actor, Action.CREATE, "customer_id", customer_ids)
     form = RequestForm(requester, authority, asked, legal_basis, named)
     container_of(request).desk.orders.record_request(actor, form)
@@ -74,8 +74,7 @@ async def register_order(
     request_id: Annotated[str, Form(max_length=64)] = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     named = id_list(request, actor, Action.CREATE, "customer_id", customer_ids)
     asked = blank(request_id)
     if asked:
@@ -95,8 +94,7 @@ def propose(
     categories: Categories = [],  # noqa: B006 - as above
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.CREATE, "order_id", order_id.strip())
     named = id_list(request, actor, Action.CREATE, "customer_id", customer_ids)
     container_of(request).desk.disclosures.propose(actor, order_id.strip(), named, categories)
@@ -105,8 +103,7 @@ def propose(
 
 @router.post("/disclosures/{disclosure_id}/approve")
 def approve(request: Request, disclosure_id: str, csrf: Token = None) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.APPROVE, "disclosure_id", disclosure_id)
     container_of(request).desk.disclosures.approve(actor, disclosure_id)
     return RedirectResponse(DESK, 303)
@@ -115,8 +112,7 @@ def approve(request: Request, disclosure_id: str, csrf: Token = None) -> Respons
 @router.post("/disclosures/{disclosure_id}/export")
 def export(request: Request, disclosure_id: str, csrf: Token = None) -> Response:
     """The export as a JSON download: produced once (a second export is a 409 page)."""
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.EXPORT, "disclosure_id", disclosure_id)
     body = container_of(request).desk.disclosures.export(actor, disclosure_id)
     return Response(

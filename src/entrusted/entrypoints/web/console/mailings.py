@@ -19,8 +19,9 @@ from entrusted.domain.mailings import MAX_BODY, MAX_SUBJECT, MailPurpose
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import Token, blank, checked
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 from entrusted.services.mailings import MailingDraft
 
 router = APIRouter()
@@ -50,8 +51,7 @@ def compose(
     recipients: Annotated[str, Form(max_length=200_000)] = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     named = _ids(recipients) if blank(recipients) else None
     draft = MailingDraft(blank(purpose), subject, body, _ids(services), named)
     mailing = container_of(request).mailings.compose.compose(actor, draft)
@@ -80,8 +80,7 @@ def progress(request: Request, mailing_id: str) -> Response:
 
 @router.post("/mailings/{mailing_id}/send")
 def send(request: Request, mailing_id: str, csrf: Token = None) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     checked(request, actor, Action.MAIL, "mailing_id", mailing_id)
     container_of(request).mailings.sender.send(actor, mailing_id)
     return RedirectResponse(f"{CONSOLE.path}/mailings/{mailing_id}", 303)

@@ -14,8 +14,9 @@ from fastapi.responses import RedirectResponse, Response
 from entrusted.domain.policy_document import MAX_SUMMARY_CHARS, MAX_TEXT_CHARS
 from entrusted.entrypoints.web.console.names import staff_names
 from entrusted.entrypoints.web.console.support import Token
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 
 router = APIRouter()
 
@@ -39,7 +40,6 @@ def publish(
     summary: Annotated[str, Form(max_length=MAX_SUMMARY_CHARS)] = "",
     csrf: Token = None,
 ) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     container_of(request).policy_documents.publish(actor, text, effective, summary)
     return RedirectResponse(f"{CONSOLE.path}/policy", 303)

@@ -15,8 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from entrusted.domain.policy import Role
 from entrusted.entrypoints.web.console.support import Token
+from entrusted.entrypoints.web.forms import posted
 from entrusted.entrypoints.web.pages import render
-from entrusted.entrypoints.web.sessions import CONSOLE, check_form, container_of, require
+from entrusted.entrypoints.web.sessions import CONSOLE, container_of, require
 
 router = APIRouter()
 STAFF_PAGE = f"{CONSOLE.path}/staff"
@@ -32,7 +33,6 @@ def members(request: Request) -> Response:
 
 @router.post("/staff/{username}/disable")
 def disable(request: Request, username: str, csrf: Token = None) -> Response:
-    check_form(request, CONSOLE, csrf)
-    actor = require(request, CONSOLE)
+    actor = posted(request, CONSOLE, csrf)
     container_of(request).staff.disable(username[:64], by=actor)
     return RedirectResponse(STAFF_PAGE, 303)

@@ -1,7 +1,8 @@
-"""What the console pages share: the form field types, `blank`, and (re-exported from
-`web.ids`, the one check the portal uses too) the shape check every id from a path or a
-form goes through before a service sees it: a malformed id is a ledgered 422 page named
-`invalid` in the ledger, never the text sent, never a 500."""
+"""What the console pages share: the form field types (`Token` re-exported from `web.forms`,
+the portal's too), `blank`, and (re-exported from `web.ids`, the one check the portal uses
+too) the shape check every id from a path or a form goes through before a service sees it: a
+malformed id is a ledgered 422 page named `invalid` in the ledger, never the text sent, never
+a 500."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Form
 
+from entrusted.entrypoints.web.forms import Token
 from entrusted.entrypoints.web.ids import checked, id_list, optional
 
 __all__ = [
@@ -16,7 +18,6 @@ __all__ = [
     "blank", "checked", "id_list", "optional",
 ]
 
-Token = Annotated[str | None, Form(max_length=200)]
 IdField = Annotated[str, Form(max_length=64)]
 Line = Annotated[str, Form(max_length=200)]
 Text = Annotated[str, Form(max_length=500)]
