@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from entrusted.adapters.db.grant_probe import GrantProbe
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
 from entrusted.adapters.db.policy_store import SqlStaffDirectory
@@ -58,7 +59,7 @@ def build_gate(w: Wiring) -> Ledgered:
         clock=w.clock,
         resolvers={
             Condition.CALLER_IDENTIFIED: identified,
-            Condition.ACTIVE_GRANT: ActiveGrant(w.reader, w.reader, w.clock),
+            Condition.ACTIVE_GRANT: ActiveGrant(w.reader, w.reader, w.clock, GrantProbe(w.engine)),
             **mailing_conditions(w.engine),
             Condition.COURT_ORDER: court_order_resolver(w.engine, w.clock),
         },

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from entrusted.domain.cases import CaseStatus, Grant, GrantEnd, GrantSession
 from entrusted.domain.outbox import Topic
@@ -290,19 +291,33 @@ class GrantService:
         return count
 
 
+class GrantProbe(Protocol):
+    """Whether any open grant row names (staff id, resource id, case id): a cheap yes/no the
+    resolver asks first, so the common denial (no grant at all) opens no unit of work."""
+
+    def __call__(self, staff_id: str, service_id: str, case_id: str) -> bool: ...
+
+
 class ActiveGrant:
     """The gate's `active_grant` resolver (see the module doc)."""
 
     def __init__(
-        self, uow: ConsentUnitOfWorkFactory, registry: RegistryUnitOfWorkFactory, clock: Clock
+        self,
+        uow: ConsentUnitOfWorkFactory,
+        registry: RegistryUnitOfWorkFactory,
+        clock: Clock,
+        probe: GrantProbe | None = None,
     ) -> None:
         self._uow = uow
         self._registry = registry
         self._clock = clock
+        self._probe = probe
 
     def __call__(self, actor: Actor, resource: Resource, context: AccessContext) -> bool:
         if actor.kind is not ActorKind.STAFF or context.case_id is None or resource.owner is None:
             return False
+        if self._probe is not None and not self._probe(actor.id, resource.id, context.case_id):
+            return False  # no open grant row: what `matching` below would find empty
         now = self._clock()
         with self._uow() as uow:
             live = [

@@ -14,7 +14,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,6 +77,8 @@ class SqlLedgerStore:
         self._rows: set[int] = set()  # levels whose partial row exists
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._raw: Any = None  # the writer's connection while `holding_connection`
+        self._holding = False
 
     # --- start-up -------------------------------------------------------------------------
 
@@ -161,59 +163,96 @@ class SqlLedgerStore:
         network on PostgreSQL) may cost a wait of one switch interval before it runs again.
         So a batch is a fixed handful of statements whatever its size: multi-row INSERTs on
         SQLite, and on PostgreSQL every write plus the COMMIT sent as one pipeline (about one
-        round trip after the lock)."""
+        round trip after the lock). They run on the writer's own driver connection, kept
+        between batches: a pool checkout, SQLAlchemy's transaction and its events cost more
+        Python per batch than the statements themselves."""
+        raw = self._raw if self._raw is not None else self._engine.raw_connection()
+        driver = raw.driver_connection
+        cur = driver.cursor()  # type: ignore[union-attr]  # a live DBAPI connection
+        try:
+            receipts = self._append_on(driver, cur, items)
+        except BaseException:
+            cur.close()
+            if raw is self._raw:
+                self._raw = None
+            # Closed, so a half-done transaction is discarded; if even that fails, the
+            # connection is being thrown away anyway.
+            with suppress(Exception):
+                raw.invalidate()
+            raise
+        cur.close()
+        if self._holding:
+            self._raw = raw
+        elif raw is not self._raw:
+            raw.close()
+        return receipts
+
+    @contextmanager
+    def holding_connection(self) -> Iterator[None]:
+        """While the writer runs, its batches keep one driver connection between them instead
+        of a checkout each; it goes back to the pool when the writer stops."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holding = False
+                raw, self._raw = self._raw, None
+                if raw is not None:
+                    raw.close()
+
+    def _append_on(
+        self, driver: Any, cur: Any, items: Sequence[tuple[bytes, str | None]]
+    ) -> list[Receipt]:
         sqlite = self._sqlite
-        with self._engine.connect() as conn:
-            if sqlite:
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                driver = conn.connection.driver_connection
-                cur = driver.cursor()  # type: ignore[union-attr]  # a live DBAPI connection
-                if sqlite:
-                    cur.execute("SELECT size FROM ledger_state")
-                else:
-                    # The lock, and durability for this transaction whatever the server's
-                    # default (SET LOCAL, as set_config(..., true)), then the stored size,
-                    # read after the lock: BEGIN and both in one round trip.
-                    with driver.pipeline():  # type: ignore[union-attr]  # psycopg 3
-                        driver.cursor().execute(_PG_LOCK_AND_SYNC, (SEQUENCER_LOCK,))  # type: ignore[union-attr]
-                        cur.execute("SELECT size FROM ledger_state")
-                row = cur.fetchone()
-                stored = None if row is None else int(row[0])
-                if (stored or 0) != self._cr.size:
-                    self._load(conn)  # another process appended since we last looked
-                cr = self._cr.copy()
-                start = cr.size
-                sha = _sha256
-                hashes = [sha(b"\x00" + body).digest() for body, _ in items]
-                by_level: dict[int, list[bytes]] = {0: hashes}
-                for height, _index, h in cr.extend_tiles(hashes):
-                    by_level.setdefault(height // TILE_HEIGHT, []).append(h)
-                partials = dict(self._partials)
-                full: list[tuple[int, int, bytes]] = []
-                for level, level_hashes in by_level.items():
-                    tile, buf = partials.get(level, (0, b""))
-                    buf += b"".join(level_hashes)
-                    while len(buf) >= FULL_TILE_BYTES:
-                        full.append((level, tile, buf[:FULL_TILE_BYTES]))
-                        tile, buf = tile + 1, buf[FULL_TILE_BYTES:]
-                    partials[level] = (tile, buf)
-                rows = [(start + i, body, owner) for i, (body, owner) in enumerate(items)]
-                first = start == 0 and stored is None
-                writes = self._writes(full, partials, cr.size, cr.root(), first)
-                if sqlite:
-                    _sqlite_insert_entries(cur, rows)
-                    for sql, params in writes:
-                        cur.execute(sql, params)
-                else:
-                    if len(rows) > PG_COPY_FROM:
-                        _pg_copy_entries(cur, rows)
-                    with driver.pipeline():  # type: ignore[union-attr]  # psycopg 3
-                        if len(rows) <= PG_COPY_FROM:
-                            cur.executemany(_PG_INSERT_ENTRY, rows)
-                        for sql, params in writes:
-                            cur.execute(sql.replace("?", "%s"), params)
-                        cur.execute("COMMIT")  # in the pipeline: answered with the writes
+        if sqlite:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("SELECT size FROM ledger_state")
+        else:
+            # The lock, and durability for this transaction whatever the server's default
+            # (SET LOCAL, as set_config(..., true)), then the stored size, read after the
+            # lock: BEGIN and both in one round trip.
+            with driver.pipeline():
+                driver.cursor().execute(_PG_LOCK_AND_SYNC, (SEQUENCER_LOCK,))
+                cur.execute("SELECT size FROM ledger_state")
+        row = cur.fetchone()
+        stored = None if row is None else int(row[0])
+        if (stored or 0) != self._cr.size:
+            with self._engine.connect() as conn:  # our lock keeps other writers out
+                self._load(conn)  # another process appended since we last looked
+        cr = self._cr.copy()
+        start = cr.size
+        sha = _sha256
+        hashes = [sha(b"\x00" + body).digest() for body, _ in items]
+        by_level: dict[int, list[bytes]] = {0: hashes}
+        for height, _index, h in cr.extend_tiles(hashes):
+            by_level.setdefault(height // TILE_HEIGHT, []).append(h)
+        partials = dict(self._partials)
+        full: list[tuple[int, int, bytes]] = []
+        for level, level_hashes in by_level.items():
+            tile, buf = partials.get(level, (0, b""))
+            buf += b"".join(level_hashes)
+            while len(buf) >= FULL_TILE_BYTES:
+                full.append((level, tile, buf[:FULL_TILE_BYTES]))
+                tile, buf = tile + 1, buf[FULL_TILE_BYTES:]
+            partials[level] = (tile, buf)
+        rows = [(start + i, body, owner) for i, (body, owner) in enumerate(items)]
+        first = start == 0 and stored is None
+        writes = self._writes(full, partials, cr.size, cr.root(), first)
+        if sqlite:
+            _sqlite_insert_entries(cur, rows)
+            for sql, params in writes:
+                cur.execute(sql, params)
+            cur.execute("COMMIT")
+        else:
+            if len(rows) > PG_COPY_FROM:
+                _pg_copy_entries(cur, rows)
+            with driver.pipeline():  # psycopg 3
+                if len(rows) <= PG_COPY_FROM:
+                    cur.executemany(_PG_INSERT_ENTRY, rows)
+                for sql, params in writes:
+                    cur.execute(sql.replace("?", "%s"), params)
+                cur.execute("COMMIT")  # in the pipeline: answered with the writes
         self._cr, self._partials, self._rows = cr, partials, set(partials)
         return [Receipt(start + i, h) for i, h in enumerate(hashes)]
 

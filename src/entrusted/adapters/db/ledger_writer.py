@@ -111,6 +111,10 @@ class GroupCommitLedger:
         return pending.receipts
 
     def _run(self) -> None:
+        with self.store.holding_connection():
+            self._loop()
+
+    def _loop(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
