@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import repeat
+from json.encoder import encode_basestring as _quote  # C; as json.dumps(ensure_ascii=False)
 from operator import add
 from typing import Any
 
 ENTRY_VERSION = 1
 _OWNER_KEY = b'"owner":'
 _NO_OWNER = b"null}"
+
+
+def canonical_bytes(value: object) -> bytes:
+    """The canonical form's definition: JSON with sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +73,31 @@ class AuditEntry:
         }
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON: sorted keys, no spaces, UTF-8; the same entry always hashes the same."""
-        return json.dumps(
-            self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        """Canonical JSON: sorted keys, no spaces, UTF-8; the same entry always hashes the same.
+
+        Every audited decision serialises one entry, so this writes the keys in their sorted
+        order directly, with JSON's own C string escaper, instead of building `to_json` and
+        sorting it in `json.dumps` (a third of the time). `canonical_bytes` is the definition;
+        tests/unit/test_audit_bytes.py keeps the two byte-equal, and anything other than the
+        declared types takes the definition's path."""
+        q = _quote
+        try:
+            roles = ",".join(map(q, self.actor_roles))
+            refs = ",".join([f"{q(k)}:{q(v)}" for k, v in sorted(self.refs.items())])
+            owner = "null" if self.owner is None else q(self.owner)
+            rule = "null" if self.rule is None else q(self.rule)
+            when = self.time.astimezone(UTC).isoformat(timespec="microseconds")
+            text = (
+                f'{{"action":{q(self.action)},"actor":{{"id":{q(self.actor_id)},'
+                f'"kind":{q(self.actor_kind)},"roles":[{roles}]}},'
+                f'"decision":{q(self.decision)},"nonce":"{self.nonce.hex()}",'
+                f'"reason":{q(self.reason)},"refs":{{{refs}}},'
+                f'"resource":{{"id":{q(self.resource_id)},"kind":{q(self.resource_kind)},'
+                f'"owner":{owner}}},"rule":{rule},"time":"{when}","v":{ENTRY_VERSION}}}'
+            )
+        except TypeError:  # a field not of its declared type: let the definition say
+            return canonical_bytes(self.to_json())
+        return text.encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuditEntry:
