@@ -12,7 +12,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from entrusted.adapters.db import ledger_store
+from entrusted.adapters.db import ledger_batch
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.bootstrap import Container
 from entrusted.domain.ledger import TILE_WIDTH, leaf_hash, root_of
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.promise("P3")
 def test_batches_across_statement_boundaries_match_the_definition(container: Container) -> None:
     store = container.ledger_store
     store.open()
-    rows_per_insert = ledger_store.SQLITE_ROWS_PER_INSERT
-    copy_from = ledger_store.PG_COPY_FROM
+    rows_per_insert = ledger_batch.SQLITE_ROWS_PER_INSERT
+    copy_from = ledger_batch.PG_COPY_FROM
     sizes = [
         1,
         rows_per_insert - 1,

@@ -24,6 +24,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from entrusted.adapters.db import tables as t
 from entrusted.adapters.db.engine import is_sqlite
+from entrusted.adapters.db.ledger_batch import (
+    SEQUENCER_LOCK,
+    lock_and_read_size,
+    tile_writes,
+    write_and_commit,
+)
 from entrusted.domain.audit import Receipt
 from entrusted.domain.ledger import (
     EMPTY_ROOT,
@@ -46,15 +52,10 @@ from entrusted.domain.tiles import (
 from entrusted.errors import Conflict, NotFound, TamperDetected, Unavailable
 
 FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
-SEQUENCER_LOCK = 0x656E7472_75737465  # "entruste": the advisory lock key of the sequencer
 _sha256 = hashlib.sha256
 _LOCK_AND_SYNC = sa.text(
     "SELECT pg_advisory_xact_lock(:k), set_config('synchronous_commit', 'on', true)"
 )
-# The writer's statements at the driver level (see `_append_locked`).
-_PG_LOCK_AND_SYNC = "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'on', true)"
-_PG_INSERT_ENTRY = "INSERT INTO ledger_entry (idx, body, customer_id) VALUES (%s, %s, %s)"
-_UPDATE_PARTIAL = "UPDATE ledger_partial_tile SET idx = ?, hashes = ? WHERE level = ?"
 _Conn = Callable[[], sa.Connection]  # a connection, opened on first call
 TILE_CACHE_SIZE = 8192  # full tiles (8 KiB each): 64 MiB covers every tile of a 2M-entry log
 
@@ -158,14 +159,9 @@ class SqlLedgerStore:
                 ) from None
 
     def _append_locked(self, items: Sequence[tuple[bytes, str | None]]) -> list[Receipt]:
-        """One batch, at the driver level: the writer thread competes for the GIL with every
-        caller, and each statement that releases it (SQLite per row of an `executemany`, the
-        network on PostgreSQL) may cost a wait of one switch interval before it runs again.
-        So a batch is a fixed handful of statements whatever its size: multi-row INSERTs on
-        SQLite, and on PostgreSQL every write plus the COMMIT sent as one pipeline (about one
-        round trip after the lock). They run on the writer's own driver connection, kept
-        between batches: a pool checkout, SQLAlchemy's transaction and its events cost more
-        Python per batch than the statements themselves."""
+        """One batch as driver-level statements (`ledger_batch`), on the writer's own
+        connection while it holds one (a pool checkout each batch cost more Python than the
+        statements); a failed batch throws its connection away, so nothing half-done stays."""
         raw = self._raw if self._raw is not None else self._engine.raw_connection()
         driver = raw.driver_connection
         cur = driver.cursor()  # type: ignore[union-attr]  # a live DBAPI connection
@@ -204,19 +200,7 @@ class SqlLedgerStore:
     def _append_on(
         self, driver: Any, cur: Any, items: Sequence[tuple[bytes, str | None]]
     ) -> list[Receipt]:
-        sqlite = self._sqlite
-        if sqlite:
-            cur.execute("BEGIN IMMEDIATE")
-            cur.execute("SELECT size FROM ledger_state")
-        else:
-            # The lock, and durability for this transaction whatever the server's default
-            # (SET LOCAL, as set_config(..., true)), then the stored size, read after the
-            # lock: BEGIN and both in one round trip.
-            with driver.pipeline():
-                driver.cursor().execute(_PG_LOCK_AND_SYNC, (SEQUENCER_LOCK,))
-                cur.execute("SELECT size FROM ledger_state")
-        row = cur.fetchone()
-        stored = None if row is None else int(row[0])
+        stored = lock_and_read_size(driver, cur, self._sqlite)
         if (stored or 0) != self._cr.size:
             with self._engine.connect() as conn:  # our lock keeps other writers out
                 self._load(conn)  # another process appended since we last looked
@@ -238,58 +222,12 @@ class SqlLedgerStore:
             partials[level] = (tile, buf)
         rows = [(start + i, body, owner) for i, (body, owner) in enumerate(items)]
         first = start == 0 and stored is None
-        writes = self._writes(full, partials, cr.size, cr.root(), first)
-        if sqlite:
-            _sqlite_insert_entries(cur, rows)
-            for sql, params in writes:
-                cur.execute(sql, params)
-            cur.execute("COMMIT")
-        else:
-            if len(rows) > PG_COPY_FROM:
-                _pg_copy_entries(cur, rows)
-            with driver.pipeline():  # psycopg 3
-                if len(rows) <= PG_COPY_FROM:
-                    cur.executemany(_PG_INSERT_ENTRY, rows)
-                for sql, params in writes:
-                    cur.execute(sql.replace("?", "%s"), params)
-                cur.execute("COMMIT")  # in the pipeline: answered with the writes
+        writes = tile_writes(
+            self._partials, self._rows, full, partials, (cr.size, cr.root()), first
+        )
+        write_and_commit(driver, cur, self._sqlite, rows, writes)
         self._cr, self._partials, self._rows = cr, partials, set(partials)
         return [Receipt(start + i, h) for i, h in enumerate(hashes)]
-
-    def _writes(
-        self,
-        full: list[tuple[int, int, bytes]],
-        partials: dict[int, tuple[int, bytes]],
-        size: int,
-        root: bytes,
-        first: bool,
-    ) -> list[tuple[str, tuple[object, ...]]]:
-        """The batch's tile and state writes after its entries, as (SQL with ? marks, params)."""
-        out: list[tuple[str, tuple[object, ...]]] = [
-            ("INSERT INTO ledger_full_tile (level, idx, hashes) VALUES (?, ?, ?)", f) for f in full
-        ]
-        for level, (tile, buf) in partials.items():
-            if self._partials.get(level) == (tile, buf):
-                continue
-            if level not in self._rows:
-                out.append(
-                    (
-                        "INSERT INTO ledger_partial_tile (level, idx, hashes) VALUES (?, ?, ?)",
-                        (level, tile, buf),
-                    )
-                )
-                continue
-            # The grow-only trigger lets a partial row advance one tile at a time (onto a
-            # full tile that starts with it), so a batch that filled several tiles at this
-            # level walks the row over each of them.
-            steps = [(skipped, b"") for skipped in range(self._partials[level][0] + 1, tile)]
-            out.extend((_UPDATE_PARTIAL, (idx, hashes, level)) for idx, hashes in steps)
-            out.append((_UPDATE_PARTIAL, (tile, buf, level)))
-        if first:
-            out.append(("INSERT INTO ledger_state (id, size, root) VALUES (0, ?, ?)", (size, root)))
-        else:
-            out.append(("UPDATE ledger_state SET size = ?, root = ?", (size, root)))
-        return out
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -495,29 +433,3 @@ class SqlLedgerStore:
                 f"checkpoint of size {size} refused: not consistent with the largest signed "
                 f"checkpoint (size {old_size})"
             )
-
-
-PG_COPY_FROM = 500  # larger batches (bulk replays) go through COPY, which pipelines cannot carry
-
-
-def _pg_copy_entries(cur: Any, rows: list[tuple[int, bytes, str | None]]) -> None:
-    """Entry rows through COPY: several times faster than INSERTs for bulk batches."""
-    with cur.copy("COPY ledger_entry (idx, body, customer_id) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "bytea", "varchar"])
-        for row in rows:
-            copy.write_row(row)
-
-
-SQLITE_ROWS_PER_INSERT = 300  # 900 variables: under SQLite's limit, 999 before 3.32
-
-
-def _sqlite_insert_entries(cur: Any, rows: list[tuple[int, bytes, str | None]]) -> None:
-    """Entry rows as multi-row INSERTs: pysqlite releases the GIL around every row of an
-    `executemany`, and under load each release can cost the writer a switch interval."""
-    for k in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-        chunk = rows[k : k + SQLITE_ROWS_PER_INSERT]
-        marks = ",".join(["(?, ?, ?)"] * len(chunk))
-        cur.execute(
-            f"INSERT INTO ledger_entry (idx, body, customer_id) VALUES {marks}",  # noqa: S608 - only ? marks are spliced in
-            [value for row in chunk for value in row],
-        )
