@@ -7,8 +7,10 @@ caller's `InvalidInput("to")`; everything else (refused connection, timeout, TLS
 rejected credentials, a relay policy that rejects the message, a temporary 4xx) is
 `Unavailable`; in a mailing's batch (`send_many`) a 5xx answer to DATA refuses that one
 message for good, and a message the email package cannot build is refused for good too.
-Messages name the relay and the reply code, never the password, and replace any address in
-the relay's reply text, since relays like to echo the recipient.
+Messages name the relay and the reply code with its enhanced status code (RFC 3463), never
+the password and never the reply's free text: relays like to echo the recipient in forms no
+pattern catches ("local part rita, mailbox rita at example.org"), and these messages reach
+API clients and the permanent ledger, whose entries name ids, never personal details.
 
 Credentials are only ever sent over STARTTLS, except to a loopback relay; a relay that stops
 offering STARTTLS gets nothing, rather than a downgrade to plain text.
@@ -39,8 +41,7 @@ T = TypeVar("T")
 RAW_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "feedback-id", "message-id"})
 MESSAGE_POLICY = _default.clone(refold_source="none")
 SMTP_POLICY = _SMTP.clone(refold_source="none")
-_ADDRESS_RE = re.compile(r"[^\s<>]+@[^\s<>]+")
-_MAX_REPLY = 200
+_ENHANCED_RE = re.compile(r"([245]\.\d{1,3}\.\d{1,3})(?!\S)")  # RFC 3463 class.subject.detail
 
 
 class SmtpMailer:
@@ -359,7 +360,8 @@ def _connection_lost(smtp: smtplib.SMTP) -> bool:
 
 
 def _reply(code: int, text: bytes | str) -> str:
-    """The relay's reply, fit for a log line: one line, no addresses, bounded length."""
+    """The relay's reply as its code and enhanced status code ("550 5.1.1"): structured, so
+    it says what happened without carrying anything the relay chose to echo."""
     raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    clean = _ADDRESS_RE.sub("<address>", " ".join(raw.split()))
-    return f"{code} {clean[:_MAX_REPLY]}".rstrip()
+    status = _ENHANCED_RE.match(raw.strip())
+    return f"{code} {status.group(1)}" if status else str(code)
