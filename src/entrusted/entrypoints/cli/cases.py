@@ -39,7 +39,13 @@ ServiceOption = Annotated[
 ]
 ReadOnlyOption = Annotated[bool, typer.Option("--read-only", help="Ask for read-only access.")]
 SessionsOption = Annotated[
-    int, typer.Option("--sessions", min=1, max=20, help="Sessions the grant allows.")
+    int,
+    typer.Option(
+        "--sessions",
+        min=1,
+        max=20,
+        help="Sessions the grant allows: at most the `grant_max_sessions` setting (default 3).",
+    ),
 ]
 
 
