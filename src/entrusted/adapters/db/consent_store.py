@@ -30,7 +30,8 @@ from entrusted.errors import Conflict
 _CASE, _REQ, _GRANT = t.support_case.c, t.access_request.c, t.consent_grant.c
 # The gate's `active_grant` look-up, built once: it runs for every mailbox read the rules
 # consider, and building the expression cost more than the query.
-_MATCHING = (
+# The open grants of one staff member, service and case (the gate's probe asks the same).
+MATCHING_GRANTS = (
     sa.select(t.consent_grant)
     .where(
         _GRANT.staff_id == sa.bindparam("staff_id"),
@@ -354,7 +355,7 @@ class SqlGrantRepository:
 
     def matching(self, staff_id: str, service_id: str, case_id: str) -> list[Grant]:
         params = {"staff_id": staff_id, "service_id": service_id, "case_id": case_id}
-        return [_grant(r) for r in self._conn.execute(_MATCHING, params).mappings()]
+        return [_grant(r) for r in self._conn.execute(MATCHING_GRANTS, params).mappings()]
 
     def active(self) -> list[Grant]:
         return self._where(_GRANT.ended_at.is_(None))

@@ -5,10 +5,10 @@ Most requests that need that condition have no grant at all (support asking for 
 they were never given: every such try is a denial to ledger), and answering them through a
 unit of work cost a pool checkout, a BEGIN, the query through SQLAlchemy's execution layer and
 a ROLLBACK: about 370 µs of Python per denial, more than the decision and its ledger entry
-together. This asks the same question as `SqlGrantRepository.matching` (same table, same
-conditions; `tests/integration/test_grant_probe.py` keeps them equal) as one prepared
-statement on the driver's own cursor. A single SELECT needs no explicit transaction: it reads
-one snapshot by itself on both databases.
+together. This asks `SqlGrantRepository.matching`'s own query (`MATCHING_GRANTS`), cut
+down to "is there a row", as one prepared statement on the driver's own cursor
+(`tests/integration/test_grant_probe.py` keeps the two answers equal). A single SELECT
+needs no explicit transaction: it reads one snapshot by itself on both databases.
 """
 
 from __future__ import annotations
@@ -18,19 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from entrusted.adapters.db import tables as t
+from entrusted.adapters.db.consent_store import MATCHING_GRANTS
 from entrusted.errors import Unavailable
 
-_GRANT = t.consent_grant.c
 _ANY_OPEN = (
-    sa.select(sa.literal(1))
-    .select_from(t.consent_grant)
-    .where(
-        _GRANT.staff_id == sa.bindparam("staff_id"),
-        _GRANT.service_id == sa.bindparam("service_id"),
-        _GRANT.case_id == sa.bindparam("case_id"),
-        _GRANT.ended_at.is_(None),
-    )
+    MATCHING_GRANTS.with_only_columns(sa.literal(1), maintain_column_froms=True)
+    .order_by(None)
     .limit(1)
 )
 

@@ -179,7 +179,7 @@ class SqlLedgerStore:
         cur.close()
         if self._holding:
             self._raw = raw
-        elif raw is not self._raw:
+        else:  # nothing is held outside `holding_connection` (it clears under the lock)
             raw.close()
         return receipts
 
