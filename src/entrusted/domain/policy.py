@@ -32,7 +32,7 @@ Semantics, in the order the engine applies them:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TypeAlias
 
@@ -111,6 +111,10 @@ CONDITION_SCOPE: dict[Condition, frozenset[ResourceKind]] = {
 DERIVED_CONDITIONS = frozenset({Condition.OWNS_RESOURCE})
 _OWNS = frozenset({Condition.OWNS_RESOURCE})
 _NOTHING: frozenset[Condition] = frozenset()
+# Members the hot path compares against, bound once: on Python 3.11 `ActorKind.STAFF` goes
+# through the enum metaclass and costs as much as a dict lookup on every call.
+_STAFF, _CUSTOMER, _SERVICE = ActorKind.STAFF, ActorKind.CUSTOMER, ActorKind.SERVICE
+_PERMIT = Effect.PERMIT
 
 
 def expand_principals(who: Iterable[Principal]) -> frozenset[Principal]:
@@ -211,10 +215,11 @@ class Decision:
     reason: str
     obligations: tuple[str, ...] = ()
     conditions_checked: tuple[tuple[Condition, bool], ...] = ()
+    allowed: bool = field(init=False, compare=False)
+    """`effect is PERMIT`, stored: every caller asks, and the engine's decisions are built once."""
 
-    @property
-    def allowed(self) -> bool:
-        return self.effect is Effect.PERMIT
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", self.effect is _PERMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +253,8 @@ class _Entry:
     derives_owner: bool
     outcomes: dict[frozenset[Condition], Decision]
     fixed: Decision | None
+    per_role: bool = False
+    """A staff member with several roles (or none): decided role by role, see `_decide_roles`."""
 
 
 def _checked(used: frozenset[Condition],
@@ -312,6 +319,7 @@ class Engine:
             key: self._compile(key, candidates) for key, candidates in grouped.items()
         }
         self._denials: dict[tuple[str, Action, ResourceKind], Decision] = {}
+        self._plans: dict[tuple[ActorKind, frozenset[Role], Action, ResourceKind], _Entry] = {}
 
     @staticmethod
     def _compile(key: tuple[Principal, Action, ResourceKind], rules: list[Rule]) -> _Entry:
@@ -336,37 +344,44 @@ class Engine:
     def conditions_needed(self, actor: Actor, action: Action,
                           kind: ResourceKind) -> frozenset[Condition]:
         """The conditions the gate must resolve for this request; all others are irrelevant."""
-        if actor.kind is not ActorKind.STAFF or len(actor.roles) == 1:
-            # The hot path: one table key, no sorting (`principals` is for the general case).
-            (key,) = actor.roles or (_key(actor),)
-            entry = self._table.get((key, action, kind))
-            return _NOTHING if entry is None else entry.needed
-        needed = _NOTHING
-        for p in self.principals(actor):
-            entry = self._table.get((p, action, kind))
-            if entry is not None:
-                needed |= entry.needed
-        return needed
+        plan = self._plans.get((actor.kind, actor.roles, action, kind))
+        return (plan or self._plan(actor, action, kind)).needed
 
     def decide(self, actor: Actor, action: Action, resource: Resource,
                facts: Facts = frozenset()) -> Decision:
         """Decide one request. `facts` are the conditions that hold (or a resolver called only
         for the conditions a candidate rule uses). Forbid wins; nothing matching denies."""
-        key: Principal
-        if actor.kind is ActorKind.STAFF:
-            if len(actor.roles) != 1:
-                return self._decide_roles(actor, action, resource, facts)
-            (key,) = actor.roles
-        else:
-            key = _key(actor)
-        entry = self._table.get((key, action, resource.kind))
+        kind = resource.kind
+        entry = self._plans.get((actor.kind, actor.roles, action, kind))
         if entry is None:
-            return self._default_denial(key.value, action, resource.kind)
+            entry = self._plan(actor, action, kind)
         if entry.fixed is not None:
             return entry.fixed
+        if entry.per_role:
+            return self._decide_roles(actor, action, resource, facts)
         if entry.derives_owner or callable(facts):
             return entry.outcomes[self._relevant(entry, actor, resource, facts)]
         return entry.outcomes[facts & entry.needed]
+
+    def _plan(self, actor: Actor, action: Action, kind: ResourceKind) -> _Entry:
+        """The compiled entry that decides for this actor, memoised per (actor kind, roles,
+        action, resource kind): every actor with the same kind and roles shares it, so the hot
+        path is one dict lookup. A service actor's principal depends on its id (the operator's
+        `cli:` prefix), so its entry is looked up afresh each time."""
+        principal: Principal
+        if actor.kind is _STAFF and len(actor.roles) != 1:
+            entries = [self._table.get((r, action, kind)) for r in sorted(actor.roles)]
+            needed = frozenset(c for e in entries if e is not None for c in e.needed)
+            plan = _Entry((), (), needed, needed, False, {}, None, per_role=True)
+        else:
+            (principal,) = actor.roles if actor.kind is _STAFF else (_key(actor),)
+            found = self._table.get((principal, action, kind))
+            plan = found if found is not None else _Entry(
+                (), (), _NOTHING, _NOTHING, False, {},
+                self._default_denial(principal.value, action, kind))
+        if actor.kind is not _SERVICE:
+            self._plans[actor.kind, actor.roles, action, kind] = plan
+        return plan
 
     def evaluate(self, principal: Principal, action: Action, kind: ResourceKind,
                  facts: frozenset[Condition]) -> Decision:
@@ -405,7 +420,7 @@ class Engine:
         else:
             held = facts & entry.needed
         if entry.derives_owner and resource.owner is not None and (
-            actor.kind is ActorKind.CUSTOMER and resource.owner == actor.id
+            actor.kind is _CUSTOMER and resource.owner == actor.id
         ):
             held |= _OWNS
         return held
@@ -443,7 +458,7 @@ class Engine:
 
 def _key(actor: Actor) -> Principal:
     """The table key of a non-staff actor: a service's integration, otherwise its kind."""
-    if actor.kind is ActorKind.SERVICE:
+    if actor.kind is _SERVICE:
         return service_principal(actor.id)
     return actor.kind
 
