@@ -88,3 +88,30 @@ def test_the_probe_and_the_resolver_answer_as_their_definitions(container: Conta
     c.grants.end_session(support, use.session.id)
     agree(grant.id, expect_any=False)  # ended: the row is closed
     assert checked == 4 * 16 - 8  # the first round has no grant id to name
+
+
+def test_the_probe_keeps_no_transaction_open_and_closes_with_the_engine(
+    container: Container,
+) -> None:
+    """The probe's own connections read in autocommit (no snapshot held between probes, no
+    lock kept from writers) and are closed when the engine is disposed, as the pool's are."""
+    probe = GrantProbe(container.engine)
+    assert probe("stf_nobody", "mbx_nothing", "case_none") is False
+    assert probe("stf_nobody", "mbx_nothing", "case_none") is False  # the same connection
+    ((_, cur),) = probe._idle
+    driver = cur.connection
+    if container.engine.dialect.name == "sqlite":
+        assert driver.in_transaction is False
+    else:
+        import psycopg
+
+        assert driver.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
+    container.engine.dispose()
+    assert probe._idle == []
+    if container.engine.dialect.name == "sqlite":
+        import sqlite3
+
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            driver.execute("SELECT 1")
+    else:
+        assert driver.closed

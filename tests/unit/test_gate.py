@@ -113,6 +113,10 @@ def test_only_needed_conditions_are_resolved() -> None:
         (Actor(ActorKind.STAFF, "", frozenset({Role.SUPPORT})), Action.READ, MAILBOX, "actor"),
         (SUPPORT, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, ""), "resource"),
         (SUPPORT, Action.READ, Resource(ResourceKind.MAILBOX_CONTENT, "x" * 65), "resource"),
+        # Roles that are not a frozenset of known roles (a plain name, a mutable set, None).
+        (Actor(ActorKind.STAFF, "stf_9", frozenset({"support"})), Action.READ, MAILBOX, "actor"),  # type: ignore[arg-type]  # the wrong type is the point
+        (Actor(ActorKind.STAFF, "stf_9", {Role.SUPPORT}), Action.READ, MAILBOX, "actor"),  # type: ignore[arg-type]  # the wrong type is the point
+        (Actor(ActorKind.STAFF, "stf_9", None), Action.READ, MAILBOX, "actor"),  # type: ignore[arg-type]  # the wrong type is the point
     ],
 )
 def test_invalid_requests_are_invalid_input_and_a_ledgered_denial(
@@ -125,6 +129,15 @@ def test_invalid_requests_are_invalid_input_and_a_ledgered_denial(
     (entry,) = ledger.entries
     assert entry.decision == "deny"
     assert entry.rule == "gate.invalid-request"
+
+
+def test_an_unprintable_context_id_is_refused_and_ledgered_safely() -> None:
+    gate, ledger = make_gate()
+    with pytest.raises(InvalidInput) as info:
+        gate.decide(SUPPORT, Action.READ, MAILBOX, AccessContext(case_id="case\x00\x07"))
+    assert info.value.field == "context.case"
+    (entry,) = ledger.entries
+    assert (entry.rule, entry.refs) == ("gate.invalid-request", {"case": "case??"})
 
 
 @pytest.mark.parametrize(

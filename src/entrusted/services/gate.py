@@ -31,6 +31,7 @@ from entrusted.domain.policy import (
     Engine,
     Resource,
     ResourceKind,
+    Role,
 )
 from entrusted.errors import EntrustedError, InvalidInput, Refused, Unavailable
 from entrusted.services.outcomes import Outcome
@@ -38,6 +39,8 @@ from entrusted.services.ports import Clock, Ledger
 
 INVALID_RULE = Outcome.INVALID_REQUEST.value
 MAX_ID = 64
+# Each role set's ledger spelling, sorted once (there are at most 2^len(Role) of them).
+_ROLE_NAMES: dict[frozenset[Role], tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,11 @@ class AccessContext:
     # The disclosure a step belongs to (P5): its entries are held back from the customer while
     # the court order defers their notice (services/disclosure_holdback.py).
     disclosure_id: str | None = None
+    # The ids above by their ledger names, computed once: the gate checks them and ledgers
+    # them on every decision.
+    _refs: dict[str, str] = field(init=False, repr=False, compare=False)
 
-    def refs(self) -> dict[str, str]:
+    def __post_init__(self) -> None:
         pairs = {
             "case": self.case_id,
             "grant": self.grant_id,
@@ -65,7 +71,10 @@ class AccessContext:
             "ticket": self.ticket,
             "disclosure": self.disclosure_id,
         }
-        return {k: v for k, v in pairs.items() if v}
+        object.__setattr__(self, "_refs", {k: v for k, v in pairs.items() if v})
+
+    def refs(self) -> dict[str, str]:
+        return dict(self._refs)
 
 
 class ConditionResolver(Protocol):
@@ -202,7 +211,7 @@ class Gate:
             return self._validate(actor, action, resource, context)
         except InvalidInput as exc:
             denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-            self._record(actor, str(action), resource, context, denial)
+            self._append([self._invalid_entry(actor, str(action), resource, context, denial)])
             raise
 
     def _holds(
@@ -218,6 +227,11 @@ class Gate:
             raise InvalidInput("actor", "not an actor")
         if not actor.id or len(actor.id) > MAX_ID or not _printable(actor.id):
             raise InvalidInput("actor", "an actor needs an id of 1-64 printable characters")
+        if actor.roles.__class__ is not frozenset:
+            raise InvalidInput("actor", "roles must be a set of known roles")
+        for role in actor.roles:  # not `<= frozenset(Role)`: the plain name "support" is equal
+            if role.__class__ is not Role:
+                raise InvalidInput("actor", "roles must be a set of known roles")
         if actor.kind is ActorKind.STAFF and not actor.roles:
             raise InvalidInput("actor", "a staff member without a role has no access")
         if actor.kind is not ActorKind.STAFF and actor.roles:
@@ -230,13 +244,16 @@ class Gate:
             0 < len(resource.owner) <= MAX_ID and _printable(resource.owner)
         ):
             raise InvalidInput("resource", "owner ids are 1-64 printable characters")
-        for name, value in context.refs().items():
-            if len(value) > MAX_ID or not _printable(value):
+        for name, value in context._refs.items():
+            if not isinstance(value, str) or len(value) > MAX_ID or not _printable(value):
                 raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
-        try:
-            parsed = Action(action)
-        except ValueError:
-            raise InvalidInput("action", f"unknown action {action!r}") from None
+        if action.__class__ is Action:
+            parsed = action  # the common case; parsing it again costs an enum lookup in Python
+        else:
+            try:
+                parsed = Action(action)
+            except ValueError:
+                raise InvalidInput("action", f"unknown action {action!r}") from None
         if self.directory is not None and not self.directory.known(actor):
             raise InvalidInput("actor", f"unknown or disabled {actor.kind.value} {actor.id}")
         return parsed
@@ -259,19 +276,50 @@ class Gate:
         context: AccessContext,
         decision: Decision,
     ) -> AuditEntry:
+        """The entry of a request `_validate` accepted: its ids are ledger-safe as they are."""
+        roles = _ROLE_NAMES.get(actor.roles)
+        if roles is None:
+            roles = _ROLE_NAMES.setdefault(actor.roles, tuple(sorted(map(str, actor.roles))))
+        return AuditEntry(
+            time=self.clock(),
+            actor_kind=actor.kind._value_,
+            actor_id=actor.id,
+            actor_roles=roles,
+            action=action,
+            resource_kind=resource.kind._value_,
+            resource_id=resource.id,
+            owner=resource.owner,
+            decision="allow" if decision.allowed else "deny",
+            rule=decision.rule_id,
+            reason=decision.reason,
+            refs=dict(context._refs),
+            nonce=self.nonce(32),
+        )
+
+    def _invalid_entry(
+        self,
+        actor: object,
+        action: str,
+        resource: object,
+        context: object,
+        denial: Decision,
+    ) -> AuditEntry:
+        """The entry of a request `_validate` refused: anything may be wrong in it, so each
+        part is read defensively and made ledger-safe (the refusal itself is always ledgered)."""
+        refs = getattr(context, "_refs", None)
         return AuditEntry(
             time=self.clock(),
             actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
             actor_id=_ledger_safe(getattr(actor, "id", "")) or "unknown",
-            actor_roles=tuple(sorted(r.value for r in getattr(actor, "roles", ()))),
+            actor_roles=_role_names(getattr(actor, "roles", ())),
             action=_ledger_safe(action),
             resource_kind=str(getattr(getattr(resource, "kind", None), "value", "unknown")),
             resource_id=_ledger_safe(getattr(resource, "id", "")) or "unknown",
             owner=_ledger_safe(getattr(resource, "owner", None)) or None,
-            decision="allow" if decision.allowed else "deny",
-            rule=decision.rule_id,
-            reason=decision.reason,
-            refs={k: _ledger_safe(v) for k, v in context.refs().items()},
+            decision="deny",
+            rule=denial.rule_id,
+            reason=denial.reason,
+            refs={k: _ledger_safe(v) for k, v in (refs or {}).items()},
             nonce=self.nonce(32),
         )
 
@@ -302,6 +350,13 @@ def _printable(value: str) -> bool:
     """Ids are printable text: no NUL (PostgreSQL text cannot hold it), no control characters
     and no lone surrogates, so every id the gate accepts can be ledgered as given."""
     return value.isprintable()  # False for NUL, control characters and lone surrogates
+
+
+def _role_names(roles: object) -> tuple[str, ...]:
+    """The roles of a refused request as the ledger can hold them, whatever was passed."""
+    if not isinstance(roles, frozenset | set | tuple | list):
+        return ()
+    return tuple(sorted(_ledger_safe(getattr(r, "value", r)) for r in roles))
 
 
 def _ledger_safe(value: object) -> str:

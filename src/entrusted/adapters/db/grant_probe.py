@@ -6,20 +6,29 @@ they were never given: every such try is a denial to ledger), and answering them
 unit of work cost a pool checkout, a BEGIN, the query through SQLAlchemy's execution layer and
 a ROLLBACK: about 370 µs of Python per denial, more than the decision and its ledger entry
 together. This asks `SqlGrantRepository.matching`'s own query (`MATCHING_GRANTS`), cut
-down to "is there a row", as one prepared statement on the driver's own cursor
+down to "is there a row", as one prepared statement on a driver cursor of the probe's own
 (`tests/integration/test_grant_probe.py` keeps the two answers equal). A single SELECT
-needs no explicit transaction: it reads one snapshot by itself on both databases.
+needs no explicit transaction: in autocommit it reads one snapshot by itself on both
+databases, so the probe's connections stay out of the pool, whose reset on every return (a
+ROLLBACK, and a pool checkout before it) cost as much again as the query.
 """
 
 from __future__ import annotations
 
+import threading
+from contextlib import suppress
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from entrusted.adapters.db.consent_store import MATCHING_GRANTS
+from entrusted.adapters.db.engine import is_sqlite
 from entrusted.errors import Unavailable
+
+MAX_IDLE = 8  # connections kept between probes; more callers at once open (and close) more
+_Held = tuple[Any, Any]
+"""(the pool-detached SQLAlchemy connection, a cursor on its driver connection)"""
 
 _ANY_OPEN = (
     MATCHING_GRANTS.with_only_columns(sa.literal(1), maintain_column_froms=True)
@@ -39,6 +48,10 @@ class GrantProbe:
         self._order = tuple(compiled.positiontup or ())
         blank = {"staff_id": "", "service_id": "", "case_id": ""}
         self._defaults = dict(compiled.construct_params(blank))  # and the LIMIT's own
+        self._lock = threading.Lock()
+        self._idle: list[_Held] = []
+        self._closed = False
+        sa.event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     def _args(self, staff_id: str, service_id: str, case_id: str) -> Any:
         values = {
@@ -50,18 +63,53 @@ class GrantProbe:
         return tuple(values[k] for k in self._order) if self._positional else values
 
     def __call__(self, staff_id: str, service_id: str, case_id: str) -> bool:
+        args = self._args(staff_id, service_id, case_id)
+        with self._lock:
+            held = self._idle.pop() if self._idle else None
         try:
-            conn = self._engine.raw_connection()
-            try:
-                cur = conn.cursor()
-                try:
-                    cur.execute(self._sql, self._args(staff_id, service_id, case_id))
-                    return cur.fetchone() is not None
-                finally:
-                    cur.close()
-            finally:
-                conn.close()  # back to the pool, which ends the driver's implicit transaction
+            if held is None:
+                held = self._connect()
+            cur = held[1]
+            cur.execute(self._sql, args)
+            found = bool(cur.fetchall())  # all (at most one row): the statement is finished
         except (SQLAlchemyError, self._engine.dialect.loaded_dbapi.Error) as exc:
+            if held is not None:
+                _discard(held)
             # As a unit of work answers: the gate fails closed with 503, never a 500.
             detail = getattr(exc, "orig", exc).__class__.__name__
             raise Unavailable(f"database unavailable ({detail}); nothing was decided") from None
+        with self._lock:
+            if self._closed or len(self._idle) >= MAX_IDLE:
+                _discard(held)
+            else:
+                self._idle.append(held)
+        return found
+
+    def _connect(self) -> _Held:
+        """A connection of the probe's own, out of the pool: returning one to the pool costs
+        a reset (a ROLLBACK) per probe. It reads in autocommit, each SELECT its own snapshot,
+        so it never holds a transaction open between probes."""
+        fairy = self._engine.raw_connection()
+        driver: Any = fairy.driver_connection
+        fairy.detach()  # closed for real when discarded; the pool no longer counts it
+        if not is_sqlite(self._engine):
+            driver.rollback()  # the pool's pre-ping may have begun one
+            driver.autocommit = True
+        # pysqlite runs a lone SELECT outside any transaction already (see engine.py).
+        return fairy, driver.cursor()
+
+    def close(self) -> None:
+        """Close the idle connections, and any in use when its probe ends; called when the
+        engine is disposed (an event hook set up in __init__), as the pool's own are."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for held in idle:
+            _discard(held)
+
+
+def _discard(held: _Held) -> None:
+    with suppress(Exception):  # a broken connection is being thrown away anyway
+        held[1].close()
+    with suppress(Exception):
+        held[0].close()
