@@ -98,7 +98,9 @@ def test_the_probe_keeps_no_transaction_open_and_closes_with_the_engine(
     probe = GrantProbe(container.engine)
     assert probe("stf_nobody", "mbx_nothing", "case_none") is False
     assert probe("stf_nobody", "mbx_nothing", "case_none") is False  # the same connection
-    ((_, cur),) = probe._idle
+    assert probe._free.qsize() == 1
+    (_, cur) = probe._free.get_nowait()
+    probe._free.put((_, cur))
     driver = cur.connection
     if container.engine.dialect.name == "sqlite":
         assert driver.in_transaction is False
@@ -107,7 +109,8 @@ def test_the_probe_keeps_no_transaction_open_and_closes_with_the_engine(
 
         assert driver.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
     container.engine.dispose()
-    assert probe._idle == []
+    assert probe._free.empty()
+    assert probe._open == 0
     if container.engine.dialect.name == "sqlite":
         import sqlite3
 

@@ -15,6 +15,7 @@ ROLLBACK, and a pool checkout before it) cost as much again as the query.
 
 from __future__ import annotations
 
+import queue
 import threading
 from contextlib import suppress
 from typing import Any
@@ -26,7 +27,8 @@ from entrusted.adapters.db.consent_store import MATCHING_GRANTS
 from entrusted.adapters.db.engine import is_sqlite
 from entrusted.errors import Unavailable
 
-MAX_IDLE = 8  # connections kept between probes; more callers at once open (and close) more
+MAX_OPEN = 16  # the probe's own connections, at most; more callers at once wait for one
+WAIT_S = 30.0  # as long as a pool checkout waits
 _Held = tuple[Any, Any]
 """(the pool-detached SQLAlchemy connection, a cursor on its driver connection)"""
 
@@ -49,7 +51,8 @@ class GrantProbe:
         blank = {"staff_id": "", "service_id": "", "case_id": ""}
         self._defaults = dict(compiled.construct_params(blank))  # and the LIMIT's own
         self._lock = threading.Lock()
-        self._idle: list[_Held] = []
+        self._free: queue.SimpleQueue[_Held] = queue.SimpleQueue()
+        self._open = 0
         self._closed = False
         sa.event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
@@ -64,26 +67,54 @@ class GrantProbe:
 
     def __call__(self, staff_id: str, service_id: str, case_id: str) -> bool:
         args = self._args(staff_id, service_id, case_id)
-        with self._lock:
-            held = self._idle.pop() if self._idle else None
+        held: _Held | None = None
         try:
-            if held is None:
-                held = self._connect()
+            held = self._take()
             cur = held[1]
             cur.execute(self._sql, args)
             found = bool(cur.fetchall())  # all (at most one row): the statement is finished
         except (SQLAlchemyError, self._engine.dialect.loaded_dbapi.Error) as exc:
             if held is not None:
-                _discard(held)
+                self._drop(held)
             # As a unit of work answers: the gate fails closed with 503, never a 500.
             detail = getattr(exc, "orig", exc).__class__.__name__
             raise Unavailable(f"database unavailable ({detail}); nothing was decided") from None
-        with self._lock:
-            if self._closed or len(self._idle) >= MAX_IDLE:
-                _discard(held)
-            else:
-                self._idle.append(held)
+        with self._lock:  # close() drains under this lock: nothing is put back after it
+            kept = not self._closed
+            if kept:
+                self._free.put(held)
+        if not kept:
+            self._drop(held)
         return found
+
+    def _take(self) -> _Held:
+        """A free connection; a new one while fewer than MAX_OPEN are open; else wait for
+        one, as a pool would (opening one per burst cost milliseconds on the slowest calls)."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            opening = self._open < MAX_OPEN
+            if opening:
+                self._open += 1
+        if opening:
+            try:
+                return self._connect()
+            except BaseException:
+                with self._lock:
+                    self._open -= 1
+                raise
+        try:
+            return self._free.get(timeout=WAIT_S)
+        except queue.Empty:
+            raise Unavailable("the grant probe's connections are all busy; nothing was "
+                              "decided") from None
+
+    def _drop(self, held: _Held) -> None:
+        with self._lock:
+            self._open -= 1
+        _discard(held)
 
     def _connect(self) -> _Held:
         """A connection of the probe's own, out of the pool: returning one to the pool costs
@@ -99,13 +130,16 @@ class GrantProbe:
         return fairy, driver.cursor()
 
     def close(self) -> None:
-        """Close the idle connections, and any in use when its probe ends; called when the
+        """Close the free connections, and any in use when its probe ends; called when the
         engine is disposed (an event hook set up in __init__), as the pool's own are."""
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for held in idle:
-            _discard(held)
+        while True:
+            try:
+                held = self._free.get_nowait()
+            except queue.Empty:
+                return
+            self._drop(held)
 
 
 def _discard(held: _Held) -> None:
