@@ -1,7 +1,11 @@
 """Ledger throughput and latency, measured in one run (shared/research/anchors-ledger.md §4).
 
-Phases, in order, on one fresh installation (a temp SQLite file, or a private schema on the
-PostgreSQL server given by URL, dropped afterwards):
+Phases, in order, on one fresh installation per database: a temp SQLite file always (or the
+SQLite database given by URL), and a private schema on the PostgreSQL server when the URL
+names one, dropped afterwards. Each database's figures sit under `ledger.<backend>`
+(`{"ledger": {"sqlite": {...}, "postgresql": {...}}}`), with the ratios issue 13 targets:
+`group_commit.vs_fsync` (appends/s over the same run's fsync floor of that database) and
+`verify_vs_hash_limit` (entries verified per second over `hash_limit_per_s`).
 
 1. group commit: 64 threads each append entries one by one and wait for the durable ack (the
    gate's path: `Ledger.append`, canonical JSON serialised in the caller);
@@ -48,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_verify import verify_ledger
@@ -294,12 +299,16 @@ def _witness_cosign_ms(c: Container, rounds: int) -> float:
     return round((statistics.median(cosigned) - statistics.median(plain)) * 1000, 3)
 
 
-def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
+def _phases(database_url: str | None, quick: bool, floors: dict[str, Any]) -> dict[str, Any]:
+    """Phases 1-8 on one fresh installation of one database, with the ratios to the same
+    run's floors that issue 13's targets are stated in."""
     size = 50_000 if quick else 1_000_000
-    floors = _floors["floors"](database_url, quick)  # the same run's floors, taken first
     with scratch_installation(database_url) as c:
         c.ledger.start()
+        backend = c.engine.dialect.name
         group = _group_commit(c, 20 if quick else 500)
+        fsync = floors["fsync_commits_per_s"][backend]
+        group["vs_fsync"] = round(group["appends_per_s"] / fsync, 2)  # target >= 5
         single = _single_client(c, 50 if quick else 500)
         c.checkpoints.sign()
         bulk, sample = _bulk(c, size)
@@ -311,15 +320,26 @@ def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
         monitor_rate = _monitor_rate(c, report.size)
         cosign_ms = _witness_cosign_ms(c, 20 if quick else 100)
         return {
-            "backend": c.engine.dialect.name,
+            "backend": backend,
             "group_commit": group,
             "single_client": single,
             "bulk_appends_per_s": round(bulk),
             "verify_entries_per_s": round(verify_rate),
+            "verify_vs_hash_limit": round(verify_rate / floors["hash_limit_per_s"], 2),  # >= 0.5
             "hash_limit_bodies_per_s": round(hash_limit),
             "inclusion_proof": inclusion,
             "consistency_proof": consistency,
             "monitor_entries_per_s": round(monitor_rate),
             "witness_cosign_ms": cosign_ms,
-            **floors,
         }
+
+
+def run(database_url: str | None = None, quick: bool = False) -> dict[str, Any]:
+    """Every phase on SQLite (a temp file, or `database_url` when it names SQLite), and again
+    on PostgreSQL when `database_url` names it: `{"ledger": {"sqlite": {...}, "postgresql":
+    {...}}}` beside the floors, which are taken first."""
+    floors = _floors["floors"](database_url, quick)
+    urls: dict[str, str | None] = {"sqlite": None}
+    if database_url is not None:
+        urls[sa.make_url(database_url).get_backend_name()] = database_url
+    return {"ledger": {name: _phases(url, quick, floors) for name, url in urls.items()}, **floors}
