@@ -49,6 +49,7 @@ from entrusted.domain.audit import AuditEntry
 
 _load = runpy.run_path(str(Path(__file__).with_name("load.py")))  # the serve harness
 _portal = runpy.run_path(str(Path(__file__).with_name("_portal.py")))
+_floors = runpy.run_path(str(Path(__file__).with_name("_floors.py")))
 CONNECTIONS = 32
 PASSWORD = _load["PASSWORD"]
 GATE_PATH = "/v1/gate/mail-login"
@@ -199,6 +200,7 @@ def run(
 ) -> dict[str, Any]:
     duration = seconds if seconds is not None else (3 if quick else 10)
     page_seconds = min(duration, PAGE_SECONDS)
+    floors = _floors["floors"](database_url, quick)  # the same run's floors, taken first
     with (
         _load["_settings_env"](_load["SCRATCH_SETTINGS"]),
         scratch_installation(database_url) as c,
@@ -254,7 +256,7 @@ def run(
             two["two_vs_one"] = round(two["two_instances_gate_rps"] / record["rps"], 3)
         # four places: with the bare floor near 2,000/s the ratio is a few hundredths
         gate_vs_bare = round(gate["rps"] / bare["rps"], 4) if bare["rps"] else 0.0
-        return two | {
+        return two | floors | {
             "backend": c.engine.dialect.name,
             "connections": connections,
             "seconds": duration,

@@ -88,6 +88,10 @@ def test_a_wrk_run_without_a_report_is_an_error_not_zero() -> None:
 
 def check(result: dict[str, Any]) -> None:
     assert result["connections"] == CONNECTIONS
+    # the same run's floors, as every benchmark carries them
+    assert result["fsync_commits_per_s"]["sqlite"] > 0
+    assert result["hash_limit_per_s"] > 0
+    assert result["dict_lookup_floor_us"] > 0
     assert result["bare_rps"] > 0
     assert result["gate_rps"] > 0
     # the ratio is rounded to four places: within 1 % or within that rounding
@@ -130,6 +134,7 @@ def test_brief_api_bench_on_postgresql() -> None:
     )
     assert result["backend"] == "postgresql"
     check(result)
+    assert result["fsync_commits_per_s"]["postgresql"] > 0
     # issue 13 item 3: a second instance on the same database, both loaded at once
     assert result["two_instances_gate_rps"] > 0
     assert result["two_instances_non_2xx"] == 0, result
