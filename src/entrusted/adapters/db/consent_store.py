@@ -42,6 +42,16 @@ MATCHING_GRANTS = (
     .order_by(_GRANT.created_at, _GRANT.id)
 )
 _CONSENT, _SESSION = t.verbal_consent.c, t.grant_session.c
+# Reads every staff login makes, built once with bound parameters (see MATCHING_GRANTS).
+_GRANTS = sa.select(t.consent_grant).order_by(_GRANT.created_at, _GRANT.id)
+_GRANT_BY_ID = _GRANTS.where(_GRANT.id == sa.bindparam("v"))
+_OPEN_GRANTS_OF_CONTRACT = _GRANTS.where(
+    _GRANT.contract_id == sa.bindparam("v"), _GRANT.ended_at.is_(None)
+)
+_CASES = sa.select(t.support_case).order_by(_CASE.opened_at.desc(), _CASE.id)
+_CASES_BY_STATUS_AND_CUSTOMER = _CASES.where(
+    _CASE.status == sa.bindparam("status"), _CASE.customer_id == sa.bindparam("customer")
+).limit(sa.bindparam("limit"))
 
 
 def _case(row: sa.RowMapping) -> Case:
@@ -99,7 +109,11 @@ class SqlCaseRepository:
         self._conn.execute(t.support_case.update().where(_CASE.id == case.id).values(**values))
 
     def find(self, status: CaseStatus | None, customer_id: str | None, limit: int) -> list[Case]:
-        query = sa.select(t.support_case).order_by(_CASE.opened_at.desc(), _CASE.id).limit(limit)
+        if status is not None and customer_id is not None:  # a staff login's question
+            params = {"status": status.value, "customer": customer_id, "limit": limit}
+            found = self._conn.execute(_CASES_BY_STATUS_AND_CUSTOMER, params)
+            return [_case(r) for r in found.mappings()]
+        query = _CASES.limit(limit)
         if status is not None:
             query = query.where(_CASE.status == status.value)
         if customer_id is not None:
@@ -347,8 +361,8 @@ class SqlGrantRepository:
         return [_grant(r) for r in self._conn.execute(query).mappings()]
 
     def get(self, grant_id: str) -> Grant | None:
-        found = self._where(_GRANT.id == grant_id)
-        return found[0] if found else None
+        found = self._conn.execute(_GRANT_BY_ID, {"v": grant_id}).mappings()
+        return next((_grant(r) for r in found), None)
 
     def for_case(self, case_id: str) -> list[Grant]:
         return self._where(_GRANT.case_id == case_id)
@@ -361,7 +375,8 @@ class SqlGrantRepository:
         return self._where(_GRANT.ended_at.is_(None))
 
     def active_for_contract(self, contract_id: str) -> list[Grant]:
-        return self._where(_GRANT.contract_id == contract_id, _GRANT.ended_at.is_(None))
+        found = self._conn.execute(_OPEN_GRANTS_OF_CONTRACT, {"v": contract_id})
+        return [_grant(r) for r in found.mappings()]
 
     def consume(self, grant_id: str, at: datetime) -> bool:
         done = self._conn.execute(

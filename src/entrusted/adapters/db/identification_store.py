@@ -37,6 +37,11 @@ def _identification(row: sa.RowMapping) -> Identification:
     )
 
 
+# Every customer request asks this: built once, with a bound parameter.
+_SESSION_BY_DIGEST = sa.select(t.customer_session).where(
+    t.customer_session.c.token_hash == sa.bindparam("v")
+)
+
 class SqlIdentificationRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
@@ -146,13 +151,7 @@ class SqlCustomerSessionRepository:
         return bool(done.rowcount)
 
     def by_digest(self, digest: bytes) -> CustomerSession | None:
-        row = (
-            self._conn.execute(
-                sa.select(t.customer_session).where(t.customer_session.c.token_hash == digest)
-            )
-            .mappings()
-            .first()
-        )
+        row = self._conn.execute(_SESSION_BY_DIGEST, {"v": digest}).mappings().first()
         if row is None:
             return None
         return CustomerSession(

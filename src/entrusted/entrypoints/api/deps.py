@@ -14,9 +14,15 @@ from entrusted.errors import AuthenticationFailed
 _bearer = HTTPBearer(auto_error=False)
 
 
-def container(request: Request) -> Container:
+def _container_of(request: Request) -> Container:
     found: Container = request.app.state.container
     return found
+
+
+async def container(request: Request) -> Container:
+    """`async` because it only reads app state: FastAPI runs a plain `def` dependency in the
+    thread pool, a hand-off to a worker thread and back for every request that names it."""
+    return _container_of(request)
 
 
 def actor(
@@ -25,7 +31,7 @@ def actor(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("a bearer token is required")
-    return container(request).authenticate(credentials.credentials)
+    return _container_of(request).authenticate(credentials.credentials)
 
 
 ContainerDep = Annotated[Container, Depends(container)]
