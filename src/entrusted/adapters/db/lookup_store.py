@@ -12,6 +12,16 @@ from entrusted.adapters.db import tables as t
 from entrusted.adapters.db.locks import hold_xact_lock
 
 _L = t.support_lookup.c
+# Built once with bound parameters: every support look-up runs all three.
+_ADD = t.support_lookup.insert().values(staff_id=sa.bindparam("v"), at=sa.bindparam("at"))
+_SINCE = (
+    sa.select(_L.at)
+    .where(_L.staff_id == sa.bindparam("v"), _L.at > sa.bindparam("at"))
+    .order_by(_L.at)
+)
+_PRUNE = t.support_lookup.delete().where(
+    _L.staff_id == sa.bindparam("v"), _L.at <= sa.bindparam("at")
+)
 
 
 class SqlLookupRepository:
@@ -26,13 +36,10 @@ class SqlLookupRepository:
             hold_xact_lock(self._conn, f"support-lookup:{staff_id}")
 
     def add(self, staff_id: str, at: datetime) -> None:
-        self._conn.execute(t.support_lookup.insert().values(staff_id=staff_id, at=at))
+        self._conn.execute(_ADD, {"v": staff_id, "at": at})
 
     def since(self, staff_id: str, since: datetime) -> list[datetime]:
-        rows = self._conn.execute(
-            sa.select(_L.at).where(_L.staff_id == staff_id, _L.at > since).order_by(_L.at)
-        ).scalars()
-        return list(rows)
+        return list(self._conn.execute(_SINCE, {"v": staff_id, "at": since}).scalars())
 
     def prune(self, staff_id: str, until: datetime) -> None:
-        self._conn.execute(t.support_lookup.delete().where(_L.staff_id == staff_id, _L.at <= until))
+        self._conn.execute(_PRUNE, {"v": staff_id, "at": until})
