@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from entrusted.domain.vocabulary import (
     OPERATOR_PREFIX,
@@ -150,19 +150,21 @@ def service_principal(actor_id: str) -> Principal:
     return ActorKind.SERVICE
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
+class Actor(NamedTuple):
     """Who asks. Staff carry roles; for anyone else the engine looks at `kind` only, so roles
     given to a customer or a service are ignored rather than honoured (and not checked here:
-    an actor is built on every request, and the check would cost more than the decision)."""
+    an actor is built on every request, and the check would cost more than the decision).
+
+    A named tuple rather than a frozen dataclass, as `Resource`: equally immutable, and built
+    in about half the time (a frozen dataclass sets each field through `object.__setattr__`),
+    which a decision of well under a microsecond notices."""
 
     kind: ActorKind
     id: str
     roles: frozenset[Role] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
+class Resource(NamedTuple):
     """What is asked about; `owner` is the owning customer's id, when there is one."""
 
     kind: ResourceKind
