@@ -37,6 +37,16 @@ def _identification(row: sa.RowMapping) -> Identification:
     )
 
 
+# Asked by every support look-up (the caller-identified condition), built once.
+_VERIFIED_SINCE = (
+    sa.select(t.identification)
+    .where(
+        t.identification.c.customer_id == sa.bindparam("v"),
+        t.identification.c.completed_at >= sa.bindparam("since"),
+        t.identification.c.outcome == IdentificationOutcome.VERIFIED.value,
+    )
+    .order_by(t.identification.c.completed_at)
+)
 # Every customer request asks this: built once, with a bound parameter.
 _SESSION_BY_DIGEST = sa.select(t.customer_session).where(
     t.customer_session.c.token_hash == sa.bindparam("v")
@@ -92,17 +102,8 @@ class SqlIdentificationRepository:
         )
 
     def verified_since(self, customer_id: str, since: datetime) -> list[Identification]:
-        c = t.identification.c
-        rows = self._conn.execute(
-            sa.select(t.identification)
-            .where(
-                c.customer_id == customer_id,
-                c.completed_at >= since,
-                c.outcome == IdentificationOutcome.VERIFIED.value,
-            )
-            .order_by(c.completed_at)
-        ).mappings()
-        return [_identification(r) for r in rows]
+        rows = self._conn.execute(_VERIFIED_SINCE, {"v": customer_id, "since": since})
+        return [_identification(r) for r in rows.mappings()]
 
     def for_customer(self, customer_id: str) -> list[Identification]:
         c = t.identification.c
