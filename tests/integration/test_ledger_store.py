@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -152,3 +153,37 @@ def test_a_customer_page_without_a_cursor_is_the_newest(container: Container) ->
     assert all(AuditEntry.from_bytes(b).owner == "cus_1" for _, b in newest)
     older = store.customer_page("cus_1", newest[-1][0], 10)
     assert [i for i, _ in older] == [i for i in range(newest[-1][0] - 1, -1, -1) if i % 3][:10]
+
+
+def test_opening_reads_one_snapshot_while_another_writer_appends(container: Container) -> None:
+    """A second process (here a second store) appends between the first and the second read
+    of `open()`: the state read first is older than the partial tiles read after it, unless
+    both come from one snapshot. Without the snapshot this refused a healthy log as tampered
+    (seen once in CI, racing two instances on PostgreSQL)."""
+    container.ledger.append_many([entry(i) for i in range(10)])
+    other = SqlLedgerStore(container.engine)
+    other.open()
+    opening = SqlLedgerStore(container.engine)
+    reads: list[int] = []
+
+    class Interleaved:
+        def __init__(self, conn: sa.Connection) -> None:
+            self._conn = conn
+
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            done = self._conn.execute(*args, **kwargs)
+            reads.append(1)
+            if len(reads) == 1:  # after the state row: another writer commits a batch
+                other.append_batch([(entry(100 + i).to_bytes(), "cus_1") for i in range(5)])
+            return done
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+    load = opening._load
+    opening._load = lambda conn: load(Interleaved(conn))  # type: ignore[method-assign, arg-type]  # a proxy standing in for the connection
+    opening.open()  # no TamperDetected: the size and tiles seen are those of size 10
+    assert opening.stored_size() == 15  # the append did commit, after the snapshot
+    assert len(reads) >= 2
+    reopened = SqlLedgerStore(container.engine)
+    reopened.open()

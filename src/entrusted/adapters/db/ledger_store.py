@@ -85,9 +85,15 @@ class SqlLedgerStore:
 
     def open(self) -> None:
         """Load the sequencer state from the tiles and refuse to run on a log that does not
-        reproduce its own stored root."""
+        reproduce its own stored root. The state, the tiles and the last checkpoint are read
+        in one snapshot (SQLite's read transaction, PostgreSQL REPEATABLE READ): another
+        process appending meanwhile would otherwise show a size older than its partial
+        tiles, and a healthy log would be refused as tampered."""
         with self._lock, self._engine.connect() as conn:
-            self._load(conn)
+            if not self._sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                self._load(conn)
 
     def _load(self, conn: sa.Connection) -> None:
         state = conn.execute(sa.select(t.ledger_state.c.size, t.ledger_state.c.root)).first()
