@@ -58,8 +58,8 @@ class AccessContext:
     # the court order defers their notice (services/disclosure_holdback.py).
     disclosure_id: str | None = None
     # The ids above by their ledger names, computed once: the gate checks them and ledgers
-    # them on every decision.
-    _refs: dict[str, str] = field(init=False, repr=False, compare=False)
+    # them on every decision. Read-only by convention (the gate copies it into each entry).
+    refs: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pairs = {
@@ -71,10 +71,7 @@ class AccessContext:
             "ticket": self.ticket,
             "disclosure": self.disclosure_id,
         }
-        object.__setattr__(self, "_refs", {k: v for k, v in pairs.items() if v})
-
-    def refs(self) -> dict[str, str]:
-        return dict(self._refs)
+        object.__setattr__(self, "refs", {k: v for k, v in pairs.items() if v})
 
 
 class ConditionResolver(Protocol):
@@ -244,7 +241,7 @@ class Gate:
             0 < len(resource.owner) <= MAX_ID and _printable(resource.owner)
         ):
             raise InvalidInput("resource", "owner ids are 1-64 printable characters")
-        for name, value in context._refs.items():
+        for name, value in context.refs.items():
             if not isinstance(value, str) or len(value) > MAX_ID or not _printable(value):
                 raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
         if action.__class__ is Action:
@@ -292,7 +289,7 @@ class Gate:
             decision="allow" if decision.allowed else "deny",
             rule=decision.rule_id,
             reason=decision.reason,
-            refs=dict(context._refs),
+            refs=dict(context.refs),
             nonce=self.nonce(32),
         )
 
@@ -306,7 +303,7 @@ class Gate:
     ) -> AuditEntry:
         """The entry of a request `_validate` refused: anything may be wrong in it, so each
         part is read defensively and made ledger-safe (the refusal itself is always ledgered)."""
-        refs = getattr(context, "_refs", None)
+        refs = getattr(context, "refs", None)
         return AuditEntry(
             time=self.clock(),
             actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
@@ -319,7 +316,7 @@ class Gate:
             decision="deny",
             rule=denial.rule_id,
             reason=denial.reason,
-            refs={k: _ledger_safe(v) for k, v in (refs or {}).items()},
+            refs={k: _ledger_safe(v) for k, v in (refs if isinstance(refs, dict) else {}).items()},
             nonce=self.nonce(32),
         )
 
