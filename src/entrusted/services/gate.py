@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 from entrusted.domain.audit import AuditEntry, Receipt
@@ -58,8 +59,8 @@ class AccessContext:
     # the court order defers their notice (services/disclosure_holdback.py).
     disclosure_id: str | None = None
     # The ids above by their ledger names, computed once: the gate checks them and ledgers
-    # them on every decision. Read-only by convention (the gate copies it into each entry).
-    refs: dict[str, str] = field(init=False, repr=False, compare=False)
+    # them on every decision. A read-only view: the keys are fixed by the fields above.
+    refs: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pairs = {
@@ -71,7 +72,7 @@ class AccessContext:
             "ticket": self.ticket,
             "disclosure": self.disclosure_id,
         }
-        object.__setattr__(self, "refs", {k: v for k, v in pairs.items() if v})
+        object.__setattr__(self, "refs", MappingProxyType({k: v for k, v in pairs.items() if v}))
 
 
 class ConditionResolver(Protocol):
@@ -304,6 +305,7 @@ class Gate:
         """The entry of a request `_validate` refused: anything may be wrong in it, so each
         part is read defensively and made ledger-safe (the refusal itself is always ledgered)."""
         refs = getattr(context, "refs", None)
+        given = refs if isinstance(refs, Mapping) else {}
         return AuditEntry(
             time=self.clock(),
             actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
@@ -316,7 +318,7 @@ class Gate:
             decision="deny",
             rule=denial.rule_id,
             reason=denial.reason,
-            refs={k: _ledger_safe(v) for k, v in (refs if isinstance(refs, dict) else {}).items()},
+            refs={k: _ledger_safe(v) for k, v in given.items()},
             nonce=self.nonce(32),
         )
 
