@@ -11,11 +11,12 @@ import sqlalchemy as sa
 
 from entrusted.adapters.db.ledger_store import SqlLedgerStore
 from entrusted.adapters.db.ledger_writer import GroupCommitLedger
+from entrusted.adapters.db.policy_store import SqlStaffDirectory
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH
 from entrusted.bootstrap import Container, build
 from entrusted.config import Settings
 from entrusted.domain.audit import AuditEntry
-from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind, Role
 from entrusted.errors import Conflict, InvalidInput, Unavailable
 from entrusted.services.gate import Gate
 from tests.conftest import FakeClock, count_rows
@@ -67,6 +68,36 @@ def test_unknown_or_disabled_staff_is_invalid_and_ledgered(container: Container)
     assert [(e.decision, e.rule) for e in ledgered(container)] == [
         ("deny", "gate.invalid-request")
     ] * 2
+
+
+def test_a_role_the_member_does_not_hold_is_invalid_and_ledgered(container: Container) -> None:
+    """The gate does not take the caller's word for roles: a support agent's id presented with
+    `sysadmin` would open the backups (P15). Holding fewer roles than stored is fine."""
+    member = container.staff.add("both1", "Someone", ["support", "sysadmin"], PASSWORD)
+    support_only = Actor(ActorKind.STAFF, member.id, frozenset({Role.SUPPORT}))
+    assert container.gate.decide(support_only, Action.LIST_METADATA, METADATA).allowed
+    agent = staff_actor(container)
+    claimed = Actor(ActorKind.STAFF, agent.id, frozenset({Role.SUPPORT, Role.SYSADMIN}))
+    backup = Resource(ResourceKind.BACKUP, "bkp_1", owner="cus_1")
+    with pytest.raises(InvalidInput) as info:
+        container.gate.decide(claimed, Action.READ, backup)
+    assert "a role it does not hold" in info.value.message
+    last = ledgered(container)[-1]
+    assert (last.decision, last.rule, last.actor_roles) == (
+        "deny",
+        "gate.invalid-request",
+        ("support", "sysadmin"),
+    )
+
+
+def test_a_role_taken_away_is_refused_once_the_cache_expires(container: Container) -> None:
+    directory = SqlStaffDirectory(container.engine, ttl_s=0.0)
+    member = container.staff.add("both1", "Someone", ["support", "sysadmin"], PASSWORD)
+    actor = Actor(ActorKind.STAFF, member.id, member.roles)
+    assert directory.known(actor)
+    container.staff.set_roles("both1", ["support"])
+    assert not directory.known(actor)
+    assert directory.known(Actor(ActorKind.STAFF, member.id, frozenset({Role.SUPPORT})))
 
 
 def test_read_only_database_refuses_every_access(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
 from entrusted.domain.policy import (
@@ -183,3 +185,67 @@ def test_entries_carry_a_fresh_nonce_and_no_details() -> None:
     a, b = ledger.entries
     assert a.nonce != b.nonce
     assert a.to_bytes() != b.to_bytes()
+
+
+# Ids of the wrong type, and a context that is not one: each once raised `TypeError` or
+# `AttributeError` from the validation itself, so the refusal never reached the ledger.
+@pytest.mark.parametrize(
+    ("actor", "resource", "context", "field"),
+    [
+        (Actor(ActorKind.STAFF, 5, SUPPORT.roles), METADATA, None, "actor"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, Resource(ResourceKind.MAILBOX_METADATA, 7, owner="cus_1"), None, "resource"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", owner=3), None, "resource"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, Resource(ResourceKind.MAILBOX_METADATA, b"mbx_1"), None, "resource"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, METADATA, "case_1", "context"),
+        (SUPPORT, METADATA, AccessContext(case_id=42), "context.case"),  # type: ignore[arg-type]  # the wrong type is the point
+    ],
+)
+def test_ids_of_the_wrong_type_are_invalid_input_and_ledgered(
+    actor: Actor, resource: Resource, context: object, field: str
+) -> None:
+    gate, ledger = make_gate()
+    with pytest.raises(InvalidInput) as info:
+        gate.decide(actor, Action.LIST_METADATA, resource, context)  # type: ignore[arg-type]  # the wrong type is the point
+    assert info.value.field == field
+    (entry,) = ledger.entries
+    assert (entry.decision, entry.rule) == ("deny", "gate.invalid-request")
+
+
+_JUNK = st.one_of(
+    st.none(),
+    st.integers(),
+    st.binary(max_size=70),
+    st.text(max_size=70),
+    st.lists(st.text(max_size=3), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(actor_id=_JUNK, resource_id=_JUNK, owner=_JUNK, case=_JUNK)
+def test_whatever_the_ids_the_gate_decides_or_refuses_and_ledgers_once(
+    actor_id: object, resource_id: object, owner: object, case: object
+) -> None:
+    """The oracle is the validation's own definition, written out independently: a `str` of
+    1-64 printable characters (owner may be None; the case may be absent)."""
+
+    def ok(value: object) -> bool:
+        return type(value) is str and 0 < len(value) <= 64 and value.isprintable()
+
+    valid = (
+        ok(actor_id)
+        and ok(resource_id)
+        and (owner is None or ok(owner))
+        and (not case or (type(case) is str and len(case) <= 64 and case.isprintable()))
+    )
+    gate, ledger = make_gate()
+    actor = Actor(ActorKind.STAFF, actor_id, SUPPORT.roles)  # type: ignore[arg-type]  # junk is the point
+    resource = Resource(ResourceKind.MAILBOX_METADATA, resource_id, owner=owner)  # type: ignore[arg-type]  # junk is the point
+    context = AccessContext(case_id=case)  # type: ignore[arg-type]  # junk is the point
+    if valid:
+        assert gate.decide(actor, Action.LIST_METADATA, resource, context).allowed
+        assert ledger.entries[0].decision == "allow"
+    else:
+        with pytest.raises(InvalidInput):
+            gate.decide(actor, Action.LIST_METADATA, resource, context)
+        assert ledger.entries[0].rule == "gate.invalid-request"
+    assert len(ledger.entries) == 1

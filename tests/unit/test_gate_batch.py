@@ -78,3 +78,48 @@ def test_record_outcome_files_the_outcome_with_its_step() -> None:
     )
     with pytest.raises(InvalidInput):
         gate.record_outcome(SUPPORT, Action.IDENTIFY, details("x" * 65), outcome)
+
+
+def test_a_plain_string_action_is_parsed_as_decide_parses_it() -> None:
+    """`decide` took the action by name while the batch paths and outcomes crashed on it with
+    `AttributeError`, so their requests were never ledgered."""
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    gate.decide_many(SIGNUP, "create", [details("cus_1")])  # type: ignore[arg-type]  # by name
+    outcome = Decision(Effect.PERMIT, "registry.identification", "code matched")
+    gate.record_outcome(SUPPORT, "identify", details("cus_1"), outcome)  # type: ignore[arg-type]  # by name
+    gate.record_outcomes(SUPPORT, [("identify", details("cus_2"), outcome)])  # type: ignore[list-item]  # by name
+    assert [e.action for e in ledger.entries] == ["create", "identify", "identify"]
+    with pytest.raises(InvalidInput) as info:
+        gate.decide_many(SIGNUP, "peek", [details("cus_1")])  # type: ignore[arg-type]  # unknown
+    assert info.value.field == "action"
+    assert ledger.entries[-1].rule == "gate.invalid-request"
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        None,
+        "registry.identification",
+        Decision(Effect.PERMIT, None, "no step named"),
+        Decision(Effect.PERMIT, "step\x00", "an unprintable step"),
+        Decision(Effect.PERMIT, "registry.identification", None),  # type: ignore[arg-type]  # no reason
+    ],
+)
+def test_an_outcome_that_is_not_a_named_decision_is_refused_and_ledgered(outcome: object) -> None:
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    for record in (
+        lambda: gate.record_outcome(SUPPORT, Action.IDENTIFY, details("cus_1"), outcome),  # type: ignore[arg-type]  # the wrong type is the point
+        lambda: gate.record_outcomes(SUPPORT, [(Action.IDENTIFY, details("cus_1"), outcome)]),  # type: ignore[list-item]  # the wrong type is the point
+    ):
+        with pytest.raises(InvalidInput) as info:
+            record()
+        assert info.value.field == "outcome"
+        entry = ledger.entries[-1]
+        assert (entry.decision, entry.rule, entry.action) == (
+            "deny",
+            "gate.invalid-request",
+            "identify",
+        )
+    assert len(ledger.entries) == 2

@@ -143,10 +143,11 @@ class Gate:
         if not resources:
             return []
         context = context or AccessContext()
-        decisions = [self._evaluate(actor, action, r, context)[1] for r in resources]
+        evaluated = [self._evaluate(actor, action, r, context) for r in resources]
+        decisions = [d for _, d in evaluated]
         entries = [
-            self._entry(actor, action.value, r, context, d)
-            for r, d in zip(resources, decisions, strict=True)
+            self._entry(actor, parsed.value, r, context, d)
+            for r, (parsed, d) in zip(resources, evaluated, strict=True)
         ]
         receipts = self._append(entries)
         for decision in decisions:
@@ -168,8 +169,8 @@ class Gate:
         outcome catalogue (never a policy rule), so an audit tells decisions of the rules from
         outcomes of the work. Services call it through `outcomes.OutcomeRecorder`."""
         context = context or AccessContext()
-        self._checked(actor, action, resource, context)
-        return self._record(actor, action.value, resource, context, outcome)
+        parsed = self._checked_outcome(actor, action, resource, context, outcome)
+        return self._record(actor, parsed.value, resource, context, outcome)
 
     def record_outcomes(
         self,
@@ -182,10 +183,37 @@ class Gate:
         if not outcomes:
             return []
         context = context or AccessContext()
-        for action, resource, _ in outcomes:
-            self._checked(actor, action, resource, context)
-        entries = [self._entry(actor, a.value, r, context, d) for a, r, d in outcomes]
+        parsed = [self._checked_outcome(actor, a, r, context, d) for a, r, d in outcomes]
+        entries = [
+            self._entry(actor, p.value, r, context, d)
+            for p, (_, r, d) in zip(parsed, outcomes, strict=True)
+        ]
         return self._append(entries)
+
+    def _checked_outcome(
+        self,
+        actor: Actor,
+        action: Action | str,
+        resource: Resource,
+        context: AccessContext,
+        outcome: Decision,
+    ) -> Action:
+        """`_checked`, and the outcome must be a `Decision` naming its step (`rule_id`) in
+        ledger-safe words: anything else is ledgered as an invalid request and refused."""
+        parsed = self._checked(actor, action, resource, context)
+        if (
+            isinstance(outcome, Decision)
+            and isinstance(outcome.effect, Effect)
+            and isinstance(outcome.rule_id, str)  # an `Outcome` member is a str
+            and 0 < len(outcome.rule_id) <= MAX_ID
+            and outcome.rule_id.isprintable()
+            and isinstance(outcome.reason, str)
+        ):
+            return parsed
+        message = "an outcome is a decision naming its step and why"
+        denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: outcome: {message}")
+        self._append([self._invalid_entry(actor, parsed.value, resource, context, denial)])
+        raise InvalidInput("outcome", message)
 
     def _evaluate(
         self, actor: Actor, action: Action | str, resource: Resource, context: AccessContext
@@ -223,7 +251,9 @@ class Gate:
     ) -> Action:
         if not isinstance(actor, Actor) or not isinstance(actor.kind, ActorKind):
             raise InvalidInput("actor", "not an actor")
-        if not actor.id or len(actor.id) > MAX_ID or not _printable(actor.id):
+        if not isinstance(context, AccessContext):
+            raise InvalidInput("context", "not an access context")
+        if not _is_id(actor.id):
             raise InvalidInput("actor", "an actor needs an id of 1-64 printable characters")
         if actor.roles.__class__ is not frozenset:
             raise InvalidInput("actor", "roles must be a set of known roles")
@@ -236,14 +266,12 @@ class Gate:
             raise InvalidInput("actor", "only staff members hold roles")
         if not isinstance(resource, Resource) or not isinstance(resource.kind, ResourceKind):
             raise InvalidInput("resource", "unknown resource kind")
-        if not resource.id or len(resource.id) > MAX_ID or not _printable(resource.id):
+        if not _is_id(resource.id):
             raise InvalidInput("resource", "a resource needs an id of 1-64 printable characters")
-        if resource.owner is not None and not (
-            0 < len(resource.owner) <= MAX_ID and _printable(resource.owner)
-        ):
+        if resource.owner is not None and not _is_id(resource.owner):
             raise InvalidInput("resource", "owner ids are 1-64 printable characters")
         for name, value in context.refs.items():
-            if not isinstance(value, str) or len(value) > MAX_ID or not _printable(value):
+            if value.__class__ is not str or len(value) > MAX_ID or not _printable(value):
                 raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
         if action.__class__ is Action:
             parsed = action  # the common case; parsing it again costs an enum lookup in Python
@@ -253,7 +281,10 @@ class Gate:
             except ValueError:
                 raise InvalidInput("action", f"unknown action {action!r}") from None
         if self.directory is not None and not self.directory.known(actor):
-            raise InvalidInput("actor", f"unknown or disabled {actor.kind.value} {actor.id}")
+            raise InvalidInput(
+                "actor",
+                f"unknown or disabled {actor.kind.value} {actor.id}, or a role it does not hold",
+            )
         return parsed
 
     def _record(
@@ -343,6 +374,13 @@ class Gate:
             for entry in entries:
                 self.tally(entry.decision, entry.rule)
         return receipts
+
+
+def _is_id(value: object) -> bool:
+    """An id the gate accepts: a `str` (not a subclass, whose methods could lie) of 1-64
+    printable characters. Anything else is an invalid request, ledgered as such, never a
+    `TypeError` that escapes unrecorded."""
+    return type(value) is str and 0 < len(value) <= MAX_ID and value.isprintable()
 
 
 def _printable(value: str) -> bool:

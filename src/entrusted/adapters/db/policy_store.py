@@ -7,6 +7,7 @@ import time
 import sqlalchemy as sa
 
 from entrusted.adapters.db import tables as t
+from entrusted.domain.policy import Role
 from entrusted.domain.policy_deployment import Deployment
 
 
@@ -47,34 +48,46 @@ class SqlDeploymentStore:
 
 
 class SqlStaffDirectory:
-    """The gate's check that a staff actor exists and is active; other kinds pass through
-    until their registries exist (customers: the registry issue).
+    """The gate's check that a staff actor exists, is active and holds every role it claims;
+    other kinds pass through until their registries exist (customers: the registry issue).
 
-    A positive answer is remembered for `ttl_s` (one second by default): a query per decision
-    would cost more than the decision and its durable ledger append together. Disabling a
-    staff member revokes their tokens at once, so this is the second line, and it closes
-    within the TTL; a negative answer is never cached.
+    The gate must not take a caller's word for the roles: an `Actor` is built by whichever
+    boundary authenticated it, and one that claims `sysadmin` for a support agent would open
+    the backups (P15). A positive answer (the roles held) is remembered for `ttl_s` (one
+    second by default): a query per decision would cost more than the decision and its
+    durable ledger append together. Disabling a staff member revokes their tokens at once,
+    so this is the second line, and it closes within the TTL; a negative answer is never
+    cached.
     """
 
     def __init__(self, engine: sa.Engine, ttl_s: float = 1.0) -> None:
         self._engine = engine
         self._ttl = ttl_s
-        self._active: dict[str, float] = {}
+        self._active: dict[str, tuple[float, frozenset[Role]]] = {}
 
     def known(self, actor: object) -> bool:
         kind = getattr(getattr(actor, "kind", None), "value", None)
         if kind != "staff":
             return True
         staff_id = str(getattr(actor, "id", ""))
+        claimed = getattr(actor, "roles", None)
+        if not isinstance(claimed, frozenset):
+            return False
         now = time.monotonic()
-        if self._active.get(staff_id, 0.0) > now:
-            return True
+        cached = self._active.get(staff_id)
+        if cached is not None and cached[0] > now:
+            return claimed <= cached[1]
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.staff.c.disabled_at).where(t.staff.c.id == staff_id)
-            ).first()
+            row = conn.execute(_ACTIVE, {"v": staff_id}).first()
+            stored = conn.execute(_ROLES, {"v": staff_id}).scalars()
+            held = frozenset(Role(r) for r in stored if r in _ROLE_VALUES)
         if row is None or row.disabled_at is not None:
             self._active.pop(staff_id, None)
             return False
-        self._active[staff_id] = now + self._ttl
-        return True
+        self._active[staff_id] = (now + self._ttl, held)
+        return claimed <= held
+
+
+_ACTIVE = sa.select(t.staff.c.disabled_at).where(t.staff.c.id == sa.bindparam("v"))
+_ROLES = sa.select(t.staff_role.c.role).where(t.staff_role.c.staff_id == sa.bindparam("v"))
+_ROLE_VALUES = frozenset(r.value for r in Role)
