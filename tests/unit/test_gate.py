@@ -4,6 +4,7 @@ not satisfied), and a ledger that cannot append refuses everything."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from entrusted.adapters.rules_file import DEFAULT_RULES_PATH, load_rules
+from entrusted.domain.audit import AuditEntry, Receipt
 from entrusted.domain.policy import (
     Action,
     Actor,
@@ -158,8 +160,8 @@ def test_ledger_failure_refuses_allow_and_deny_alike(
 
 def test_ledger_raising_anything_is_unavailable() -> None:
     class Broken(InMemoryLedger):
-        def append(self, entry: object) -> object:  # type: ignore[override]
-            raise OSError("disk full")
+        def append_many(self, entries: object) -> object:  # type: ignore[override]
+            raise OSError("disk full")  # every append of the twin, fast path too, comes here
 
     gate = Gate(ENGINE, Broken(), lambda: NOW)
     with pytest.raises(Unavailable):
@@ -249,3 +251,63 @@ def test_whatever_the_ids_the_gate_decides_or_refuses_and_ledgers_once(
             gate.decide(actor, Action.LIST_METADATA, resource, context)
         assert ledger.entries[0].rule == "gate.invalid-request"
     assert len(ledger.entries) == 1
+
+
+class _EntriesOnly:
+    """A ledger without `append_body`: the gate takes the `AuditEntry` path (the definition)."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryLedger()
+
+    def append(self, entry: AuditEntry) -> Receipt:
+        return self.inner.append(entry)
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> list[Receipt]:
+        return self.inner.append_many(entries)
+
+
+_ID = st.text(
+    st.characters(codec="utf-8", categories=("L", "N", "P", "S"), include_characters=" "),
+    min_size=1,
+    max_size=64,
+)  # what `str.isprintable` accepts: letters, digits, punctuation, symbols, the ASCII space
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    actor_id=_ID,
+    roles=st.frozensets(st.sampled_from(list(Role)), min_size=1),
+    action=st.sampled_from(list(Action)),
+    kind=st.sampled_from(list(ResourceKind)),
+    resource_id=_ID,
+    owner=st.none() | _ID,
+    case=st.none() | _ID,
+    grant=st.none() | _ID,
+)
+def test_the_fast_path_ledgers_the_bytes_of_the_entry_it_skips(
+    actor_id: str,
+    roles: frozenset[Role],
+    action: Action,
+    kind: ResourceKind,
+    resource_id: str,
+    owner: str | None,
+    case: str | None,
+    grant: str | None,
+) -> None:
+    """`decide` hands the ledger `entry_bytes` instead of an `AuditEntry`: for any request,
+    the bytes (hence leaf hashes and receipts) are those the entry itself would have."""
+    nonce = bytes(range(32))
+    fast_ledger, slow_ledger = InMemoryLedger(), _EntriesOnly()
+    results = []
+    for ledger in (fast_ledger, slow_ledger):
+        gate = Gate(ENGINE, ledger, lambda: NOW, nonce=lambda n: nonce[:n])  # type: ignore[arg-type]  # either ledger
+        actor = Actor(ActorKind.STAFF, actor_id, roles)
+        resource = Resource(kind, resource_id, owner=owner)
+        try:
+            results.append(gate.decide(actor, action, resource, AccessContext(case, grant)).receipt)
+        except Refused as refused:
+            results.append(refused.decision)
+    fast, slow = fast_ledger.entries, slow_ledger.inner.entries
+    assert [e.to_bytes() for e in fast] == [e.to_bytes() for e in slow]
+    assert len(fast) == 1
+    assert results[0] == results[1]

@@ -9,7 +9,7 @@ hash (low-entropy fields like "support read mailbox X" would otherwise be enumer
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -74,30 +74,26 @@ class AuditEntry:
 
     def to_bytes(self) -> bytes:
         """Canonical JSON: sorted keys, no spaces, UTF-8; the same entry always hashes the same.
-
-        Every audited decision serialises one entry, so this writes the keys in their sorted
-        order directly, with JSON's own C string escaper, instead of building `to_json` and
-        sorting it in `json.dumps` (a third of the time). `canonical_bytes` is the definition;
-        tests/unit/test_audit_bytes.py keeps the two byte-equal, and anything other than the
-        declared types takes the definition's path."""
-        q = _quote
+        `canonical_bytes(self.to_json())` is the definition; `entry_bytes` writes the same
+        bytes faster (tests/unit/test_audit_bytes.py keeps the two byte-equal)."""
         try:
-            roles = ",".join(map(q, self.actor_roles))
-            refs = ",".join([f"{q(k)}:{q(v)}" for k, v in sorted(self.refs.items())])
-            owner = "null" if self.owner is None else q(self.owner)
-            rule = "null" if self.rule is None else q(self.rule)
-            when = self.time.astimezone(UTC).isoformat(timespec="microseconds")
-            text = (
-                f'{{"action":{q(self.action)},"actor":{{"id":{q(self.actor_id)},'
-                f'"kind":{q(self.actor_kind)},"roles":[{roles}]}},'
-                f'"decision":{q(self.decision)},"nonce":"{self.nonce.hex()}",'
-                f'"reason":{q(self.reason)},"refs":{{{refs}}},'
-                f'"resource":{{"id":{q(self.resource_id)},"kind":{q(self.resource_kind)},'
-                f'"owner":{owner}}},"rule":{rule},"time":"{when}","v":{ENTRY_VERSION}}}'
+            return entry_bytes(
+                self.time,
+                self.actor_kind,
+                self.actor_id,
+                self.actor_roles,
+                self.action,
+                self.resource_kind,
+                self.resource_id,
+                self.owner,
+                self.decision,
+                self.rule,
+                self.reason,
+                self.refs,
+                self.nonce,
             )
-        except TypeError:  # a field not of its declared type: let the definition say
+        except (TypeError, AttributeError):  # a field not of its declared type
             return canonical_bytes(self.to_json())
-        return text.encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuditEntry:
@@ -169,3 +165,40 @@ def first_misfiled(bodies: Sequence[bytes], customers: Sequence[object]) -> int 
         if want is None or (want != _NO_OWNER if pos < 0 else not body.startswith(want, pos + 8)):
             return i
     return None
+
+
+def entry_bytes(
+    time: datetime,
+    actor_kind: str,
+    actor_id: str,
+    actor_roles: Sequence[str],
+    action: str,
+    resource_kind: str,
+    resource_id: str,
+    owner: str | None,
+    decision: str,
+    rule: str | None,
+    reason: str,
+    refs: Mapping[str, str],
+    nonce: bytes,
+) -> bytes:
+    """An entry's canonical bytes from its fields, without building the `AuditEntry`.
+
+    Every audited decision serialises one entry, so this writes the keys in their sorted
+    order directly, with JSON's own C string escaper, instead of building `to_json` and
+    sorting it in `json.dumps` (a third of the time); the gate calls it with fields it has
+    validated, skipping the entry object too. Fields of another type raise `TypeError`."""
+    q = _quote
+    roles = ",".join(map(q, actor_roles))
+    pairs = ",".join([f"{q(k)}:{q(v)}" for k, v in sorted(refs.items())])
+    when = time.astimezone(UTC).isoformat(timespec="microseconds")
+    text = (
+        f'{{"action":{q(action)},"actor":{{"id":{q(actor_id)},'
+        f'"kind":{q(actor_kind)},"roles":[{roles}]}},'
+        f'"decision":{q(decision)},"nonce":"{nonce.hex()}",'
+        f'"reason":{q(reason)},"refs":{{{pairs}}},'
+        f'"resource":{{"id":{q(resource_id)},"kind":{q(resource_kind)},'
+        f'"owner":{"null" if owner is None else q(owner)}}},'
+        f'"rule":{"null" if rule is None else q(rule)},"time":"{when}","v":{ENTRY_VERSION}}}'
+    )
+    return text.encode("utf-8")

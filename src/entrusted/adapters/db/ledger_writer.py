@@ -97,6 +97,10 @@ class GroupCommitLedger:
     def append_many(self, entries: Sequence[AuditEntry]) -> list[Receipt]:
         return self.append_raw([(e.to_bytes(), e.owner) for e in entries])
 
+    def append_body(self, body: bytes, owner: str | None) -> Receipt:
+        """One entry already in its canonical bytes (the gate's fast path, `entry_bytes`)."""
+        return self.append_raw([(body, owner)])[0]
+
     def append_raw(self, items: Sequence[tuple[bytes, str | None]]) -> list[Receipt]:
         for body, customer_id in items:
             check_item(body, customer_id)  # one bad caller must not fail the others' batch
