@@ -227,8 +227,8 @@ _JUNK = st.one_of(
 def test_whatever_the_ids_the_gate_decides_or_refuses_and_ledgers_once(
     actor_id: object, resource_id: object, owner: object, case: object
 ) -> None:
-    """The oracle is the validation's own definition, written out independently: a `str` of
-    1-64 printable characters (owner may be None; the case may be absent)."""
+    """The oracle is the validation's definition, written out independently: text of 1-64
+    printable characters (owner may be None; the case may be absent)."""
 
     def ok(value: object) -> bool:
         return type(value) is str and 0 < len(value) <= 64 and value.isprintable()

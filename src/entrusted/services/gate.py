@@ -271,7 +271,7 @@ class Gate:
         if resource.owner is not None and not _is_id(resource.owner):
             raise InvalidInput("resource", "owner ids are 1-64 printable characters")
         for name, value in context.refs.items():
-            if value.__class__ is not str or len(value) > MAX_ID or not _printable(value):
+            if not isinstance(value, str) or len(value) > MAX_ID or not _printable(value):
                 raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
         if action.__class__ is Action:
             parsed = action  # the common case; parsing it again costs an enum lookup in Python
@@ -416,10 +416,10 @@ def _role_names_of(roles: frozenset[Role]) -> tuple[str, ...]:
 
 
 def _is_id(value: object) -> bool:
-    """An id the gate accepts: a `str` (not a subclass, whose methods could lie) of 1-64
-    printable characters. Anything else is an invalid request, ledgered as such, never a
-    `TypeError` that escapes unrecorded."""
-    return type(value) is str and 0 < len(value) <= MAX_ID and value.isprintable()
+    """An id the gate accepts: text (a `StrEnum` member too) of 1-64 printable characters.
+    Anything else is an invalid request, ledgered as such, never a `TypeError` that escapes
+    unrecorded."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isprintable()
 
 
 def _printable(value: str) -> bool:
