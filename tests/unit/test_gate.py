@@ -311,3 +311,67 @@ def test_the_fast_path_ledgers_the_bytes_of_the_entry_it_skips(
     assert [e.to_bytes() for e in fast] == [e.to_bytes() for e in slow]
     assert len(fast) == 1
     assert results[0] == results[1]
+
+
+class _Liar(str):
+    """An id that says something else of itself (found by the outside trial): checked as one
+    id and ledgered as another, it let a support agent act as a sysadmin."""
+
+    def __str__(self) -> str:
+        return "stf_admin"
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+class _Unprintable:
+    """Stands for a 5,000-digit int: `str()` and `repr()` of it raise `ValueError`."""
+
+    def __repr__(self) -> str:
+        raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+
+    __str__ = __repr__
+
+
+_LIAR_ACTOR = Actor(ActorKind.STAFF, _Liar("stf_1"), SUPPORT.roles)
+_LIAR_OWNER = Resource(ResourceKind.MAILBOX_METADATA, "mbx_1", owner=_Liar("cus_2"))
+_LIST = Action.LIST_METADATA
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "resource", "context", "field"),
+    [
+        (_LIAR_ACTOR, _LIST, METADATA, None, "actor"),
+        (SUPPORT, _LIST, _LIAR_OWNER, None, "resource"),
+        (SUPPORT, _Unprintable(), METADATA, None, "action"),
+        (SUPPORT, "x" * 70_000, METADATA, None, "action"),  # its name would overflow the entry
+        (SUPPORT, _LIST, METADATA, AccessContext(court_order_id=[]), "context.court_order"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, _LIST, METADATA, AccessContext(recipients=("cus_1", None)), "context.recipients"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, _LIST, METADATA, AccessContext(recipients="cus_1"), "context.recipients"),  # type: ignore[arg-type]  # the wrong type is the point
+        (SUPPORT, _LIST, METADATA, {}, "context"),  # falsy, yet not a context
+    ],
+)
+def test_what_the_outside_trial_slipped_past_is_refused_and_ledgered(
+    actor: Actor, action: object, resource: Resource, context: object, field: str
+) -> None:
+    gate, ledger = make_gate()
+    with pytest.raises(InvalidInput) as info:
+        gate.decide(actor, action, resource, context)  # type: ignore[arg-type]  # the wrong type is the point
+    assert info.value.field == field
+    (entry,) = ledger.entries
+    assert (entry.decision, entry.rule) == ("deny", "gate.invalid-request")
+    assert len(entry.reason) < 200
+    assert entry.actor_id != "stf_admin"
+
+
+def test_decide_many_reads_a_generator_once_and_refuses_what_is_not_a_sequence() -> None:
+    gate, ledger = make_gate()
+    audited = gate.decide_many(SUPPORT, Action.LIST_METADATA, (r for r in [METADATA, METADATA]))
+    assert len(audited) == 2
+    assert len(ledger.entries) == 2
+    with pytest.raises(InvalidInput) as info:
+        gate.decide_many(SUPPORT, Action.LIST_METADATA, 5)  # type: ignore[arg-type]  # not a sequence
+    assert info.value.field == "resources"
+    assert ledger.entries[-1].rule == "gate.invalid-request"

@@ -123,3 +123,58 @@ def test_an_outcome_that_is_not_a_named_decision_is_refused_and_ledgered(outcome
             "identify",
         )
     assert len(ledger.entries) == 2
+
+
+def test_the_well_formed_outcomes_of_a_batch_are_ledgered_beside_a_malformed_one() -> None:
+    """The changes behind `record_outcomes` have committed: one malformed outcome among them
+    is refused and ledgered, and the others are still reported, not dropped."""
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    good = Decision(Effect.PERMIT, "registry.identification", "code matched")
+    with pytest.raises(InvalidInput) as info:
+        gate.record_outcomes(
+            SUPPORT,
+            [
+                (Action.IDENTIFY, details("cus_1"), good),
+                (Action.IDENTIFY, details("cus_2"), None),  # type: ignore[list-item]  # malformed
+                (Action.IDENTIFY, details("cus_3"), good),
+            ],
+        )
+    assert info.value.field == "outcome"
+    assert sorted((e.owner, e.rule) for e in ledger.entries) == [
+        ("cus_1", "registry.identification"),
+        ("cus_2", "gate.invalid-request"),
+        ("cus_3", "registry.identification"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        # a policy rule's id: the entry would read like a decision of the rules
+        Decision(Effect.PERMIT, "sysadmin-lists-and-restores-backups", "restored"),
+        Decision(Effect.PERMIT, "registry.identification", "x\ud800"),  # a lone surrogate
+        Decision(Effect.PERMIT, "registry.identification", "r\x00\x1b[31m"),  # NUL, escapes
+        Decision(Effect.PERMIT, "registry.identification", "r" * 9000),
+    ],
+)
+def test_an_outcome_names_a_catalogue_step_and_a_showable_reason(outcome: Decision) -> None:
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    with pytest.raises(InvalidInput) as info:
+        gate.record_outcome(SUPPORT, Action.IDENTIFY, details("cus_1"), outcome)
+    assert info.value.field == "outcome"
+    assert [e.rule for e in ledger.entries] == ["gate.invalid-request"]
+    fine = Decision(Effect.PERMIT, "registry.identification", "code matched\nafter a retry")
+    gate.record_outcome(SUPPORT, Action.IDENTIFY, details("cus_1"), fine)
+    assert ledger.entries[-1].reason == "code matched\nafter a retry"
+
+
+@pytest.mark.parametrize("outcomes", [[(Action.IDENTIFY, details("cus_1"))], [None], 5])
+def test_outcomes_that_are_not_triples_are_refused_and_ledgered(outcomes: object) -> None:
+    ledger = InMemoryLedger()
+    gate = Gate(ENGINE, ledger, FakeClock())
+    with pytest.raises(InvalidInput) as info:
+        gate.record_outcomes(SUPPORT, outcomes)  # type: ignore[arg-type]  # the wrong shape is the point
+    assert info.value.field == "outcomes"
+    assert [e.rule for e in ledger.entries] == ["gate.invalid-request"]

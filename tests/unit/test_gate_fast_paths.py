@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from entrusted.services.gate import MAX_ID, _ledger_safe
+from entrusted.services.gate_entries import MAX_ID, ledger_safe
 
 pytestmark = pytest.mark.promise("P3")
 
@@ -24,4 +24,4 @@ def test_ledger_safe_matches_its_definition() -> None:
     values: list[object] = [None, "", "stf_1", "x" * 200, 42, "\x00" * 70]
     values += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(90))) for _ in range(2000)]
     for value in values:
-        assert _ledger_safe(value) == _definition(value), repr(value)
+        assert ledger_safe(value) == _definition(value), repr(value)

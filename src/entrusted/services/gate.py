@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 from entrusted.crypto.nonces import NoncePool
 from entrusted.domain.audit import AuditEntry, Receipt, entry_bytes
@@ -34,14 +34,22 @@ from entrusted.domain.policy import (
     ResourceKind,
     Role,
 )
-from entrusted.errors import EntrustedError, InvalidInput, Refused, Unavailable
+from entrusted.errors import InvalidInput, Refused
+from entrusted.services.gate_entries import (
+    MAX_ID,
+    durably,
+    is_id,
+    is_reason,
+    ledger_safe,
+    printable,
+    refused_entry,
+    role_names_of,
+)
 from entrusted.services.outcomes import Outcome
 from entrusted.services.ports import Clock, Ledger
 
 INVALID_RULE = Outcome.INVALID_REQUEST.value
-MAX_ID = 64
-# Each role set's ledger spelling, sorted once (there are at most 2^len(Role) of them).
-_ROLE_NAMES: dict[frozenset[Role], tuple[str, ...]] = {}
+_CATALOGUE = frozenset(o.value for o in Outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +67,14 @@ class AccessContext:
     # the court order defers their notice (services/disclosure_holdback.py).
     disclosure_id: str | None = None
     # The ids above by their ledger names, computed once: the gate checks them and ledgers
-    # them on every decision. A read-only view: the keys are fixed by the fields above.
+    # them on every decision. A read-only view: the keys are fixed by the fields above. Each
+    # value is a plain `str` (a `StrEnum` member's text), so what was checked is what is
+    # ledgered, whatever a subclass would say of itself.
     refs: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    # The ledger name of the first field that is not text (or None), or "recipients" if
+    # those are not a tuple of ids: the gate refuses such a context, ledgered, before any
+    # condition resolver sees it. Computed once, as the context is immutable.
+    malformed: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pairs = {
@@ -72,7 +86,30 @@ class AccessContext:
             "ticket": self.ticket,
             "disclosure": self.disclosure_id,
         }
-        object.__setattr__(self, "refs", MappingProxyType({k: v for k, v in pairs.items() if v}))
+        refs: dict[str, str] = {}
+        malformed: str | None = None
+        for name, value in pairs.items():
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                malformed = malformed or name
+                continue
+            text = str.__str__(value)  # a plain copy: no subclass's __bool__, __eq__ or __len__
+            if text:
+                refs[name] = text
+        if malformed is None and not _are_ids(self.recipients):
+            malformed = "recipients"
+        object.__setattr__(self, "refs", MappingProxyType(refs))
+        object.__setattr__(self, "malformed", malformed)
+
+
+def _triple(item: object) -> tuple[Action, Resource, Decision]:
+    action, resource, outcome = cast(tuple[Action, Resource, Decision], item)  # or it raises
+    return action, resource, outcome
+
+
+def _are_ids(values: object) -> bool:
+    return type(values) is tuple and all(is_id(v) for v in values)
 
 
 class ConditionResolver(Protocol):
@@ -123,7 +160,7 @@ class Gate:
         context: AccessContext | None = None,
     ) -> Audited:
         """Decide, ledger, and return only once the record is durable; raise `Refused` on deny."""
-        context = context or AccessContext()
+        context = AccessContext() if context is None else context
         action, decision = self._evaluate(actor, action, resource, context)
         receipt = self._record(actor, action.value, resource, context, decision)
         if not decision.allowed:
@@ -140,9 +177,14 @@ class Gate:
         """`decide` for one action on many resources (a bulk import), with one durable ledger
         append for all of them instead of one commit each. Every decision is ledgered; if any
         is a denial, `Refused` carries the first one and nothing may proceed."""
+        context = AccessContext() if context is None else context
+        try:
+            resources = tuple(resources)  # a generator is read once, here
+        except TypeError:
+            bad = InvalidInput("resources", "resources come as a sequence")
+            raise self._refused(bad, actor, action, None, context) from None
         if not resources:
             return []
-        context = context or AccessContext()
         evaluated = [self._evaluate(actor, action, r, context) for r in resources]
         decisions = [d for _, d in evaluated]
         entries = [
@@ -168,7 +210,7 @@ class Gate:
         its new holder (filed under them). `outcome.rule_id` names the service step from the
         outcome catalogue (never a policy rule), so an audit tells decisions of the rules from
         outcomes of the work. Services call it through `outcomes.OutcomeRecorder`."""
-        context = context or AccessContext()
+        context = AccessContext() if context is None else context
         parsed = self._checked_outcome(actor, action, resource, context, outcome)
         return self._record(actor, parsed.value, resource, context, outcome)
 
@@ -179,16 +221,28 @@ class Gate:
         context: AccessContext | None = None,
     ) -> list[Receipt]:
         """`record_outcome` for many changes that committed together (a provisioning import),
-        with one durable ledger append for all of them, as `decide_many` does for decisions."""
-        if not outcomes:
-            return []
-        context = context or AccessContext()
-        parsed = [self._checked_outcome(actor, a, r, context, d) for a, r, d in outcomes]
-        entries = [
-            self._entry(actor, p.value, r, context, d)
-            for p, (_, r, d) in zip(parsed, outcomes, strict=True)
-        ]
-        return self._append(entries)
+        with one durable ledger append for all of them, as `decide_many` does for decisions.
+        A malformed one is ledgered as refused and raised, after the well-formed ones are
+        ledgered too: their changes committed, so the ledger must still report them."""
+        context = AccessContext() if context is None else context
+        try:
+            triples = [_triple(item) for item in outcomes]
+        except (TypeError, ValueError):
+            bad = InvalidInput("outcomes", "outcomes come as (action, resource, outcome) triples")
+            raise self._refused(bad, actor, "outcomes", None, context) from None
+        entries: list[AuditEntry] = []
+        refused: InvalidInput | None = None
+        for action, resource, outcome in triples:
+            try:
+                parsed = self._checked_outcome(actor, action, resource, context, outcome)
+            except InvalidInput as exc:  # its refusal is already in the ledger
+                refused = refused or exc
+                continue
+            entries.append(self._entry(actor, parsed.value, resource, context, outcome))
+        receipts = self._append(entries) if entries else []
+        if refused is not None:
+            raise refused
+        return receipts
 
     def _checked_outcome(
         self,
@@ -204,16 +258,20 @@ class Gate:
         if (
             isinstance(outcome, Decision)
             and isinstance(outcome.effect, Effect)
-            and isinstance(outcome.rule_id, str)  # an `Outcome` member is a str
-            and 0 < len(outcome.rule_id) <= MAX_ID
-            and outcome.rule_id.isprintable()
-            and isinstance(outcome.reason, str)
+            and outcome.rule_id in _CATALOGUE  # never a policy rule's id: no outcome poses as one
+            and is_reason(outcome.reason)
         ):
             return parsed
-        message = "an outcome is a decision naming its step and why"
-        denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: outcome: {message}")
-        self._append([self._invalid_entry(actor, parsed.value, resource, context, denial)])
-        raise InvalidInput("outcome", message)
+        message = "an outcome is a decision naming a step of the outcome catalogue, and why"
+        raise self._refused(InvalidInput("outcome", message), actor, action, resource, context)
+
+    def _refused(
+        self, exc: InvalidInput, actor: object, action: object, resource: object, context: object
+    ) -> InvalidInput:
+        """Ledger a malformed request as refused, and hand back the error for the caller."""
+        denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
+        self._append([self._invalid_entry(actor, ledger_safe(action), resource, context, denial)])
+        return exc
 
     def _evaluate(
         self, actor: Actor, action: Action | str, resource: Resource, context: AccessContext
@@ -236,9 +294,7 @@ class Gate:
         try:
             return self._validate(actor, action, resource, context)
         except InvalidInput as exc:
-            denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-            self._append([self._invalid_entry(actor, str(action), resource, context, denial)])
-            raise
+            raise self._refused(exc, actor, action, resource, context) from None
 
     def _holds(
         self, condition: Condition, actor: Actor, resource: Resource, context: AccessContext
@@ -253,7 +309,9 @@ class Gate:
             raise InvalidInput("actor", "not an actor")
         if not isinstance(context, AccessContext):
             raise InvalidInput("context", "not an access context")
-        if not _is_id(actor.id):
+        if context.malformed is not None:
+            raise InvalidInput(f"context.{context.malformed}", "ids are printable text")
+        if not is_id(actor.id):
             raise InvalidInput("actor", "an actor needs an id of 1-64 printable characters")
         if actor.roles.__class__ is not frozenset:
             raise InvalidInput("actor", "roles must be a set of known roles")
@@ -266,20 +324,20 @@ class Gate:
             raise InvalidInput("actor", "only staff members hold roles")
         if not isinstance(resource, Resource) or not isinstance(resource.kind, ResourceKind):
             raise InvalidInput("resource", "unknown resource kind")
-        if not _is_id(resource.id):
+        if not is_id(resource.id):
             raise InvalidInput("resource", "a resource needs an id of 1-64 printable characters")
-        if resource.owner is not None and not _is_id(resource.owner):
+        if resource.owner is not None and not is_id(resource.owner):
             raise InvalidInput("resource", "owner ids are 1-64 printable characters")
         for name, value in context.refs.items():
-            if not isinstance(value, str) or len(value) > MAX_ID or not _printable(value):
+            if not isinstance(value, str) or len(value) > MAX_ID or not printable(value):
                 raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
         if action.__class__ is Action:
             parsed = action  # the common case; parsing it again costs an enum lookup in Python
         else:
             try:
                 parsed = Action(action)
-            except ValueError:
-                raise InvalidInput("action", f"unknown action {action!r}") from None
+            except Exception:  # noqa: BLE001 - ValueError, or whatever a strange object raises
+                raise InvalidInput("action", f"unknown action {ledger_safe(action)}") from None
         if self.directory is not None and not self.directory.known(actor):
             raise InvalidInput(
                 "actor",
@@ -310,7 +368,7 @@ class Gate:
             when,
             actor.kind._value_,
             actor.id,
-            _role_names_of(actor.roles),
+            role_names_of(actor.roles),
             action,
             resource.kind._value_,
             resource.id,
@@ -321,7 +379,7 @@ class Gate:
             context.refs,
             nonce,
         )
-        receipt: Receipt = _durably(append_body, body, resource.owner)
+        receipt: Receipt = durably(append_body, body, resource.owner)
         if self.tally is not None:
             self.tally(verdict, decision.rule_id)
         return receipt
@@ -339,7 +397,7 @@ class Gate:
             time=self.clock(),
             actor_kind=actor.kind._value_,
             actor_id=actor.id,
-            actor_roles=_role_names_of(actor.roles),
+            actor_roles=role_names_of(actor.roles),
             action=action,
             resource_kind=resource.kind._value_,
             resource_id=resource.id,
@@ -359,28 +417,10 @@ class Gate:
         context: object,
         denial: Decision,
     ) -> AuditEntry:
-        """The entry of a request `_validate` refused: anything may be wrong in it, so each
-        part is read defensively and made ledger-safe (the refusal itself is always ledgered)."""
-        refs = getattr(context, "refs", None)
-        given = refs if isinstance(refs, Mapping) else {}
-        return AuditEntry(
-            time=self.clock(),
-            actor_kind=str(getattr(getattr(actor, "kind", None), "value", "unknown")),
-            actor_id=_ledger_safe(getattr(actor, "id", "")) or "unknown",
-            actor_roles=_role_names(getattr(actor, "roles", ())),
-            action=_ledger_safe(action),
-            resource_kind=str(getattr(getattr(resource, "kind", None), "value", "unknown")),
-            resource_id=_ledger_safe(getattr(resource, "id", "")) or "unknown",
-            owner=_ledger_safe(getattr(resource, "owner", None)) or None,
-            decision="deny",
-            rule=denial.rule_id,
-            reason=denial.reason,
-            refs={k: _ledger_safe(v) for k, v in given.items()},
-            nonce=self.nonce(32),
-        )
+        return refused_entry(self.clock(), self.nonce(32), actor, action, resource, context, denial)
 
     def _append(self, entries: list[AuditEntry]) -> list[Receipt]:
-        receipts: list[Receipt] = _durably(self._append_entries, entries)
+        receipts: list[Receipt] = durably(self._append_entries, entries)
         if self.tally is not None:
             for entry in entries:
                 self.tally(entry.decision, entry.rule)
@@ -390,58 +430,3 @@ class Gate:
         if len(entries) == 1:
             return [self.ledger.append(entries[0])]
         return self.ledger.append_many(entries)
-
-
-def _durably(append: Callable[..., Any], *args: Any) -> Any:
-    """Run a ledger append; whatever breaks, the caller gets `Unavailable` (fail closed: an
-    access whose record did not commit never happens)."""
-    try:
-        return append(*args)
-    except Unavailable:
-        raise
-    except EntrustedError as exc:
-        raise Unavailable(f"the decision could not be audited ({exc.message}); refused") from None
-    except Exception as exc:  # noqa: BLE001 - whatever broke, an unaudited access is refused
-        raise Unavailable(
-            f"the decision could not be audited ({type(exc).__name__}); refused"
-        ) from None
-
-
-def _role_names_of(roles: frozenset[Role]) -> tuple[str, ...]:
-    """A validated role set's ledger spelling, sorted once per set."""
-    names = _ROLE_NAMES.get(roles)
-    if names is None:
-        names = _ROLE_NAMES.setdefault(roles, tuple(sorted(map(str, roles))))
-    return names
-
-
-def _is_id(value: object) -> bool:
-    """An id the gate accepts: text (a `StrEnum` member too) of 1-64 printable characters.
-    Anything else is an invalid request, ledgered as such, never a `TypeError` that escapes
-    unrecorded."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isprintable()
-
-
-def _printable(value: str) -> bool:
-    """Ids are printable text: no NUL (PostgreSQL text cannot hold it), no control characters
-    and no lone surrogates, so every id the gate accepts can be ledgered as given."""
-    return value.isprintable()  # False for NUL, control characters and lone surrogates
-
-
-def _role_names(roles: object) -> tuple[str, ...]:
-    """The roles of a refused request as the ledger can hold them, whatever was passed."""
-    if not isinstance(roles, frozenset | set | tuple | list):
-        return ()
-    return tuple(sorted(_ledger_safe(getattr(r, "value", r)) for r in roles))
-
-
-def _ledger_safe(value: object) -> str:
-    """An id as the ledger can hold it, for recording a request the gate refused as invalid:
-    unprintable characters become `?` and the length is capped, so the refusal itself is
-    always ledgered (never a 503 for a malformed id)."""
-    if value is None:
-        return ""
-    text = str(value)[:MAX_ID]
-    if text.isprintable():  # every valid id: no per-character pass on the hot path
-        return text
-    return "".join(ch if _printable(ch) else "?" for ch in text)
