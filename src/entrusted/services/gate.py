@@ -270,7 +270,10 @@ class Gate:
     ) -> InvalidInput:
         """Ledger a malformed request as refused, and hand back the error for the caller."""
         denial = Decision(Effect.FORBID, INVALID_RULE, f"invalid request: {exc.message}")
-        self._append([self._invalid_entry(actor, ledger_safe(action), resource, context, denial)])
+        entry = refused_entry(
+            self.clock(), self.nonce(32), actor, ledger_safe(action), resource, context, denial
+        )
+        self._append([entry])
         return exc
 
     def _evaluate(
@@ -408,16 +411,6 @@ class Gate:
             refs=dict(context.refs),
             nonce=self.nonce(32),
         )
-
-    def _invalid_entry(
-        self,
-        actor: object,
-        action: str,
-        resource: object,
-        context: object,
-        denial: Decision,
-    ) -> AuditEntry:
-        return refused_entry(self.clock(), self.nonce(32), actor, action, resource, context, denial)
 
     def _append(self, entries: list[AuditEntry]) -> list[Receipt]:
         receipts: list[Receipt] = durably(self._append_entries, entries)
