@@ -203,3 +203,33 @@ def test_start_refuses_rules_that_break_an_invariant(
         assert count_rows(c2.engine, "policy_deployment") == 0
     finally:
         c2.close()
+
+
+def test_the_demo_step_shows_forged_requests_refused_and_ledgered(container: Container) -> None:
+    from faker import Faker
+
+    from entrusted.entrypoints.cli.demo import DEMO_PASSWORD, DEMO_STAFF
+    from entrusted.entrypoints.cli.demo_gate import gate_step
+
+    c = container
+    for name, roles in DEMO_STAFF:
+        c.staff.add(f"demo.{name}", name.title(), roles, DEMO_PASSWORD)
+    support = next(m for m in c.staff.list_members() if m.username == "demo.support")
+    gate_step(c, Faker())
+    *asked, claimed, control = ledgered(c)
+    assert len(asked) == 7
+    # The two forged requests: refused by the request check, never by a policy rule, and
+    # ledgered as asked (the support agent's own id; the id made showable, not dropped).
+    assert (claimed.rule, claimed.decision, claimed.actor_id) == (
+        "gate.invalid-request",
+        "deny",
+        support.id,
+    )
+    assert "a role it does not hold" in claimed.reason
+    assert (control.rule, control.decision, control.resource_kind) == (
+        "gate.invalid-request",
+        "deny",
+        "mailbox_metadata",
+    )
+    assert control.resource_id != "mbx_1\x1b[2J"
+    assert "printable" in control.reason

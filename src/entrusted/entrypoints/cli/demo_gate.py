@@ -1,14 +1,16 @@
-"""The demo's gate step: the same requests the policy speaks about, decided and ledgered."""
+"""The demo's gate step: the same requests the policy speaks about, decided and ledgered, and
+two requests that are not what they claim (a role its holder does not hold, an id with a
+control character), refused before any rule is asked and ledgered all the same."""
 
 from __future__ import annotations
 
 from faker import Faker
 
 from entrusted.bootstrap import Container
-from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind, Role
 from entrusted.entrypoints.cli.context import console
-from entrusted.errors import Refused
-from entrusted.services.gate import AccessContext
+from entrusted.errors import InvalidInput, Refused
+from entrusted.services.gate import INVALID_RULE, AccessContext
 
 
 def gate_step(c: Container, fake: Faker) -> None:
@@ -50,6 +52,26 @@ def gate_step(c: Container, fake: Faker) -> None:
         except Refused as refused:
             verdict = f"[red]refused[/red]: {refused.decision.reason}"
         console.print(f"  {label:<10} {action.value:<14} {resource.kind.value:<17} {verdict}")
+    forged = [
+        (
+            "support claiming the sysadmin role",
+            Actor(ActorKind.STAFF, members["support"].id, frozenset({Role.SYSADMIN})),
+            Resource(ResourceKind.BACKUP, "all-backups", customer),
+        ),
+        (
+            "a mailbox id with a control character",
+            actor("support"),
+            Resource(ResourceKind.MAILBOX_METADATA, "mbx_1\x1b[2J", customer),
+        ),
+    ]
+    for label, who, resource in forged:
+        try:
+            c.gate.decide(who, Action.LIST, resource, AccessContext(case_id="case_demo"))
+            verdict = "[red]allowed: the gate failed to check the request[/red]"
+        except InvalidInput as refused:
+            index = c.ledger_store.size - 1
+            verdict = f"[red]refused[/red] ({INVALID_RULE}; ledger #{index}): {refused.message}"
+        console.print(f"  {label}: {verdict}")
     console.print(
         "  every line above, allowed or refused, is a ledger entry; "
         f"the ledger now holds {c.ledger_store.size} entries",
