@@ -14,7 +14,9 @@ names one, dropped afterwards. Each database's figures sit under `ledger.<backen
    log holds 1,000,000 entries (the figure is over this whole phase);
 4. the bare hash limit: a hashlib leaf-hash loop over the same bodies, the ceiling for (5)
    (`hash_limit_bodies_per_s`; `hash_limit_per_s` is the floors' loop over 64-byte leaves);
-5. full verification (`ledger verify`) of the whole log and its checkpoints;
+5. full verification (`ledger verify`) of the whole log and its checkpoints, as the command
+   runs it: with a second process checking part of the entries on a machine with two cores
+   or more (`verify_processes` says how many did);
 6. inclusion and consistency proofs against the 1,000,000-entry tree, from a cold process-level
    cache for level 0 (random indexes), as a proof server would see them;
 7. the monitor (`ledger monitor`'s `prove_consistent`) following the whole log in steps of
@@ -326,6 +328,7 @@ def _phases(database_url: str | None, quick: bool, floors: dict[str, Any]) -> di
             "bulk_appends_per_s": round(bulk),
             "verify_entries_per_s": round(verify_rate),
             "verify_vs_hash_limit": round(verify_rate / floors["hash_limit_per_s"], 2),  # >= 0.5
+            "verify_processes": report.processes,
             "hash_limit_bodies_per_s": round(hash_limit),
             "inclusion_proof": inclusion,
             "consistency_proof": consistency,

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from entrusted.adapters.db import ledger_verify
 from entrusted.adapters.db import tables as t
-from entrusted.adapters.db.ledger_verify import verify_ledger
+from entrusted.adapters.db.ledger_verify import PARALLEL_MIN, share_start, verify_ledger
+from entrusted.adapters.db.ledger_verify_share import Share, ShareInChild
 from entrusted.bootstrap import Container
 from entrusted.errors import TamperDetected
 from tests.integration.ledger_support import disable_triggers, fill, restore, snapshot
@@ -236,6 +239,91 @@ def test_clean_logs_verify_at_tile_boundaries(container: Container, size: int) -
     report = verify_ledger(container.engine, container.checkpoints.vkey)
     assert (report.size, report.checkpoints) == (size, len({size // 2, size}))
     assert report.root == container.ledger_store.root_at(size)
+
+
+@pytest.mark.parametrize("size", [512, 513, SIZE])
+def test_a_second_process_verifies_the_same(container: Container, size: int) -> None:
+    """Part of the entries checked in a child process gives the report of one process, and
+    the progress reaches the end."""
+    fill(container, size, (size // 2, size))
+    engine, vkey = container.engine, container.checkpoints.vkey
+    seen: list[tuple[int, int]] = []
+    both = verify_ledger(engine, vkey, lambda done, total: seen.append((done, total)), True)
+    assert both == verify_ledger(engine, vkey, parallel=False)
+    assert both.root == container.ledger_store.root_at(size)
+    assert seen[-1] == (size, size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_the_split_leaves_each_process_whole_tiles() -> None:
+    assert share_start(5 * 256, True) == 3 * 256  # the child: tiles 3 and 4
+    assert share_start(256, True) == 256  # one tile: nothing to share
+    assert share_start(PARALLEL_MIN - 256, None) == PARALLEL_MIN - 256  # too small to pay
+    big = share_start(1_000_000 // 256 * 256, True)
+    assert big % 256 == 0
+    assert 500_000 < big < 1_000_000 - 256
+    assert share_start(1_000_000, False) == 1_000_000
+
+
+@pytest.mark.slow
+def test_mutations_found_by_a_second_process_are_blamed_the_same(container: Container) -> None:
+    """The random mutations again with the child checking tiles 3 and 4: each is detected,
+    an entry's mutation names that entry (the lowest either process found)."""
+    count = 60 if container.engine.dialect.name == "sqlite" else 24
+    fill(container, SIZE, CHECKPOINTS)
+    container.ledger.stop()
+    engine, vkey = container.engine, container.checkpoints.vkey
+    disable_triggers(engine)
+    pristine = snapshot(engine)
+    rng = random.Random(20261201)
+    for n in range(count):
+        mutator = MUTATORS[n % len(MUTATORS)] if n < len(MUTATORS) else rng.choice(MUTATORS)
+        with engine.begin() as conn:
+            what, blame, touched = mutator(conn, rng, {"size": SIZE})
+        with pytest.raises(TamperDetected) as caught:
+            verify_ledger(engine, vkey, parallel=True)
+        if blame is not None:
+            assert caught.value.index == blame, f"{what}: blamed {caught.value.index}"
+        restore(engine, pristine, touched)
+    assert verify_ledger(engine, vkey, parallel=True).size == SIZE
+
+
+def test_a_tampered_entry_in_the_childs_share_is_named(container: Container) -> None:
+    fill(container, SIZE, CHECKPOINTS)
+    container.ledger.stop()
+    engine, vkey = container.engine, container.checkpoints.vkey
+    disable_triggers(engine)
+    with engine.begin() as conn:
+        body = _entry(conn, 1000).body
+        _set_entry(conn, 1000, body=body.replace(b"support", b"sUpport", 1))
+    with pytest.raises(TamperDetected, match="entry 1000 does not hash") as caught:
+        verify_ledger(engine, vkey, parallel=True)
+    assert caught.value.index == 1000
+
+
+def test_a_failed_child_leaves_its_share_to_this_process(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child that cannot read the database (here: a URL naming no file) is not a result:
+    its share is checked here, so a tampered entry in it is still found."""
+    fill(container, SIZE, CHECKPOINTS)
+    container.ledger.stop()
+    engine, vkey = container.engine, container.checkpoints.vkey
+    nowhere = f"sqlite:///{tmp_path / 'missing' / 'none.db'}"
+    with ShareInChild(Share(nowhere, None, 768, 1280)) as child:
+        assert child.result() is None
+        assert child.failure is not None
+        assert "OperationalError" in child.failure
+    monkeypatch.setattr(
+        ledger_verify, "Share", lambda _url, exported, lo, hi: Share(nowhere, None, lo, hi)
+    )
+    assert verify_ledger(engine, vkey, parallel=True).size == SIZE
+    disable_triggers(engine)
+    with engine.begin() as conn:
+        _set_entry(conn, 1100, customer_id="cus_9")
+    with pytest.raises(TamperDetected) as caught:
+        verify_ledger(engine, vkey, parallel=True)
+    assert caught.value.index == 1100
 
 
 @pytest.mark.slow

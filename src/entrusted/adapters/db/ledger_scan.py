@@ -12,6 +12,7 @@ meanwhile invisible, so they neither disturb the result nor wait for it.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ Chunk = tuple[int, int, list[Row], list[Row]]
 """`(lo, hi, entries, tiles)`: the entry rows `(idx, body, customer_id)` with lo <= idx < hi and
 the full level-0 tile rows `(idx, hashes)` over them, each sorted by idx."""
 
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]{1,16}(-[0-9A-F]{1,16}){1,3}")
 _ENTRIES = (
     "SELECT idx, body, customer_id FROM ledger_entry WHERE idx >= %s AND idx < %s ORDER BY idx"
 )
@@ -52,10 +54,16 @@ class SnapshotReader:
                 cur.execute(sql, params)
                 return list(cur.fetchall())
 
-    def chunks(self, size: int, tiles_per_chunk: int) -> Iterator[Chunk]:
-        """The entries [0, size) and their level-0 tiles, a chunk of whole tiles at a time."""
+    def export(self) -> str | None:
+        """An id under which another process can read this very snapshot (PostgreSQL's
+        `pg_export_snapshot`, valid while this one is open); None on SQLite, which has none."""
+        return None if self.sqlite else str(self.rows("SELECT pg_export_snapshot()")[0][0])
+
+    def chunks(self, size: int, tiles_per_chunk: int, start: int = 0) -> Iterator[Chunk]:
+        """The entries [start, size) and their level-0 tiles, a chunk of whole tiles at a time
+        (`start` is the first entry of a tile)."""
         step = tiles_per_chunk * TILE_WIDTH
-        bounds = [(lo, min(size, lo + step)) for lo in range(0, size, step)]
+        bounds = [(lo, min(size, lo + step)) for lo in range(start, size, step)]
         if self.sqlite:
             yield from map(self._chunk, bounds)
         else:
@@ -101,12 +109,17 @@ class SnapshotReader:
 
 
 @contextmanager
-def snapshot(engine: sa.Engine) -> Iterator[SnapshotReader]:
-    """A reader over one consistent, read-only view of the database."""
+def snapshot(engine: sa.Engine, exported: str | None = None) -> Iterator[SnapshotReader]:
+    """A reader over one consistent, read-only view of the database; on PostgreSQL, given
+    `exported` (another reader's `export()`), the very view that reader has."""
     with engine.connect() as conn:
         if not is_sqlite(engine):
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             if not is_sqlite(engine):
+                if exported is not None:  # before any query, as PostgreSQL requires
+                    if not _SNAPSHOT_ID.fullmatch(exported):  # a utility statement: no binding
+                        raise ValueError(f"not an exported snapshot id: {exported!r}")
+                    conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{exported}'")
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             yield SnapshotReader(conn)

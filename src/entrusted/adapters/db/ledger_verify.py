@@ -6,26 +6,33 @@ root, the filing of each entry under its customer, and every checkpoint (signatu
 root, consistency with the one before) are recomputed and compared. The first difference
 raises `TamperDetected` naming the bad entry's index, or the tile or checkpoint that is wrong.
 
-It has to keep up with about 300,000 entries a second on one core (1e8 entries in minutes), so
-nothing runs per entry in Python but the leaf hash in a list comprehension: a chunk's leaf
-hashes are compared with its stored level-0 tiles as one bytes comparison, the filing check is
-C-level `map`s, and the level above is folded from the same bytes. The rare slow paths
-(finding which byte differs, and whether the entry or the tile changed) run only on failure.
+It has to keep up with hundreds of thousands of entries a second (1e8 entries in minutes):
+the bottom level, nearly all of the work, is `ledger_leaves` (nothing per entry in Python but
+the leaf hash), and on a large log a second process checks the upper part of it meanwhile
+(`ledger_verify_share`); the levels above, the tree state and the checkpoints are checked
+here, in order, from the level-1 hashes of both.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from entrusted.adapters.db.ledger_leaves import (
+    TILE_BYTES,
+    blob,
+    check_chunk,
+    first_difference,
+    fold,
+)
 from entrusted.adapters.db.ledger_scan import Row, SnapshotReader, snapshot
+from entrusted.adapters.db.ledger_verify_share import Share, ShareInChild
 from entrusted.crypto.signing import log_origin, verify_note
-from entrusted.domain.audit import first_misfiled
 from entrusted.domain.ledger import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -46,9 +53,11 @@ from entrusted.errors import TamperDetected
 Progress = Callable[[int, int], None]
 """`progress(entries_done, entries_total)`, called after each chunk."""
 
-TILE_BYTES = TILE_WIDTH * HASH_SIZE
 CHUNK_TILES = 64  # 16,384 entries (~6 MB of rows) per query: amortises the round trip
-_sha256 = hashlib.sha256
+# A second process pays for itself from about this many entries (it takes ~0.3 s to start,
+# in which this process checks ~HEAD_START entries: the child's share is smaller by as much).
+PARALLEL_MIN = 400_000
+HEAD_START = 150_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +68,38 @@ class VerifyReport:
     root: bytes
     tiles: int
     checkpoints: int
+    # How many processes checked the entries (a second one on large logs): how, not what.
+    processes: int = field(default=1, compare=False)
 
 
-def verify_ledger(engine: sa.Engine, vkey: str, progress: Progress | None = None) -> VerifyReport:
+def verify_ledger(
+    engine: sa.Engine,
+    vkey: str,
+    progress: Progress | None = None,
+    parallel: bool | None = None,
+) -> VerifyReport:
     """Verify the whole log against `vkey`, the log's note verifier key; TamperDetected if not.
 
     Checkpoints must name the key's name as their origin, which is how Entrusted signs them.
+    `parallel` hands part of the entries to a second process: None decides by the machine
+    (more than one CPU) and the log (PARALLEL_MIN entries or more); True always does (when
+    the log has two whole tiles or more), False never does. The result is the same.
     """
     origin = log_origin(vkey)  # a vkey or the log's key list (after a key rollover)
+    url = engine.url.render_as_string(hide_password=False)
     with _cycle_collection_paused(), snapshot(engine) as db:
-        return _Verifier(db, vkey, origin, progress).run()
+        return _Verifier(db, vkey, origin, progress, url, parallel).run()
+
+
+def share_start(whole: int, parallel: bool | None) -> int:
+    """Where the second process's share of the `whole` entries in full tiles begins (`whole`
+    itself: no second process). It starts late, so this process takes the larger part."""
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1 and whole >= PARALLEL_MIN
+    if not parallel or whole < 2 * TILE_WIDTH:
+        return whole
+    head = (whole + HEAD_START) // 2 if whole >= PARALLEL_MIN else whole // 2
+    return min(whole - TILE_WIDTH, -(-head // TILE_WIDTH) * TILE_WIDTH)
 
 
 @contextmanager
@@ -85,34 +116,16 @@ def _cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _fold(hashes: bytes) -> bytes:
-    """The roots of consecutive full tiles: hash neighbouring pairs TILE_HEIGHT times over."""
-    sha = _sha256
-    row = hashes
-    for _ in range(TILE_HEIGHT):
-        row = b"".join([sha(b"\x01" + row[i : i + 64]).digest() for i in range(0, len(row), 64)])
-    return row
-
-
-def _blob(value: object) -> bytes:
-    """A stored binary value; anything else (a tampered column type) compares as wrong."""
-    return value if isinstance(value, bytes) else b"\x00not bytes"
-
-
-def _is_tile(value: object) -> bool:
-    return isinstance(value, bytes) and len(value) == TILE_BYTES
-
-
-def _first_difference(got: bytes, want: bytes) -> int:
-    """The first hash position at which two tiles differ (lengths may differ too)."""
-    for i in range(0, max(len(got), len(want)), HASH_SIZE):
-        if got[i : i + HASH_SIZE] != want[i : i + HASH_SIZE]:
-            return i // HASH_SIZE
-    return 0
-
-
 class _Verifier:
-    def __init__(self, db: SnapshotReader, vkey: str, origin: str, progress: Progress | None):
+    def __init__(
+        self,
+        db: SnapshotReader,
+        vkey: str,
+        origin: str,
+        progress: Progress | None,
+        url: str = "",
+        parallel: bool | None = False,
+    ) -> None:
         self.db = db
         self.vkey = vkey
         self.origin = origin
@@ -124,6 +137,10 @@ class _Verifier:
         self.levels: list[bytearray] = [bytearray()]
         self.full_done: list[int] = [0]
         self.tiles_checked = 0
+        self.url = url  # the database, for a second process to read
+        self.parallel = parallel
+        self.share_failure: str | None = None  # why a second process's share was checked here
+        self.processes = 1
 
     def run(self) -> VerifyReport:
         state = self.db.rows("SELECT size, root FROM ledger_state")
@@ -134,10 +151,7 @@ class _Verifier:
             if type(size) is not int or size < 0 or not isinstance(root, bytes):
                 raise TamperDetected(f"ledger_state holds an invalid size {size!r} or root")
             self.size, self.stored_root = size, root
-        for lo, hi, rows, tiles in self.db.chunks(self.size, CHUNK_TILES):
-            self._chunk(lo, hi, rows, tiles)
-            if self.progress is not None:
-                self.progress(hi, self.size)
+        self._entries()
         count = self.db.rows("SELECT count(*) FROM ledger_entry")[0][0]
         if count != self.size:
             raise TamperDetected(
@@ -151,79 +165,64 @@ class _Verifier:
             raise TamperDetected(
                 f"ledger_state's root for size {self.size} is not the root the entries produce"
             )
-        return VerifyReport(self.size, root, self.tiles_checked, self._check_checkpoints())
+        checkpoints = self._check_checkpoints()
+        return VerifyReport(self.size, root, self.tiles_checked, checkpoints, self.processes)
 
     # --- entries and level 0 ----------------------------------------------------------------
 
-    def _chunk(self, lo: int, hi: int, rows: list[Row], stored: list[Row]) -> None:
-        # idx is unique, so sorted rows in [lo, hi) with these ends are exactly lo..hi-1.
-        if len(rows) != hi - lo or rows[0][0] != lo or rows[-1][0] != hi - 1:
-            expected = lo
-            while expected - lo < len(rows) and rows[expected - lo][0] == expected:
-                expected += 1
-            raise TamperDetected(f"entry {expected} is missing from the log", index=expected)
-        _, bodies, customers = zip(*rows, strict=True)
-        sha = _sha256
+    def _entries(self) -> None:
+        """Every entry against its level-0 tile, in order; the upper part of the whole tiles in
+        a second process when there is one to use (`ledger_verify_share`)."""
+        whole = self.size - self.size % TILE_WIDTH
+        split = share_start(whole, self.parallel)
+        child = None
+        if split < whole:
+            child = ShareInChild(Share(self.url, self.db.export(), split, whole))
         try:
-            hashes = b"".join([sha(b"\x00" + body).digest() for body in bodies])
-        except TypeError:
-            bad = lo + next(i for i, b in enumerate(bodies) if not isinstance(b, bytes))
-            raise TamperDetected(f"entry {bad} is not stored as bytes", index=bad) from None
+            for lo, hi, rows, tiles in self.db.chunks(split, CHUNK_TILES):
+                self._chunk(lo, hi, rows, tiles)
+                self._report(hi + (child.poll() if child is not None else 0))
+            if child is not None:
+                self._take(child)
+            for lo, hi, rows, tiles in self.db.chunks(self.size, CHUNK_TILES, start=whole):
+                self._chunk(lo, hi, rows, tiles)
+            self._report(self.size)
+        finally:
+            if child is not None:
+                child.close()
+
+    def _take(self, child: ShareInChild) -> None:
+        """The child's share, in its place; checked here instead if the child failed."""
+        result = child.result()
+        if result is None:
+            self.share_failure = child.failure
+            share = child.share
+            for lo, hi, rows, tiles in self.db.chunks(share.hi, CHUNK_TILES, start=share.lo):
+                self._chunk(lo, hi, rows, tiles)
+                self._report(hi)
+            return
+        level1, full = result
+        self.processes = 2
+        self._level1(b"", level1, full)
+        self._report(child.share.hi)
+
+    def _report(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress(min(done, self.size), self.size)
+
+    def _chunk(self, lo: int, hi: int, rows: list[Row], stored: list[Row]) -> None:
+        hashes = check_chunk(self.db, lo, hi, rows, stored)
         full = len(hashes) // TILE_BYTES
-        misfiled = first_misfiled(bodies, customers)
-        intact = len(stored) == full and all(_is_tile(r[1]) for r in stored)
-        if (
-            not intact
-            or misfiled is not None
-            or b"".join(r[1] for r in stored) != hashes[: full * TILE_BYTES]
-        ):
-            self._explain(lo, hashes, stored, misfiled)
+        self._level1(hashes[full * TILE_BYTES :], fold(hashes[: full * TILE_BYTES]), full)
+
+    def _level1(self, rest: bytes, level1: bytes, full: int) -> None:
+        """Take in checked level-0 tiles: `full` of them, whose roots are `level1`, then the
+        leaf hashes `rest` past the last full tile."""
         self.tiles_checked += full
         self.full_done[0] += full
-        self.levels[0] += hashes[full * TILE_BYTES :]
+        self.levels[0] += rest
         if full:
-            self._push(1, _fold(hashes[: full * TILE_BYTES]))
-
-    def _explain(self, lo: int, hashes: bytes, stored: list[Row], misfiled: int | None) -> None:
-        """Raise for the first discrepancy in a chunk. An entry is blamed when its stored tile
-        still folds to the hash stored above it (so the entry changed, not the tile)."""
-        first_tile = lo // TILE_WIDTH
-        for k in range(len(hashes) // TILE_BYTES):
-            tile = first_tile + k
-            if k >= len(stored) or stored[k][0] != tile:
-                raise TamperDetected(f"tile 0/{tile} is missing")
-            want, got = hashes[k * TILE_BYTES : (k + 1) * TILE_BYTES], _blob(stored[k][1])
-            if got == want:
-                continue
-            entry = tile * TILE_WIDTH + _first_difference(got, want)
-            if misfiled is not None and lo + misfiled < entry:
-                break
-            if len(got) == TILE_BYTES and self._stored_parent(tile) == _fold(got):
-                raise TamperDetected(
-                    f"entry {entry} does not hash to the leaf hash tile 0/{tile} records for it",
-                    index=entry,
-                )
-            raise TamperDetected(
-                f"tile 0/{tile} was altered: it disagrees with entry {entry} and with the "
-                f"level-1 hash stored for it"
-            )
-        assert misfiled is not None
-        raise TamperDetected(
-            f"entry {lo + misfiled} is filed under a customer (customer_id) it is not about: "
-            "the entry or its filing was altered",
-            index=lo + misfiled,
-        )
-
-    def _stored_parent(self, tile: int) -> bytes | None:
-        """The level-1 hash stored for level-0 tile `tile`, if a row holds it."""
-        parent, pos = divmod(tile, TILE_WIDTH)
-        found = self.db.rows(
-            "SELECT hashes FROM ledger_full_tile WHERE level = 1 AND idx = %s", (parent,)
-        ) or self.db.rows(
-            "SELECT hashes FROM ledger_partial_tile WHERE level = 1 AND idx = %s", (parent,)
-        )
-        parent_hash = _blob(found[0][0])[pos * HASH_SIZE : (pos + 1) * HASH_SIZE] if found else b""
-        return parent_hash if len(parent_hash) == HASH_SIZE else None
+            self._push(1, level1)
 
     # --- upper levels and the tree state ---------------------------------------------------
 
@@ -255,11 +254,11 @@ class _Verifier:
                 )
         self.tiles_checked += full
         self.full_done[level] += full
-        self._push(level + 1, _fold(done))
+        self._push(level + 1, fold(done))
 
     def _check_partials(self) -> None:
         stored = {
-            r[0]: (r[1], _blob(r[2]))
+            r[0]: (r[1], blob(r[2]))
             for r in self.db.rows("SELECT level, idx, hashes FROM ledger_partial_tile")
         }
         level = 0
@@ -283,7 +282,7 @@ class _Verifier:
             and len(got[1]) == len(want[1])
             and self._root(replace_level0=got[1]) == self.stored_root
         ):
-            entry = tile * TILE_WIDTH + _first_difference(got[1], want[1])
+            entry = tile * TILE_WIDTH + first_difference(got[1], want[1])
             raise TamperDetected(
                 f"entry {entry} does not hash to the leaf hash its partial tile records",
                 index=entry,
@@ -334,7 +333,7 @@ class _Verifier:
                 cp = verify_note(str(note), self.vkey, origin=self.origin)
             except TamperDetected as exc:
                 raise TamperDetected(f"checkpoint #{cp_id}: {exc.message}") from None
-            if (cp.size, cp.root) != (size, _blob(root)):
+            if (cp.size, cp.root) != (size, blob(root)):
                 raise TamperDetected(f"checkpoint #{cp_id}: its size or root differs from its note")
             if cp.size > self.size:
                 raise TamperDetected(f"checkpoint #{cp_id} signs size {cp.size}, beyond the log")
@@ -375,5 +374,5 @@ class StoredNodes:
             )
             if not found:
                 raise TamperDetected(f"tile {loc.level}/{loc.tile} is missing")
-            data = self.tiles[key] = _blob(found[0][0])
+            data = self.tiles[key] = blob(found[0][0])
         return node_from_tile_hashes(data, loc.first, loc.span)

@@ -120,6 +120,8 @@ def verify(key: KeyOption = None) -> None:
         against_record = c.checkpoints.check_record()
     seconds = time.perf_counter() - started
     rate = f", {report.size / seconds:,.0f} entries/s" if seconds and report.size else ""
+    if report.processes > 1:
+        rate += f" in {report.processes} processes"
     console.print(
         f"ledger verified: {report.size:,} entries, {report.tiles:,} tiles, "
         f"{report.checkpoints:,} checkpoints, root {report.root.hex()} "
