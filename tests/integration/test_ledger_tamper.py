@@ -250,6 +250,7 @@ def test_a_second_process_verifies_the_same(container: Container, size: int) -> 
     seen: list[tuple[int, int]] = []
     both = verify_ledger(engine, vkey, lambda done, total: seen.append((done, total)), True)
     assert both == verify_ledger(engine, vkey, parallel=False)
+    assert both.processes == 2
     assert both.root == container.ledger_store.root_at(size)
     assert seen[-1] == (size, size)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
@@ -302,7 +303,10 @@ def test_a_tampered_entry_in_the_childs_share_is_named(container: Container) -> 
 
 
 def test_a_failed_child_leaves_its_share_to_this_process(
-    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    container: Container,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A child that cannot read the database (here: a URL naming no file) is not a result:
     its share is checked here, so a tampered entry in it is still found."""
@@ -317,7 +321,9 @@ def test_a_failed_child_leaves_its_share_to_this_process(
     monkeypatch.setattr(
         ledger_verify, "Share", lambda _url, exported, lo, hi: Share(nowhere, None, lo, hi)
     )
-    assert verify_ledger(engine, vkey, parallel=True).size == SIZE
+    report = verify_ledger(engine, vkey, parallel=True)
+    assert (report.size, report.processes) == (SIZE, 1)
+    assert "the second process failed (OperationalError" in caplog.text
     disable_triggers(engine)
     with engine.begin() as conn:
         _set_entry(conn, 1100, customer_id="cus_9")
