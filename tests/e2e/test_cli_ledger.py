@@ -54,6 +54,10 @@ def test_verify_checkpoint_and_prove(cli: Cli, container: Container) -> None:
     ok = cli("ledger", "verify")
     assert ok.exit_code == 0, ok.output
     assert "ledger verified: 600 entries, 4 tiles, 1 checkpoints" in ok.output
+    assert "processes" not in ok.output  # 600 entries: too few to share
+    alone = cli("ledger", "verify", "--one-process")
+    assert alone.exit_code == 0, alone.output
+    assert "ledger verified: 600 entries, 4 tiles, 1 checkpoints" in alone.output
     note = cli("ledger", "checkpoint")
     assert note.exit_code == 0, note.output
     assert verify_note(note.stdout, container.checkpoints.vkey).size == 600

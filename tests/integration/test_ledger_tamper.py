@@ -17,7 +17,10 @@ were; a customer's receipt or a witness holds it).
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -315,15 +318,18 @@ def test_a_failed_child_leaves_its_share_to_this_process(
     engine, vkey = container.engine, container.checkpoints.vkey
     nowhere = f"sqlite:///{tmp_path / 'missing' / 'none.db'}"
     with ShareInChild(Share(nowhere, None, 768, 1280)) as child:
-        assert child.result() is None
+        assert child.result(60) is None
         assert child.failure is not None
         assert "OperationalError" in child.failure
     monkeypatch.setattr(
         ledger_verify, "Share", lambda _url, exported, lo, hi: Share(nowhere, None, lo, hi)
     )
-    report = verify_ledger(engine, vkey, parallel=True)
+    seen: list[int] = []
+    report = verify_ledger(engine, vkey, lambda done, _: seen.append(done), parallel=True)
     assert (report.size, report.processes) == (SIZE, 1)
     assert "the second process failed (OperationalError" in caplog.text
+    assert seen == sorted(seen)  # checking the share again here does not set progress back
+    assert seen[-1] == SIZE
     disable_triggers(engine)
     with engine.begin() as conn:
         _set_entry(conn, 1100, customer_id="cus_9")
@@ -411,3 +417,44 @@ def test_upper_level_tiles_are_checked(container: Container) -> None:
         with engine.begin() as conn:
             set_entry(body)(conn)
     assert verify_ledger(engine, vkey).size == size
+
+
+def test_the_child_runs_only_the_installed_code(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code planted in the working directory (a package named like ours) or named by PYTHON*
+    variables never runs in the child: it would answer for its share without checking it."""
+    planted = tmp_path / "entrusted" / "adapters" / "db"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    for package in (tmp_path / "entrusted", tmp_path / "entrusted" / "adapters", planted):
+        (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (planted / "ledger_verify_share.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    fill(container, SIZE, CHECKPOINTS)
+    container.ledger.stop()
+    report = verify_ledger(container.engine, container.checkpoints.vkey, parallel=True)
+    assert report.processes == 2  # the real child did its share
+    assert not marker.exists()
+
+
+def test_a_child_that_cannot_start_or_is_stuck_leaves_its_share_here(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fill(container, SIZE, CHECKPOINTS)
+    container.ledger.stop()
+    engine, vkey = container.engine, container.checkpoints.vkey
+    share = Share(engine.url.render_as_string(hide_password=False), None, 768, 1280)
+    with ShareInChild(share) as stuck:
+        assert stuck._process is not None
+        os.kill(stuck._process.pid, signal.SIGSTOP)
+        assert stuck.result(0.5) is None
+        assert stuck.failure == "the second process did not finish in 0 s"
+    assert stuck._process.returncode == -signal.SIGKILL  # killed, not left stopped
+    with monkeypatch.context() as m:
+        m.setattr(sys, "executable", str(Path("/nonexistent/python")))
+        report = verify_ledger(engine, vkey, parallel=True)
+    assert (report.size, report.processes) == (SIZE, 1)
+    assert "the second process could not start" in caplog.text

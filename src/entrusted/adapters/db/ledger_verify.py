@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ CHUNK_TILES = 64  # 16,384 entries (~6 MB of rows) per query: amortises the roun
 # in which this process checks ~HEAD_START entries: the child's share is smaller by as much).
 PARALLEL_MIN = 400_000
 HEAD_START = 150_000
+CHILD_GRACE_S = 30.0  # the least a second process is waited for once this one is done
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,7 @@ class _Verifier:
         self.url = url  # the database, for a second process to read
         self.parallel = parallel
         self.processes = 1
+        self.reported = 0
 
     def run(self) -> VerifyReport:
         state = self.db.rows("SELECT size, root FROM ledger_state")
@@ -180,12 +183,15 @@ class _Verifier:
         child = None
         if split < whole:
             child = ShareInChild(Share(self.url, self.db.export(), split, whole))
+        started = time.monotonic()
         try:
             for lo, hi, rows, tiles in self.db.chunks(split, CHUNK_TILES):
                 self._chunk(lo, hi, rows, tiles)
                 self._report(hi + (child.poll() if child is not None else 0))
             if child is not None:
-                self._take(child)
+                # Its share is smaller than this process's: waiting several times as long as
+                # this took means it is stuck (a stopped process, a hung connection).
+                self._take(child, max(CHILD_GRACE_S, 4 * (time.monotonic() - started)))
             for lo, hi, rows, tiles in self.db.chunks(self.size, CHUNK_TILES, start=whole):
                 self._chunk(lo, hi, rows, tiles)
             self._report(self.size)
@@ -193,9 +199,9 @@ class _Verifier:
             if child is not None:
                 child.close()
 
-    def _take(self, child: ShareInChild) -> None:
+    def _take(self, child: ShareInChild, timeout: float) -> None:
         """The child's share, in its place; checked here instead if the child failed."""
-        result = child.result()
+        result = child.result(timeout)
         if result is None:  # the same result, only slower: worth an operator's look
             log.warning("ledger verify: the second process failed (%s); checking its share "
                         "here", child.failure)
@@ -210,8 +216,10 @@ class _Verifier:
         self._report(child.share.hi)
 
     def _report(self, done: int) -> None:
+        """Progress never goes back, even when a failed child's share is checked again here."""
+        self.reported = max(self.reported, min(done, self.size))
         if self.progress is not None:
-            self.progress(min(done, self.size), self.size)
+            self.progress(self.reported, self.size)
 
     def _chunk(self, lo: int, hi: int, rows: list[Row], stored: list[Row]) -> None:
         hashes = check_chunk(self.db, lo, hi, rows, stored)

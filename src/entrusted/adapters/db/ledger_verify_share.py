@@ -9,15 +9,19 @@ level-1 hashes in where they belong, so everything above level 0 is still checke
 place, in order, and the first bad entry reported is the lowest one either process found.
 
 The child reads the same database itself: on PostgreSQL through the verifier's own exported
-snapshot (exactly the same view); SQLite has no shared snapshots, so the child's view may be
-later than the verifier's, which changes nothing for entries and full tiles below the
-verifier's size: the log only ever appends, so any difference there is tampering and is
-reported as such. The child is a fresh interpreter running this module (never a `fork`: the
-serving and worker processes that verify have threads; nor multiprocessing's `spawn`, which
-re-runs the parent's main script in the child), told its share on stdin (the database URL
-may hold a password: never on a command line) and reporting through a pipe of its own. If
-the child fails for any reason but tampering, the verifier checks the share itself: a
-verification never ends unfinished because of it.
+snapshot (exactly the same view). SQLite has no shared snapshots, so the child reads the same
+file a moment later (its start-up, ~0.3 s): for an intact log that is the same entries and full
+tiles (the log only appends above the verifier's size), and whatever the child reads is checked
+like the rest, but a change made after the verifier's snapshot began and undone before the
+child's, in the child's share, would go unseen (`--one-process` reads one snapshot throughout).
+
+The child is a fresh interpreter running this module, isolated (`-I`: neither the working
+directory nor PYTHON* variables can put other code in its place). Never a `fork` (the serving
+and worker processes that verify have threads), nor multiprocessing's `spawn` (it re-runs the
+parent's main script in the child). It is told its share on stdin (the database URL may hold a
+password: never on a command line) and answers in JSON through a pipe of its own. If it fails
+for any reason but tampering, cannot start, is stuck, or answers something that does not fit
+its share, the verifier checks the share itself: the result is the same, only slower.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -34,6 +39,7 @@ from typing import Any
 from entrusted.adapters.db.engine import make_engine
 from entrusted.adapters.db.ledger_leaves import TILE_BYTES, check_chunk, fold
 from entrusted.adapters.db.ledger_scan import snapshot
+from entrusted.domain.ledger import HASH_SIZE, TILE_WIDTH
 from entrusted.errors import TamperDetected
 
 CHUNK_TILES = 64  # as the verifier's own chunks: 16,384 entries a query
@@ -51,9 +57,14 @@ class Share:
 
 
 def check_share(share: Share, out: Connection) -> None:
-    """The child's work: send `("progress", entries)` after each chunk, then `("done",
-    level-1 hashes, full tiles)`, `("tamper", message, index)` or `("failed", why)`."""
+    """The child's work: send `["progress", entries]` after each chunk, then `["done", level-1
+    hashes in hex, full tiles]`, `["tamper", message, index]` or `["failed", why]`, as JSON
+    (the parent never unpickles what a child sends)."""
     gc.disable()  # millions of short-lived rows, all freed by reference counting
+
+    def send(*message: object) -> None:
+        out.send_bytes(json.dumps(message).encode())
+
     try:
         engine = make_engine(share.url)
         try:
@@ -64,30 +75,40 @@ def check_share(share: Share, out: Connection) -> None:
                     hashes = check_chunk(db, lo, hi, rows, stored)
                     level1.append(fold(hashes))
                     tiles += len(hashes) // TILE_BYTES
-                    out.send(("progress", hi - lo))
-            out.send(("done", b"".join(level1), tiles))
+                    send("progress", hi - lo)
+            send("done", b"".join(level1).hex(), tiles)
         finally:
             engine.dispose()
     except TamperDetected as exc:
-        out.send(("tamper", exc.message, exc.index))
+        send("tamper", exc.message, exc.index)
     except Exception as exc:  # noqa: BLE001 - reported to the verifier, which checks the share
-        out.send(("failed", f"{type(exc).__name__}: {exc}"))
+        send("failed", f"{type(exc).__name__}: {exc}")
     finally:
         out.close()
 
 
 class ShareInChild:
-    """A `Share` being checked in a spawned child process. Close it (or use `with`)."""
+    """A `Share` being checked in a child process. Close it (or use `with`)."""
 
     def __init__(self, share: Share) -> None:
         self.share = share
         self.entries_done = 0
         self.failure: str | None = None
-        self._final: tuple[Any, ...] | None = None
+        self._final: list[Any] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        try:
+            self._start()
+        except OSError as exc:  # no process to be had (EAGAIN, ENOMEM, no interpreter)
+            self._final = ["failed", f"the second process could not start: {exc}"]
+
+    def _start(self) -> None:
         read, write = os.pipe()
         try:
+            # -I: isolated, so neither the current directory nor PYTHON* variables can put
+            # other code in the child in place of this module and its imports.
             self._process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
-                [sys.executable, "-m", __name__, str(write)],
+                [sys.executable, "-I", "-m", __name__, str(write)],
                 pass_fds=(write,),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
@@ -103,7 +124,7 @@ class ShareInChild:
         assert self._process.stdin is not None
         try:
             with self._process.stdin as told:
-                told.write(json.dumps(asdict(share)).encode())
+                told.write(json.dumps(asdict(self.share)).encode())
         except OSError:
             pass  # the child is gone already: `result` reports it
 
@@ -115,53 +136,70 @@ class ShareInChild:
 
     def poll(self) -> int:
         """Entries checked so far, without waiting."""
-        while self._final is None and self._receive(block=False):
+        while self._final is None and self._receive(0):
             pass
         return self.entries_done
 
-    def result(self) -> tuple[bytes, int] | None:
-        """Wait for the child: its level-1 hashes and full-tile count; TamperDetected for what
-        it found; None if it failed otherwise (`failure` says why: check the share here)."""
+    def result(self, timeout: float) -> tuple[bytes, int] | None:
+        """Wait for the child, at most `timeout` seconds: its level-1 hashes and full-tile
+        count; TamperDetected for what it found; None if it failed, or gave an answer that
+        does not fit its share, or took too long (`failure` says why: check the share here)."""
+        deadline = time.monotonic() + timeout
         while self._final is None:
-            self._receive(block=True)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                self._final = ["failed", f"the second process did not finish in {timeout:.0f} s"]
+            else:
+                self._receive(left)
         kind, *rest = self._final
-        if kind == "done":
-            return rest[0], rest[1]
-        if kind == "tamper":
+        if kind == "tamper" and isinstance(rest[0], str) and isinstance(rest[1], int | None):
             raise TamperDetected(rest[0], index=rest[1])
+        if kind == "done":
+            tiles = (self.share.hi - self.share.lo) // TILE_WIDTH
+            level1 = bytes.fromhex(rest[0]) if isinstance(rest[0], str) else b""
+            if rest[1] == tiles and len(level1) == tiles * HASH_SIZE:
+                return level1, tiles
+            rest = ["an answer that does not fit its share"]
         self.failure = str(rest[0])
         return None
 
-    def _receive(self, block: bool) -> bool:
+    def _receive(self, wait: float) -> bool:
+        """Take one message if one comes within `wait` seconds."""
+        assert self._conn is not None
         try:
-            if not block and not self._conn.poll():
+            if not self._conn.poll(wait):
                 return False
-            message = self._conn.recv()
-        except (EOFError, OSError):
-            self._final = ("failed", f"the child process ended (exit code {self._exit_code()})")
+            message = json.loads(self._conn.recv_bytes())
+        except (EOFError, OSError, ValueError):
+            self._final = ["failed", f"the second process ended (exit code {self._exit_code()})"]
             return False
-        if message[0] == "progress":
+        if not isinstance(message, list) or not message:
+            self._final = ["failed", "the second process sent something else than a message"]
+        elif message[0] == "progress" and len(message) == 2 and type(message[1]) is int:
             self.entries_done += message[1]
         else:
-            self._final = tuple(message)
+            self._final = [*message, None, None]  # padded: the shapes are checked by `result`
         return True
 
     def _exit_code(self) -> int | None:
+        if self._process is None:
+            return None
         try:
             return self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+        if self._process is not None:
+            if self._process.poll() is None:
+                # SIGKILL, not SIGTERM: it only reads, and a stopped process ignores the rest.
+                self._process.kill()
             self._process.wait()
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
-if __name__ == "__main__":  # the child: `python -m ... FD`, the share as JSON on stdin
+if __name__ == "__main__":  # the child: `python -I -m ... FD`, the share as JSON on stdin
     check_share(Share(**json.loads(sys.stdin.read())), Connection(int(sys.argv[1]), readable=False))

@@ -54,7 +54,7 @@ def gate_step(c: Container, fake: Faker) -> None:
         console.print(f"  {label:<10} {action.value:<14} {resource.kind.value:<17} {verdict}")
     forged = [
         (
-            "support claiming the sysadmin role",
+            f"{members['support'].username} (support) claiming the sysadmin role",
             Actor(ActorKind.STAFF, members["support"].id, frozenset({Role.SYSADMIN})),
             Resource(ResourceKind.BACKUP, "all-backups", customer),
         ),
