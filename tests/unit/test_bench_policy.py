@@ -54,9 +54,13 @@ def test_every_engine_agrees_with_the_labels(bench: ModuleType) -> None:
         if name in PEER_MODULES:
             require_module(PEER_MODULES[name])  # a missing peer skips locally, fails under CI
         assert "error" not in figures, f"{name}: {figures.get('error')}"
-        assert set(figures) == {"p50_us", "p99_us", "decisions_per_s", "mismatches", "version"}
+        own = {"decide_only_p50_us"} if name == "entrusted" else set()
+        common = {"p50_us", "p99_us", "decisions_per_s", "mismatches", "version"}
+        assert set(figures) == common | own
         assert figures["mismatches"] == 0, name
         assert figures["p50_us"] <= figures["p99_us"]
+    # The decision alone, on requests already shaped: part of the end-to-end figure.
+    assert 0 < engines["entrusted"]["decide_only_p50_us"] < engines["entrusted"]["p50_us"]
 
 
 def test_regorus_set_input_still_turns_bools_into_numbers(bench: ModuleType) -> None:
