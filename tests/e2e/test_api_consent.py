@@ -149,6 +149,12 @@ def test_verbal_consent_not_me_revoke_deny(client: TestClient, container: Contai
         f"/v1/cases/{case}/verbal-consent", json={**verbal, "read_back": False}, headers=support
     )
     assert (r.status_code, r.json()["field"]) == (422, "read_back")
+    # The scope is taken as written: no `true` for one session, no "yes" for true.
+    for lax in ({"read_back": "yes"}, {"sessions": True}, {"read_only": 1}, {"sessions": "2"}):
+        r = client.post(
+            f"/v1/cases/{case}/verbal-consent", json={**verbal, **lax}, headers=support
+        )
+        assert (r.status_code, r.json()["field"]) == (422, next(iter(lax))), lax
     r = client.post(f"/v1/cases/{case}/verbal-consent", json=verbal, headers=support)
     assert r.status_code == 201, r.text
     assert r.json()["consent"]["identification_id"] == ident
@@ -160,6 +166,9 @@ def test_verbal_consent_not_me_revoke_deny(client: TestClient, container: Contai
     assert client.get(f"/v1/cases/{case}", headers=support).json()["flagged_at"] is not None
 
     body = {"case_id": case, "service_id": w["mailbox"], "justification": WHY, "sessions": 2}
+    for lax in ({"sessions": True}, {"read_only": "true"}):
+        r = client.post("/v1/access-requests", json={**body, **lax}, headers=support)
+        assert (r.status_code, r.json()["field"]) == (422, next(iter(lax))), lax
     req = client.post("/v1/access-requests", json=body, headers=support).json()
     token = last_mail_with(client, "/access-requests/")
     grant = client.post(

@@ -18,8 +18,9 @@ class RequestIn(BaseModel):
     case_id: str = Field(min_length=1, max_length=40)
     service_id: str = Field(min_length=1, max_length=40)
     justification: str = Field(max_length=500)
-    read_only: bool = False
-    sessions: int = Field(default=1, ge=1, le=20)
+    # Strict: a consent's scope is what the JSON says, not `true` taken as 1 or "yes" as true.
+    read_only: bool = Field(default=False, strict=True)
+    sessions: int = Field(default=1, ge=1, le=20, strict=True)
 
 
 class ApproveIn(BaseModel):

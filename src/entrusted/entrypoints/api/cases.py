@@ -31,9 +31,12 @@ class ReopenIn(BaseModel):
 
 class VerbalIn(BaseModel):
     service_id: str = Field(min_length=1, max_length=40)
-    read_back: bool = Field(description="The scope was read back to the caller, who agreed.")
-    read_only: bool = False
-    sessions: int = Field(default=1, ge=1, le=20)
+    read_back: bool = Field(
+        description="The scope was read back to the caller, who agreed.", strict=True
+    )
+    # Strict: a consent's scope is what the JSON says, not `true` taken as 1 or "yes" as true.
+    read_only: bool = Field(default=False, strict=True)
+    sessions: int = Field(default=1, ge=1, le=20, strict=True)
 
 
 class VerbalOut(BaseModel):
