@@ -126,12 +126,18 @@ def _read(path: Path) -> str:
 def test_demo_without_serving_walks_through_the_gate(tmp_path: Path, env: dict[str, str]) -> None:
     # A database URL in the environment names someone's real installation: never the demo's.
     elsewhere = {**env, "ENTRUSTED_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    del elsewhere["COLUMNS"]  # as a pipe or a CI log sees it: no width to wrap to
     result = run(elsewhere, "demo", "--data-dir", str(tmp_path / "demo"), "--no-serve")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the gate" in result.stdout
     assert "refused" in result.stdout
     assert "allowed" in result.stdout
     assert "not serving (--no-serve)" in result.stdout
+    # Off a terminal, without COLUMNS, lines are not wrapped at 80: a line can be found whole.
+    assert any(
+        "claiming the sysadmin role: refused (gate.invalid-request; ledger #" in line
+        for line in result.stdout.splitlines()
+    ), result.stdout
     assert (tmp_path / "demo" / "entrusted.db").exists()
     # The demo's mail went to files, and it says where.
     outgoing = (tmp_path / "demo" / "outgoing" / "mail").resolve()

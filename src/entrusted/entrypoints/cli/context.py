@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 console = Console()
 err_console = Console(stderr=True)
+# Off a terminal (a pipe, a log file, CI) there is no width to wrap to: rich would assume 80
+# columns and break lines mid-phrase, so `grep` misses what it looks for. Lines stay whole.
+for _stream in (console, err_console):
+    _stream.soft_wrap = not _stream.is_terminal
 
 # One table: exception class -> exit code. Order matters only for subclasses (none today).
 EXIT_CODES: dict[type[errors.EntrustedError], int] = {
