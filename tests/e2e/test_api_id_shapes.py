@@ -167,3 +167,37 @@ def test_a_ticket_holding_an_address_is_refused_before_anything_is_done(
     r = client.get(f"/v1/customers/{customer}/summary?ticket=HD-4711", headers=headers)
     assert r.status_code == 200, r.text
     assert AuditEntry.from_bytes(ledger_bytes(container)[-1]).refs == {"ticket": "HD-4711"}
+
+
+# (method, path, body, the action asked, the noun) for well-formed ids that name nothing.
+UNKNOWN: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
+    ("GET", f"/v1/grants/{OK['gnt']}", None, "read", "grant"),
+    ("POST", f"/v1/grants/{OK['gnt']}/use", None, "enter", "grant"),
+    ("POST", f"/v1/grants/{OK['gnt']}/revoke", None, "delete", "grant"),
+    ("POST", f"/v1/grants/sessions/{OK['gss']}/end", None, "delete", "session"),
+    ("GET", f"/v1/access-requests/{OK['acr']}", None, "read", "access request"),
+    ("POST", f"/v1/access-requests/{OK['acr']}/approve", {"token": "x"}, "approve",
+     "access request"),
+    ("POST", f"/v1/access-requests/{OK['acr']}/deny", {}, "delete", "access request"),
+]  # fmt: skip
+
+
+def test_asking_after_a_grant_that_does_not_exist_is_a_ledgered_refusal(
+    client: TestClient, container: Container
+) -> None:
+    """Probing for grants, sessions or access requests by id (trial finding F4: these 404s
+    left no trace): each is `404` and one deny entry `consent.unknown-id` naming the asker,
+    the action and the id asked for, filed under no customer; nothing else is written."""
+    sam = staff_token(container, "sam", "support")
+    for method, path, body, action, noun in UNKNOWN:
+        before = container.ledger_store.stored_size()
+        r = client.request(method, path, json=body, headers=sam)
+        assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (404, "not-found"), path
+        after = ledger_bytes(container)[before:]
+        assert len(after) == 1, (method, path)
+        entry = AuditEntry.from_bytes(after[0])
+        asked = path.split("/")[4 if "sessions" in path else 3]
+        assert (entry.decision, entry.rule, entry.action) == ("deny", "consent.unknown-id", action)
+        assert (entry.resource_kind, entry.resource_id, entry.owner) == ("grant", asked, None)
+        assert entry.reason == f"no {noun} {asked}"
+        assert entry.actor_kind == "staff"

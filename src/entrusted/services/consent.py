@@ -34,7 +34,7 @@ from entrusted.domain.cases import (
     latest_end,
 )
 from entrusted.domain.outbox import Topic
-from entrusted.domain.policy import Action, Actor
+from entrusted.domain.policy import Action, Actor, Resource, ResourceKind
 from entrusted.errors import Conflict, EntrustedError, NotFound, Unavailable
 from entrusted.services.consent_parts import (
     APPROVAL_TOKEN_PREFIX,
@@ -69,6 +69,17 @@ class ConsentService:
             found = uow.access_requests.get(request_id)
         if found is None:
             raise NotFound("access request", request_id)
+        return found
+
+    def _asked(self, actor: Actor, action: Action, request_id: str) -> AccessRequest:
+        """The request a caller names; one that does not exist is a ledgered refusal (404)."""
+        with self._p.uow() as uow:
+            found = uow.access_requests.get(request_id)
+        if found is None:
+            self._p.outcomes.not_found(
+                actor, action, Resource(ResourceKind.GRANT, request_id), Outcome.UNKNOWN_ID,
+                "access request",
+            )
         return found
 
     # --- access requests -----------------------------------------------------------------
@@ -131,7 +142,7 @@ class ConsentService:
 
     def get_request(self, actor: Actor, request_id: str) -> AccessRequest:
         """A request, for its customer or staff who may read its case."""
-        request = self._request(request_id)
+        request = self._asked(actor, Action.READ, request_id)
         with self._p.uow() as uow:
             case = load_case(uow, request.case_id)
         self._p.gate.decide(actor, Action.READ, case.resource(), AccessContext(case_id=case.id))
@@ -144,7 +155,7 @@ class ConsentService:
     def approve(self, actor: Actor, request_id: str, token: str) -> Grant:
         """The contract holder approves through their single-use link while logged in."""
         p = self._p
-        request = self._request(request_id)
+        request = self._asked(actor, Action.APPROVE, request_id)
         contract = p.contract(request.contract_id)
         holder = request.customer_id if contract is None else contract.holder_id
         resource = grant_resource(request.id, holder)
@@ -207,7 +218,7 @@ class ConsentService:
     def deny(self, actor: Actor, request_id: str, token: str | None = None) -> AccessRequest:
         """The contract holder says no (with or without the e-mailed link)."""
         p = self._p
-        request = self._request(request_id)
+        request = self._asked(actor, Action.DELETE, request_id)
         contract = p.contract(request.contract_id)
         holder = request.customer_id if contract is None else contract.holder_id
         resource = grant_resource(request.id, holder)

@@ -95,9 +95,19 @@ class GrantService:
             raise NotFound("grant", grant_id)
         return found
 
+    def _asked(self, actor: Actor, action: Action, grant_id: str) -> Grant:
+        """The grant a request names; one that does not exist is a ledgered refusal (404)."""
+        with self._p.uow() as uow:
+            found = uow.grants.get(grant_id)
+        if found is None:
+            self._p.outcomes.not_found(
+                actor, action, Resource(Kind.GRANT, grant_id), Outcome.UNKNOWN_ID, "grant"
+            )
+        return found
+
     def get(self, actor: Actor, grant_id: str) -> Grant:
         """A grant, for whoever may read its case: its customer, support and sysadmins."""
-        grant = self._get(grant_id)
+        grant = self._asked(actor, Action.READ, grant_id)
         with self._p.uow() as uow:
             case = load_case(uow, grant.case_id)
         ctx = AccessContext(case_id=case.id, grant_id=grant.id)
@@ -133,7 +143,7 @@ class GrantService:
         """Open a session under the grant: the gate decides (only the named staff member, on
         an active grant with a session left), then one session is consumed atomically."""
         p = self._p
-        grant = self._get(grant_id)
+        grant = self._asked(actor, Action.ENTER, grant_id)
         resource, now = grant.resource(), p.clock()
         ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id)
         if actor.kind is not ActorKind.STAFF or actor.id != grant.staff_id:
@@ -189,7 +199,10 @@ class GrantService:
             session = uow.grants.get_session(session_id)
             grant = None if session is None else uow.grants.get(session.grant_id)
         if session is None or grant is None:
-            raise NotFound("session", session_id)
+            p.outcomes.not_found(
+                actor, Action.DELETE, Resource(Kind.GRANT, session_id), Outcome.UNKNOWN_ID,
+                "session",
+            )
         ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id, note=f"session {session.id}")
         own = actor.kind is ActorKind.STAFF and actor.id == session.staff_id
         server = actor.kind is ActorKind.SERVICE and actor.id == SERVER_OF[grant.resource_kind]
@@ -224,7 +237,7 @@ class GrantService:
 
     def revoke(self, actor: Actor, grant_id: str) -> Grant:
         """The customer withdraws a grant; the rules let only its owner do so."""
-        grant = self._get(grant_id)
+        grant = self._asked(actor, Action.DELETE, grant_id)
         ctx = AccessContext(case_id=grant.case_id, grant_id=grant.id, note="revoked")
         self._p.gate.decide(actor, Action.DELETE, grant_resource(grant.id, grant.customer_id), ctx)
         if grant.ended_at is not None:

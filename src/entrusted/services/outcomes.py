@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 from entrusted.domain.audit import Receipt
 from entrusted.domain.ids import INVALID_ID, IdKind, id_problem
 from entrusted.domain.policy import Action, Actor, Decision, Effect, Resource, ResourceKind
-from entrusted.errors import InvalidInput, Refused
+from entrusted.errors import InvalidInput, NotFound, Refused
 
 if TYPE_CHECKING:  # the gate imports this catalogue; only the recorder needs the gate
     from entrusted.services.gate import AccessContext, Gate
@@ -77,6 +77,7 @@ class Outcome(StrEnum):
     LINK_SPENT = "consent.link-spent"
     REQUEST_EXPIRED = "consent.request-expired"
     REQUEST_WITHDRAWN = "consent.request-withdrawn"
+    UNKNOWN_ID = "consent.unknown-id"  # a grant, session or access request that does not exist
     # the mail server's staff login (P10, P11, P14)
     MAIL_HOOK_ONLY = "mail.hook-only"
     MAIL_NO_GRANT = "mail.no-grant"
@@ -207,6 +208,7 @@ PROMISES: Mapping[Outcome, tuple[str, ...]] = {
     Outcome.LINK_SPENT: ("P11",),
     Outcome.REQUEST_EXPIRED: ("P11",),
     Outcome.REQUEST_WITHDRAWN: ("P11",),
+    Outcome.UNKNOWN_ID: ("P3", "P11"),
     Outcome.MAIL_HOOK_ONLY: ("P10", "P12"),
     Outcome.MAIL_NO_GRANT: ("P10", "P11"),
     Outcome.MAIL_STAFF_UNAUTHENTICATED: ("P10", "P14"),
@@ -334,6 +336,17 @@ class OutcomeRecorder:
         denial = Decision(Effect.FORBID, outcome.value, reason)
         self.gate.record_outcome(actor, action, resource, denial, context)
         raise Refused(denial)
+
+    def not_found(
+        self, actor: Actor, action: Action, resource: Resource, outcome: Outcome, noun: str
+    ) -> NoReturn:
+        """Ledger a request for something that does not exist, then raise `NotFound` (404):
+        asking after ids that are not there (probing for a grant, say) is a refusal like any
+        other, so it is in the log. `resource` names the id asked for, which is well formed
+        (the entrypoints check its shape first) and so may be ledgered as sent."""
+        denial = Decision(Effect.FORBID, outcome.value, f"no {noun} {resource.id}")
+        self.gate.record_outcome(actor, action, resource, denial)
+        raise NotFound(noun, resource.id)
 
     def invalid_id(
         self, actor: Actor, action: Action, kind: ResourceKind, field: str, id_kind: IdKind
