@@ -185,3 +185,44 @@ def test_verify_on_an_empty_log(container: Container) -> None:
     assert "ledger verified: 0 entries" in result.output
     with container.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.ledger_entry)).scalar() == 0
+
+
+@pytest.mark.slow
+def test_a_large_log_is_verified_in_two_processes(container: Container) -> None:
+    """The command as operators and the worker run it: from PARALLEL_MIN entries on a machine
+    with two cores (CI's has two), a second process takes part (a silent fall-back to one
+    would only show as a warning and half the speed), and a tampered entry in the second
+    process's share is still named."""
+    from entrusted.adapters.db.ledger_verify import PARALLEL_MIN, share_start
+
+    size = PARALLEL_MIN + 1000
+    templates = [(audit_entry(i, f"cus_{i % 7}").to_bytes(), f"cus_{i % 7}") for i in range(7)]
+    marker = b'"nonce":"'
+    for start in range(0, size, 20_000):
+        batch = []
+        for i in range(start, min(size, start + 20_000)):
+            body, owner = templates[i % 7]
+            at = body.index(marker) + len(marker)  # a fresh nonce: no two entries alike
+            batch.append((body[:at] + f"{i:064x}".encode() + body[at + 64 :], owner))
+        container.ledger.append_raw(batch)
+    container.checkpoints.sign(force=True)
+    container.ledger.stop()
+    s = container.settings
+    cli = Cli(
+        CliRunner(), ["--data-dir", str(s.data_dir), "--database-url", s.effective_database_url]
+    )
+    ok = cli("ledger", "verify")
+    assert ok.exit_code == 0, ok.output
+    assert f"ledger verified: {size:,} entries" in ok.output
+    assert "in 2 processes" in ok.output
+    bad = size - 2000  # inside the second process's share
+    assert share_start(size - size % 256, None) < bad
+    disable_triggers(container.engine)
+    where = t.ledger_entry.c.idx == bad
+    with container.engine.begin() as conn:
+        body = conn.execute(sa.select(t.ledger_entry.c.body).where(where)).scalar_one()
+        changed = body.replace(b"support", b"sUpport", 1)
+        conn.execute(t.ledger_entry.update().where(where).values(body=changed))
+    tampered = cli("ledger", "verify")
+    assert tampered.exit_code == EXIT_CODES[TamperDetected], tampered.output
+    assert f"first bad entry: {bad}" in tampered.output
