@@ -31,7 +31,9 @@ from entrusted.domain.policy import (
     Actor,
     ActorKind,
     Condition,
+    Decision,
     Engine,
+    Facts,
     Resource,
     ResourceKind,
     Role,
@@ -349,11 +351,13 @@ class _Recording(Engine):
 
     def __init__(self) -> None:
         super().__init__(load_rules(DEFAULT_RULES_PATH).rules)
-        self.calls: list[tuple[Any, ...]] = []
+        self.calls: list[tuple[Actor, Action, Resource, Facts]] = []
 
-    def decide(self, *args: Any) -> Any:  # type: ignore[override]  # records, then the same
-        self.calls.append(args)
-        return super().decide(*args)
+    def decide(
+        self, actor: Actor, action: Action, resource: Resource, facts: Facts = frozenset()
+    ) -> Decision:
+        self.calls.append((actor, action, resource, facts))
+        return super().decide(actor, action, resource, facts)
 
 
 def decide_only_p50_us(mix: list[Request]) -> float:

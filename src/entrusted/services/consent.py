@@ -73,14 +73,13 @@ class ConsentService:
 
     def _asked(self, actor: Actor, action: Action, request_id: str) -> AccessRequest:
         """The request a caller names; one that does not exist is a ledgered refusal (404)."""
-        with self._p.uow() as uow:
-            found = uow.access_requests.get(request_id)
-        if found is None:
+        try:
+            return self._request(request_id)
+        except NotFound:
             self._p.outcomes.not_found(
                 actor, action, Resource(ResourceKind.GRANT, request_id), Outcome.UNKNOWN_ID,
                 "access request",
             )
-        return found
 
     # --- access requests -----------------------------------------------------------------
 

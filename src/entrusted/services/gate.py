@@ -36,12 +36,10 @@ from entrusted.domain.policy import (
 )
 from entrusted.errors import InvalidInput, Refused
 from entrusted.services.gate_entries import (
-    MAX_ID,
     durably,
     is_id,
     is_reason,
     ledger_safe,
-    printable,
     refused_entry,
     role_names_of,
 )
@@ -331,8 +329,8 @@ class Gate:
             raise InvalidInput("resource", "a resource needs an id of 1-64 printable characters")
         if resource.owner is not None and not is_id(resource.owner):
             raise InvalidInput("resource", "owner ids are 1-64 printable characters")
-        for name, value in context.refs.items():
-            if not isinstance(value, str) or len(value) > MAX_ID or not printable(value):
+        for name, value in context.refs.items():  # plain, non-empty str copies already
+            if not is_id(value):
                 raise InvalidInput(f"context.{name}", "ids are at most 64 printable characters")
         if action.__class__ is Action:
             parsed = action  # the common case; parsing it again costs an enum lookup in Python

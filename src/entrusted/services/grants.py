@@ -97,13 +97,12 @@ class GrantService:
 
     def _asked(self, actor: Actor, action: Action, grant_id: str) -> Grant:
         """The grant a request names; one that does not exist is a ledgered refusal (404)."""
-        with self._p.uow() as uow:
-            found = uow.grants.get(grant_id)
-        if found is None:
+        try:
+            return self._get(grant_id)
+        except NotFound:
             self._p.outcomes.not_found(
                 actor, action, Resource(Kind.GRANT, grant_id), Outcome.UNKNOWN_ID, "grant"
             )
-        return found
 
     def get(self, actor: Actor, grant_id: str) -> Grant:
         """A grant, for whoever may read its case: its customer, support and sysadmins."""

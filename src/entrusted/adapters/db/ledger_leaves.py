@@ -18,6 +18,7 @@ from entrusted.domain.ledger import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH
 from entrusted.errors import TamperDetected
 
 TILE_BYTES = TILE_WIDTH * HASH_SIZE
+CHUNK_TILES = 64  # 16,384 entries (~6 MB of rows) per query: amortises the round trip
 _sha256 = hashlib.sha256
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from entrusted.adapters.db.ledger_leaves import (
+    CHUNK_TILES,
     TILE_BYTES,
     blob,
     check_chunk,
@@ -55,7 +56,6 @@ from entrusted.errors import TamperDetected
 Progress = Callable[[int, int], None]
 """`progress(entries_done, entries_total)`, called after each chunk."""
 
-CHUNK_TILES = 64  # 16,384 entries (~6 MB of rows) per query: amortises the round trip
 # A second process pays for itself from about this many entries. It starts later (a fresh
 # interpreter), so its share is smaller by HEAD_START entries: at 1e6 entries on two cores,
 # 150,000 left the child idle at the end and 0 left this process waiting; 75,000 was best.
@@ -129,8 +129,8 @@ class _Verifier:
         vkey: str,
         origin: str,
         progress: Progress | None,
-        url: str = "",
-        parallel: bool | None = False,
+        url: str,
+        parallel: bool | None,
     ) -> None:
         self.db = db
         self.vkey = vkey
@@ -186,16 +186,12 @@ class _Verifier:
             child = ShareInChild(Share(self.url, self.db.export(), split, whole))
         started = time.monotonic()
         try:
-            for lo, hi, rows, tiles in self.db.chunks(split, CHUNK_TILES):
-                self._chunk(lo, hi, rows, tiles)
-                self._report(hi + (child.poll() if child is not None else 0))
+            self._check(0, split, child)
             if child is not None:
                 # Its share is smaller than this process's: waiting several times as long as
                 # this took means it is stuck (a stopped process, a hung connection).
                 self._take(child, max(CHILD_GRACE_S, 4 * (time.monotonic() - started)))
-            for lo, hi, rows, tiles in self.db.chunks(self.size, CHUNK_TILES, start=whole):
-                self._chunk(lo, hi, rows, tiles)
-            self._report(self.size)
+            self._check(whole, self.size)
         finally:
             if child is not None:
                 child.close()
@@ -206,15 +202,19 @@ class _Verifier:
         if result is None:  # the same result, only slower: worth an operator's look
             log.warning("ledger verify: the second process failed (%s); checking its share "
                         "here", child.failure)
-            share = child.share
-            for lo, hi, rows, tiles in self.db.chunks(share.hi, CHUNK_TILES, start=share.lo):
-                self._chunk(lo, hi, rows, tiles)
-                self._report(hi)
+            self._check(child.share.lo, child.share.hi)
             return
         level1, full = result
         self.processes = 2
         self._level1(b"", level1, full)
         self._report(child.share.hi)
+
+    def _check(self, start: int, stop: int, child: ShareInChild | None = None) -> None:
+        """Entries [start, stop) here, a chunk at a time, reporting progress (the child's too,
+        while it runs)."""
+        for lo, hi, rows, tiles in self.db.chunks(stop, CHUNK_TILES, start=start):
+            self._chunk(lo, hi, rows, tiles)
+            self._report(hi + (child.poll() if child is not None else 0))
 
     def _report(self, done: int) -> None:
         """Progress never goes back, even when a failed child's share is checked again here."""

@@ -37,12 +37,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from entrusted.adapters.db.engine import make_engine
-from entrusted.adapters.db.ledger_leaves import TILE_BYTES, check_chunk, fold
+from entrusted.adapters.db.ledger_leaves import CHUNK_TILES, TILE_BYTES, check_chunk, fold
 from entrusted.adapters.db.ledger_scan import snapshot
 from entrusted.domain.ledger import HASH_SIZE, TILE_WIDTH
 from entrusted.errors import TamperDetected
-
-CHUNK_TILES = 64  # as the verifier's own chunks: 16,384 entries a query
 
 
 @dataclass(frozen=True, slots=True)
