@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
+from entrusted.domain.audit import AuditEntry
 from entrusted.entrypoints.api.app import create_app
 from tests.e2e.test_api_registry import bearer, last_mail, signup, staff_token
 from tests.refusals import http_default_denied, http_refused
@@ -162,7 +163,19 @@ def test_verbal_consent_not_me_revoke_deny(client: TestClient, container: Contai
     r = client.post("/v1/grants/not-me", json={"token": not_me})
     assert (r.status_code, r.json()["end_reason"]) == (200, "not_me")
     assert client.post("/v1/grants/not-me", json={"token": not_me}).status_code == 409
-    assert client.post("/v1/grants/not-me", json={"token": "entn_x"}).status_code == 401
+    # An unknown link is 401 and a ledgered refusal (trial finding: it left no trace), by
+    # nobody we can name, about no grant, and without the link's text (a secret).
+    store = container.ledger_store
+    before = store.stored_size()
+    guess = "entn_" + "q" * 40
+    assert client.post("/v1/grants/not-me", json={"token": guess}).status_code == 401
+    (body,) = store.entries(before, store.stored_size())
+    entry = AuditEntry.from_bytes(body)
+    assert (entry.decision, entry.rule, entry.actor_kind, entry.actor_id) == (
+        "deny", "consent.link-invalid", "public", "not-me-link"
+    )
+    assert (entry.resource_kind, entry.resource_id, entry.owner) == ("grant", "invalid", None)
+    assert guess.encode() not in body
     assert client.get(f"/v1/cases/{case}", headers=support).json()["flagged_at"] is not None
 
     body = {"case_id": case, "service_id": w["mailbox"], "justification": WHY, "sessions": 2}
@@ -185,5 +198,6 @@ def test_verbal_consent_not_me_revoke_deny(client: TestClient, container: Contai
     req = client.post(
         "/v1/access-requests", json={**other, "justification": WHY}, headers=support
     ).json()
-    r = client.post(f"/v1/access-requests/{req['id']}/deny", json={}, headers=me)
+    # The body is optional (docs/api.md): a bare POST says no, where it was a 422.
+    r = client.post(f"/v1/access-requests/{req['id']}/deny", headers=me)
     assert (r.status_code, r.json()["status"]) == (200, "denied")

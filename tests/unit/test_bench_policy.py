@@ -78,8 +78,9 @@ def test_gate_benchmark_reports_audited_decisions() -> None:
     assert spec.loader is not None
     gate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gate)
-    result = gate.measure_gate(clients=8, per_client=25)
-    assert result["decisions"] == 200
+    result = gate.measure_gate(clients=8, per_client=25, rounds=2)
+    assert (result["rounds"], result["decisions"]) == (2, 400)
+    assert len(result["vs_ledger_rounds"]) == 2
     assert result["audited_decisions_per_s"] > 0
     assert result["p50_ms"] <= result["p99_ms"]
     assert result["ledger_batches"] >= 1

@@ -127,6 +127,10 @@ class ActorDirectory(Protocol):
 
     def known(self, actor: Actor) -> bool: ...
 
+    def why_unknown(self, actor: Actor) -> str:
+        """Why `known` said no, in ledger-safe words (ids only); asked on refusals only."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Audited:
@@ -340,10 +344,7 @@ class Gate:
             except Exception:  # noqa: BLE001 - ValueError, or whatever a strange object raises
                 raise InvalidInput("action", f"unknown action {ledger_safe(action)}") from None
         if self.directory is not None and not self.directory.known(actor):
-            raise InvalidInput(
-                "actor",
-                f"unknown or disabled {actor.kind.value} {actor.id}, or a role it does not hold",
-            )
+            raise InvalidInput("actor", self.directory.why_unknown(actor))
         return parsed
 
     def _record(

@@ -30,7 +30,8 @@ from entrusted.domain.cases import (
     latest_end,
     scope_text,
 )
-from entrusted.domain.policy import Action, Actor, ActorKind
+from entrusted.domain.ids import INVALID_ID
+from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import Identification
 from entrusted.errors import (
     AuthenticationFailed,
@@ -50,6 +51,8 @@ from entrusted.services.consent_views import GrantView, describe_grant
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, grant_resource
 from entrusted.services.outcomes import Outcome
+
+_NOT_ME_LINK = Actor(ActorKind.PUBLIC, "not-me-link")  # who opened a link we cannot place
 
 
 class VerbalConsentService:
@@ -188,6 +191,12 @@ class VerbalConsentService:
         with p.uow() as uow:
             consent = uow.consents.by_not_me_digest(token_digest(token))
         if consent is None:
+            # Still 401, but in the log like every refusal: a link that names no consent has
+            # no customer to file it under, and its text is never ledgered (it is a secret).
+            p.outcomes.record(
+                _NOT_ME_LINK, Action.DELETE, Resource(ResourceKind.GRANT, INVALID_ID),
+                Outcome.LINK_INVALID, "a not-me link that names no verbal consent", allowed=False,
+            )  # fmt: skip
             raise AuthenticationFailed("invalid link")
         customer = Actor(ActorKind.CUSTOMER, consent.customer_id)
         resource = grant_resource(consent.grant_id, consent.customer_id)

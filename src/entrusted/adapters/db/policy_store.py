@@ -87,6 +87,26 @@ class SqlStaffDirectory:
         self._active[staff_id] = (now + self._ttl, held)
         return claimed <= held
 
+    def why_unknown(self, actor: object) -> str:
+        """Which of the three causes refused `actor` (asked only after `known` said no, so
+        the decisions' path keeps one cached answer): an audit must tell a typo'd id from a
+        disabled account from a claimed role, the last being the forgery to look into."""
+        staff_id = str(getattr(actor, "id", ""))
+        with self._engine.connect() as conn:
+            row = conn.execute(_ACTIVE, {"v": staff_id}).first()
+            held = frozenset(conn.execute(_ROLES, {"v": staff_id}).scalars())
+        if row is None:
+            return f"no staff member {staff_id}"
+        if row.disabled_at is not None:
+            return f"staff member {staff_id} is disabled"
+        claimed = getattr(actor, "roles", None)
+        if not isinstance(claimed, frozenset):
+            return "roles must be a set of known roles"
+        missing = sorted(str(r) for r in claimed if str(r) not in held)
+        if not missing:  # given back between the two reads: still refused, as decided
+            return f"staff member {staff_id}'s roles changed while it was decided"
+        return f"staff member {staff_id} does not hold the role(s) {', '.join(missing)}"
+
 
 _ACTIVE = sa.select(t.staff.c.disabled_at).where(t.staff.c.id == sa.bindparam("v"))
 _ROLES = sa.select(t.staff_role.c.role).where(t.staff_role.c.staff_id == sa.bindparam("v"))

@@ -3,7 +3,9 @@ one case; the holder approves (with the single-use link from the e-mail) or deni
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
 from entrusted.domain.policy import Action
@@ -57,6 +59,10 @@ def approve(request_id: ids.RequestId, body: ApproveIn, who: ActorDep, c: Contai
 
 @router.post("/{request_id}/deny", response_model=AccessRequestOut, summary="The holder denies")
 def deny(
-    request_id: ids.RequestId, body: DenyIn, who: ActorDep, c: ContainerDep
+    request_id: ids.RequestId,
+    who: ActorDep,
+    c: ContainerDep,
+    body: Annotated[DenyIn | None, Body()] = None,  # optional, as documented: a bare POST says no
 ) -> AccessRequestOut:
-    return AccessRequestOut.of(c.consent.deny(who, request_id, body.token), c.clock())
+    token = None if body is None else body.token
+    return AccessRequestOut.of(c.consent.deny(who, request_id, token), c.clock())

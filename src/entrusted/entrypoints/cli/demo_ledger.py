@@ -19,7 +19,7 @@ from entrusted.services.receipts import ReceiptService, verify_receipt
 def ledger_step(c: Container, fake: Faker) -> None:
     support = next(m for m in c.staff.list_members() if "support" in m.roles)
     who = Actor(ActorKind.STAFF, support.id, support.roles)
-    customer = f"cus_{fake.random_number(digits=6, fix_len=True)}"
+    customer = f"cus_{fake.hexify('^' * 16)}"  # the shape `domain.ids` accepts
     last = 0
     for n in range(3):
         resource = Resource(ResourceKind.MAILBOX_METADATA, f"mbx_{n + 1}", customer)
