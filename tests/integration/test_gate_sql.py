@@ -106,6 +106,23 @@ def test_a_role_taken_away_is_refused_once_the_cache_expires(container: Containe
     assert directory.known(Actor(ActorKind.STAFF, member.id, frozenset({Role.SUPPORT})))
 
 
+def test_a_role_just_given_is_named_as_such_and_the_stale_answer_dropped(
+    container: Container,
+) -> None:
+    """Within the cache's lifetime a role given a moment ago is not yet seen: that refusal
+    says so (trial: it claimed the roles "changed while it was decided"), and asking again
+    is allowed at once."""
+    directory = SqlStaffDirectory(container.engine, ttl_s=60.0)
+    member = container.staff.add("both1", "Someone", ["support"], PASSWORD)
+    assert directory.known(Actor(ActorKind.STAFF, member.id, frozenset({Role.SUPPORT})))
+    container.staff.set_roles("both1", ["support", "sysadmin"])
+    both = Actor(ActorKind.STAFF, member.id, frozenset({Role.SUPPORT, Role.SYSADMIN}))
+    assert not directory.known(both)  # the cached answer, a second old at most
+    said = directory.why_unknown(both)
+    assert said == f"staff member {member.id} was given a role a moment ago; ask again"
+    assert directory.known(both)
+
+
 def test_read_only_database_refuses_every_access(
     container: Container, database_url: str, clock: FakeClock
 ) -> None:

@@ -19,6 +19,7 @@ customer_id = emails.confirm(token)               # POST /v1/customers/email-con
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,8 +39,9 @@ from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import CustomerStatus, SealedCustomer
-from entrusted.errors import Conflict
+from entrusted.errors import Conflict, RateLimited
 from entrusted.services.gate import Gate
+from entrusted.services.link_guesses import GuessBudget
 from entrusted.services.outbox import Letter, MailTemplates, Renderer, queue, required
 from entrusted.services.outcomes import Outcome, OutcomeRecorder
 from entrusted.services.ports import Clock, RegistryUnitOfWork, RegistryUnitOfWorkFactory
@@ -47,6 +49,7 @@ from entrusted.services.registry_lookup import mask_email
 
 EMAIL_LINK_PREFIX = "ente_"  # a public prefix, not a secret
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
+log = logging.getLogger(__name__)
 _NOBODY = Actor(ActorKind.PUBLIC, "email-link")
 
 
@@ -73,6 +76,7 @@ class ContactEmails:
         self._clock = clock
         self._portal = portal_url.rstrip("/")
         self._ttl = ttl
+        self._guesses = GuessBudget()
 
     def request(self, uow: RegistryUnitOfWork, sealed: SealedCustomer, email: str) -> None:
         """Hold `email` (validated) as `sealed`'s pending address, in the caller's transaction.
@@ -158,6 +162,10 @@ class ContactEmails:
             pending = uow.customers.pending_email_by_token(digest)
             customer = None if pending is None else uow.customers.get(pending.customer_id)
         if pending is None or customer is None or customer.status is not CustomerStatus.ACTIVE:
+            wait = self._guesses.take()  # from nobody we know: within a budget (link_guesses)
+            if wait is not None:
+                log.warning("e-mail link guesses over budget; refused unrecorded")
+                raise RateLimited("too many unknown links; try again later", wait)
             self._refuse(_NOBODY, "unknown", Outcome.EMAIL_LINK_INVALID)
         actor = Actor(ActorKind.CUSTOMER, customer.id)
         if pending.expires_at <= self._clock():

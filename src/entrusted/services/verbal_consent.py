@@ -18,6 +18,7 @@ verbal.not_me(token_from_the_receipt)                                   # the cu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from entrusted.crypto.secrets import token_digest
@@ -38,6 +39,7 @@ from entrusted.errors import (
     Conflict,
     EntrustedError,
     InvalidInput,
+    RateLimited,
     Unavailable,
 )
 from entrusted.services.consent_parts import (
@@ -50,14 +52,17 @@ from entrusted.services.consent_parts import (
 from entrusted.services.consent_views import GrantView, describe_grant
 from entrusted.services.gate import AccessContext
 from entrusted.services.grants import GrantService, grant_resource
+from entrusted.services.link_guesses import GuessBudget
 from entrusted.services.outcomes import Outcome
 
+log = logging.getLogger(__name__)
 _NOT_ME_LINK = Actor(ActorKind.PUBLIC, "not-me-link")  # who opened a link we cannot place
 
 
 class VerbalConsentService:
     def __init__(self, parts: ConsentParts, grants: GrantService) -> None:
         self._p = parts
+        self._guesses = GuessBudget()
         self._grants = grants
 
     def record(
@@ -191,8 +196,13 @@ class VerbalConsentService:
         with p.uow() as uow:
             consent = uow.consents.by_not_me_digest(token_digest(token))
         if consent is None:
-            # Still 401, but in the log like every refusal: a link that names no consent has
-            # no customer to file it under, and its text is never ledgered (it is a secret).
+            # Still 401, but in the log like every refusal, within the budget for guesses
+            # (`link_guesses`): a link that names no consent has no customer to file it
+            # under, and its text is never ledgered (it is a secret).
+            wait = self._guesses.take()
+            if wait is not None:
+                log.warning("not-me link guesses over budget; refused unrecorded")
+                raise RateLimited("too many unknown links; try again later", wait)
             p.outcomes.record(
                 _NOT_ME_LINK, Action.DELETE, Resource(ResourceKind.GRANT, INVALID_ID),
                 Outcome.LINK_INVALID, "a not-me link that names no verbal consent", allowed=False,

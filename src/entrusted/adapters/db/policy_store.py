@@ -103,8 +103,9 @@ class SqlStaffDirectory:
         if not isinstance(claimed, frozenset):
             return "roles must be a set of known roles"
         missing = sorted(str(r) for r in claimed if str(r) not in held)
-        if not missing:  # given back between the two reads: still refused, as decided
-            return f"staff member {staff_id}'s roles changed while it was decided"
+        if not missing:  # granted within the cache's second: refused as decided, and the
+            self._active.pop(staff_id, None)  # stale answer dropped, so asking again works
+            return f"staff member {staff_id} was given a role a moment ago; ask again"
         return f"staff member {staff_id} does not hold the role(s) {', '.join(missing)}"
 
 

@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.consent_models import AccessRequestOut, GrantOut
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 
 router = APIRouter(prefix="/v1/access-requests", tags=["access requests"])
 
 
-class RequestIn(BaseModel):
+class RequestIn(StrictIn):
     case_id: str = Field(min_length=1, max_length=40)
     service_id: str = Field(min_length=1, max_length=40)
     justification: str = Field(max_length=500)
@@ -25,11 +26,11 @@ class RequestIn(BaseModel):
     sessions: int = Field(default=1, ge=1, le=20, strict=True)
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(StrictIn):
     token: str = Field(min_length=1, max_length=200, description="From the e-mailed link.")
 
 
-class DenyIn(BaseModel):
+class DenyIn(StrictIn):
     token: str | None = Field(default=None, max_length=200)
 
 

@@ -16,6 +16,7 @@ from entrusted.domain.backups import Archive
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 
 router = APIRouter(prefix="/v1/backups", tags=["backups"])
 
@@ -52,7 +53,7 @@ class InspectOut(BackupOut):
     key_commitment: str | None
 
 
-class RestoreIn(BaseModel):
+class RestoreIn(StrictIn):
     target: str | None = Field(
         default=None,
         min_length=1,

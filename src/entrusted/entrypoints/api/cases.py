@@ -15,21 +15,22 @@ from entrusted.entrypoints.api.consent_models import (
     VerbalConsentOut,
 )
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.cases import PAGE_DEFAULT, PAGE_MAX
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-class CaseIn(BaseModel):
+class CaseIn(StrictIn):
     contract_id: str = Field(min_length=1, max_length=40)
     subject: str = Field(min_length=1, max_length=200)
 
 
-class ReopenIn(BaseModel):
+class ReopenIn(StrictIn):
     subject: str | None = Field(default=None, max_length=200)
 
 
-class VerbalIn(BaseModel):
+class VerbalIn(StrictIn):
     service_id: str = Field(min_length=1, max_length=40)
     read_back: bool = Field(
         description="The scope was read back to the caller, who agreed.", strict=True

@@ -13,22 +13,23 @@ from entrusted.entrypoints.api.registry_models import (
     RegistrationIn,
     ServiceIn,
 )
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_forms import ServiceRequest
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
 
-class ContractIn(BaseModel):
+class ContractIn(StrictIn):
     holder_id: str = Field(min_length=1, max_length=40)
     services: list[ServiceIn] = Field(default_factory=list, max_length=50)
 
 
-class CaseIn(BaseModel):
+class CaseIn(StrictIn):
     case_id: str | None = Field(default=None, max_length=64)
 
 
-class TransferIn(BaseModel):
+class TransferIn(StrictIn):
     """Give `to_customer` (an existing customer's id) or `new_holder` (registered on the spot)."""
 
     to_customer: str | None = Field(default=None, max_length=40)

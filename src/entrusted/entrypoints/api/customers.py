@@ -14,6 +14,7 @@ from entrusted.domain.registry import CustomerRecord
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.registry_models import RegistrationIn, SummaryOut
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.gate import AccessContext
 from entrusted.services.registry_lookup import CallerView
 
@@ -39,7 +40,7 @@ class CustomerOut(BaseModel):
     time_zone: str | None = Field(description="IANA time zone; null: the default")
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(StrictIn):
     """Only the fields given are changed; `null` removes a phone or mobile number."""
 
     last_name: str | None = Field(default=None, max_length=200)
@@ -51,7 +52,7 @@ class CorrectionIn(BaseModel):
     time_zone: str | None = Field(default=None, max_length=64, description="IANA name")
 
 
-class SearchIn(BaseModel):
+class SearchIn(StrictIn):
     """A look-up names an open case or a helpdesk ticket (P1); both are ledgered."""
 
     email: str | None = Field(default=None, max_length=320)
@@ -91,16 +92,16 @@ class CallerOut(BaseModel):
         )
 
 
-class LinkIn(BaseModel):
+class LinkIn(StrictIn):
     email: str = Field(max_length=320)
 
 
-class PasswordIn(BaseModel):
+class PasswordIn(StrictIn):
     token: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class EmailTokenIn(BaseModel):
+class EmailTokenIn(StrictIn):
     token: str = Field(min_length=1, max_length=200)
 
 
@@ -108,7 +109,7 @@ class ConfirmedOut(BaseModel):
     id: str = Field(description="The customer whose contact address changed.")
 
 
-class LoginIn(BaseModel):
+class LoginIn(StrictIn):
     email: str = Field(max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 

@@ -17,6 +17,7 @@ from entrusted.domain.disclosures import MAX_CUSTOMERS, CourtOrder, Disclosure, 
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.errors import InvalidInput
 from entrusted.services.court_orders import OrderForm, RequestForm
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1/disclosures", tags=["disclosures"])
 Customers = Annotated[list[str], Field(max_length=MAX_CUSTOMERS)]
 
 
-class RequestIn(BaseModel):
+class RequestIn(StrictIn):
     requester: str = Field(min_length=1, max_length=500, description="Who asks.")
     authority: str = Field(min_length=1, max_length=500, description="For which authority.")
     asked: str = Field(min_length=1, max_length=500, description="What is asked for.")
@@ -54,7 +55,7 @@ class RequestOut(BaseModel):
         )
 
 
-class OrderIn(BaseModel):
+class OrderIn(StrictIn):
     court: str = Field(
         min_length=1, max_length=16,
         description="CH-BGer, CH-BStGer, CH-BVGer, CH-BPatGer or CH-<canton code>, e.g. CH-ZH.",
@@ -103,7 +104,7 @@ class OrderOut(BaseModel):
         )
 
 
-class DisclosureIn(BaseModel):
+class DisclosureIn(StrictIn):
     order_id: str = Field(description="The court order (cor_…).")
     customer_ids: Customers = Field(
         default_factory=list, description="Default: every customer the order names."

@@ -23,6 +23,7 @@ from entrusted.bootstrap import Container
 from entrusted.domain.policy import Action, Actor
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.errors import AuthenticationFailed, InvalidInput, NotFound, RateLimited, Refused
 from entrusted.services.ftp_login import FtpSession, SessionRef
 from entrusted.services.grant_steps import MAX_NAME
@@ -34,7 +35,7 @@ _MARK = Field(default=None, pattern=r"^[0-9a-f]{32}$")
 _COMMAND = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z]+( [A-Za-z]+)?$")
 
 
-class FtpLoginIn(BaseModel):
+class FtpLoginIn(StrictIn):
     username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1024)
     remote_ip: str = Field(default="", max_length=64)
@@ -86,7 +87,7 @@ class FtpLoginDenied(BaseModel):
     rule: str | None = None
 
 
-class RefIn(BaseModel):
+class RefIn(StrictIn):
     session_id: str | None = _ID
     customer_id: str | None = _ID
     contract_id: str | None = _ID
@@ -99,17 +100,17 @@ class RefIn(BaseModel):
         )
 
 
-class StepIn(BaseModel):
+class StepIn(StrictIn):
     session: RefIn
     command: str = _COMMAND
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
 
 
-class SessionIn(BaseModel):
+class SessionIn(StrictIn):
     session: RefIn
 
 
-class WriteIn(BaseModel):
+class WriteIn(StrictIn):
     session: RefIn
     command: str = _COMMAND
 

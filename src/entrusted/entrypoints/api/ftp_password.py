@@ -6,15 +6,16 @@ id. The password itself is in the body, never in the URL or a log."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.ids import ServiceId
+from entrusted.entrypoints.api.strict import StrictIn
 
 router = APIRouter(prefix="/v1", tags=["ftp"])
 
 
-class FtpPasswordIn(BaseModel):
+class FtpPasswordIn(StrictIn):
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.consent_models import GrantOut, SessionOut
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
 
 
-class NotMeIn(BaseModel):
+class NotMeIn(StrictIn):
     token: str = Field(min_length=1, max_length=200, description="From the receipt's link.")
 
 

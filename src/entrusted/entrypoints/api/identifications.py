@@ -4,24 +4,25 @@ session (P1); the outcome is recorded and ledgered."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from entrusted.domain.policy import Action
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
 from entrusted.entrypoints.api.registry_models import IdentificationOut
+from entrusted.entrypoints.api.strict import StrictIn
 
 router = APIRouter(prefix="/v1/identifications", tags=["identifications"])
 
 
-class StartIn(BaseModel):
+class StartIn(StrictIn):
     customer_id: str = Field(min_length=1, max_length=40)
     method: str = Field(max_length=16, description="email_code, sms_code or session")
     contract_id: str | None = Field(default=None, max_length=40)
     case_id: str | None = Field(default=None, max_length=64)
 
 
-class CodeIn(BaseModel):
+class CodeIn(StrictIn):
     code: str = Field(min_length=1, max_length=16)
 
 

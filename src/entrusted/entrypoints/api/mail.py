@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from entrusted.domain.mail import MailboxMetadata
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.errors import AuthenticationFailed, InvalidInput, NotFound, RateLimited, Refused
 
 router = APIRouter(prefix="/v1", tags=["mail"])
@@ -59,7 +60,7 @@ def metadata(address: str, who: ActorDep, c: ContainerDep) -> MetadataOut:
     return MetadataOut.of(c.mailbox_monitor.metadata(who, address))
 
 
-class MailLoginIn(BaseModel):
+class MailLoginIn(StrictIn):
     target: str = Field(min_length=1, max_length=320, description="The customer's address")
     staff: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from entrusted.domain.mailings import (
     MAX_BODY,
@@ -25,18 +25,17 @@ from entrusted.domain.mailings import (
 )
 from entrusted.entrypoints.api import ids
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.mailings import MailingDraft
 
 router = APIRouter(prefix="/v1/mailings", tags=["mailings"])
 
 
-class MailingIn(BaseModel):
+class MailingIn(StrictIn):
     """Unknown fields are refused (422). `sponsor`, `on_behalf_of`, `third_party`, `partner`
     and `advertiser` are named so that a request carrying one (with any value, even empty or
     null) is refused *and ledgered*. The text's bounds here are a generous cap on the
     request's size; the service checks (and ledgers) the real ones."""
-
-    model_config = ConfigDict(extra="forbid")
 
     purpose: str | None = Field(
         default=None, max_length=32, description="incident, new_service or terms_amendment"

@@ -13,6 +13,7 @@ app.add_middleware(SecurityHeaders, docs_paths=frozenset())
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 from typing import Any
@@ -67,12 +68,42 @@ class BodyLimit:
 _NUL_ESCAPE = re.compile(rb"\\u0000")
 
 
+class _Repeated(Exception):  # noqa: N818 - a signal inside `repeated_key`, never raised out
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Repeated
+    return out
+
+
+def body_problem(body: bytes) -> str | None:
+    """What no route may be handed: a JSON object that names a key twice (parsers disagree on
+    which one counts, the framework's takes the last, a proxy or a log may show the first, and
+    a check can be slipped past between them), or nesting too deep for a parser to follow (it
+    would fail inside the route). Anything else that is not JSON is the route's to refuse."""
+    if b"{" not in body and b"[" not in body:
+        return None
+    try:
+        json.loads(body, object_pairs_hook=_no_repeats)
+    except _Repeated:
+        return "a JSON object names the same key twice"
+    except RecursionError:
+        return "the JSON is nested too deeply"
+    except ValueError:  # not JSON (or not UTF-8): the route's parser answers
+        return None
+    return None
+
+
 class NoNul:
     """Refuse a NUL character in the query or the body (raw, or as the JSON escape) with 422
     before any route runs: no field has a use for it, PostgreSQL cannot store it in text, and
     a name cut at a NUL by one layer and not by another is how checks are slipped past. The
     path is left to the routes: every path segment is an id or name that its route checks,
     and a malformed id there is refused and ledgered under a placeholder (docs/api.md).
+    The whole body in hand, it also refuses what `body_problem` names, for the same reason.
     Sits inside `BodyLimit`, so the body it reads whole is bounded."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -103,6 +134,10 @@ class NoNul:
         if b"\x00" in body or _NUL_ESCAPE.search(body):
             await self._refuse("body", scope, receive, send)
             return
+        wrong = body_problem(bytes(body)) if body else None
+        if wrong is not None:
+            await self._refuse("body", scope, receive, send, wrong)
+            return
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
@@ -110,8 +145,14 @@ class NoNul:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(where: str, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = problem(422, "invalid-input", f"{where}: NUL characters are not accepted")
+    async def _refuse(
+        where: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        why: str = "NUL characters are not accepted",
+    ) -> None:
+        answer = problem(422, "invalid-input", f"{where}: {why}")
         answer.headers["connection"] = "close"
         await answer(scope, receive, send)
 

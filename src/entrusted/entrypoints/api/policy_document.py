@@ -25,6 +25,7 @@ from entrusted.domain.policy_document import (
     sections,
 )
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.policy_document import PolicyPage
 
 pages = APIRouter(prefix="/privacy", tags=["policy document"])
@@ -78,7 +79,7 @@ class CurrentOut(BaseModel):
     latest_number: int
 
 
-class PublishIn(BaseModel):
+class PublishIn(StrictIn):
     text: str = Field(max_length=MAX_TEXT_CHARS, description="Sections as `## Title [P1, P2]`")
     effective: date = Field(description="Today (UTC) or later; never before the last version's")
     summary: str = Field(max_length=MAX_SUMMARY_CHARS, description="What changed, in one line")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from entrusted.domain.policy import Action, Actor
 from entrusted.domain.provisioning import MAX_EXTERNAL_ID, Applied, Change, Item
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.errors import InvalidInput
 from entrusted.services.provisioning import ProvisioningService
 from entrusted.services.provisioning_forms import (
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1/provisioning", tags=["provisioning"])
 ExternalId = Annotated[str, Path(max_length=MAX_EXTERNAL_ID, description="the hoster's own id")]
 
 
-class CustomerIn(BaseModel):
+class CustomerIn(StrictIn):
     last_name: str = Field(max_length=200)
     first_name: str = Field(max_length=200)
     email: str = Field(max_length=320)
@@ -42,11 +43,11 @@ class CustomerIn(BaseModel):
     )
 
 
-class ContractIn(BaseModel):
+class ContractIn(StrictIn):
     customer: str = Field(max_length=MAX_EXTERNAL_ID, description="the holder's external id")
 
 
-class ServiceIn(BaseModel):
+class ServiceIn(StrictIn):
     kind: str = Field(max_length=20, description="mailbox, ftp_space, web_site or domain")
     name: str = Field(max_length=320)
 

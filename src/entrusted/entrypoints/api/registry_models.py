@@ -8,15 +8,16 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from entrusted.domain.registry import ContractView, CustomerSummary, Identification
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.registry_forms import Registration, ServiceRequest
 
 
-class ServiceIn(BaseModel):
+class ServiceIn(StrictIn):
     kind: str = Field(max_length=16, description="mailbox, ftp_space or website")
     name: str = Field(min_length=1, max_length=254, description="address, account or host")
 
 
-class RegistrationIn(BaseModel):
+class RegistrationIn(StrictIn):
     last_name: str = Field(max_length=200)
     first_name: str = Field(max_length=200)
     email: str = Field(max_length=320)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from entrusted.entrypoints.api.deps import ActorDep, ContainerDep
+from entrusted.entrypoints.api.strict import StrictIn
 from entrusted.services.personal_tokens import issue_personal_token
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 
 
-class LoginIn(BaseModel):
+class LoginIn(StrictIn):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     totp: str | None = Field(default=None, max_length=10, description="TOTP code, once enrolled")
@@ -45,7 +46,7 @@ def me(who: ActorDep) -> MeOut:
     return MeOut(kind=who.kind.value, id=who.id, roles=sorted(r.value for r in who.roles))
 
 
-class TokenIn(BaseModel):
+class TokenIn(StrictIn):
     label: str = Field(min_length=1, max_length=200)
     ttl_days: int | None = Field(
         default=None, ge=1, le=3650, description="At most the `token_max_ttl_days` setting."
