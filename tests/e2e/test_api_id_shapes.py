@@ -130,6 +130,10 @@ def test_text_that_is_no_id_is_refused_ledgered_and_never_stored(
         assert (entry.decision, entry.rule) == ("deny", "gate.invalid-request")
         assert (entry.resource_id, entry.owner, entry.refs) == (INVALID_ID, None, {})
         assert field in entry.reason
+        # The action its service would ask for (as for an unknown id, below), not "create".
+        verb = path.rsplit("/", 1)[-1]
+        if method == "POST" and verb in ASKED_BY_VERB:
+            assert entry.action == ASKED_BY_VERB[verb], (method, path, entry.action)
     raw = b"".join(ledger_bytes(container))
     assert MAIL.encode() not in raw
     assert MAIL not in database_text(container.engine)
@@ -169,6 +173,10 @@ def test_a_ticket_holding_an_address_is_refused_before_anything_is_done(
     assert AuditEntry.from_bytes(ledger_bytes(container)[-1]).refs == {"ticket": "HD-4711"}
 
 
+# The action each consent route's service asks the gate for, read off UNKNOWN below.
+ASKED_BY_VERB = {"use": "enter", "revoke": "delete", "end": "delete", "approve": "approve",
+                 "deny": "delete"}  # fmt: skip
+
 # (method, path, body, the action asked, the noun) for well-formed ids that name nothing.
 UNKNOWN: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
     ("GET", f"/v1/grants/{OK['gnt']}", None, "read", "grant"),
@@ -201,3 +209,10 @@ def test_asking_after_a_grant_that_does_not_exist_is_a_ledgered_refusal(
         assert (entry.resource_kind, entry.resource_id, entry.owner) == ("grant", asked, None)
         assert entry.reason == f"no {noun} {asked}"
         assert entry.actor_kind == "staff"
+
+
+def test_a_malformed_and_an_unknown_id_are_ledgered_with_one_action() -> None:
+    """The table the malformed-id test reads agrees with the actions the services asked for
+    unknown ids (UNKNOWN, checked against the ledger above)."""
+    posted = {p.rsplit("/", 1)[-1]: a for m, p, _, a, _ in UNKNOWN if m == "POST"}
+    assert posted == ASKED_BY_VERB

@@ -55,4 +55,6 @@ def is_id(kind: IdKind, value: str) -> bool:
 
 def id_problem(kind: IdKind) -> str:
     """The message for text that is no id of `kind`; it never quotes the text."""
-    return f"is not a {kind.name.lower().replace('_', ' ')} id (like {kind.example})"
+    noun = kind.name.lower().replace("_", " ")
+    article = "an" if noun[0] in "aeiou" else "a"
+    return f"is not {article} {noun} id (like {kind.example})"
