@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from entrusted.bootstrap import Container
 from entrusted.entrypoints.api.app import create_app
-from entrusted.entrypoints.api.middleware import body_problem
+from entrusted.entrypoints.api.middleware import INLINE_CHECK_BYTES, body_problem
 from tests.e2e.test_api_registry import staff_token
 
 pytestmark = pytest.mark.promise("P3", "P11", "P12")
@@ -47,6 +47,21 @@ def test_a_key_named_twice_is_refused_before_any_route(
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == "body: a JSON object names the same key twice"
     assert size(container) == before
+
+
+def test_a_large_body_is_checked_too(client: TestClient, container: Container) -> None:
+    """Past INLINE_CHECK_BYTES the check runs in a worker thread: the same answer."""
+    pad = "x" * (INLINE_CHECK_BYTES + 1)
+    before = size(container)
+    content = f'{{"username": "anna", "password": "x", "pad": "{pad}", "pad": "y"}}'
+    r = client.post("/v1/auth/login", content=content, headers=JSON)
+    assert (r.status_code, r.json()["detail"]) == (
+        422, "body: a JSON object names the same key twice"
+    )
+    assert size(container) == before
+    r = client.post("/v1/auth/login", content=content.replace('"pad": "y"', '"pad2": "y"'),
+                    headers=JSON)  # fmt: skip
+    assert (r.status_code, r.json()["field"]) == (422, "pad")  # an unknown field, by name
 
 
 def test_nesting_too_deep_is_a_422_not_a_500(client: TestClient, container: Container) -> None:
