@@ -19,7 +19,6 @@ customer_id = emails.confirm(token)               # POST /v1/customers/email-con
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,7 +38,7 @@ from entrusted.domain.mailings import MailPurpose
 from entrusted.domain.outbox import OutboxMessage, Topic
 from entrusted.domain.policy import Action, Actor, ActorKind, Resource, ResourceKind
 from entrusted.domain.registry import CustomerStatus, SealedCustomer
-from entrusted.errors import Conflict, RateLimited
+from entrusted.errors import Conflict
 from entrusted.services.gate import Gate
 from entrusted.services.link_guesses import GuessBudget
 from entrusted.services.outbox import Letter, MailTemplates, Renderer, queue, required
@@ -49,7 +48,6 @@ from entrusted.services.registry_lookup import mask_email
 
 EMAIL_LINK_PREFIX = "ente_"  # a public prefix, not a secret
 DUPLICATE_EMAIL = "a customer with this e-mail address is already registered"
-log = logging.getLogger(__name__)
 _NOBODY = Actor(ActorKind.PUBLIC, "email-link")
 
 
@@ -162,10 +160,7 @@ class ContactEmails:
             pending = uow.customers.pending_email_by_token(digest)
             customer = None if pending is None else uow.customers.get(pending.customer_id)
         if pending is None or customer is None or customer.status is not CustomerStatus.ACTIVE:
-            wait = self._guesses.take()  # from nobody we know: within a budget (link_guesses)
-            if wait is not None:
-                log.warning("e-mail link guesses over budget; refused unrecorded")
-                raise RateLimited("too many unknown links; try again later", wait)
+            self._guesses.spend("e-mail")  # from nobody we know: within a budget
             self._refuse(_NOBODY, "unknown", Outcome.EMAIL_LINK_INVALID)
         actor = Actor(ActorKind.CUSTOMER, customer.id)
         if pending.expires_at <= self._clock():

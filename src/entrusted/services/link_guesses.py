@@ -11,12 +11,16 @@ for all callers together, not per address: addresses are cheap to rotate.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
+from entrusted.errors import RateLimited
+
+log = logging.getLogger(__name__)
 UNKNOWN_LINKS_PER_MINUTE = 30
 _WINDOW_S = 60.0
 
@@ -43,3 +47,11 @@ class GuessBudget:
                 return max(1, math.ceil(self._taken[0] + _WINDOW_S - now))
             self._taken.append(now)
             return None
+
+    def spend(self, what: str) -> None:
+        """`take`, raising `RateLimited` (429, unrecorded, logged) when over the budget: call
+        it just before ledgering the refusal of an unknown `what` link."""
+        wait = self.take()
+        if wait is not None:
+            log.warning("%s link guesses over budget; refused unrecorded", what)
+            raise RateLimited("too many unknown links; try again later", wait)

@@ -18,7 +18,6 @@ verbal.not_me(token_from_the_receipt)                                   # the cu
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 from entrusted.crypto.secrets import token_digest
@@ -39,7 +38,6 @@ from entrusted.errors import (
     Conflict,
     EntrustedError,
     InvalidInput,
-    RateLimited,
     Unavailable,
 )
 from entrusted.services.consent_parts import (
@@ -55,7 +53,6 @@ from entrusted.services.grants import GrantService, grant_resource
 from entrusted.services.link_guesses import GuessBudget
 from entrusted.services.outcomes import Outcome
 
-log = logging.getLogger(__name__)
 _NOT_ME_LINK = Actor(ActorKind.PUBLIC, "not-me-link")  # who opened a link we cannot place
 
 
@@ -199,10 +196,7 @@ class VerbalConsentService:
             # Still 401, but in the log like every refusal, within the budget for guesses
             # (`link_guesses`): a link that names no consent has no customer to file it
             # under, and its text is never ledgered (it is a secret).
-            wait = self._guesses.take()
-            if wait is not None:
-                log.warning("not-me link guesses over budget; refused unrecorded")
-                raise RateLimited("too many unknown links; try again later", wait)
+            self._guesses.spend("not-me")
             p.outcomes.record(
                 _NOT_ME_LINK, Action.DELETE, Resource(ResourceKind.GRANT, INVALID_ID),
                 Outcome.LINK_INVALID, "a not-me link that names no verbal consent", allowed=False,

@@ -73,7 +73,7 @@ _NUL_ESCAPE = re.compile(rb"\\u0000")
 INLINE_CHECK_BYTES = 64 * 1024
 
 
-class _Repeated(Exception):  # noqa: N818 - a signal inside `repeated_key`, never raised out
+class _Repeated(Exception):  # noqa: N818 - a signal inside `body_problem`, never raised out of it
     pass
 
 
